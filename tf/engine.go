@@ -1,0 +1,287 @@
+package tf
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/tf/policy"
+)
+
+// Defaults of Config.
+const (
+	DefaultPGSchema    = "tenantform_tfstate"
+	DefaultStopGrace   = 20 * time.Second
+	DefaultLockTimeout = time.Minute
+)
+
+// Config configures an Engine. Only BinaryPath, WorkRoot and PGConnStr are
+// required.
+type Config struct {
+	// BinaryPath is the terraform binary (see FindBinary).
+	BinaryPath string
+	// WorkRoot is the parent of the per-project working directories. The
+	// engine also keeps its CLI config and a small admin workdir there.
+	// Workdirs are a cache: everything durable lives in the pg backend.
+	WorkRoot string
+	// PluginCacheDir is the provider cache shared by all projects.
+	// Default WorkRoot/.plugin-cache.
+	PluginCacheDir string
+	// FilesystemMirror is an optional provider mirror directory for
+	// offline installs; the providers in it are never fetched elsewhere.
+	FilesystemMirror string
+	// PGConnStr connects the pg state backend. It reaches terraform only as
+	// the PG_CONN_STR environment variable and is redacted from output.
+	PGConnStr string
+	// PGSchema is the backend's schema_name. Default DefaultPGSchema.
+	PGSchema string
+	// AWSEndpointURL, when set, is rendered into the aws provider's
+	// endpoints (local emulators, tests).
+	AWSEndpointURL string
+	// Environment is the value of the Environment tag ("production", ...).
+	Environment string
+	// StopGrace is how long a cancelled terraform gets after SIGINT to
+	// release its state lock and exit before it is killed. Default 20 s,
+	// inside Heroku's 30 s stop window.
+	StopGrace time.Duration
+	// LockTimeout is how long plan, apply and destroy wait for the state
+	// lock (terraform's -lock-timeout). With the pg backend every lock
+	// attempt also briefly needs the global workspace-creation lock, so a
+	// short wait is normal while other projects are being created.
+	// Default one minute.
+	LockTimeout time.Duration
+	// SearchPath is the PATH of terraform processes. Default
+	// DefaultSearchPath; the server's PATH is not inherited.
+	SearchPath string
+	// LogTailBytes is how much output a Plan, Result or CommandError keeps.
+	// Default DefaultLogTail (16 KiB).
+	LogTailBytes int
+	// Policy is checked before any terraform command. The zero value means
+	// policy.DefaultRules().
+	Policy policy.Rules
+	Logger *zap.Logger
+}
+
+// Engine runs terraform for projects. It is safe for concurrent use; calls
+// for the same project are serialised, calls for different projects run in
+// parallel.
+type Engine struct {
+	cfg           Config
+	log           *zap.Logger
+	cliConfigFile string
+	// baseDigest covers what every init depends on besides the project:
+	// the binary and the CLI config.
+	baseDigest string
+
+	projects keyedMutex
+
+	// createMu serialises `terraform workspace new` in this process; see
+	// workspace.go for why.
+	createMu sync.Mutex
+	// backendReady is set once an init has succeeded, i.e. the pg backend
+	// has created its schema and table. Until then inits are serialised so
+	// that concurrent first inits do not race on CREATE SCHEMA/TABLE.
+	backendReady atomic.Bool
+	bootstrapMu  sync.Mutex
+
+	adminMu    sync.Mutex
+	adminReady bool
+}
+
+// New validates cfg, creates WorkRoot and the plugin cache, and writes the
+// engine's CLI configuration. It does not run terraform.
+func New(cfg Config) (*Engine, error) {
+	if cfg.BinaryPath == "" {
+		return nil, errors.New("tf: Config.BinaryPath is required (see FindBinary)")
+	}
+	fi, err := os.Stat(cfg.BinaryPath)
+	if err != nil {
+		return nil, fmt.Errorf("tf: terraform binary: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("tf: %s is not an executable file", cfg.BinaryPath)
+	}
+	if cfg.WorkRoot == "" {
+		return nil, errors.New("tf: Config.WorkRoot is required")
+	}
+	if cfg.PGConnStr == "" {
+		return nil, errors.New("tf: Config.PGConnStr is required")
+	}
+	if cfg.WorkRoot, err = filepath.Abs(cfg.WorkRoot); err != nil {
+		return nil, err
+	}
+	if cfg.PluginCacheDir == "" {
+		cfg.PluginCacheDir = filepath.Join(cfg.WorkRoot, ".plugin-cache")
+	}
+	if cfg.PluginCacheDir, err = filepath.Abs(cfg.PluginCacheDir); err != nil {
+		return nil, err
+	}
+	if cfg.FilesystemMirror != "" {
+		if cfg.FilesystemMirror, err = filepath.Abs(cfg.FilesystemMirror); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.PGSchema == "" {
+		cfg.PGSchema = DefaultPGSchema
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = DefaultStopGrace
+	}
+	if cfg.LockTimeout <= 0 {
+		cfg.LockTimeout = DefaultLockTimeout
+	}
+	if cfg.LogTailBytes <= 0 {
+		cfg.LogTailBytes = DefaultLogTail
+	}
+	if reflect.ValueOf(cfg.Policy).IsZero() {
+		cfg.Policy = policy.DefaultRules()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	for _, dir := range []string{cfg.WorkRoot, cfg.PluginCacheDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("tf: %w", err)
+		}
+	}
+
+	mirrored, err := mirroredProviders(cfg.FilesystemMirror)
+	if err != nil {
+		return nil, fmt.Errorf("tf: reading provider mirror: %w", err)
+	}
+	cli := renderCLIConfig(cfg.PluginCacheDir, cfg.FilesystemMirror, mirrored)
+	// Outside every workdir: tenant configuration cannot read it, and it
+	// is shared by all of them.
+	cliFile := filepath.Join(cfg.WorkRoot, ".tenantform.tfrc")
+	if err := writeFileAtomic(cliFile, []byte(cli)); err != nil {
+		return nil, fmt.Errorf("tf: writing CLI config: %w", err)
+	}
+
+	// The binary's identity (path, size, mtime) stands in for its version
+	// in the init digest: replacing terraform re-inits every workdir.
+	h := sha256.New()
+	fmt.Fprintf(h, "binary %s %d %d\ncli\n%s", cfg.BinaryPath, fi.Size(), fi.ModTime().UnixNano(), cli)
+	fmt.Fprintf(h, "schema %s\n", cfg.PGSchema)
+
+	return &Engine{
+		cfg:           cfg,
+		log:           cfg.Logger,
+		cliConfigFile: cliFile,
+		baseDigest:    fmt.Sprintf("%x", h.Sum(nil)),
+	}, nil
+}
+
+func (e *Engine) workdir(p Project) string {
+	return filepath.Join(e.cfg.WorkRoot, p.workspace())
+}
+
+// checkPolicy runs the tenant configuration policy. It comes before
+// anything touches the disk or starts a process.
+func (e *Engine) checkPolicy(p Project) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	if v := policy.Check(p.Files, e.cfg.Policy); len(v) > 0 {
+		return &policy.Error{Violations: v}
+	}
+	return nil
+}
+
+// begin starts an operation on a project: policy check, per-project lock,
+// and (when render is set) the workdir brought up to date with p. The
+// returned function releases the lock.
+func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credentials, render bool) (*run, func(), error) {
+	if err := e.checkPolicy(p); err != nil {
+		return nil, nil, err
+	}
+	unlock, err := e.projects.lock(ctx, p.workspace())
+	if err != nil {
+		return nil, nil, err
+	}
+	r := e.newRun(ctx, op, e.workdir(p), p.Region, creds)
+	r.project = p
+	if render {
+		info := analyze(p.Files)
+		gen, err := generatedFiles(renderInput{
+			project:     p,
+			info:        info,
+			schema:      e.cfg.PGSchema,
+			endpointURL: e.cfg.AWSEndpointURL,
+			environment: e.cfg.Environment,
+		})
+		if err != nil {
+			unlock()
+			return nil, nil, err
+		}
+		if err := renderWorkdir(r.dir, p, gen); err != nil {
+			unlock()
+			return nil, nil, fmt.Errorf("rendering workdir: %w", err)
+		}
+		r.initDigest = initDigest(e.baseDigest, info, gen)
+	}
+	return r, unlock, nil
+}
+
+// initDigest combines what `terraform init` depends on: the binary and CLI
+// config (base), the backend and provider files tenantform generates, and
+// the init-relevant parts of the tenant configuration. Variables are left
+// out: init never reads them.
+func initDigest(base string, info configInfo, gen map[string][]byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "base %s\ntenant %s\n", base, info.initDigest)
+	for _, name := range []string{backendFile, providerFile} {
+		fmt.Fprintf(h, "gen %s %d\n", name, len(gen[name]))
+		h.Write(gen[name])
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// keyedMutex serialises work per key without growing forever.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	ch   chan struct{} // holds one token while locked
+	refs int
+}
+
+func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{ch: make(chan struct{}, 1)}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+
+	release := func() {
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case e.ch <- struct{}{}:
+		return func() { <-e.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,177 @@
+package tf
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	"go.uber.org/zap"
+)
+
+// run is one operation (Plan, Apply, ...) on one workdir: the environment
+// and redaction of its terraform processes and the log they all write to.
+type run struct {
+	e          *Engine
+	ctx        context.Context
+	op         string
+	dir        string
+	project    Project
+	env        map[string]string
+	red        *redactor
+	log        *runLog
+	initDigest string // set when the workdir was rendered
+	started    time.Time
+}
+
+func (e *Engine) newRun(ctx context.Context, op, dir, region string, creds *Credentials) *run {
+	env := buildEnv(envSpec{
+		SearchPath:    e.cfg.SearchPath,
+		Home:          filepath.Join(dir, privateDir, "home"),
+		CLIConfigFile: e.cliConfigFile,
+		PGConnStr:     e.cfg.PGConnStr,
+		Region:        region,
+		Creds:         creds,
+	})
+	red := newRedactor(append(creds.secrets(), connSecrets(e.cfg.PGConnStr)...)...)
+	return &run{
+		e:       e,
+		ctx:     ctx,
+		op:      op,
+		dir:     dir,
+		env:     env,
+		red:     red,
+		log:     newRunLog(red, e.cfg.LogTailBytes),
+		started: time.Now(),
+	}
+}
+
+// terraform runs one terraform command through tfexec. captureStdout sends
+// stdout to the run log; commands whose stdout is JSON that tfexec parses
+// (show, output) leave it out, since it can hold sensitive values. stderr
+// is always logged. On failure the result is a *CommandError; the command's
+// redacted stderr is returned either way for callers that must recognise a
+// message (workspace select/new).
+func (r *run) terraform(op string, captureStdout bool, fn func(context.Context, *tfexec.Terraform) error) (string, error) {
+	tf, err := tfexec.NewTerraform(r.dir, r.e.cfg.BinaryPath)
+	if err != nil {
+		return "", err
+	}
+	// A non-nil map is the whole environment; see buildEnv.
+	if err := tf.SetEnv(r.env); err != nil {
+		return "", err
+	}
+	// tfexec cancels a command by sending SIGINT (cmd.Cancel) and kills it
+	// only WaitDelay later (exec.Cmd.WaitDelay): terraform gets StopGrace
+	// to stop gracefully and release its state lock.
+	if err := tf.SetWaitDelay(r.e.cfg.StopGrace); err != nil {
+		return "", err
+	}
+	if op == "init" || op == "workspace delete" {
+		// tfexec checks the version before these commands; doing it here,
+		// before stdout is captured, keeps the version JSON out of the log.
+		if _, _, err := tf.Version(r.ctx, false); err != nil {
+			return "", r.commandError(op, err, "")
+		}
+	}
+	var stderr strings.Builder
+	errW := r.log.stream(&stderr)
+	tf.SetStderr(errW)
+	var outW *lineWriter
+	if captureStdout {
+		outW = r.log.stream(nil)
+		tf.SetStdout(outW)
+	}
+	start := time.Now()
+	err = fn(r.ctx, tf)
+	errW.Close()
+	if outW != nil {
+		outW.Close()
+	}
+	r.e.log.Debug("terraform command",
+		zap.String("workdir", filepath.Base(r.dir)), zap.String("command", op),
+		zap.Duration("took", time.Since(start)), zap.Bool("ok", err == nil))
+	if err != nil {
+		return stderr.String(), r.commandError(op, err, stderr.String())
+	}
+	return stderr.String(), nil
+}
+
+func (r *run) commandError(op string, err error, stderr string) *CommandError {
+	return newCommandError(r.ctx, op, err, stderr, r.log.String(), r.red)
+}
+
+// ensureInit runs `terraform init` unless the last successful init of this
+// workdir depended on exactly what it would depend on now.
+func (r *run) ensureInit() error {
+	hashPath := filepath.Join(r.dir, initHashFile)
+	if b, err := os.ReadFile(hashPath); err == nil && strings.TrimSpace(string(b)) == r.initDigest {
+		r.log.note("init skipped: nothing it depends on changed since the last init")
+		return nil
+	}
+	// Init in the default workspace: the previously selected one may have
+	// been deleted, and terraform versions differ in how they react.
+	os.Remove(hashPath)
+	os.Remove(filepath.Join(r.dir, environmentFile))
+
+	e := r.e
+	if !e.backendReady.Load() {
+		// The first init against the database makes the pg backend create
+		// its schema, sequence and table with CREATE ... IF NOT EXISTS,
+		// which PostgreSQL does not make safe against a concurrent twin
+		// (duplicate key in pg_namespace/pg_type). Let one go first.
+		e.bootstrapMu.Lock()
+		if e.backendReady.Load() {
+			e.bootstrapMu.Unlock() // someone else went first
+		} else {
+			defer e.bootstrapMu.Unlock()
+		}
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		var stderr string
+		stderr, err = r.terraform("init", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+			// -reconfigure: the backend config is tenantform's, state
+			// always lives in the pg backend, nothing is ever migrated.
+			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(false))
+		})
+		// Another replica bootstrapping the same schema at this moment.
+		if err != nil && attempt < 3 && r.ctx.Err() == nil && strings.Contains(stderr, "duplicate key value violates unique constraint") {
+			if serr := sleepCtx(r.ctx, time.Duration(attempt+1)*500*time.Millisecond); serr != nil {
+				return err
+			}
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return err
+	}
+	e.backendReady.Store(true)
+	if err := os.WriteFile(hashPath, []byte(r.initDigest+"\n"), 0o600); err != nil {
+		return fmt.Errorf("recording init digest: %w", err)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lockTimeout is terraform's -lock-timeout value.
+func (r *run) lockTimeout() string {
+	return fmt.Sprintf("%ds", int((r.e.cfg.LockTimeout+time.Second-1)/time.Second))
+}
+
+// elapsed is the operation's duration so far.
+func (r *run) elapsed() time.Duration { return time.Since(r.started) }

@@ -1,0 +1,133 @@
+package tf
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+	"go.uber.org/zap"
+)
+
+// Destroy destroys every resource of the project. It is idempotent: a
+// project whose workspace never existed, or whose resources are already
+// gone, is destroyed successfully without creating anything.
+func (e *Engine) Destroy(ctx context.Context, p Project, creds *Credentials) (*Result, error) {
+	r, done, err := e.begin(ctx, "destroy", p, creds, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := r.ensureInit(); err != nil {
+		return nil, err
+	}
+	exists, err := r.selectWorkspace(false)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		r.log.note("workspace " + p.workspace() + " does not exist: nothing to destroy")
+		return &Result{Log: r.log.String(), Duration: r.elapsed()}, nil
+	}
+	if _, err := r.terraform("destroy", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+		return tf.Destroy(ctx, tfexec.LockTimeout(r.lockTimeout()))
+	}); err != nil {
+		return nil, err
+	}
+	e.log.Info("terraform destroy", zap.String("workspace", p.workspace()), zap.Duration("took", r.elapsed()))
+	return &Result{Log: r.log.String(), Duration: r.elapsed()}, nil
+}
+
+// Outputs returns the project's root module outputs, with sensitive ones
+// replaced by SensitiveMask. A project without a workspace has none.
+func (e *Engine) Outputs(ctx context.Context, p Project, creds *Credentials) (map[string]any, error) {
+	r, done, err := e.begin(ctx, "output", p, creds, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := r.ensureInit(); err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	if exists, err := r.selectWorkspace(false); err != nil || !exists {
+		return out, err
+	}
+	var metas map[string]tfexec.OutputMeta
+	if _, err := r.terraform("output", false, func(ctx context.Context, tf *tfexec.Terraform) error {
+		var err error
+		metas, err = tf.Output(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for name, m := range metas {
+		if m.Sensitive {
+			out[name] = SensitiveMask
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// StateResource is one managed resource instance in a project's state.
+type StateResource struct {
+	Address string `json:"address"`
+	Type    string `json:"type"`
+	// ARN is the resource's "arn" attribute; empty when it has none
+	// (e.g. terraform_data, random_*).
+	ARN string `json:"arn,omitempty"`
+}
+
+// StateResources lists the managed resources in the project's state, for
+// comparing with the tagged inventory. A project without a workspace has
+// none.
+func (e *Engine) StateResources(ctx context.Context, p Project, creds *Credentials) ([]StateResource, error) {
+	r, done, err := e.begin(ctx, "state", p, creds, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := r.ensureInit(); err != nil {
+		return nil, err
+	}
+	if exists, err := r.selectWorkspace(false); err != nil || !exists {
+		return nil, err
+	}
+	var st *tfjson.State
+	if _, err := r.terraform("show", false, func(ctx context.Context, tf *tfexec.Terraform) error {
+		var err error
+		st, err = tf.Show(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	var out []StateResource
+	if st != nil && st.Values != nil {
+		collectState(st.Values.RootModule, &out)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out, nil
+}
+
+func collectState(m *tfjson.StateModule, out *[]StateResource) {
+	if m == nil {
+		return
+	}
+	for _, r := range m.Resources {
+		if r == nil || r.Mode != tfjson.ManagedResourceMode {
+			continue
+		}
+		arn, _ := r.AttributeValues["arn"].(string)
+		*out = append(*out, StateResource{Address: r.Address, Type: r.Type, ARN: arn})
+	}
+	for _, c := range m.ChildModules {
+		collectState(c, out)
+	}
+}

@@ -1,0 +1,251 @@
+package tf
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Names of the files tenantform owns in a workdir. The policy reserves the
+// "tenantform_" prefix, so tenant files can never collide with them. They
+// are JSON (Terraform's JSON syntax and tfvars) so that no value, however
+// odd, can change their structure.
+const (
+	backendFile  = "tenantform_backend.tf.json"
+	providerFile = "tenantform_provider.tf.json"
+	varsFile     = "tenantform_vars.auto.tfvars.json"
+
+	// privateDir holds what terraform must not see as configuration: the
+	// process's HOME and saved plans. Dot-names are never tenant files.
+	privateDir = ".tenantform"
+	// initHashFile records what the last successful init depended on. It
+	// lives under .terraform so that losing .terraform forces a new init.
+	initHashFile = ".terraform/tenantform-init-hash"
+	// environmentFile is where terraform records the selected workspace.
+	environmentFile = ".terraform/environment"
+)
+
+// Tag values of the guide's tagging strategy.
+const (
+	ManagedByTag  = "chart-app-platform"
+	projectPrefix = "chart-app-"
+)
+
+// ProjectTag is the Project tag of a tenant's resources (and the STS session
+// name the aws package uses): "chart-app-{userId}-{projectId}".
+func ProjectTag(userID, projectID string) string {
+	return projectPrefix + userID + "-" + projectID
+}
+
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
+// WorkspaceName is the Terraform workspace (and workdir name) of a project.
+// User and project ids are [a-z][a-z0-9-]{0,39}, so "_" never occurs in
+// them and joining with it cannot make two projects share a name, as a "-"
+// separator could ("a-b"+"c" vs "a"+"b-c").
+func WorkspaceName(userID, projectID string) string {
+	return userID + "_" + projectID
+}
+
+// Project is one tenant project as the engine needs it.
+type Project struct {
+	UserID, ProjectID string
+	// Region of the aws provider; required when the configuration uses AWS.
+	Region string
+	// Files maps a plain file name to its content (HCL, .tf.json, data).
+	Files map[string]string
+	// Variables are the input variables, written to a generated tfvars file.
+	Variables map[string]any
+	// CreatedAt is the CreatedAt tag.
+	CreatedAt time.Time
+}
+
+func (p Project) validate() error {
+	if !idPattern.MatchString(p.UserID) {
+		return fmt.Errorf("invalid user id %q: want [a-z][a-z0-9-]{0,39}", p.UserID)
+	}
+	if !idPattern.MatchString(p.ProjectID) {
+		return fmt.Errorf("invalid project id %q: want [a-z][a-z0-9-]{0,39}", p.ProjectID)
+	}
+	for name := range p.Files {
+		// The policy refuses these already; the engine checks again
+		// because a bad name here would write outside the workdir or over
+		// a file tenantform owns.
+		if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") ||
+			strings.HasPrefix(name, "tenantform_") || strings.ContainsAny(name, `/\`) {
+			return fmt.Errorf("invalid file name %q", name)
+		}
+	}
+	return nil
+}
+
+func (p Project) workspace() string { return WorkspaceName(p.UserID, p.ProjectID) }
+
+// renderInput is everything rendering a workdir depends on.
+type renderInput struct {
+	project     Project
+	info        configInfo
+	schema      string
+	endpointURL string
+	environment string
+}
+
+// generatedFiles returns the content of the files tenantform owns for a
+// project; a nil value means the file must not exist.
+func generatedFiles(in renderInput) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	backend := map[string]any{
+		"terraform": map[string]any{
+			"backend": map[string]any{
+				// No conn_str: the backend reads PG_CONN_STR from the
+				// environment, so the workdir never holds the password.
+				"pg": map[string]any{"schema_name": in.schema},
+			},
+		},
+	}
+	b, err := marshalFile(backend)
+	if err != nil {
+		return nil, err
+	}
+	out[backendFile] = b
+
+	out[providerFile] = nil
+	if in.info.usesAWS {
+		p := in.project
+		if p.Region == "" {
+			return nil, errors.New("the configuration uses AWS resources but the project has no region")
+		}
+		provider := map[string]any{
+			"region": p.Region,
+			"default_tags": map[string]any{
+				"tags": map[string]string{
+					"Project":     ProjectTag(p.UserID, p.ProjectID),
+					"Environment": in.environment,
+					"ManagedBy":   ManagedByTag,
+					"UserId":      p.UserID,
+					"ProjectId":   p.ProjectID,
+					"CreatedAt":   p.CreatedAt.UTC().Format(time.RFC3339),
+				},
+			},
+		}
+		if in.endpointURL != "" {
+			endpoints := map[string]string{}
+			for _, svc := range endpointServices {
+				endpoints[svc] = in.endpointURL
+			}
+			provider["endpoints"] = endpoints
+			// Local emulators serve every bucket on one host.
+			provider["s3_use_path_style"] = true
+		}
+		doc := map[string]any{"provider": map[string]any{"aws": provider}}
+		if !in.info.requiresAWS {
+			doc["terraform"] = map[string]any{
+				"required_providers": map[string]any{
+					"aws": map[string]string{"source": "hashicorp/aws"},
+				},
+			}
+		}
+		if out[providerFile], err = marshalFile(doc); err != nil {
+			return nil, err
+		}
+	}
+
+	out[varsFile] = nil
+	if len(in.project.Variables) > 0 {
+		if out[varsFile], err = marshalFile(in.project.Variables); err != nil {
+			return nil, fmt.Errorf("variables: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// endpointServices are the aws provider endpoint keys set when an endpoint
+// URL is configured: the services of the guide plus STS, which the provider
+// calls at start-up.
+var endpointServices = []string{
+	"apigateway", "apigatewayv2", "dynamodb", "iam", "lambda",
+	"cloudwatchlogs", "s3", "sts",
+}
+
+func marshalFile(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// renderWorkdir makes dir hold exactly the tenant's files and the generated
+// ones. Files of an earlier generation that are no longer part of the
+// project are removed (terraform reads every *.tf in the directory, so a
+// stale file would still be applied). Dot-entries are terraform's and
+// tenantform's own state (.terraform, .terraform.lock.hcl, .tenantform) and
+// are kept. Files whose content is unchanged are not rewritten.
+func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
+	if err := os.MkdirAll(filepath.Join(dir, privateDir, "home"), 0o700); err != nil {
+		return err
+	}
+	want := map[string][]byte{}
+	for name, content := range p.Files {
+		want[name] = []byte(content)
+	}
+	for name, content := range generated {
+		if content != nil {
+			want[name] = content
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		if _, ok := want[name]; ok && e.Type().IsRegular() {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("removing stale %s: %w", name, err)
+		}
+	}
+	for _, name := range sortedKeys(want) {
+		path := filepath.Join(dir, name)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want[name]) {
+			continue
+		}
+		if err := writeFileAtomic(path, want[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path so that a crash never leaves a half-written
+// configuration file behind.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,163 @@
+package tf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	"go.uber.org/zap"
+)
+
+// Workspace creation and the pg backend (hashicorp/terraform#33217).
+//
+// The pg backend locks a workspace with pg_try_advisory_lock(<row id>) and
+// guards workspace creation with a global pg_try_advisory_lock(-1). Every
+// state lock also tries -1 for a moment, and creating a workspace holds -1
+// while it writes the new (empty) state. All of these are try-locks that
+// fail at once instead of waiting, so there is no deadlock to fear but
+// spurious failures: "Already locked for workspace creation" from a
+// `workspace new` that met another creation or another project's lock
+// attempt, and "Error acquiring the state lock" from a plan that met a
+// creation. The engine therefore
+//
+//   - serialises `workspace new` within the process (Engine.createMu), so
+//     its own projects never collide with each other;
+//   - retries `workspace new` with jittered exponential backoff when the
+//     creation lock was busy (another replica, or a plan's lock attempt),
+//     and treats "already exists" as success (another replica won);
+//   - passes -lock-timeout to plan, apply, destroy and workspace delete,
+//     so terraform itself retries a lock attempt that met a creation.
+//
+// A Postgres advisory lock of tenantform's own around creation was
+// considered; it would serialise replicas but not stop a creation meeting
+// another replica's plan, so the retries are needed anyway, and without it
+// this package needs no database connection of its own.
+
+const (
+	maxCreateAttempts = 10
+	createBackoffBase = 100 * time.Millisecond
+	createBackoffMax  = 3 * time.Second
+)
+
+// selectWorkspace makes the project's workspace the selected one. When it
+// does not exist it is created if create is set; otherwise selectWorkspace
+// reports false and leaves the selection alone.
+func (r *run) selectWorkspace(create bool) (bool, error) {
+	ws := r.project.workspace()
+	// Terraform records the selection in .terraform/environment; when it
+	// already names ws, a `workspace select` process would change nothing.
+	if b, err := os.ReadFile(filepath.Join(r.dir, environmentFile)); err == nil && strings.TrimSpace(string(b)) == ws {
+		return true, nil
+	}
+	stderr, err := r.terraform("workspace select", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+		return tf.WorkspaceSelect(ctx, ws)
+	})
+	if err == nil {
+		return true, nil
+	}
+	if !isNoSuchWorkspace(stderr) {
+		return false, err
+	}
+	if !create {
+		return false, nil
+	}
+
+	e := r.e
+	e.createMu.Lock()
+	defer e.createMu.Unlock()
+	for attempt := 1; ; attempt++ {
+		stderr, err := r.terraform("workspace new", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+			return tf.WorkspaceNew(ctx, ws)
+		})
+		switch {
+		case err == nil:
+			e.log.Info("created terraform workspace", zap.String("workspace", ws), zap.Int("attempts", attempt))
+			return true, nil
+		case strings.Contains(stderr, "already exists"):
+			// Created by another replica since our select: select it.
+			_, err := r.terraform("workspace select", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+				return tf.WorkspaceSelect(ctx, ws)
+			})
+			return err == nil, err
+		case errors.Is(err, ErrStateLocked) && attempt < maxCreateAttempts && r.ctx.Err() == nil:
+			d := min(createBackoffBase<<(attempt-1), createBackoffMax)
+			d = d/2 + rand.N(d) // jitter: replicas must not retry in step
+			r.log.note(fmt.Sprintf("workspace creation lock busy; retrying in %s", d.Round(time.Millisecond)))
+			if err := sleepCtx(r.ctx, d); err != nil {
+				return false, err
+			}
+		default:
+			return false, err
+		}
+	}
+}
+
+func isNoSuchWorkspace(stderr string) bool {
+	return strings.Contains(stderr, "doesn't exist") || strings.Contains(stderr, "does not exist")
+}
+
+// adminDir is a workdir holding nothing but the backend configuration. It
+// deletes workspaces: that needs no tenant file (so no policy check and no
+// provider), and a workspace cannot be deleted while selected, which the
+// project's own workdir always has it.
+func (e *Engine) adminDir() string { return filepath.Join(e.cfg.WorkRoot, ".tenantform-admin") }
+
+func (e *Engine) adminRun(ctx context.Context, op string) (*run, error) {
+	r := e.newRun(ctx, op, e.adminDir(), "", nil)
+	gen, err := generatedFiles(renderInput{schema: e.cfg.PGSchema})
+	if err != nil {
+		return nil, err
+	}
+	e.adminMu.Lock()
+	defer e.adminMu.Unlock()
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := renderWorkdir(r.dir, Project{}, gen); err != nil {
+		return nil, err
+	}
+	r.initDigest = initDigest(e.baseDigest, configInfo{}, gen)
+	if err := r.ensureInit(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// DeleteWorkspace removes the project's workspace, i.e. its state, from
+// the backend, and its workdir. It is the finalizer's last step, after a
+// successful Destroy. Terraform refuses to delete a workspace that still
+// tracks resources (without -force, never passed here), so this can never
+// make tenantform forget live infrastructure. Deleting a workspace that
+// does not exist succeeds.
+func (e *Engine) DeleteWorkspace(ctx context.Context, p Project) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	ws := p.workspace()
+	unlock, err := e.projects.lock(ctx, ws)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, err := e.adminRun(ctx, "delete workspace")
+	if err != nil {
+		return err
+	}
+	stderr, err := r.terraform("workspace delete", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+		return tf.WorkspaceDelete(ctx, ws, tfexec.LockTimeout(r.lockTimeout()))
+	})
+	if err != nil && !isNoSuchWorkspace(stderr) {
+		return err
+	}
+	if err := os.RemoveAll(e.workdir(p)); err != nil {
+		return fmt.Errorf("removing workdir: %w", err)
+	}
+	e.log.Info("deleted terraform workspace", zap.String("workspace", ws), zap.Bool("existed", err == nil))
+	return nil
+}
