@@ -1,0 +1,217 @@
+// Package policy checks tenant Terraform configuration before any terraform
+// command sees it. Tenant configuration is hostile input: the check refuses
+// everything that could reach the host, other tenants or the server's
+// secrets, and names the file and line of every problem.
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Violation is one problem found in the configuration.
+type Violation struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (v Violation) String() string {
+	if v.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", v.File, v.Line, v.Message)
+	}
+	return fmt.Sprintf("%s: %s", v.File, v.Message)
+}
+
+// Error carries every violation of one configuration. It is terminal: the
+// same spec will never pass, so callers wait for a new generation.
+type Error struct {
+	Violations []Violation
+}
+
+func (e *Error) Error() string {
+	parts := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		parts[i] = v.String()
+	}
+	noun := "problems"
+	if len(parts) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("%d %s in the configuration: %s", len(parts), noun, strings.Join(parts, "; "))
+}
+
+// Rules says what tenant configuration may contain.
+type Rules struct {
+	// AllowedRegions bounds the aws provider's region (AWS_ALLOWED_REGIONS).
+	AllowedRegions []string
+	// AllowedResourceTypes lists resource and data source types; an entry
+	// ending in "*" is a prefix ("random_*").
+	AllowedResourceTypes []string
+	// DeniedResourceTypes (same patterns) wins over AllowedResourceTypes:
+	// it carves out of a prefix pattern the types that must never be used.
+	DeniedResourceTypes []string
+	// AllowedProviders lists provider local names a tenant may configure
+	// (e.g. "aws", "random", "archive"). Each must come from hashicorp/<name>.
+	AllowedProviders []string
+	// AllowedModuleSources lists module sources accepted verbatim. Nothing
+	// else is: a submission has no directories to hold a local module, and
+	// a remote one would not be checked.
+	AllowedModuleSources []string
+	// MaxFiles, MaxTotalBytes and MaxNestingDepth bound the submission.
+	// MaxTotalBytes counts names and contents. Zero or less means the
+	// default (DefaultMaxFiles, ...): a limit is never switched off.
+	MaxFiles        int
+	MaxTotalBytes   int
+	MaxNestingDepth int
+}
+
+// Default limits of a submission.
+const (
+	DefaultMaxFiles        = 50
+	DefaultMaxTotalBytes   = 1 << 20
+	DefaultMaxNestingDepth = 20
+)
+
+// DefaultRules is the policy of the guide: its regions, and the types its
+// web products use (S3, Lambda, API Gateway, DynamoDB, IAM roles and
+// policies, CloudWatch logs) with the aws, random and archive providers.
+func DefaultRules() Rules {
+	return Rules{
+		AllowedRegions: []string{"us-east-1", "us-west-2"},
+		AllowedResourceTypes: []string{
+			"terraform_data",
+			"random_*",
+
+			"aws_s3_bucket",
+			"aws_s3_bucket_policy",
+			"aws_s3_bucket_versioning",
+			"aws_s3_bucket_public_access_block",
+			"aws_s3_bucket_server_side_encryption_configuration",
+			"aws_s3_bucket_cors_configuration",
+			"aws_s3_bucket_website_configuration",
+			"aws_s3_bucket_lifecycle_configuration",
+			"aws_s3_bucket_ownership_controls",
+			"aws_s3_bucket_notification",
+			"aws_s3_object",
+
+			"aws_lambda_function",
+			"aws_lambda_permission",
+			"aws_lambda_alias",
+			"aws_lambda_function_url",
+			"aws_lambda_event_source_mapping",
+			"aws_lambda_layer_version",
+
+			"aws_api_gateway_*",
+			"aws_apigatewayv2_*",
+
+			"aws_dynamodb_table",
+			"aws_dynamodb_table_item",
+
+			"aws_iam_role",
+			"aws_iam_role_policy",
+			"aws_iam_policy",
+			"aws_iam_role_policy_attachment",
+			"aws_iam_policy_document",
+
+			"aws_cloudwatch_log_group",
+
+			// Only with inline content: see archiveFile.
+			"archive_file",
+
+			"aws_region",
+			"aws_caller_identity",
+			"aws_partition",
+		},
+		// The API Gateway account settings are one per AWS account, shared
+		// by every project.
+		DeniedResourceTypes: []string{"aws_api_gateway_account"},
+		AllowedProviders:    []string{"aws", "random", "archive"},
+		MaxFiles:            DefaultMaxFiles,
+		MaxTotalBytes:       DefaultMaxTotalBytes,
+		MaxNestingDepth:     DefaultMaxNestingDepth,
+	}
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Check returns every violation of rules in a submission, sorted by file
+// and line, or nil when there is none. files maps plain file names to
+// contents: .tf files (native syntax) and .tf.json files (JSON syntax) are
+// configuration, and a few data file types (Lambda code, pages,
+// templates) may be read by it with file() or templatefile().
+//
+// Check never runs anything and reads nothing but its arguments. A
+// submission over MaxTotalBytes is refused without being parsed, and every
+// file's nesting is bounded before its parser sees it, so hostile input
+// costs time and memory proportional to the limits.
+func Check(files map[string]string, rules Rules) []Violation {
+	c := &checker{
+		rules:    rules,
+		files:    files,
+		maxDepth: orDefault(rules.MaxNestingDepth, DefaultMaxNestingDepth),
+	}
+	c.scanLimit = scanLimit(c.maxDepth)
+
+	names := make([]string, 0, len(files))
+	total := 0
+	for name, content := range files {
+		names = append(names, name)
+		total += len(name) + len(content)
+	}
+	sort.Strings(names)
+
+	c.startFile(submissionFile)
+	if maxFiles := orDefault(rules.MaxFiles, DefaultMaxFiles); len(files) > maxFiles {
+		c.report(0, "too many files: %d submitted, at most %d are accepted", len(files), maxFiles)
+	}
+	maxBytes := orDefault(rules.MaxTotalBytes, DefaultMaxTotalBytes)
+	tooBig := total > maxBytes
+	if tooBig {
+		c.report(0, "the submission is too large: %d bytes, at most %d are accepted", total, maxBytes)
+	}
+
+	for _, name := range names {
+		c.startFile(name)
+		if _, msg := classify(name); msg != "" {
+			c.report(0, "%s", msg)
+		}
+	}
+	if tooBig {
+		return c.result()
+	}
+	// Configuration is checked even under a refused name (override.tf,
+	// tenantform_x.tf): the tenant gets every problem at once.
+	for _, name := range names {
+		c.configFile(name, configKind(name))
+	}
+	c.templateFiles()
+	return c.result()
+}
+
+// configKind says how Terraform would parse a file, whatever its name's
+// other problems.
+func configKind(name string) fileKind {
+	switch {
+	case strings.HasSuffix(name, ".tf.json"):
+		return jsonConfig
+	case strings.HasSuffix(name, ".tf"):
+		return nativeConfig
+	}
+	return dataFile
+}
+
+// CheckError is Check for callers that want an error: a *Error carrying
+// the violations, or nil.
+func CheckError(files map[string]string, rules Rules) error {
+	if v := Check(files, rules); len(v) > 0 {
+		return &Error{Violations: v}
+	}
+	return nil
+}
