@@ -69,7 +69,7 @@ func (c *checker) nestedBlock(blk *block, depth int, resource bool) {
 	}
 	// dynamic "provisioner" { content { ... } } would generate the blocks.
 	if msg, refused := refusedBlocks[blk.label(0)]; refused && blk.typ == "dynamic" {
-		c.report(blk.line, "dynamic %q: %s", blk.label(0), msg)
+		c.report(blk.labelLine(0), "dynamic %q: %s", blk.label(0), msg)
 		return
 	}
 	if !c.enter(depth, blk.line) {
@@ -92,7 +92,7 @@ func (c *checker) terraformBlock(blk *block) {
 	for _, nested := range blk.body.blocks {
 		switch nested.typ {
 		case "backend":
-			c.report(nested.line, "terraform { backend %q } is not allowed: tenantform keeps each project's state in its own backend", nested.label(0))
+			c.report(nested.labelLine(0), "terraform { backend %q } is not allowed: tenantform keeps each project's state in its own backend", nested.label(0))
 		case "cloud":
 			c.report(nested.line, "terraform { cloud } is not allowed: tenantform keeps each project's state in its own backend")
 		case "required_providers":
@@ -205,7 +205,7 @@ var endpointArgs = map[string]bool{
 func (c *checker) providerBlock(blk *block) {
 	name := blk.label(0)
 	if !slices.Contains(c.rules.AllowedProviders, name) {
-		c.report(blk.line, "provider %q is not allowed: tenantform projects may use %s", name, c.providerList())
+		c.report(blk.labelLine(0), "provider %q is not allowed: tenantform projects may use %s", name, c.providerList())
 		return
 	}
 	allowed, ok := providerArgs[name]
@@ -286,7 +286,7 @@ func (c *checker) resourceBlock(blk *block, depth int) {
 		if reason == "" {
 			reason = "it is not on tenantform's list of allowed types"
 		}
-		c.report(blk.line, "%s %q is not allowed: %s", kindNouns[kind], typ, reason)
+		c.report(blk.labelLine(0), "%s %q is not allowed: %s", kindNouns[kind], typ, reason)
 	}
 	c.walkBody(blk.body, depth, true)
 	c.resourceProvider(blk.body)

@@ -30,7 +30,8 @@ type attribute struct {
 type block struct {
 	typ    string
 	labels []string
-	line   int
+	line   int   // of the block type
+	lines  []int // of each label: in .tf.json files labels are keys on lines of their own
 	body   *body
 }
 
@@ -50,6 +51,22 @@ func (blk *block) label(i int) string {
 		return blk.labels[i]
 	}
 	return ""
+}
+
+// labelLine returns the line of the i-th label, or of the block type.
+func (blk *block) labelLine(i int) int {
+	if i < len(blk.lines) {
+		return blk.lines[i]
+	}
+	return blk.line
+}
+
+func rangeLines(ranges []hcl.Range) []int {
+	lines := make([]int, len(ranges))
+	for i, r := range ranges {
+		lines[i] = r.Start.Line
+	}
+	return lines
 }
 
 // nativeBody converts a parsed .tf body. Its recursion follows the block
@@ -72,6 +89,7 @@ func nativeBody(b *hclsyntax.Body) *body {
 			typ:    blk.Type,
 			labels: blk.Labels,
 			line:   blk.TypeRange.Start.Line,
+			lines:  rangeLines(blk.LabelRanges),
 			body:   nativeBody(blk.Body),
 		})
 	}
@@ -157,7 +175,8 @@ func jsonBody(b hcl.Body, s shape) (*body, hcl.Diagnostics) {
 				out.blocks = append(out.blocks, &block{
 					typ:    blk.Type,
 					labels: blk.Labels,
-					line:   blk.DefRange.Start.Line,
+					line:   blk.TypeRange.Start.Line,
+					lines:  rangeLines(blk.LabelRanges),
 					body:   child,
 				})
 			}
