@@ -31,33 +31,34 @@ func scanLimit(maxDepth int) int {
 // It counts open brackets, braces, parentheses, quotes, heredocs and
 // template sequences, plus the operators the parser handles by recursion
 // (unary "!" and "-", the "?" of a conditional whose false branch nests,
-// "*" of a splat) and template if/for directives. Operators are counted
-// per bracket group and forgotten at "," and "=" and when their group
-// closes, because there the expression they nest in is complete; at the
-// top level a newline also ends an expression.
+// the "*" of a splat) and template if/for directives. Operators are
+// counted per bracket group and forgotten where the expression they nest
+// in is complete: at "," and "=", when their group closes, and at a
+// newline where newlines end expressions (the top level, block bodies and
+// object constructors, but not parentheses, brackets, interpolations or
+// for expressions, where the parser skips newlines).
 func tokenNesting(tokens hclsyntax.Tokens, limit int) (line int, tooDeep bool) {
-	// ops[i] counts the recursing operators pending in group i; ops[0] is
-	// the top level. depth is len(ops)-1 plus the sum of ops.
-	ops := []int{0}
-	depth := 0
+	groups := []group{{newlineEnds: true}} // groups[0] is the top level
+	depth := 0                             // len(groups)-1 plus every group's ops
 	for i, tok := range tokens {
-		top := len(ops) - 1
+		top := len(groups) - 1
 		switch tok.Type {
 		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
 			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl,
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
-			ops = append(ops, 0)
+			newlineEnds := tok.Type == hclsyntax.TokenOBrace && !opensFor(tokens[i+1:])
+			groups = append(groups, group{newlineEnds: newlineEnds})
 			depth++
 			if tok.Type == hclsyntax.TokenTemplateControl {
 				// A template if/for nests everything up to its end
 				// directive: count it in the enclosing template.
 				switch directive(tokens[i+1:]) {
 				case "if", "for":
-					ops[top]++
+					groups[top].ops++
 					depth++
 				case "endif", "endfor":
-					if ops[top] > 0 {
-						ops[top]--
+					if groups[top].ops > 0 {
+						groups[top].ops--
 						depth--
 					}
 				}
@@ -65,19 +66,29 @@ func tokenNesting(tokens hclsyntax.Tokens, limit int) (line int, tooDeep bool) {
 		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
 			hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
 			if top > 0 {
-				depth -= 1 + ops[top]
-				ops = ops[:top]
+				depth -= 1 + groups[top].ops
+				groups = groups[:top]
 			}
-		case hclsyntax.TokenBang, hclsyntax.TokenMinus, hclsyntax.TokenQuestion, hclsyntax.TokenStar:
-			ops[top]++
+		case hclsyntax.TokenStar:
+			// The star of a full splat, a[*], sits in a bracket group
+			// that closes right after it, yet the parser nests for each
+			// splat of a chain: count it in the enclosing group.
+			if top > 0 && i > 0 && tokens[i-1].Type == hclsyntax.TokenOBrack {
+				groups[top-1].ops++
+			} else {
+				groups[top].ops++
+			}
+			depth++
+		case hclsyntax.TokenBang, hclsyntax.TokenMinus, hclsyntax.TokenQuestion:
+			groups[top].ops++
 			depth++
 		case hclsyntax.TokenComma, hclsyntax.TokenEqual:
-			depth -= ops[top]
-			ops[top] = 0
+			depth -= groups[top].ops
+			groups[top].ops = 0
 		case hclsyntax.TokenNewline:
-			if top == 0 {
-				depth -= ops[0]
-				ops[0] = 0
+			if groups[top].newlineEnds {
+				depth -= groups[top].ops
+				groups[top].ops = 0
 			}
 		}
 		if depth > limit {
@@ -85,6 +96,23 @@ func tokenNesting(tokens hclsyntax.Tokens, limit int) (line int, tooDeep bool) {
 		}
 	}
 	return 0, false
+}
+
+// group is an open bracket (or quote, or template sequence) of the scan.
+type group struct {
+	ops         int  // recursing operators pending in the group
+	newlineEnds bool // whether a newline ends an expression here
+}
+
+// opensFor reports whether the tokens after a "{" start a for expression,
+// which the parser reads ignoring newlines.
+func opensFor(rest hclsyntax.Tokens) bool {
+	for _, tok := range rest {
+		if tok.Type != hclsyntax.TokenNewline {
+			return tok.Type == hclsyntax.TokenIdent && string(tok.Bytes) == "for"
+		}
+	}
+	return false
 }
 
 // directive returns the keyword that follows a "%{" (the scanner keeps a
