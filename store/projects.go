@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const projectColumns = `user_id, project_id, uid::text, spec, generation, revision, approved_generation,
+	created_at, updated_at, expires_at, deletion_requested_at,
+	phase, observed_generation, conditions, resource_count, estimated_monthly_cost::float8, outputs,
+	status_message, last_error, last_applied_at, attempts, next_attempt_at,
+	due_at, coalesce(lease_owner, ''), lease_expires_at`
+
+func scanProject(row pgx.Row) (Project, error) {
+	var p Project
+	var spec, conditions, outputs []byte
+	var phase string
+	err := row.Scan(&p.UserID, &p.ProjectID, &p.UID, &spec, &p.Generation, &p.Revision, &p.ApprovedGeneration,
+		&p.CreatedAt, &p.UpdatedAt, &p.ExpiresAt, &p.DeletionRequestedAt,
+		&phase, &p.Status.ObservedGeneration, &conditions, &p.Status.ResourceCount, &p.Status.EstimatedMonthlyCostUSD, &outputs,
+		&p.Status.Message, &p.Status.LastError, &p.Status.LastAppliedAt, &p.Status.Attempts, &p.Status.NextAttemptAt,
+		&p.DueAt, &p.LeaseOwner, &p.LeaseExpiresAt)
+	if err != nil {
+		return Project{}, translate(err)
+	}
+	p.Status.Phase = Phase(phase)
+	if err := json.Unmarshal(spec, &p.Spec); err != nil {
+		return Project{}, fmt.Errorf("project %s has an unreadable spec: %w", p.Key, err)
+	}
+	if err := json.Unmarshal(conditions, &p.Status.Conditions); err != nil {
+		return Project{}, fmt.Errorf("project %s has unreadable conditions: %w", p.Key, err)
+	}
+	if err := json.Unmarshal(outputs, &p.Status.Outputs); err != nil {
+		return Project{}, fmt.Errorf("project %s has unreadable outputs: %w", p.Key, err)
+	}
+	for _, t := range []*time.Time{&p.CreatedAt, &p.UpdatedAt, &p.ExpiresAt, &p.DueAt} {
+		*t = t.UTC()
+	}
+	return p, nil
+}
+
+// PutResult says what PutSpec did.
+type PutResult int
+
+const (
+	Created PutResult = iota
+	Updated
+	Unchanged
+)
+
+// PutSpec creates the project or replaces its spec. The generation is bumped
+// only when the spec really changes. ifMatch, when not nil, must equal the
+// current generation (ErrPreconditionFailed otherwise; a project that does
+// not exist matches nothing). A project being destroyed refuses new specs
+// (ErrConflict). Concurrent writers serialize on the row lock, so none is
+// lost.
+func (s *Store) PutSpec(ctx context.Context, key Key, spec Spec, ifMatch *int64, now time.Time) (Project, PutResult, error) {
+	now = micro(now)
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return Project{}, 0, err
+	}
+	ttl := time.Duration(spec.TTLMinutes) * time.Minute
+	for attempt := 0; ; attempt++ {
+		var p Project
+		var res PutResult
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var generation int64
+			var deleting bool
+			var same bool
+			err := tx.QueryRow(ctx, `SELECT generation, deletion_requested_at IS NOT NULL, spec = $3::jsonb
+				FROM projects WHERE user_id = $1 AND project_id = $2 FOR UPDATE`,
+				key.UserID, key.ProjectID, specJSON).Scan(&generation, &deleting, &same)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				if ifMatch != nil {
+					return ErrPreconditionFailed
+				}
+				p, err = scanProject(tx.QueryRow(ctx, `INSERT INTO projects
+					(user_id, project_id, spec, created_at, updated_at, expires_at, due_at)
+					VALUES ($1, $2, $3, $4, $4, $5, $4)
+					ON CONFLICT DO NOTHING
+					RETURNING `+projectColumns,
+					key.UserID, key.ProjectID, specJSON, now, now.Add(ttl)))
+				res = Created
+				return err
+			case err != nil:
+				return err
+			}
+			if ifMatch != nil && *ifMatch != generation {
+				return ErrPreconditionFailed
+			}
+			if deleting {
+				return fmt.Errorf("%w: project %s is being destroyed; wait until it is gone, then create it again", ErrConflict, key)
+			}
+			if same {
+				res = Unchanged
+				p, err = scanProject(tx.QueryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE user_id = $1 AND project_id = $2`,
+					key.UserID, key.ProjectID))
+				return err
+			}
+			// A changed TTL restarts the clock from now, as extend does.
+			res = Updated
+			p, err = scanProject(tx.QueryRow(ctx, `UPDATE projects SET
+					spec = $3, generation = generation + 1, revision = revision + 1,
+					updated_at = $4, due_at = $4,
+					expires_at = CASE WHEN (spec->>'ttlMinutes')::int IS DISTINCT FROM $5::int
+						THEN $4::timestamptz + make_interval(mins => $5::int) ELSE expires_at END
+				WHERE user_id = $1 AND project_id = $2
+				RETURNING `+projectColumns,
+				key.UserID, key.ProjectID, specJSON, now, spec.TTLMinutes))
+			return err
+		})
+		// The INSERT found a row a concurrent creator committed after our
+		// SELECT: go round again and update it instead.
+		if errors.Is(translate(err), ErrNotFound) && res == Created && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return Project{}, 0, translate(err)
+		}
+		return p, res, nil
+	}
+}
+
+// GetProject returns one project, or ErrNotFound.
+func (s *Store) GetProject(ctx context.Context, key Key) (Project, error) {
+	return scanProject(s.pool.QueryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE user_id = $1 AND project_id = $2`,
+		key.UserID, key.ProjectID))
+}
+
+// ListOptions filters and pages ListProjects.
+type ListOptions struct {
+	UserID string // empty: every user
+	Phase  Phase  // empty: every phase
+	Limit  int    // 1..500
+	After  string // cursor returned by the previous page
+}
+
+// ListProjects returns projects ordered by (user, project) and the cursor of
+// the next page ("" on the last page).
+func (s *Store) ListProjects(ctx context.Context, opts ListOptions) ([]Project, string, error) {
+	if opts.Limit <= 0 || opts.Limit > 500 {
+		opts.Limit = 100
+	}
+	var after Key
+	if opts.After != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(opts.After)
+		parts := strings.SplitN(string(raw), "/", 2)
+		if err != nil || len(parts) != 2 {
+			return nil, "", fmt.Errorf("%w: the cursor %q is not one this server returned", ErrInvalidCursor, opts.After)
+		}
+		after = Key{UserID: parts[0], ProjectID: parts[1]}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+projectColumns+` FROM projects
+		WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR phase = $2)
+		  AND (user_id, project_id) > ($3, $4)
+		ORDER BY user_id, project_id LIMIT $5`,
+		opts.UserID, string(opts.Phase), after.UserID, after.ProjectID, opts.Limit+1)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	defer rows.Close()
+	var out []Project
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(out) > opts.Limit {
+		out = out[:opts.Limit]
+		last := out[len(out)-1].Key
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.UserID + "/" + last.ProjectID))
+	}
+	return out, next, nil
+}
+
+// ErrInvalidCursor: a list cursor that this server did not produce.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// clientWrite runs an UPDATE of client-owned metadata on a project that is
+// not being destroyed. It bumps the revision, which wakes the reconciler.
+func (s *Store) clientWrite(ctx context.Context, key Key, set string, args ...any) (Project, error) {
+	return scanProject(s.pool.QueryRow(ctx, `UPDATE projects SET `+set+`, revision = revision + 1
+		WHERE user_id = $1 AND project_id = $2 AND deletion_requested_at IS NULL
+		RETURNING `+projectColumns,
+		append([]any{key.UserID, key.ProjectID}, args...)...))
+}
+
+// RequestDeletion marks the project for destruction. The row stays until the
+// reconciler has destroyed everything (the finalizer). Repeating it is
+// harmless and keeps the first request time.
+func (s *Store) RequestDeletion(ctx context.Context, key Key, now time.Time) (Project, error) {
+	now = micro(now)
+	p, err := s.clientWrite(ctx, key, `deletion_requested_at = $3, updated_at = $3, due_at = $3`, now)
+	if errors.Is(err, ErrNotFound) {
+		return s.GetProject(ctx, key) // already being destroyed, or gone
+	}
+	return p, err
+}
+
+// Extend moves the project's expiry. A project being destroyed cannot be
+// extended (ErrConflict).
+func (s *Store) Extend(ctx context.Context, key Key, expiresAt, now time.Time) (Project, error) {
+	now = micro(now)
+	p, err := s.clientWrite(ctx, key, `expires_at = $3, updated_at = $4, due_at = $4`,
+		micro(expiresAt), now)
+	if errors.Is(err, ErrNotFound) {
+		return Project{}, s.whyNotWritable(ctx, key)
+	}
+	return p, err
+}
+
+// whyNotWritable explains why a client write that requires a live project
+// matched no row: the project is gone, or it is being destroyed.
+func (s *Store) whyNotWritable(ctx context.Context, key Key) error {
+	cur, err := s.GetProject(ctx, key)
+	if err != nil {
+		return err
+	}
+	if cur.DeletionRequestedAt != nil {
+		return fmt.Errorf("%w: project %s is being destroyed", ErrConflict, key)
+	}
+	return ErrNotFound
+}
+
+// Approve records approval of one generation's plan. Approving a generation
+// other than the current one is a conflict: the plan the client saw is no
+// longer the one that would be applied.
+func (s *Store) Approve(ctx context.Context, key Key, generation int64, now time.Time) (Project, error) {
+	now = micro(now)
+	cur, err := s.GetProject(ctx, key)
+	if err != nil {
+		return Project{}, err
+	}
+	if cur.Generation != generation {
+		return Project{}, fmt.Errorf("%w: generation %d is not the current generation %d", ErrConflict, generation, cur.Generation)
+	}
+	p, err := s.clientWrite(ctx, key, `approved_generation = $3, updated_at = $4, due_at = $4`, generation, now)
+	if errors.Is(err, ErrNotFound) {
+		return Project{}, s.whyNotWritable(ctx, key)
+	}
+	return p, err
+}

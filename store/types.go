@@ -1,0 +1,126 @@
+package store
+
+import (
+	"encoding/json"
+	"net/url"
+	"time"
+)
+
+// Key names a project.
+type Key struct {
+	UserID    string `json:"userId"`
+	ProjectID string `json:"projectId"`
+}
+
+func (k Key) String() string { return k.UserID + "/" + k.ProjectID }
+
+// Spec is a project's desired state, as the API stored it (defaults applied).
+type Spec struct {
+	Region            string                     `json:"region"`
+	Files             map[string]string          `json:"files"`
+	Variables         map[string]json.RawMessage `json:"variables,omitempty"`
+	TTLMinutes        int                        `json:"ttlMinutes"`
+	MaxMonthlyCostUSD float64                    `json:"maxMonthlyCostUSD"`
+	RequireApproval   bool                       `json:"requireApproval"`
+}
+
+// Phase is where a project stands in the reconcile state machine.
+type Phase string
+
+const (
+	PhasePending          Phase = "Pending"
+	PhasePlanning         Phase = "Planning"
+	PhaseAwaitingApproval Phase = "AwaitingApproval"
+	PhaseApplying         Phase = "Applying"
+	PhaseReady            Phase = "Ready"
+	PhaseBlocked          Phase = "Blocked"
+	PhaseFailed           Phase = "Failed"
+	PhaseDestroying       Phase = "Destroying"
+)
+
+// Phases lists every phase, for validation and for metrics that export
+// known label values at start.
+var Phases = []Phase{PhasePending, PhasePlanning, PhaseAwaitingApproval, PhaseApplying,
+	PhaseReady, PhaseBlocked, PhaseFailed, PhaseDestroying}
+
+// Condition follows the Kubernetes convention.
+type Condition struct {
+	Type               string    `json:"type"`
+	Status             string    `json:"status"` // "True", "False", "Unknown"
+	Reason             string    `json:"reason"`
+	Message            string    `json:"message"`
+	LastTransitionTime time.Time `json:"lastTransitionTime"`
+}
+
+// Status is written only by the reconciler.
+type Status struct {
+	Phase                   Phase          `json:"phase"`
+	ObservedGeneration      int64          `json:"observedGeneration"`
+	Conditions              []Condition    `json:"conditions"`
+	ResourceCount           int            `json:"resourceCount"`
+	EstimatedMonthlyCostUSD float64        `json:"estimatedMonthlyCostUSD"`
+	Outputs                 map[string]any `json:"outputs"`
+	LastAppliedAt           *time.Time     `json:"lastAppliedAt"`
+	Message                 string         `json:"message"`
+	LastError               string         `json:"lastError,omitempty"`
+	Attempts                int            `json:"attempts"`
+	NextAttemptAt           *time.Time     `json:"nextAttemptAt,omitempty"`
+}
+
+// Project is one row: identity, spec, metadata and status.
+type Project struct {
+	Key
+	UID                 string
+	Spec                Spec
+	Generation          int64
+	Revision            int64
+	ApprovedGeneration  int64
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	ExpiresAt           time.Time
+	DeletionRequestedAt *time.Time
+	Status              Status
+	DueAt               time.Time
+	LeaseOwner          string
+	LeaseExpiresAt      *time.Time
+}
+
+// Run records one terraform operation.
+type Run struct {
+	ID                      int64           `json:"id"`
+	ProjectUID              string          `json:"-"`
+	UserID                  string          `json:"userId"`
+	ProjectID               string          `json:"projectId"`
+	Generation              int64           `json:"generation"`
+	Operation               string          `json:"operation"` // plan, apply, destroy
+	ReconcileID             string          `json:"reconcileId"`
+	Owner                   string          `json:"owner"`
+	StartedAt               time.Time       `json:"startedAt"`
+	FinishedAt              *time.Time      `json:"finishedAt"`
+	Outcome                 string          `json:"outcome"` // running, succeeded, failed
+	PlanSummary             json.RawMessage `json:"planSummary,omitempty"`
+	CostEstimate            json.RawMessage `json:"costEstimate,omitempty"`
+	EstimatedMonthlyCostUSD *float64        `json:"estimatedMonthlyCostUSD,omitempty"`
+	LogTail                 string          `json:"logTail,omitempty"`
+	Error                   string          `json:"error,omitempty"`
+}
+
+// Run operations and outcomes.
+const (
+	OpPlan    = "plan"
+	OpApply   = "apply"
+	OpDestroy = "destroy"
+
+	OutcomeRunning   = "running"
+	OutcomeSucceeded = "succeeded"
+	OutcomeFailed    = "failed"
+)
+
+// redactURL drops the password from a connection URL for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
