@@ -186,6 +186,13 @@ var providerArgs = map[string][]string{
 
 var defaultProviderArgs = []string{"alias"}
 
+// generatedProviders are configured by tenantform in its own file, without
+// an alias (see package tf): a tenant's default configuration of the same
+// provider would be a duplicate that terraform refuses.
+var generatedProviders = map[string]string{
+	"aws": "credentials, the project's region and its tags",
+}
+
 var credentialArgs = map[string]bool{
 	"access_key": true, "secret_key": true, "token": true, "profile": true,
 	"shared_config_files": true, "shared_credentials_files": true,
@@ -207,6 +214,9 @@ func (c *checker) providerBlock(blk *block) {
 	if !slices.Contains(c.rules.AllowedProviders, name) {
 		c.report(blk.labelLine(0), "provider %q is not allowed: tenantform projects may use %s", name, c.providerList())
 		return
+	}
+	if why, generated := generatedProviders[name]; generated && blk.body.attr("alias") == nil {
+		c.report(blk.labelLine(0), "provider %q needs an alias: tenantform configures the default %s provider itself (%s); declare another configuration with alias = \"...\" and use it with provider = %s.<alias>", name, name, why, name)
 	}
 	allowed, ok := providerArgs[name]
 	if !ok {
@@ -248,6 +258,8 @@ func (c *checker) region(a *attribute) {
 	switch {
 	case !literal:
 		c.report(a.line, "the provider's region must be a literal string such as %q: a computed region could be any region", firstOr(c.rules.AllowedRegions, "us-east-1"))
+	case len(c.rules.AllowedRegions) == 0:
+		c.report(a.line, "region %s is not allowed: no region may be chosen here", describe(region))
 	case !slices.Contains(c.rules.AllowedRegions, region):
 		c.report(a.line, "region %s is not allowed: use one of %s", describe(region), strings.Join(c.rules.AllowedRegions, ", "))
 	}

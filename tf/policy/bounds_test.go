@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,5 +94,43 @@ func TestZeroLimitsMeanDefaults(t *testing.T) {
 	got := policy.Check(files, rules)
 	if len(got) != 1 || !strings.Contains(got[0].Message, "too large") {
 		t.Fatalf("got %v, want the submission refused as too large", got)
+	}
+}
+
+// The pre-scan must not mistake a large but flat configuration for a deep
+// one: operators are forgotten where their expression ends.
+func TestLargeFlatConfigurationIsNotTooDeep(t *testing.T) {
+	var native strings.Builder
+	native.WriteString("variable \"on\" { default = true }\n\nlocals {\n")
+	for i := range 300 {
+		fmt.Fprintf(&native, "  n%d = var.on ? -%d : !var.on ? %d * 2 : -1\n", i, i, i)
+	}
+	native.WriteString("  colon_object = {\n")
+	for i := range 200 {
+		fmt.Fprintf(&native, "    k%d: var.on ? \"a\" : \"b\"\n", i)
+	}
+	native.WriteString("  }\n  tuple = [\n")
+	for i := range 200 {
+		fmt.Fprintf(&native, "    var.on ? -%d : %d,\n", i, i)
+	}
+	native.WriteString("  ]\n  text = <<EOT\n")
+	for i := range 200 {
+		fmt.Fprintf(&native, "%%{ if var.on }line %d%%{ else }-%%{ endif }\n", i)
+	}
+	native.WriteString("EOT\n}\n")
+
+	var js strings.Builder
+	js.WriteString(`{"resource": {"terraform_data": {`)
+	for i := range 500 {
+		if i > 0 {
+			js.WriteString(",")
+		}
+		fmt.Fprintf(&js, `"r%d": {"input": "${var.on ? -%d : %d}"}`, i, i, i)
+	}
+	js.WriteString(`}}, "variable": {"on": {"default": true}}}`)
+
+	files := map[string]string{"main.tf": native.String(), "more.tf.json": js.String()}
+	if got := policy.Check(files, policy.DefaultRules()); got != nil {
+		t.Fatalf("got %v, want no violation", got)
 	}
 }

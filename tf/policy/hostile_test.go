@@ -150,6 +150,7 @@ provider "local" {}`),
   secret_key = "secret"
 }`),
 		want: []want{
+			{"main.tf", 1, `provider "aws" needs an alias: tenantform configures the default aws provider itself`},
 			{"main.tf", 3, "may not set access_key: tenantform gives each project its own short-lived credentials"},
 			{"main.tf", 4, "may not set secret_key"},
 		},
@@ -157,47 +158,59 @@ provider "local" {}`),
 	{
 		name: "assume_role into another account",
 		files: tf(`provider "aws" {
+  alias = "a"
   assume_role {
     role_arn = "arn:aws:iam::123456789012:role/admin"
   }
 }`),
-		want: []want{{"main.tf", 2, "may not set assume_role"}},
+		want: []want{{"main.tf", 3, "may not set assume_role"}},
 	},
 	{
 		name: "endpoints redirect API calls",
 		files: tf(`provider "aws" {
+  alias = "a"
   endpoints {
     s3 = "http://attacker.example"
   }
 }`),
-		want: []want{{"main.tf", 2, "may not set endpoints: API calls must reach AWS"}},
+		want: []want{{"main.tf", 3, "may not set endpoints: API calls must reach AWS"}},
 	},
 	{
 		name: "profile and shared credentials files",
 		files: tf(`provider "aws" {
+  alias = "a"
   profile                  = "prod"
   shared_credentials_files = ["/root/.aws/credentials"]
 }`),
 		want: []want{
-			{"main.tf", 2, "may not set profile"},
-			{"main.tf", 3, "may not set shared_credentials_files"},
+			{"main.tf", 3, "may not set profile"},
+			{"main.tf", 4, "may not set shared_credentials_files"},
 		},
 	},
 	{
 		name: "skip_* checks",
 		files: tf(`provider "aws" {
+  alias = "a"
   skip_credentials_validation = true
 }`),
-		want: []want{{"main.tf", 2, "may not set skip_credentials_validation"}},
+		want: []want{{"main.tf", 3, "may not set skip_credentials_validation"}},
 	},
 	{
 		name: "default_tags would replace tenantform's tags",
 		files: tf(`provider "aws" {
+  alias = "a"
   default_tags {
     tags = { Project = "someone-else" }
   }
 }`),
-		want: []want{{"main.tf", 2, "may not set default_tags: tenantform sets the project's tags"}},
+		want: []want{{"main.tf", 3, "may not set default_tags: tenantform sets the project's tags"}},
+	},
+	{
+		name: "default aws provider, which tenantform generates",
+		files: tf(`provider "aws" {
+  region = "us-east-1"
+}`),
+		want: []want{{"main.tf", 1, `provider "aws" needs an alias`}},
 	},
 	{
 		name: "region outside the allow-list",
@@ -214,9 +227,10 @@ provider "local" {}`),
 }
 
 provider "aws" {
+  alias = "a"
   region = var.region
 }`),
-		want: []want{{"main.tf", 6, "region must be a literal string"}},
+		want: []want{{"main.tf", 7, "region must be a literal string"}},
 	},
 	{
 		name: "unknown provider argument",
@@ -623,7 +637,7 @@ var hostileJSON = []hostileCase{
 		files: tfJSON(`{
   "provider": {
     "aws": {
-      "region": "${var.region}",
+      "alias": "a", "region": "${var.region}",
       "token": "x",
       "endpoints": { "s3": "http://attacker.example" }
     }
@@ -638,7 +652,7 @@ var hostileJSON = []hostileCase{
 	{
 		name: "json: region outside the allow-list",
 		files: tfJSON(`{
-  "provider": { "aws": [{ "region": "ap-southeast-2" }] }
+  "provider": { "aws": [{ "alias": "a", "region": "ap-southeast-2" }] }
 }`),
 		want: []want{{"main.tf.json", 2, `region "ap-southeast-2" is not allowed`}},
 	},

@@ -495,7 +495,7 @@ output "escaped" {
     }
   },
   "provider": {
-    "aws": { "region": "us-east-1" }
+    "aws": { "alias": "east", "region": "us-east-1" }
   },
   "data": {
     "archive_file": {
@@ -554,6 +554,19 @@ output "escaped" {
 			"README.txt":    "notes",
 			"page.html":     "<p>hi</p>",
 		},
+	},
+	{
+		name: "JSON values that merely look like blocks",
+		files: tfJSON(`{
+  "locals": {
+    "settings": { "connection": { "timeout": 5 }, "provisioner": ["none"] }
+  },
+  "resource": {
+    "aws_s3_bucket": {
+      "b": { "bucket": "b", "tags": { "connection": "none", "path": "path.cwd" } }
+    }
+  }
+}`),
 	},
 	{
 		name: "IAM policy nested as deep as real policies go",
