@@ -50,6 +50,8 @@ type Condition struct {
 	Reason             string    `json:"reason"`
 	Message            string    `json:"message"`
 	LastTransitionTime time.Time `json:"lastTransitionTime"`
+	// ObservedGeneration is the spec generation the condition was set for.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // Status is written only by the reconciler.

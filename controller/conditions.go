@@ -1,0 +1,67 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/tenantform/tenantform/store"
+)
+
+// Condition types and reasons. Reasons are typed so clients, alerts and
+// dashboards can match on them.
+const (
+	CondReady         = "Ready"
+	CondExpiringSoon  = "ExpiringSoon"
+	CondAdmitted      = "Admitted"
+	ReasonApplied     = "Applied"
+	ReasonPlanning    = "Planning"
+	ReasonApplying    = "Applying"
+	ReasonDestroying  = "Destroying"
+	ReasonExpired     = "Expired"
+	ReasonDeleted     = "DeletionRequested"
+	ReasonQuota       = "QuotaExceeded"
+	ReasonBudget      = "BudgetExceeded"
+	ReasonWithinLimit = "WithinLimits"
+	ReasonApproval    = "AwaitingApproval"
+	ReasonPolicy      = "PolicyViolation"
+	ReasonLocked      = "StateLocked"
+	ReasonPlanFailed  = "PlanFailed"
+	ReasonApplyFailed = "ApplyFailed"
+	ReasonDestroyFail = "DestroyFailed"
+	ReasonRecovering  = "RecoveringPartialApply"
+	ReasonTTL         = "TTLNearlyUsed"
+	ReasonTTLOK       = "TTLRemaining"
+)
+
+// setCondition sets or replaces a condition, keeping its transition time
+// when the status does not change (Kubernetes semantics).
+func setCondition(st *store.Status, c store.Condition, now time.Time) {
+	c.LastTransitionTime = now.UTC()
+	for i, old := range st.Conditions {
+		if old.Type != c.Type {
+			continue
+		}
+		if old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+		st.Conditions[i] = c
+		return
+	}
+	st.Conditions = append(st.Conditions, c)
+}
+
+func findCondition(st store.Status, typ string) (store.Condition, bool) {
+	for _, c := range st.Conditions {
+		if c.Type == typ {
+			return c, true
+		}
+	}
+	return store.Condition{}, false
+}
+
+func condTrue(typ, reason, msg string, gen int64) store.Condition {
+	return store.Condition{Type: typ, Status: "True", Reason: reason, Message: msg, ObservedGeneration: gen}
+}
+
+func condFalse(typ, reason, msg string, gen int64) store.Condition {
+	return store.Condition{Type: typ, Status: "False", Reason: reason, Message: msg, ObservedGeneration: gen}
+}

@@ -1,0 +1,130 @@
+// Package controller is tenantform's reconciler: it claims due projects
+// from the store with leases, and converges each one to its spec with
+// Terraform — plan, admission (quota and budget), approval, apply, expiry
+// and destruction — recording every step in the project's status and every
+// terraform operation as a run.
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/cost"
+	"github.com/tenantform/tenantform/tf"
+)
+
+// Config tunes a reconciler. Zero fields take the defaults in withDefaults.
+type Config struct {
+	// Owner identifies this replica in leases and runs; it must differ
+	// between replicas. Default "<hostname>-<pid>-<random>".
+	Owner string
+	// Concurrency bounds the projects reconciled at once (TF_CONCURRENCY).
+	Concurrency int
+	// LeaseDuration is how long a claim lasts unless renewed; renewals
+	// happen every third of it. A crashed replica's projects are taken
+	// over this long after its last renewal.
+	LeaseDuration time.Duration
+	// ResyncInterval is how often an unchanged project is looked at again.
+	ResyncInterval time.Duration
+	// BackoffBase and BackoffMax bound the exponential retry delay after a
+	// failure (jitter is added).
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// ShutdownGrace is how long running terraform may continue after a stop
+	// request before it is interrupted.
+	ShutdownGrace time.Duration
+	// MaxResourcesPerUser is the default per-user resource quota
+	// (MAX_RESOURCES_PER_USER); user_quotas overrides it per user.
+	MaxResourcesPerUser int
+	// MaxCostPerProjectUSD caps every project's cost ceiling
+	// (MAX_COST_PER_PROJECT, USD/month).
+	MaxCostPerProjectUSD float64
+	// CostBudgetLimitUSD bounds the estimated monthly cost of all projects
+	// together (AWS_COST_BUDGET_LIMIT). 0 disables the check.
+	CostBudgetLimitUSD float64
+	// ExpiringSoonFraction of the TTL left raises the ExpiringSoon
+	// condition. Default 0.1.
+	ExpiringSoonFraction float64
+	// Estimator prices plans. Nil uses cost.NewEstimator()'s built-in table.
+	Estimator Estimator
+	// Clock is injected so tests control expiry and backoff. Nil = real.
+	Clock Clock
+	Logger *zap.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		c.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), newReconcileID()[:6])
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 2
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = time.Minute
+	}
+	if c.ResyncInterval <= 0 {
+		c.ResyncInterval = 10 * time.Minute
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 10 * time.Second
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 10 * time.Minute
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 20 * time.Second
+	}
+	if c.MaxResourcesPerUser <= 0 {
+		c.MaxResourcesPerUser = 10
+	}
+	if c.MaxCostPerProjectUSD <= 0 {
+		c.MaxCostPerProjectUSD = 50
+	}
+	if c.ExpiringSoonFraction <= 0 {
+		c.ExpiringSoonFraction = 0.1
+	}
+	if c.Estimator == nil {
+		c.Estimator = cost.NewEstimator()
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BackoffMax > 0 && c.BackoffBase > c.BackoffMax {
+		errs = append(errs, errors.New("backoff base exceeds backoff max"))
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, errors.New("concurrency must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Estimator prices the resources of a plan (package cost).
+type Estimator interface {
+	Estimate(region string, resources []tf.PlannedResource) cost.Estimate
+}
+
+// Clock is the reconciler's source of time.
+type Clock interface {
+	Now() time.Time
+	// After is time.After on this clock.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -1,0 +1,450 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tenantform/tenantform/cost"
+	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/store/storetest"
+	"github.com/tenantform/tenantform/tf"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+var (
+	terraformOnce sync.Once
+	terraformPath string
+	terraformErr  error
+)
+
+func terraformBinary(t testing.TB) string {
+	t.Helper()
+	terraformOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		terraformPath, _, terraformErr = tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
+	})
+	if errors.Is(terraformErr, tf.ErrBinaryNotFound) {
+		t.Skip("no terraform binary on PATH or TF_PATH")
+	}
+	if terraformErr != nil {
+		t.Fatal(terraformErr)
+	}
+	return terraformPath
+}
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// harness is one database, one terraform engine and a controller driven
+// synchronously by the test through an injected clock.
+type harness struct {
+	t      *testing.T
+	dbURL  string
+	st     *store.Store
+	engine *tf.Engine
+	clock  *fakeClock
+	cfg    Config
+	c      *Controller
+}
+
+func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, dbURL: storetest.NewDatabase(t), clock: newFakeClock(t0)}
+	var err error
+	if h.st, err = store.Open(ctx, h.dbURL, 20); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.st.Close)
+	if err := h.st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.engine, err = tf.New(tf.Config{
+		BinaryPath: terraformBinary(t), WorkRoot: t.TempDir(), PGConnStr: h.dbURL,
+		Environment: "test", StopGrace: 5 * time.Second, LockTimeout: 30 * time.Second,
+		Logger: zaptest.NewLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg = Config{Owner: "test-reconciler", Clock: h.clock, Logger: zaptest.NewLogger(t),
+		LeaseDuration: time.Minute, ResyncInterval: 10 * time.Minute,
+		BackoffBase: 10 * time.Second, BackoffMax: 5 * time.Minute}
+	for _, m := range mutate {
+		m(&h.cfg)
+	}
+	h.c = New(h.cfg, h.st, h.engine)
+	return h
+}
+
+// reconcileDue claims and reconciles every due project, one at a time, and
+// returns how many passes ran.
+func (h *harness) reconcileDue() int {
+	h.t.Helper()
+	ctx := context.Background()
+	n := 0
+	for ; n < 100; n++ {
+		now := h.clock.Now()
+		p, ok, err := h.st.ClaimDue(ctx, h.c.cfg.Owner, now.Add(h.c.cfg.LeaseDuration), now)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if !ok {
+			return n
+		}
+		h.c.reconcileClaimed(ctx, ctx, p)
+	}
+	h.t.Fatal("projects stay due forever")
+	return n
+}
+
+func counterSpec(n int) store.Spec {
+	return store.Spec{
+		Region: "us-east-1",
+		Files: map[string]string{
+			"main.tf": `variable "n" {
+  type = number
+}
+resource "terraform_data" "counter" {
+  input = var.n
+}
+output "n" {
+  value = terraform_data.counter.output
+}
+`},
+		Variables:         map[string]json.RawMessage{"n": json.RawMessage(fmt.Sprint(n))},
+		TTLMinutes:        60,
+		MaxMonthlyCostUSD: 50,
+	}
+}
+
+func (h *harness) put(user, project string, spec store.Spec) store.Project {
+	h.t.Helper()
+	p, _, err := h.st.PutSpec(context.Background(), store.Key{UserID: user, ProjectID: project}, spec, nil, h.clock.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+func (h *harness) get(user, project string) store.Project {
+	h.t.Helper()
+	p, err := h.st.GetProject(context.Background(), store.Key{UserID: user, ProjectID: project})
+	if err != nil {
+		h.t.Fatalf("get %s/%s: %v", user, project, err)
+	}
+	return p
+}
+
+// runOps lists the project's runs as "operation:outcome", oldest first.
+func (h *harness) runOps(user, project string) []string {
+	h.t.Helper()
+	runs, err := h.st.ListRuns(context.Background(), store.Key{UserID: user, ProjectID: project}, 100)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := []string{}
+	for i := len(runs) - 1; i >= 0; i-- {
+		out = append(out, runs[i].Operation+":"+runs[i].Outcome)
+	}
+	return out
+}
+
+func (h *harness) stateCount(user, project string) int {
+	h.t.Helper()
+	rs, err := h.engine.StateResources(context.Background(), tf.Project{UserID: user, ProjectID: project, Region: "us-east-1"}, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return len(rs)
+}
+
+func TestCreateChangeAndResync(t *testing.T) {
+	h := newHarness(t)
+	h.put("alice", "demo", counterSpec(1))
+	if n := h.reconcileDue(); n != 1 {
+		t.Fatalf("%d passes for one new project", n)
+	}
+	p := h.get("alice", "demo")
+	if p.Status.Phase != store.PhaseReady || p.Status.ObservedGeneration != 1 || p.Status.ResourceCount != 1 {
+		t.Fatalf("after create: phase %s observed %d resources %d (%s)", p.Status.Phase, p.Status.ObservedGeneration, p.Status.ResourceCount, p.Status.LastError)
+	}
+	if diff := cmp.Diff(map[string]any{"n": float64(1)}, p.Status.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+	if p.Status.LastAppliedAt == nil {
+		t.Error("lastAppliedAt not set")
+	}
+
+	h.clock.Advance(time.Minute)
+	h.put("alice", "demo", counterSpec(2))
+	h.reconcileDue()
+	p = h.get("alice", "demo")
+	if p.Status.Phase != store.PhaseReady || p.Generation != 2 || p.Status.ObservedGeneration != 2 {
+		t.Fatalf("after change: phase %s gen %d observed %d", p.Status.Phase, p.Generation, p.Status.ObservedGeneration)
+	}
+	if diff := cmp.Diff(map[string]any{"n": float64(2)}, p.Status.Outputs); diff != "" {
+		t.Errorf("outputs after change (-want +got):\n%s", diff)
+	}
+	want := []string{"plan:succeeded", "apply:succeeded", "plan:succeeded", "apply:succeeded"}
+	if diff := cmp.Diff(want, h.runOps("alice", "demo")); diff != "" {
+		t.Fatalf("runs (-want +got):\n%s", diff)
+	}
+
+	// A resync of the unchanged project: it is claimed, and runs nothing.
+	h.clock.Advance(11 * time.Minute)
+	if n := h.reconcileDue(); n != 1 {
+		t.Fatalf("resync passes = %d, want 1", n)
+	}
+	if diff := cmp.Diff(want, h.runOps("alice", "demo")); diff != "" {
+		t.Fatalf("a resync of an unchanged project ran terraform (-want +got):\n%s", diff)
+	}
+	if h.reconcileDue() != 0 {
+		t.Fatal("project due again right after its resync")
+	}
+}
+
+// pricedEstimator charges a fixed price per terraform_data, standing in for
+// priced AWS resources, which cannot be created here.
+type pricedEstimator struct{ perResource float64 }
+
+func (e pricedEstimator) Estimate(region string, rs []tf.PlannedResource) cost.Estimate {
+	est := cost.Estimate{Lines: []cost.Line{}}
+	for _, r := range rs {
+		est.Lines = append(est.Lines, cost.Line{Address: r.Address, Type: r.Type, MonthlyUSD: e.perResource, Basis: "test price"})
+		est.MonthlyUSD += e.perResource
+	}
+	return est
+}
+
+func TestQuotaExceededThenRaised(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxResourcesPerUser = 1 })
+	h.put("bob", "first", counterSpec(1))
+	h.reconcileDue()
+	h.put("bob", "second", counterSpec(1))
+	h.reconcileDue()
+	p := h.get("bob", "second")
+	if p.Status.Phase != store.PhaseBlocked {
+		t.Fatalf("phase %s, want Blocked", p.Status.Phase)
+	}
+	c, _ := findCondition(p.Status, CondReady)
+	if c.Reason != ReasonQuota {
+		t.Fatalf("reason %q, want %s (message %q)", c.Reason, ReasonQuota, p.Status.Message)
+	}
+	if want := "2 in all, over the limit of 1"; !contains(p.Status.Message, want) {
+		t.Errorf("message %q lacks the numbers %q", p.Status.Message, want)
+	}
+	if diff := cmp.Diff([]string{"plan:succeeded"}, h.runOps("bob", "second")); diff != "" {
+		t.Fatalf("something was applied while blocked (-want +got):\n%s", diff)
+	}
+	if h.stateCount("bob", "second") != 0 {
+		t.Fatal("a blocked project has resources in state")
+	}
+
+	two := 2
+	if err := h.st.SetQuotaOverride(context.Background(), "bob", store.QuotaOverride{MaxResources: &two}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.reconcileDue(); n != 1 {
+		t.Fatalf("raising the quota woke %d projects, want 1", n)
+	}
+	p = h.get("bob", "second")
+	if p.Status.Phase != store.PhaseReady || p.Status.ResourceCount != 1 {
+		t.Fatalf("after raising the quota: %s %q", p.Status.Phase, p.Status.Message)
+	}
+}
+
+func TestBudgetExceeded(t *testing.T) {
+	t.Run("project ceiling", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.Estimator = pricedEstimator{perResource: 30} })
+		spec := counterSpec(1)
+		spec.MaxMonthlyCostUSD = 25
+		h.put("carol", "pricey", spec)
+		h.reconcileDue()
+		p := h.get("carol", "pricey")
+		c, _ := findCondition(p.Status, CondReady)
+		if p.Status.Phase != store.PhaseBlocked || c.Reason != ReasonBudget {
+			t.Fatalf("phase %s reason %s, want Blocked/BudgetExceeded", p.Status.Phase, c.Reason)
+		}
+		if !contains(p.Status.Message, "$30.00/month is over the project's ceiling of $25.00/month") {
+			t.Errorf("message %q", p.Status.Message)
+		}
+		if h.stateCount("carol", "pricey") != 0 {
+			t.Fatal("applied despite the budget")
+		}
+	})
+	t.Run("platform budget", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) {
+			c.Estimator = pricedEstimator{perResource: 30}
+			c.CostBudgetLimitUSD = 50
+		})
+		h.put("dave", "one", counterSpec(1))
+		h.reconcileDue()
+		h.put("erin", "two", counterSpec(1))
+		h.reconcileDue()
+		if p := h.get("dave", "one"); p.Status.Phase != store.PhaseReady {
+			t.Fatalf("first project: %s %q", p.Status.Phase, p.Status.Message)
+		}
+		p := h.get("erin", "two")
+		c, _ := findCondition(p.Status, CondReady)
+		if p.Status.Phase != store.PhaseBlocked || c.Reason != ReasonBudget || !contains(p.Status.Message, "platform budget of $50.00") {
+			t.Fatalf("second project: %s %s %q", p.Status.Phase, c.Reason, p.Status.Message)
+		}
+	})
+}
+
+func TestApprovalGate(t *testing.T) {
+	h := newHarness(t)
+	spec := counterSpec(7)
+	spec.RequireApproval = true
+	h.put("frank", "gated", spec)
+	h.reconcileDue()
+	p := h.get("frank", "gated")
+	if p.Status.Phase != store.PhaseAwaitingApproval {
+		t.Fatalf("phase %s, want AwaitingApproval", p.Status.Phase)
+	}
+	// Resyncs while waiting neither apply nor re-plan.
+	h.clock.Advance(11 * time.Minute)
+	h.reconcileDue()
+	if diff := cmp.Diff([]string{"plan:succeeded"}, h.runOps("frank", "gated")); diff != "" {
+		t.Fatalf("runs while awaiting approval (-want +got):\n%s", diff)
+	}
+	if h.stateCount("frank", "gated") != 0 {
+		t.Fatal("applied before approval")
+	}
+	if _, err := h.st.Approve(context.Background(), p.Key, p.Generation, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcileDue()
+	p = h.get("frank", "gated")
+	if p.Status.Phase != store.PhaseReady {
+		t.Fatalf("after approval: %s %q", p.Status.Phase, p.Status.LastError)
+	}
+	// The approved, saved plan was applied: no second plan.
+	if diff := cmp.Diff([]string{"plan:succeeded", "apply:succeeded"}, h.runOps("frank", "gated")); diff != "" {
+		t.Fatalf("runs (-want +got):\n%s", diff)
+	}
+}
+
+func TestExpiryAndDeletionDestroy(t *testing.T) {
+	h := newHarness(t)
+	h.put("gina", "short", counterSpec(1))
+	h.put("gina", "deleted", counterSpec(1))
+	h.reconcileDue()
+	for _, name := range []string{"short", "deleted"} {
+		if h.stateCount("gina", name) != 1 {
+			t.Fatalf("%s not applied", name)
+		}
+	}
+
+	// 55 of 60 minutes gone: less than 10% left.
+	h.clock.Advance(55 * time.Minute)
+	h.reconcileDue()
+	p := h.get("gina", "short")
+	if c, ok := findCondition(p.Status, CondExpiringSoon); !ok || c.Status != "True" {
+		t.Fatalf("no ExpiringSoon condition with 5 of 60 minutes left: %+v", p.Status.Conditions)
+	}
+
+	if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "gina", ProjectID: "deleted"}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcileDue()
+	if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "gina", ProjectID: "deleted"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted project still there: %v", err)
+	}
+	if h.stateCount("gina", "deleted") != 0 {
+		t.Fatal("deleted project's resources remain in state")
+	}
+	if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "gina", ProjectID: "short"}); err != nil {
+		t.Fatal("a project was destroyed before its TTL ran out")
+	}
+
+	h.clock.Advance(6 * time.Minute)
+	h.reconcileDue()
+	if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "gina", ProjectID: "short"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired project still there: %v", err)
+	}
+	if h.stateCount("gina", "short") != 0 {
+		t.Fatal("expired project's resources remain in state")
+	}
+}
+
+func TestBackoffGrowsAndSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	broken := counterSpec(1)
+	broken.Variables = nil // var.n has no value: every plan fails
+	h.put("hank", "broken", broken)
+
+	var delays []time.Duration
+	for attempt := 1; attempt <= 4; attempt++ {
+		if attempt == 3 {
+			// A new reconciler process: backoff state comes from the row.
+			h.c = New(h.cfg, h.st, h.engine)
+		}
+		if n := h.reconcileDue(); n != 1 {
+			t.Fatalf("attempt %d: %d passes", attempt, n)
+		}
+		p := h.get("hank", "broken")
+		if p.Status.Phase != store.PhaseFailed || p.Status.Attempts != attempt || p.Status.NextAttemptAt == nil {
+			t.Fatalf("attempt %d: phase %s attempts %d next %v", attempt, p.Status.Phase, p.Status.Attempts, p.Status.NextAttemptAt)
+		}
+		if !contains(p.Status.LastError, "n") {
+			t.Errorf("lastError %q does not explain the failure", p.Status.LastError)
+		}
+		delay := p.Status.NextAttemptAt.Sub(h.clock.Now())
+		delays = append(delays, delay)
+		// Not retried before its time.
+		h.clock.Advance(delay - time.Second)
+		if n := h.reconcileDue(); n != 0 {
+			t.Fatalf("attempt %d retried %v early", attempt, time.Second)
+		}
+		h.clock.Advance(time.Second)
+	}
+	for i := 1; i < len(delays); i++ {
+		if delays[i] <= delays[i-1] {
+			t.Fatalf("backoff did not grow: %v", delays)
+		}
+	}
+
+	// A fixed spec starts afresh and converges.
+	h.put("hank", "broken", counterSpec(1))
+	h.reconcileDue()
+	if p := h.get("hank", "broken"); p.Status.Phase != store.PhaseReady || p.Status.Attempts != 0 {
+		t.Fatalf("after fixing the spec: %s attempts %d", p.Status.Phase, p.Status.Attempts)
+	}
+}
+
+func TestPolicyViolationIsTerminal(t *testing.T) {
+	h := newHarness(t)
+	bad := counterSpec(1)
+	bad.Files["evil.tf"] = `resource "terraform_data" "x" {
+  provisioner "local-exec" { command = "env" }
+}`
+	h.put("ivan", "evil", bad)
+	h.reconcileDue()
+	p := h.get("ivan", "evil")
+	c, _ := findCondition(p.Status, CondReady)
+	if p.Status.Phase != store.PhaseFailed || c.Reason != ReasonPolicy || !contains(p.Status.LastError, "evil.tf:2") {
+		t.Fatalf("phase %s reason %s error %q", p.Status.Phase, c.Reason, p.Status.LastError)
+	}
+	h.clock.Advance(time.Hour - time.Minute)
+	h.reconcileDue()
+	runs := h.runOps("ivan", "evil")
+	if len(runs) != 1 {
+		t.Fatalf("a refused spec was retried: %v", runs)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
