@@ -52,7 +52,7 @@ type Config struct {
 	// Estimator prices plans. Nil uses cost.NewEstimator()'s built-in table.
 	Estimator Estimator
 	// Clock is injected so tests control expiry and backoff. Nil = real.
-	Clock Clock
+	Clock  Clock
 	Logger *zap.Logger
 }
 

@@ -447,4 +447,3 @@ func TestPolicyViolationIsTerminal(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
