@@ -3,6 +3,7 @@ package tf
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -107,4 +108,19 @@ func writeScript(t testing.TB, dir, name, body string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func newTestDatabase(t testing.TB) string {
+	t.Helper()
+	terraformBinary(t) // skip before starting PostgreSQL when there is no terraform
+	return storetest.NewDatabase(t)
+}
+
+// describe adds what a *CommandError carries to an error message.
+func describe(err error) string {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("%v\ndiagnostics: %q\nlog tail:\n%s", err, ce.Diagnostics, ce.LogTail)
+	}
+	return fmt.Sprint(err)
 }

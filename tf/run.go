@@ -139,7 +139,8 @@ func (r *run) ensureInit() error {
 			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(false))
 		})
 		// Another replica bootstrapping the same schema at this moment.
-		if err != nil && attempt < 3 && r.ctx.Err() == nil && strings.Contains(stderr, "duplicate key value violates unique constraint") {
+		if err != nil && attempt < 5 && r.ctx.Err() == nil && isBootstrapRace(stderr) {
+			r.e.log.Info("pg backend schema being created concurrently; retrying init", zap.Int("attempt", attempt+1))
 			if serr := sleepCtx(r.ctx, time.Duration(attempt+1)*500*time.Millisecond); serr != nil {
 				return err
 			}
@@ -155,6 +156,14 @@ func (r *run) ensureInit() error {
 		return fmt.Errorf("recording init digest: %w", err)
 	}
 	return nil
+}
+
+// isBootstrapRace recognises the errors PostgreSQL gives the loser of two
+// concurrent CREATE SCHEMA/SEQUENCE/TABLE/INDEX IF NOT EXISTS: a unique
+// violation in the catalog, or "relation ... already exists".
+func isBootstrapRace(stderr string) bool {
+	return strings.Contains(stderr, "duplicate key value violates unique constraint") ||
+		(strings.Contains(stderr, "pq: ") && strings.Contains(stderr, "already exists"))
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -31,8 +31,11 @@ import (
 //   - retries `workspace new` with jittered exponential backoff when the
 //     creation lock was busy (another replica, or a plan's lock attempt),
 //     and treats "already exists" as success (another replica won);
-//   - passes -lock-timeout to plan, apply, destroy and workspace delete,
-//     so terraform itself retries a lock attempt that met a creation.
+//   - does the same for `workspace delete`, whose state lock meets the same
+//     creation lock and which ignores its -lock-timeout flag (terraform
+//     1.11 parses it but locks with the default of zero);
+//   - passes -lock-timeout to plan, apply and destroy, so terraform itself
+//     retries a lock attempt that met a creation.
 //
 // A Postgres advisory lock of tenantform's own around creation was
 // considered; it would serialise replicas but not stop a creation meeting
@@ -68,32 +71,45 @@ func (r *run) selectWorkspace(create bool) (bool, error) {
 		return false, nil
 	}
 
+	stderr, err = r.underCreationLock("workspace new", func(ctx context.Context, tf *tfexec.Terraform) error {
+		return tf.WorkspaceNew(ctx, ws)
+	})
+	switch {
+	case err == nil:
+		r.e.log.Info("created terraform workspace", zap.String("workspace", ws))
+		return true, nil
+	case strings.Contains(stderr, "already exists"):
+		// Created by another replica since our select: select it.
+		_, err := r.terraform("workspace select", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+			return tf.WorkspaceSelect(ctx, ws)
+		})
+		return err == nil, err
+	default:
+		return false, err
+	}
+}
+
+// underCreationLock runs a workspace command that needs the pg backend's
+// global creation lock (workspace new; workspace delete, whose state lock
+// attempt needs it too and which ignores -lock-timeout in terraform 1.11).
+// Such commands are serialised within the process, and retried with
+// jittered exponential backoff while another process holds the lock.
+func (r *run) underCreationLock(op string, fn func(context.Context, *tfexec.Terraform) error) (string, error) {
 	e := r.e
 	e.createMu.Lock()
 	defer e.createMu.Unlock()
 	for attempt := 1; ; attempt++ {
-		stderr, err := r.terraform("workspace new", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-			return tf.WorkspaceNew(ctx, ws)
-		})
-		switch {
-		case err == nil:
-			e.log.Info("created terraform workspace", zap.String("workspace", ws), zap.Int("attempts", attempt))
-			return true, nil
-		case strings.Contains(stderr, "already exists"):
-			// Created by another replica since our select: select it.
-			_, err := r.terraform("workspace select", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-				return tf.WorkspaceSelect(ctx, ws)
-			})
-			return err == nil, err
-		case errors.Is(err, ErrStateLocked) && attempt < maxCreateAttempts && r.ctx.Err() == nil:
-			d := min(createBackoffBase<<(attempt-1), createBackoffMax)
-			d = d/2 + rand.N(d) // jitter: replicas must not retry in step
-			r.log.note(fmt.Sprintf("workspace creation lock busy; retrying in %s", d.Round(time.Millisecond)))
-			if err := sleepCtx(r.ctx, d); err != nil {
-				return false, err
-			}
-		default:
-			return false, err
+		stderr, err := r.terraform(op, true, fn)
+		if err == nil || !errors.Is(err, ErrStateLocked) || attempt >= maxCreateAttempts || r.ctx.Err() != nil {
+			return stderr, err
+		}
+		d := min(createBackoffBase<<(attempt-1), createBackoffMax)
+		d = d/2 + rand.N(d) // jitter: replicas must not retry in step
+		r.log.note(fmt.Sprintf("workspace creation lock busy; retrying %s in %s", op, d.Round(time.Millisecond)))
+		e.log.Info("workspace creation lock busy; retrying", zap.String("command", op),
+			zap.String("workdir", filepath.Base(r.dir)), zap.Int("attempt", attempt), zap.Duration("backoff", d))
+		if err := sleepCtx(r.ctx, d); err != nil {
+			return stderr, err
 		}
 	}
 }
@@ -149,7 +165,7 @@ func (e *Engine) DeleteWorkspace(ctx context.Context, p Project) error {
 	if err != nil {
 		return err
 	}
-	stderr, err := r.terraform("workspace delete", true, func(ctx context.Context, tf *tfexec.Terraform) error {
+	stderr, err := r.underCreationLock("workspace delete", func(ctx context.Context, tf *tfexec.Terraform) error {
 		return tf.WorkspaceDelete(ctx, ws, tfexec.LockTimeout(r.lockTimeout()))
 	})
 	if err != nil && !isNoSuchWorkspace(stderr) {
