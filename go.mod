@@ -1,5 +1,10 @@
 module github.com/tenantform/tenantform
 
+// Heroku's Go buildpack reads these: build the one binary (bin/tenantform,
+// which the Procfile runs) with this Go.
+// +heroku goVersion go1.26
+// +heroku install ./cmd/tenantform
+
 go 1.26.8
 
 require (

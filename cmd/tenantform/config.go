@@ -1,0 +1,514 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-version"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tenantform/tenantform/tf"
+)
+
+// Config is every setting of every subcommand. It is filled once, from the
+// environment, by parseConfig; nothing else in tenantform reads the
+// environment. The settings table below holds each variable's name and
+// default, and is what the README's configuration table is checked against.
+type Config struct {
+	// Port is the TCP port of the API (PORT). Heroku assigns it; 0 picks a
+	// free port, which tests use.
+	Port int
+	// DatabaseURL connects to PostgreSQL (DATABASE_URL). It holds a
+	// password: log it only through redactDatabaseURL. Empty in dev mode
+	// means "start a private server".
+	DatabaseURL string
+	// JWTSecret signs and verifies API tokens (HS256, JWT_SECRET). Never
+	// logged.
+	JWTSecret string
+	// CORSOrigin is the browser origin allowed to call the API
+	// (CORS_ORIGIN): "*" or scheme://host[:port]. Empty: no CORS headers.
+	CORSOrigin string
+	// MaxResourcesPerUser is the default quota of resources one user may
+	// hold across all projects (MAX_RESOURCES_PER_USER).
+	MaxResourcesPerUser int
+	// MaxCostPerProjectUSD is the default and the cap of a project's
+	// estimated monthly cost ceiling (MAX_COST_PER_PROJECT, USD/month).
+	MaxCostPerProjectUSD float64
+	// ResourceTimeoutMinutes is a project's default time to live
+	// (RESOURCE_TIMEOUT_MINUTES).
+	ResourceTimeoutMinutes int
+	// AWSRegion is the default region of projects (AWS_REGION); it must be
+	// one of AWSAllowedRegions.
+	AWSRegion string
+	// AWSAllowedRegions bounds the regions tenants may use
+	// (AWS_ALLOWED_REGIONS), as the guide's IAM policy condition does.
+	AWSAllowedRegions []string
+	// AWSRoleARN is the IAM role the reconciler assumes for tenant runs
+	// (AWS_ROLE_ARN). Parsed now; used by the AWS credentials work.
+	AWSRoleARN string
+	// AWSExternalID is the role's sts:ExternalId condition
+	// (AWS_EXTERNAL_ID). A shared secret: never logged.
+	AWSExternalID string
+	// AWSSessionName names the reconciler's own role session (inventory,
+	// pricing) (AWS_SESSION_NAME). Tenant runs use
+	// chart-app-{userId}-{projectId}.
+	AWSSessionName string
+	// AWSCostBudgetLimitUSD bounds the estimated monthly cost of all
+	// projects together (AWS_COST_BUDGET_LIMIT); 0 switches the check off.
+	AWSCostBudgetLimitUSD float64
+	// AWSEndpointURL points the AWS provider and SDK at another endpoint,
+	// such as a local emulator (AWS_ENDPOINT_URL).
+	AWSEndpointURL string
+	// AlertEmail receives budget and failure alerts (ALERT_EMAIL).
+	AlertEmail string
+	// AlertWebhookURL receives the same alerts as JSON (ALERT_WEBHOOK_URL).
+	AlertWebhookURL string
+	// TFConcurrency bounds the projects one reconciler converges at once
+	// (TF_CONCURRENCY).
+	TFConcurrency int
+	// ResyncInterval is how often an unchanged project is checked again for
+	// drift (RESYNC_INTERVAL).
+	ResyncInterval time.Duration
+	// LeaseDuration is how long a reconciler's claim on a project lasts
+	// without renewal (LEASE_DURATION): a crashed replica's work is taken
+	// over this long after its last renewal.
+	LeaseDuration time.Duration
+	// ShutdownGrace is how long, after SIGTERM, in-flight requests and
+	// running terraform may continue before they are interrupted
+	// (SHUTDOWN_GRACE). With terraformStopGrace it must fit the platform's
+	// stop window (Heroku: 30 s).
+	ShutdownGrace time.Duration
+	// TFPath is an explicit terraform binary (TF_PATH); empty searches
+	// PATH, then installs TFVersion.
+	TFPath string
+	// TFVersion is the pinned terraform release installed (checksum
+	// verified) when no usable terraform is found (TF_VERSION).
+	TFVersion *version.Version
+	// TFWorkDir holds the per-project working directories, a cache
+	// (TF_WORK_DIR). Default DataDir/terraform.
+	TFWorkDir string
+	// TFPluginCacheDir is the provider cache shared by all projects
+	// (TF_PLUGIN_CACHE_DIR). Default TFWorkDir/.plugin-cache.
+	TFPluginCacheDir string
+	// TFProviderMirror is a filesystem_mirror directory for offline
+	// provider installs (TF_PROVIDER_MIRROR).
+	TFProviderMirror string
+	// Environment is the Environment tag of tenant resources
+	// (ENVIRONMENT).
+	Environment string
+	// LogLevel is the lowest level logged (LOG_LEVEL).
+	LogLevel zapcore.Level
+	// LogFormat is "json" (one object per line, for log drains) or
+	// "console" (for people) (LOG_FORMAT).
+	LogFormat string
+	// RateLimitRPS and RateLimitBurst shape each client's request rate
+	// (RATE_LIMIT_RPS, RATE_LIMIT_BURST).
+	RateLimitRPS   float64
+	RateLimitBurst int
+	// MaxBodyBytes bounds a request body (MAX_BODY_BYTES).
+	MaxBodyBytes int64
+	// DataDir holds dev mode's private PostgreSQL and JWT secret, the
+	// terraform work directories and installed terraform releases
+	// (TENANTFORM_DATA_DIR, or dev's --data-dir).
+	DataDir string
+	// DBMaxConns bounds the connection pool of one process (DB_MAX_CONNS).
+	// Heroku Postgres plans limit connections per database.
+	DBMaxConns int32
+}
+
+// mode is the subcommand a Config is for: defaults and requirements differ.
+type mode string
+
+const (
+	modeServe     mode = "serve"
+	modeReconcile mode = "reconcile"
+	modeMigrate   mode = "migrate"
+	modeDev       mode = "dev"
+	modeToken     mode = "token"
+)
+
+// minJWTSecretBytes: HS256 keys shorter than its 256-bit output weaken it
+// (RFC 7518 §3.2 requires at least that size).
+const minJWTSecretBytes = 32
+
+// setting is one environment variable: its name, its defaults, and how its
+// value lands in a Config. The settings table is the one place defaults
+// live.
+type setting struct {
+	name string
+	// def is the default, written as the variable would be; "" is unset.
+	def string
+	// devDef, when not empty, replaces def in dev mode.
+	devDef string
+	// docDefault describes a default that is computed at start-up (paths);
+	// the README shows it instead of def.
+	docDefault string
+	// secret values are never echoed in error messages.
+	secret bool
+	// parse stores v (never empty) in c, or says what is wrong with it in
+	// words that follow the variable's name: `X="v" <problem>`.
+	parse func(c *Config, v string) error
+}
+
+// settings lists every variable tenantform reads, in README order.
+var settings = []setting{
+	{name: "PORT", def: "5001", parse: intVar(0, 65535, func(c *Config, n int) { c.Port = n })},
+	{name: "DATABASE_URL", secret: true, docDefault: "— (required; dev: private PostgreSQL)", parse: func(c *Config, v string) error {
+		// pgconn accepts both URLs and key=value strings, as the store does.
+		// Its error can quote the string, password included: drop it.
+		if _, err := pgconn.ParseConfig(v); err != nil {
+			return errors.New("is not a valid PostgreSQL connection string (postgres://user:password@host:5432/db)")
+		}
+		c.DatabaseURL = v
+		return nil
+	}},
+	{name: "JWT_SECRET", secret: true, docDefault: "— (required; dev: generated)", parse: func(c *Config, v string) error {
+		c.JWTSecret = v
+		return nil
+	}},
+	{name: "CORS_ORIGIN", parse: func(c *Config, v string) error {
+		if v != "*" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				return errors.New(`is not "*" or an origin such as https://app.example.com`)
+			}
+			v = strings.TrimSuffix(v, "/")
+		}
+		c.CORSOrigin = v
+		return nil
+	}},
+	{name: "MAX_RESOURCES_PER_USER", def: "10", parse: intVar(1, 1_000_000, func(c *Config, n int) { c.MaxResourcesPerUser = n })},
+	{name: "MAX_COST_PER_PROJECT", def: "50", parse: floatVar(0.01, func(c *Config, f float64) { c.MaxCostPerProjectUSD = f })},
+	{name: "RESOURCE_TIMEOUT_MINUTES", def: "60", parse: intVar(1, 525_600, func(c *Config, n int) { c.ResourceTimeoutMinutes = n })},
+	{name: "AWS_REGION", def: "us-east-1", parse: func(c *Config, v string) error {
+		if !regionPattern.MatchString(v) {
+			return errors.New("is not an AWS region name such as us-east-1")
+		}
+		c.AWSRegion = v
+		return nil
+	}},
+	{name: "AWS_ROLE_ARN", parse: func(c *Config, v string) error {
+		if !roleARNPattern.MatchString(v) {
+			return errors.New("is not an IAM role ARN (arn:aws:iam::123456789012:role/Name)")
+		}
+		c.AWSRoleARN = v
+		return nil
+	}},
+	{name: "AWS_EXTERNAL_ID", secret: true, parse: func(c *Config, v string) error {
+		// The limits of sts:AssumeRole's ExternalId.
+		if !externalIDPattern.MatchString(v) {
+			return errors.New("must be 2 to 1224 characters of letters, digits and +=,.@:/-")
+		}
+		c.AWSExternalID = v
+		return nil
+	}},
+	{name: "AWS_SESSION_NAME", def: "tenantform-reconciler", parse: func(c *Config, v string) error {
+		// The limits of sts:AssumeRole's RoleSessionName.
+		if !sessionNamePattern.MatchString(v) {
+			return errors.New("must be 2 to 64 characters of letters, digits and +=,.@-")
+		}
+		c.AWSSessionName = v
+		return nil
+	}},
+	{name: "AWS_COST_BUDGET_LIMIT", def: "1000", parse: floatVar(0, func(c *Config, f float64) { c.AWSCostBudgetLimitUSD = f })},
+	{name: "ALERT_EMAIL", parse: func(c *Config, v string) error {
+		a, err := mail.ParseAddress(v)
+		if err != nil || a.Name != "" {
+			return errors.New("is not an e-mail address")
+		}
+		c.AlertEmail = a.Address
+		return nil
+	}},
+	{name: "ALERT_WEBHOOK_URL", secret: true, parse: func(c *Config, v string) error {
+		// Secret: webhook URLs (Slack, ...) carry their credential in the path.
+		if err := checkHTTPURL(v); err != nil {
+			return err
+		}
+		c.AlertWebhookURL = v
+		return nil
+	}},
+	{name: "AWS_ALLOWED_REGIONS", def: "us-east-1,us-west-2", parse: func(c *Config, v string) error {
+		var regions []string
+		for _, r := range strings.Split(v, ",") {
+			r = strings.TrimSpace(r)
+			if r == "" {
+				continue
+			}
+			if !regionPattern.MatchString(r) {
+				return fmt.Errorf("has %q, which is not an AWS region name", r)
+			}
+			regions = append(regions, r)
+		}
+		if len(regions) == 0 {
+			return errors.New("names no region")
+		}
+		c.AWSAllowedRegions = regions
+		return nil
+	}},
+	{name: "AWS_ENDPOINT_URL", parse: func(c *Config, v string) error {
+		if err := checkHTTPURL(v); err != nil {
+			return err
+		}
+		c.AWSEndpointURL = v
+		return nil
+	}},
+	{name: "TF_CONCURRENCY", def: "2", parse: intVar(1, 256, func(c *Config, n int) { c.TFConcurrency = n })},
+	{name: "RESYNC_INTERVAL", def: "10m", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ResyncInterval = d })},
+	{name: "LEASE_DURATION", def: "60s", parse: durationVar(3*time.Second, func(c *Config, d time.Duration) { c.LeaseDuration = d })},
+	{name: "SHUTDOWN_GRACE", def: "20s", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ShutdownGrace = d })},
+	{name: "TF_PATH", parse: func(c *Config, v string) error {
+		c.TFPath = v
+		return nil
+	}},
+	{name: "TF_VERSION", def: tf.DefaultInstallVersion.String(), parse: func(c *Config, v string) error {
+		ver, err := version.NewVersion(v)
+		if err != nil {
+			return errors.New("is not a version such as 1.11.4")
+		}
+		if ver.Core().LessThan(tf.MinVersion) {
+			return fmt.Errorf("is older than terraform %s, the oldest tenantform supports", tf.MinVersion)
+		}
+		c.TFVersion = ver
+		return nil
+	}},
+	{name: "TF_WORK_DIR", docDefault: "`$TENANTFORM_DATA_DIR/terraform`", parse: pathVar(func(c *Config, p string) { c.TFWorkDir = p })},
+	{name: "TF_PLUGIN_CACHE_DIR", docDefault: "`$TF_WORK_DIR/.plugin-cache`", parse: pathVar(func(c *Config, p string) { c.TFPluginCacheDir = p })},
+	{name: "TF_PROVIDER_MIRROR", parse: pathVar(func(c *Config, p string) { c.TFProviderMirror = p })},
+	{name: "ENVIRONMENT", def: "production", devDef: "development", parse: func(c *Config, v string) error {
+		// It becomes an AWS tag value.
+		if !tagValuePattern.MatchString(v) {
+			return errors.New("must be 1 to 256 characters of letters, digits, spaces and _.:/=+-@")
+		}
+		c.Environment = v
+		return nil
+	}},
+	{name: "LOG_LEVEL", def: "info", parse: func(c *Config, v string) error {
+		l, err := zapcore.ParseLevel(v)
+		if err != nil {
+			return errors.New("is not one of debug, info, warn, error")
+		}
+		c.LogLevel = l
+		return nil
+	}},
+	{name: "LOG_FORMAT", def: "json", devDef: "console", parse: func(c *Config, v string) error {
+		if v != "json" && v != "console" {
+			return errors.New(`is not "json" or "console"`)
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{name: "RATE_LIMIT_RPS", def: "10", parse: floatVar(0.01, func(c *Config, f float64) { c.RateLimitRPS = f })},
+	{name: "RATE_LIMIT_BURST", def: "20", parse: intVar(1, 100_000, func(c *Config, n int) { c.RateLimitBurst = n })},
+	{name: "MAX_BODY_BYTES", def: "1048576", parse: intVar(1024, 1<<30, func(c *Config, n int) { c.MaxBodyBytes = int64(n) })},
+	{name: "TENANTFORM_DATA_DIR", docDefault: "`~/.local/share/tenantform` (`$XDG_DATA_HOME/tenantform`); as root `/var/lib/tenantform`", parse: pathVar(func(c *Config, p string) { c.DataDir = p })},
+	{name: "DB_MAX_CONNS", def: "10", parse: intVar(2, 10_000, func(c *Config, n int) { c.DBMaxConns = int32(n) })},
+}
+
+var (
+	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`)
+	roleARNPattern     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	tagValuePattern    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$`)
+)
+
+// parseConfig reads every setting for the subcommand m through getenv
+// (os.Getenv in production; tests pass a map). It reports every bad value
+// at once, each naming its variable, and fills computed defaults. It does
+// not check what a subcommand requires; see Validate.
+func parseConfig(m mode, getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	for _, s := range settings {
+		v := strings.TrimSpace(getenv(s.name))
+		fromEnv := v != ""
+		if !fromEnv {
+			v = s.def
+			if m == modeDev && s.devDef != "" {
+				v = s.devDef
+			}
+		}
+		if v == "" {
+			continue
+		}
+		if err := s.parse(&c, v); err != nil {
+			if s.secret {
+				errs = append(errs, fmt.Errorf("%s %v", s.name, err))
+			} else {
+				errs = append(errs, fmt.Errorf("%s=%q %v", s.name, v, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	if c.DataDir == "" {
+		dir, err := defaultDataDir(getenv)
+		if err != nil {
+			return c, err
+		}
+		c.DataDir = dir
+	}
+	if c.TFWorkDir == "" {
+		c.TFWorkDir = filepath.Join(c.DataDir, "terraform")
+	}
+	return c, nil
+}
+
+// Validate checks what the subcommand m needs and how settings fit
+// together.
+func (c Config) Validate(m mode) error {
+	var errs []error
+	need := func(name, value string) {
+		if value == "" {
+			errs = append(errs, fmt.Errorf("%s is not set; tenantform %s needs it", name, m))
+		}
+	}
+	switch m {
+	case modeServe, modeReconcile:
+		need("DATABASE_URL", c.DatabaseURL)
+		// The reconciler does not verify tokens, but Heroku gives both
+		// process types one config: a missing secret is a broken app,
+		// better caught by whichever process starts first.
+		need("JWT_SECRET", c.JWTSecret)
+	case modeMigrate:
+		need("DATABASE_URL", c.DatabaseURL)
+	}
+	if (m == modeServe || m == modeDev) && c.JWTSecret != "" && len(c.JWTSecret) < minJWTSecretBytes {
+		errs = append(errs, fmt.Errorf("JWT_SECRET is %d bytes; use at least %d random bytes (openssl rand -hex 32)", len(c.JWTSecret), minJWTSecretBytes))
+	}
+	if !slices.Contains(c.AWSAllowedRegions, c.AWSRegion) {
+		errs = append(errs, fmt.Errorf("AWS_REGION=%q is not one of AWS_ALLOWED_REGIONS (%s)", c.AWSRegion, strings.Join(c.AWSAllowedRegions, ",")))
+	}
+	return errors.Join(errs...)
+}
+
+// defaultDataDir is where tenantform keeps its files when
+// TENANTFORM_DATA_DIR is unset: the XDG data directory, except as root.
+// PostgreSQL refuses to run as root, so dev mode runs it as an unprivileged
+// account, which cannot enter /root (mode 0700); /var/lib is the system's
+// place for such state.
+func defaultDataDir(getenv func(string) string) (string, error) {
+	if os.Geteuid() == 0 {
+		return "/var/lib/tenantform", nil
+	}
+	if xdg := getenv("XDG_DATA_HOME"); xdg != "" && filepath.IsAbs(xdg) {
+		return filepath.Join(xdg, "tenantform"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", errors.New("cannot choose a data directory: HOME is not set; set TENANTFORM_DATA_DIR")
+	}
+	return filepath.Join(home, ".local", "share", "tenantform"), nil
+}
+
+// envNames lists every variable tenantform reads, in the settings order.
+func envNames() []string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name
+	}
+	return names
+}
+
+// readmeDefault is how the README's configuration table shows s's default.
+func (s setting) readmeDefault() string {
+	switch {
+	case s.docDefault != "":
+		return s.docDefault
+	case s.def == "":
+		return "—"
+	case s.devDef != "":
+		return fmt.Sprintf("`%s` (dev: `%s`)", s.def, s.devDef)
+	default:
+		return "`" + s.def + "`"
+	}
+}
+
+func intVar(lo, hi int, set func(*Config, int)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("is not a whole number")
+		}
+		if n < lo || n > hi {
+			return fmt.Errorf("must be between %d and %d", lo, hi)
+		}
+		set(c, n)
+		return nil
+	}
+}
+
+func floatVar(lo float64, set func(*Config, float64)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return errors.New("is not a number")
+		}
+		if f < lo {
+			return fmt.Errorf("must be at least %g", lo)
+		}
+		set(c, f)
+		return nil
+	}
+}
+
+func durationVar(lo time.Duration, set func(*Config, time.Duration)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("is not a duration such as 30s, 5m or 1h")
+		}
+		if d < lo {
+			return fmt.Errorf("must be at least %s", lo)
+		}
+		set(c, d)
+		return nil
+	}
+}
+
+func pathVar(set func(*Config, string)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		p, err := filepath.Abs(v)
+		if err != nil {
+			return errors.New("is not a usable path")
+		}
+		set(c, p)
+		return nil
+	}
+}
+
+func checkHTTPURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("is not an http(s) URL")
+	}
+	return nil
+}
+
+// redactDatabaseURL is the form of a connection string that may be logged
+// or printed: the password replaced by "xxxxx".
+func redactDatabaseURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		// A key=value string: nothing of it is safe to show wholesale.
+		return "(a key=value connection string)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}

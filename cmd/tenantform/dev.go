@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tenantform/tenantform/api"
+	"github.com/tenantform/tenantform/store/localpg"
+)
+
+// devUser is the user dev mode prints a token for.
+const devUser = "demo"
+
+// devTokenTTL is how long the printed demo token lasts: a working day.
+const devTokenTTL = 24 * time.Hour
+
+// runDev is `tenantform dev`: API and reconciler in one process, on a
+// private PostgreSQL unless DATABASE_URL names one.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	flags := newFlagSet("dev", "dev [--data-dir DIR]", stderr)
+	dataDir := flags.String("data-dir", "", "where the private PostgreSQL, the JWT secret and terraform work directories live (overrides TENANTFORM_DATA_DIR)")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if *dataDir != "" {
+		// Exactly as if TENANTFORM_DATA_DIR were set, so that the defaults
+		// derived from it (TF_WORK_DIR) follow.
+		getenv = withEnv(getenv, "TENANTFORM_DATA_DIR", *dataDir)
+	}
+	cfg, log, err := loadConfig(modeDev, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the data directory: %w", err)
+	}
+
+	// Everything below stops when ctx ends or when any part fails.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	dbNote := "from DATABASE_URL"
+	if cfg.DatabaseURL == "" {
+		log.Info("starting a private PostgreSQL", zap.String("data_dir", cfg.DataDir))
+		pg, err := localpg.Start(ctx, localpg.Options{DataDir: cfg.DataDir, Database: "tenantform"})
+		if err != nil {
+			return err
+		}
+		// Runs last: the store and the reconciler are closed first.
+		defer func() {
+			log.Info("stopping the private PostgreSQL")
+			pg.Stop()
+		}()
+		go func() {
+			select {
+			case <-pg.Done():
+				cancel(fmt.Errorf("the private PostgreSQL exited; see %s", filepath.Join(cfg.DataDir, "postgres.log")))
+			case <-ctx.Done():
+			}
+		}()
+		cfg.DatabaseURL = pg.URL
+		dbNote = "private, in " + cfg.DataDir
+	}
+	if cfg.JWTSecret == "" {
+		if cfg.JWTSecret, err = devJWTSecret(cfg.DataDir, true); err != nil {
+			return err
+		}
+	}
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	engine, err := newEngine(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	_, metrics := newMetrics()
+	// Loopback only: dev mode is for the machine it runs on.
+	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)), newAPIHandler(cfg, st, metrics, log), cfg.ShutdownGrace, log)
+	if err != nil {
+		return err
+	}
+	token, err := api.SignToken([]byte(cfg.JWTSecret), devUser, false, devTokenTTL, time.Now())
+	if err != nil {
+		return err
+	}
+
+	var g errgroup.Group
+	g.Go(func() error {
+		err := srv.Serve(ctx)
+		cancel(err)
+		return err
+	})
+	g.Go(func() error {
+		err := newController(cfg, st, engine, log).Run(ctx)
+		cancel(err)
+		return err
+	})
+	printDevBanner(stdout, fmt.Sprintf("http://%s", srv.Addr()), redactDatabaseURL(cfg.DatabaseURL), dbNote, token)
+
+	err = g.Wait()
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	log.Info("dev mode stopped")
+	return err
+}
+
+// printDevBanner tells the user where everything is and gives them a
+// request to paste. It goes to stdout; logs go to stderr.
+func printDevBanner(w io.Writer, apiURL, dbURL, dbNote, token string) {
+	project := apiURL + "/api/v1/users/" + devUser + "/projects/hello"
+	fmt.Fprintf(w, `
+tenantform dev is running: API and reconciler in one process (Ctrl-C stops both).
+
+  API       %s
+  Database  %s (%s)
+
+Paste this to create a terraform_data project as user %q, then look at it
+(it reaches phase Ready within seconds):
+
+TOKEN=%s
+curl -sS -X PUT %s \
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d '{"files":{"main.tf":"resource \"terraform_data\" \"hello\" { input = \"world\" }"}}'
+curl -sS %s -H "Authorization: Bearer $TOKEN"
+
+The token is valid for %s; "tenantform token --user NAME" signs more.
+
+`, apiURL, dbURL, dbNote, devUser, token, project, project, devTokenTTL)
+}
+
+// withEnv returns getenv with name set to value.
+func withEnv(getenv func(string) string, name, value string) func(string) string {
+	return func(k string) string {
+		if k == name {
+			return value
+		}
+		return getenv(k)
+	}
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/controller"
+	"github.com/tenantform/tenantform/cost"
+	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf"
+)
+
+// terraformStopGrace is how long an interrupted terraform gets to release
+// its state lock before it is killed. The reconciler first waits
+// SHUTDOWN_GRACE (20 s) for running terraform to finish, then interrupts
+// it: 20 s + 8 s stays inside Heroku's 30 s between SIGTERM and SIGKILL.
+const terraformStopGrace = 8 * time.Second
+
+// runReconcile is `tenantform reconcile`: the reconciler, Heroku's
+// terraform process.
+func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	flags := newFlagSet("reconcile", "reconcile   (configured by environment variables)", stderr)
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	cfg, log, err := loadConfig(modeReconcile, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	engine, err := newEngine(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("reconciler starting", zap.Int("concurrency", cfg.TFConcurrency), zap.String("version", buildVersion()))
+	err = newController(cfg, st, engine, log).Run(ctx)
+	log.Info("reconciler stopped")
+	return err
+}
+
+// newEngine finds (or installs) terraform and builds the engine that runs
+// it for every project.
+func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, error) {
+	bin, ver, err := tf.FindBinary(ctx, tf.FindOptions{
+		TFPath:         cfg.TFPath,
+		InstallDir:     filepath.Join(cfg.DataDir, "bin"),
+		InstallVersion: cfg.TFVersion,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("using terraform", zap.String("path", bin), zap.Stringer("version", ver))
+	return tf.New(tf.Config{
+		BinaryPath:       bin,
+		WorkRoot:         cfg.TFWorkDir,
+		PluginCacheDir:   cfg.TFPluginCacheDir,
+		FilesystemMirror: cfg.TFProviderMirror,
+		PGConnStr:        cfg.DatabaseURL,
+		AWSEndpointURL:   cfg.AWSEndpointURL,
+		Environment:      cfg.Environment,
+		StopGrace:        terraformStopGrace,
+		Policy:           policyRules(cfg),
+		Logger:           log.Named("tf"),
+	})
+}
+
+// newController is the reconciler over st and engine, configured from cfg.
+func newController(cfg Config, st *store.Store, engine *tf.Engine, log *zap.Logger) *controller.Controller {
+	return controller.New(controller.Config{
+		Concurrency:          cfg.TFConcurrency,
+		LeaseDuration:        cfg.LeaseDuration,
+		ResyncInterval:       cfg.ResyncInterval,
+		ShutdownGrace:        cfg.ShutdownGrace,
+		MaxResourcesPerUser:  cfg.MaxResourcesPerUser,
+		MaxCostPerProjectUSD: cfg.MaxCostPerProjectUSD,
+		CostBudgetLimitUSD:   cfg.AWSCostBudgetLimitUSD,
+		Estimator:            cost.NewEstimator(),
+		Logger:               log.Named("controller"),
+	}, st, engine)
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/api"
+	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf/policy"
+)
+
+// openStore connects to the database and brings its schema up to date.
+// Every long-running subcommand migrates at start; several processes doing
+// so at once is safe (the store holds an advisory lock while migrating).
+func openStore(ctx context.Context, cfg Config, log *zap.Logger) (*store.Store, error) {
+	log.Info("connecting to the database", zap.String("url", redactDatabaseURL(cfg.DatabaseURL)))
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	v, _, err := st.SchemaVersion(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	log.Info("database schema is current", zap.Uint("version", v), zap.Duration("took", time.Since(start)))
+	return st, nil
+}
+
+// policyRules is the tenant configuration policy, shared by the API (checked
+// on PUT) and the reconciler (checked again before terraform), so both
+// refuse exactly the same things.
+func policyRules(cfg Config) policy.Rules {
+	r := policy.DefaultRules()
+	r.AllowedRegions = cfg.AWSAllowedRegions
+	return r
+}
+
+// newMetrics returns the process's Prometheus registry, with the Go runtime
+// and process collectors, and its /metrics handler. A registry of our own
+// rather than the global default keeps what is exported explicit.
+func newMetrics() (*prometheus.Registry, http.Handler) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// newAPIHandler is the HTTP API over st, configured from cfg.
+func newAPIHandler(cfg Config, st *store.Store, metrics http.Handler, log *zap.Logger) http.Handler {
+	return api.New(api.Config{
+		JWTSecret:            []byte(cfg.JWTSecret),
+		CORSOrigin:           cfg.CORSOrigin,
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		DefaultRegion:        cfg.AWSRegion,
+		AllowedRegions:       cfg.AWSAllowedRegions,
+		DefaultTTLMinutes:    cfg.ResourceTimeoutMinutes,
+		MaxCostPerProjectUSD: cfg.MaxCostPerProjectUSD,
+		MaxResourcesPerUser:  cfg.MaxResourcesPerUser,
+		Policy:               policyRules(cfg),
+		RateLimitPerSecond:   cfg.RateLimitRPS,
+		RateLimitBurst:       cfg.RateLimitBurst,
+		Now:                  time.Now,
+		Logger:               log,
+		Metrics:              metrics,
+		// Orphans stays nil (501) until the AWS inventory exists.
+	}, st)
+}
+
+// httpServer serves an API handler and shuts it down gracefully.
+type httpServer struct {
+	srv   *http.Server
+	ln    net.Listener
+	grace time.Duration
+	log   *zap.Logger
+}
+
+// listenHTTP binds addr at once, so that a taken port fails start-up
+// (before anything is announced) rather than later in a goroutine.
+func listenHTTP(addr string, h http.Handler, grace time.Duration, log *zap.Logger) (*httpServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s (set PORT to another port): %w", addr, err)
+	}
+	return &httpServer{
+		srv: &http.Server{
+			Handler: h,
+			// Slow or stalled clients must not hold connections forever.
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          zap.NewStdLog(log.Named("http")),
+		},
+		ln:    ln,
+		grace: grace,
+		log:   log,
+	}, nil
+}
+
+// Addr is the bound address (the real port when PORT is 0).
+func (s *httpServer) Addr() *net.TCPAddr { return s.ln.Addr().(*net.TCPAddr) }
+
+// Serve serves until ctx is cancelled, then stops accepting connections
+// and lets in-flight requests finish within the grace period (Heroku kills
+// the dyno 30 s after SIGTERM) before closing what is left.
+func (s *httpServer) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("HTTP server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("stopping the HTTP server", zap.Duration("grace", s.grace))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.grace)
+	defer cancel()
+	if err := s.srv.Shutdown(shutdownCtx); err != nil {
+		s.log.Warn("requests still running after the grace period; closing them", zap.Error(err))
+		s.srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
