@@ -78,7 +78,14 @@ func (c *checker) diagnostics(prefix string, diags hcl.Diagnostics) {
 	}
 }
 
-// result sorts the violations by file and line and drops duplicates.
+// MaxViolations bounds the list Check returns. A megabyte of hostile
+// configuration can hold tens of thousands of violations; past this many
+// the tenant learns nothing more, and the list goes into API responses and
+// run records.
+const MaxViolations = 500
+
+// result sorts the violations by file and line, drops duplicates, and cuts
+// the list at MaxViolations with a note saying how many were left out.
 func (c *checker) result() []Violation {
 	if len(c.out) == 0 {
 		return nil
@@ -93,7 +100,13 @@ func (c *checker) result() []Violation {
 		}
 		return a.Message < b.Message
 	})
-	return slices.Compact(c.out)
+	out := slices.Compact(c.out)
+	if len(out) > MaxViolations {
+		kept := out[:MaxViolations-1]
+		note := Violation{File: submissionFile, Message: fmt.Sprintf("%d more problems are not shown", len(out)-len(kept))}
+		out = append([]Violation{note}, kept...)
+	}
+	return out
 }
 
 // startFile switches the checker to another file.

@@ -85,3 +85,17 @@ func TestDefaultRulesDenyWinsOverPrefix(t *testing.T) {
 		t.Errorf("denied by pattern: got %v, want one violation", got)
 	}
 }
+
+func TestViolationListIsBounded(t *testing.T) {
+	src := strings.Repeat("output \"x\" { value = file(\"/etc/passwd\") }\n", 2000)
+	got := policy.Check(tf(src), policy.DefaultRules())
+	if len(got) != policy.MaxViolations {
+		t.Fatalf("got %d violations, want %d", len(got), policy.MaxViolations)
+	}
+	if want := "1501 more problems are not shown"; got[0].File != "(submission)" || got[0].Message != want {
+		t.Errorf("first violation = %v, want (submission): %s", got[0], want)
+	}
+	if got[1].Line != 1 || got[len(got)-1].Line != policy.MaxViolations-1 {
+		t.Errorf("kept lines %d..%d, want the first ones, 1..%d", got[1].Line, got[len(got)-1].Line, policy.MaxViolations-1)
+	}
+}
