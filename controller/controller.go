@@ -114,31 +114,33 @@ func (c *Controller) Run(ctx context.Context) error {
 	var workers sync.WaitGroup
 	c.log.Info("reconciler started", zap.Int("concurrency", c.cfg.Concurrency))
 	for ctx.Err() == nil {
-		// Claim as long as a worker is free and something is due.
-		claimed := false
 		select {
 		case slots <- struct{}{}:
-			p, ok, err := c.store.ClaimDue(ctx, c.cfg.Owner, c.cfg.Clock.Now().Add(c.cfg.LeaseDuration), c.cfg.Clock.Now())
-			if err != nil || !ok {
-				<-slots
-				if err != nil && ctx.Err() == nil {
-					c.log.Error("cannot claim work", zap.Error(err))
-				}
-				break
+		default:
+			// Every worker is busy; a finishing one kicks. Polling here
+			// would only spin on work we cannot take.
+			select {
+			case <-ctx.Done():
+			case <-c.wake:
 			}
-			claimed = true
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				defer func() { <-slots; c.Kick() }()
-				c.reconcileClaimed(workCtx, ctx, p)
-			}()
-		default: // every worker busy: a finishing one kicks
-		}
-		if claimed {
 			continue
 		}
-		c.sleep(ctx)
+		now := c.cfg.Clock.Now()
+		p, ok, err := c.store.ClaimDue(ctx, c.cfg.Owner, now.Add(c.cfg.LeaseDuration), now)
+		if err != nil || !ok {
+			<-slots
+			if err != nil && ctx.Err() == nil {
+				c.log.Error("cannot claim work", zap.Error(err))
+			}
+			c.sleep(ctx)
+			continue
+		}
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			defer func() { <-slots; c.Kick() }()
+			c.reconcileClaimed(workCtx, ctx, p)
+		}()
 	}
 	c.log.Info("reconciler stopping", zap.Duration("grace", c.cfg.ShutdownGrace))
 	workers.Wait()
