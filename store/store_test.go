@@ -264,6 +264,30 @@ func TestListenDeliversWrites(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no notification for a deletion request")
 	}
+
+	// The listening connection dies: Listen reconnects and says so (the
+	// reconciler rescans then), and later writes are delivered again.
+	if _, err := s.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen did not reconnect after its connection was killed")
+	}
+	other := store.Key{UserID: "dave", ProjectID: "y"}
+	if _, _, err := s.PutSpec(ctx, other, spec(1), nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case k := <-keys:
+		if k != other {
+			t.Fatalf("notified %v, want %v", k, other)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification after reconnecting")
+	}
 }
 
 func TestListPagination(t *testing.T) {
