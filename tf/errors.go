@@ -147,6 +147,7 @@ func parseDiagnostics(stderr string) []string {
 		out     []string
 		cur     []string
 		inError bool
+		seen    = map[string]bool{}
 	)
 	flush := func() {
 		if inError {
@@ -154,7 +155,10 @@ func parseDiagnostics(stderr string) []string {
 			if len(d) > maxDiagnosticLen {
 				d = d[:maxDiagnosticLen] + "…"
 			}
-			if d != "" && len(out) < maxDiagnostics {
+			// An interrupted apply repeats "execution halted" once per
+			// pending resource: keep each distinct diagnostic once.
+			if d != "" && !seen[d] && len(out) < maxDiagnostics {
+				seen[d] = true
 				out = append(out, d)
 			}
 		}

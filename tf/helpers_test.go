@@ -2,6 +2,7 @@ package tf
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -123,4 +124,13 @@ func describe(err error) string {
 		return fmt.Sprintf("%v\ndiagnostics: %q\nlog tail:\n%s", err, ce.Diagnostics, ce.LogTail)
 	}
 	return fmt.Sprint(err)
+}
+
+func toJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

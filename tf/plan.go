@@ -74,6 +74,11 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 		return nil, err
 	}
 	sum := summarize(tfplan)
+	for i := range sum.Resources {
+		if v, ok := r.red.redactValue(sum.Resources[i].Values).(map[string]any); ok {
+			sum.Resources[i].Values = v
+		}
+	}
 	e.log.Info("terraform plan",
 		zap.String("workspace", p.workspace()), zap.Int("add", sum.Add),
 		zap.Int("change", sum.Change), zap.Int("destroy", sum.Destroy),

@@ -59,6 +59,36 @@ func (r *redactor) redact(s string) string {
 	return r.r.Replace(s)
 }
 
+// redactValue redacts every string inside a decoded JSON value. Outputs
+// and plan values are data, not logs, but they end up in the database and
+// in front of users just the same.
+func (r *redactor) redactValue(v any) any {
+	if r == nil || r.r == nil {
+		return v
+	}
+	switch v := v.(type) {
+	case string:
+		return r.redact(v)
+	case map[string]any:
+		if v == nil {
+			return v
+		}
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = r.redactValue(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = r.redactValue(x)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
 // connSecrets returns the parts of a PostgreSQL connection string that must
 // never appear in output: the whole string and the password, both as
 // written and decoded, in URL or key=value form.

@@ -71,7 +71,7 @@ func (e *Engine) Outputs(ctx context.Context, p Project, creds *Credentials) (ma
 		if err := json.Unmarshal(m.Value, &v); err != nil {
 			return nil, err
 		}
-		out[name] = v
+		out[name] = r.red.redactValue(v)
 	}
 	return out, nil
 }
