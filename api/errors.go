@@ -1,0 +1,145 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/store"
+)
+
+// Error codes of the envelope. Clients switch on these, not on messages, so
+// they are part of the contract (the OpenAPI document lists them).
+const (
+	codeBadRequest           = "BadRequest"
+	codeUnauthorized         = "Unauthorized"
+	codeNotFound             = "NotFound"
+	codeMethodNotAllowed     = "MethodNotAllowed"
+	codeConflict             = "Conflict"
+	codePreconditionFailed   = "PreconditionFailed"
+	codePayloadTooLarge      = "PayloadTooLarge"
+	codeInvalidSpec          = "InvalidSpec"
+	codeInvalidRequest       = "InvalidRequest"
+	codePolicyViolation      = "PolicyViolation"
+	codeRateLimited          = "RateLimited"
+	codeInternal             = "Internal"
+	codeNotReady             = "NotReady"
+	codeInventoryUnavailable = "InventoryUnavailable"
+)
+
+// Not-found messages carry no names on purpose: a user probing another
+// user's project must get byte for byte what a missing project of their own
+// would give.
+const (
+	msgProjectNotFound = "project not found"
+	msgRunNotFound     = "run not found"
+)
+
+// apiError is an error a handler returns to answer with a given status and
+// envelope. Anything else a handler returns is an internal error.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	details any // nil, []policy.Violation or []fieldProblem
+	header  http.Header
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return newError(http.StatusBadRequest, codeBadRequest, format, args...)
+}
+
+func notFound(message string) *apiError {
+	return newError(http.StatusNotFound, codeNotFound, "%s", message)
+}
+
+// fieldProblem is one reason a request body was refused, naming the field
+// (dotted path, e.g. "variables.n") so a client can point at it.
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// invalid gathers every problem of a body into one 422, so a client fixes
+// them all in one round trip.
+func invalid(code string, problems []fieldProblem) *apiError {
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Field + ": " + p.Message
+	}
+	msg := msgs[0]
+	if len(msgs) > 1 {
+		msg = fmt.Sprintf("%d problems in the request: %s", len(msgs), strings.Join(msgs, "; "))
+	}
+	return &apiError{status: http.StatusUnprocessableEntity, code: code, message: msg, details: problems}
+}
+
+type errorBody struct {
+	Error errorPayload `json:"error"`
+}
+
+type errorPayload struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+// fromStore maps the store's errors to answers. notFoundMsg says what was
+// missing, since only the caller knows whether it asked for a project or a
+// run.
+func fromStore(err error, notFoundMsg string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(notFoundMsg)
+	case errors.Is(err, store.ErrPreconditionFailed):
+		return newError(http.StatusPreconditionFailed, codePreconditionFailed,
+			"If-Match does not name the project's current generation; GET it, then retry with its ETag")
+	case errors.Is(err, store.ErrConflict):
+		// The store's conflict messages name the project and the reason,
+		// after the sentinel's own "conflict: " prefix.
+		return newError(http.StatusConflict, codeConflict, "%s", strings.TrimPrefix(err.Error(), store.ErrConflict.Error()+": "))
+	}
+	return err
+}
+
+// writeJSON answers with v. An encoding failure can only be a bug (every
+// value written is built from plain structs), so it is logged, not retried.
+func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.logger(r).Error("cannot encode response", zap.Error(err))
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(errorBody{errorPayload{Code: codeInternal, Message: "cannot encode the response"}})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// writeError answers with the error envelope. Errors that are not apiErrors
+// are logged with the request id and answered with a generic 500 that
+// quotes the id, so nothing internal (SQL, hosts) reaches the client.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		id := requestID(r.Context())
+		s.logger(r).Error("request failed", zap.Error(err))
+		ae = newError(http.StatusInternalServerError, codeInternal, "internal error (request id %s)", id)
+	}
+	for k, vs := range ae.header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	s.writeJSON(w, r, ae.status, errorBody{errorPayload{Code: ae.code, Message: ae.message, Details: ae.details}})
+}

@@ -1,0 +1,484 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf/policy"
+)
+
+// specRequest is the PUT body. Optional fields are pointers so that
+// "omitted" (take the default) differs from an explicit zero, which for
+// ttlMinutes is an error rather than "forever".
+type specRequest struct {
+	Region            *string           `json:"region"`
+	Files             map[string]string `json:"files"`
+	Variables         json.RawMessage   `json:"variables"`
+	TTLMinutes        *int              `json:"ttlMinutes"`
+	MaxMonthlyCostUSD *float64          `json:"maxMonthlyCostUSD"`
+	RequireApproval   *bool             `json:"requireApproval"`
+}
+
+// variableName is Terraform's identifier syntax: a variable named
+// otherwise could be stored but never passed to Terraform.
+var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+
+// costCap is the ceiling a user's maxMonthlyCostUSD may reach, and the
+// default when the spec names none.
+type costCap struct {
+	usd float64
+	// source names the setting the cap comes from, for the error message.
+	source string
+}
+
+// spec applies defaults and validates, returning every problem at once.
+func (s *server) spec(req specRequest, limit costCap) (store.Spec, []fieldProblem) {
+	var problems []fieldProblem
+	add := func(field, format string, args ...any) {
+		problems = append(problems, fieldProblem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	spec := store.Spec{
+		Region:            s.cfg.DefaultRegion,
+		Files:             req.Files,
+		TTLMinutes:        s.cfg.DefaultTTLMinutes,
+		MaxMonthlyCostUSD: limit.usd,
+		RequireApproval:   req.RequireApproval != nil && *req.RequireApproval,
+	}
+
+	switch {
+	case req.Region != nil && *req.Region == "":
+		add("region", "must not be empty; omit it for the default (%s)", s.cfg.DefaultRegion)
+	default:
+		if req.Region != nil {
+			spec.Region = *req.Region
+		}
+		if spec.Region == "" {
+			add("region", "is required: this server has no default region")
+		} else if !slices.Contains(s.cfg.AllowedRegions, spec.Region) {
+			add("region", "%q is not allowed; use one of %s", spec.Region, strings.Join(s.cfg.AllowedRegions, ", "))
+		}
+	}
+
+	if len(req.Files) == 0 {
+		add("files", "at least one Terraform file is required")
+	}
+
+	vars, ok := variables(req.Variables)
+	if !ok {
+		add("variables", "must be a JSON object of variable names to values")
+	}
+	for _, name := range sortedKeys(vars) {
+		if !variableName.MatchString(name) {
+			add("variables."+name, "is not a valid Terraform variable name (a letter or _, then letters, digits, _ or -; at most 64)")
+		}
+	}
+	spec.Variables = vars
+
+	if req.TTLMinutes != nil {
+		if msg := ttlProblem(*req.TTLMinutes, s.cfg.DefaultTTLMinutes); msg != "" {
+			add("ttlMinutes", "%s", msg)
+		}
+		spec.TTLMinutes = *req.TTLMinutes
+	}
+
+	if c := req.MaxMonthlyCostUSD; c != nil {
+		switch {
+		case *c < 0:
+			add("maxMonthlyCostUSD", "must not be negative")
+		case *c > limit.usd:
+			add("maxMonthlyCostUSD", "%g exceeds the limit of %g USD per project (%s)", *c, limit.usd, limit.source)
+		}
+		spec.MaxMonthlyCostUSD = *c
+	}
+	return spec, problems
+}
+
+// ttlProblem explains what is wrong with a ttlMinutes, or returns "".
+// Zero gets its own message because "0 = never expire" is a common
+// convention elsewhere, and here it would destroy the project at once.
+func ttlProblem(ttl, def int) string {
+	switch {
+	case ttl == 0:
+		return fmt.Sprintf("0 is not forever; omit it for the default (%d minutes)", def)
+	case ttl < 0:
+		return "must be a positive number of minutes"
+	case ttl > maxTTLMinutes:
+		return fmt.Sprintf("%d is more than the maximum of %d minutes (30 days)", ttl, maxTTLMinutes)
+	}
+	return ""
+}
+
+// variables reads the variables object. nil and null mean none; anything
+// but an object is refused.
+func variables(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, true
+	}
+	var vars map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &vars) != nil {
+		return nil, false
+	}
+	return vars, true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// policyError is API.md's PolicyViolation answer.
+func policyError(violations []policy.Violation) *apiError {
+	noun := "problems"
+	if len(violations) == 1 {
+		noun = "problem"
+	}
+	return &apiError{status: http.StatusUnprocessableEntity, code: codePolicyViolation,
+		message: fmt.Sprintf("%d %s in the configuration", len(violations), noun), details: violations}
+}
+
+// costLimit is the user's per-project cost cap: the quota override, when
+// an operator set one, else MAX_COST_PER_PROJECT.
+func (s *server) costLimit(ctx context.Context, userID string) (costCap, error) {
+	o, err := s.st.GetQuotaOverride(ctx, userID)
+	if err != nil {
+		return costCap{}, err
+	}
+	if o.MaxMonthlyCostUSD != nil {
+		return costCap{*o.MaxMonthlyCostUSD, "this user's quota"}, nil
+	}
+	return costCap{s.cfg.MaxCostPerProjectUSD, "MAX_COST_PER_PROJECT"}, nil
+}
+
+// ifMatch reads If-Match. It accepts the ETag as sent ("3"), the bare
+// generation (3) for hand-written curl, and "*" (the project must exist).
+func ifMatch(h string) (generation *int64, mustExist bool, err error) {
+	h = strings.TrimSpace(h)
+	switch h {
+	case "":
+		return nil, false, nil
+	case "*":
+		return nil, true, nil
+	}
+	if len(h) >= 2 && h[0] == '"' && h[len(h)-1] == '"' {
+		h = h[1 : len(h)-1]
+	}
+	n, err := strconv.ParseInt(h, 10, 64)
+	if err != nil || n < 1 {
+		return nil, false, badRequest(`If-Match must be one ETag this server sent, like "3", or *`)
+	}
+	return &n, false, nil
+}
+
+// maxMustExistRetries bounds the retries of an If-Match: * PUT that lost a
+// race with another writer (it does not care which generation it replaces).
+const maxMustExistRetries = 5
+
+func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) error {
+	match, mustExist, err := ifMatch(r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	var req specRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	limit, err := s.costLimit(r.Context(), c.key.UserID)
+	if err != nil {
+		return err
+	}
+	spec, problems := s.spec(req, limit)
+	if len(problems) > 0 {
+		return invalid(codeInvalidSpec, problems)
+	}
+	if v := policy.Check(spec.Files, s.cfg.Policy); len(v) > 0 {
+		return policyError(v)
+	}
+
+	var p store.Project
+	var res store.PutResult
+	for attempt := 0; ; attempt++ {
+		if mustExist {
+			cur, err := s.st.GetProject(r.Context(), c.key)
+			if errors.Is(err, store.ErrNotFound) {
+				return fromStore(store.ErrPreconditionFailed, "")
+			} else if err != nil {
+				return err
+			}
+			match = &cur.Generation
+		}
+		p, res, err = s.st.PutSpec(r.Context(), c.key, spec, match, c.now)
+		if mustExist && errors.Is(err, store.ErrPreconditionFailed) && attempt < maxMustExistRetries {
+			continue
+		}
+		if err != nil {
+			return fromStore(err, msgProjectNotFound)
+		}
+		break
+	}
+	status := http.StatusOK
+	if res == store.Created {
+		status = http.StatusCreated
+		w.Header().Set("Location", projectPath(p.Key))
+	}
+	s.writeProject(w, r, status, p)
+	return nil
+}
+
+func projectPath(k store.Key) string {
+	return "/api/v1/users/" + k.UserID + "/projects/" + k.ProjectID
+}
+
+func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := s.st.GetProject(r.Context(), c.key)
+	if err != nil {
+		return fromStore(err, msgProjectNotFound)
+	}
+	s.writeProject(w, r, http.StatusOK, p)
+	return nil
+}
+
+// deleteProject requests destruction: 202, since the row stays (as
+// Destroying) until the reconciler has destroyed everything.
+func (s *server) deleteProject(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := s.st.RequestDeletion(r.Context(), c.key, c.now)
+	if err != nil {
+		return fromStore(err, msgProjectNotFound)
+	}
+	s.writeProject(w, r, http.StatusAccepted, p)
+	return nil
+}
+
+type extendRequest struct {
+	TTLMinutes *int `json:"ttlMinutes"`
+}
+
+// extendProject moves expiresAt to now + ttlMinutes; it does not change the
+// spec (nor its generation): it is a one-off, not a new desired TTL.
+func (s *server) extendProject(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req extendRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.TTLMinutes == nil {
+		return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: "is required: the minutes from now until the project expires"}})
+	}
+	if msg := ttlProblem(*req.TTLMinutes, s.cfg.DefaultTTLMinutes); msg != "" {
+		return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: msg}})
+	}
+	p, err := s.st.Extend(r.Context(), c.key, c.now.Add(time.Duration(*req.TTLMinutes)*time.Minute), c.now)
+	if err != nil {
+		return fromStore(err, msgProjectNotFound)
+	}
+	s.writeProject(w, r, http.StatusOK, p)
+	return nil
+}
+
+type approveRequest struct {
+	Generation *int64 `json:"generation"`
+}
+
+// approveProject approves one generation's plan. Naming the generation
+// makes the approval mean "the plan I looked at": a spec change after the
+// client looked makes it a 409, never an approval of something unseen.
+func (s *server) approveProject(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req approveRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.Generation == nil || *req.Generation < 1 {
+		return invalid(codeInvalidRequest, []fieldProblem{{Field: "generation", Message: "is required: the generation (ETag) whose plan is approved, 1 or more"}})
+	}
+	p, err := s.st.Approve(r.Context(), c.key, *req.Generation, c.now)
+	if err != nil {
+		return fromStore(err, msgProjectNotFound)
+	}
+	s.writeProject(w, r, http.StatusOK, p)
+	return nil
+}
+
+func (s *server) listUserProjects(w http.ResponseWriter, r *http.Request, c *call) error {
+	q, err := queryParams(r.URL.Query(), "limit", "after")
+	if err != nil {
+		return err
+	}
+	return s.listProjects(w, r, q, store.ListOptions{UserID: c.key.UserID})
+}
+
+// listAllProjects is the admin's view across users.
+func (s *server) listAllProjects(w http.ResponseWriter, r *http.Request, _ *call) error {
+	q, err := queryParams(r.URL.Query(), "limit", "after", "phase", "userId")
+	if err != nil {
+		return err
+	}
+	opts := store.ListOptions{UserID: q["userId"], Phase: store.Phase(q["phase"])}
+	if opts.UserID != "" && !idPattern.MatchString(opts.UserID) {
+		return badRequest("query parameter userId %q must be %s", opts.UserID, idRule)
+	}
+	if opts.Phase != "" && !slices.Contains(store.Phases, opts.Phase) {
+		names := make([]string, len(store.Phases))
+		for i, p := range store.Phases {
+			names[i] = string(p)
+		}
+		return badRequest("query parameter phase %q is not a phase; use one of %s", opts.Phase, strings.Join(names, ", "))
+	}
+	return s.listProjects(w, r, q, opts)
+}
+
+// projectList is a page of projects. next is always present: the cursor
+// for ?after= of the next page, or "" on the last page.
+type projectList struct {
+	Items []projectView `json:"items"`
+	Next  string        `json:"next"`
+}
+
+func (s *server) listProjects(w http.ResponseWriter, r *http.Request, q map[string]string, opts store.ListOptions) error {
+	limit, err := limitParam(q["limit"])
+	if err != nil {
+		return err
+	}
+	opts.Limit, opts.After = limit, q["after"]
+	projects, next, err := s.st.ListProjects(r.Context(), opts)
+	if errors.Is(err, store.ErrInvalidCursor) {
+		return badRequest("query parameter after %q is not a cursor this server returned", opts.After)
+	} else if err != nil {
+		return err
+	}
+	out := projectList{Items: make([]projectView, len(projects)), Next: next}
+	for i, p := range projects {
+		out.Items[i] = view(p)
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+// limitParam reads ?limit=: 1 to maxListLimit, default defaultListLimit.
+func limitParam(raw string) (int, error) {
+	if raw == "" {
+		return defaultListLimit, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, badRequest("query parameter limit %q must be an integer from 1 to %d", raw, maxListLimit)
+	}
+	return n, nil
+}
+
+// projectView is API.md's project representation.
+type projectView struct {
+	UserID              string     `json:"userId"`
+	ProjectID           string     `json:"projectId"`
+	Generation          int64      `json:"generation"`
+	CreatedAt           time.Time  `json:"createdAt"`
+	UpdatedAt           time.Time  `json:"updatedAt"`
+	ExpiresAt           time.Time  `json:"expiresAt"`
+	DeletionRequestedAt *time.Time `json:"deletionRequestedAt"`
+	Spec                specView   `json:"spec"`
+	Status              statusView `json:"status"`
+}
+
+// specView is the stored spec, defaults applied, with empty collections as
+// {} rather than null or absent so clients need no special case.
+type specView struct {
+	Region            string                     `json:"region"`
+	Files             map[string]string          `json:"files"`
+	Variables         map[string]json.RawMessage `json:"variables"`
+	TTLMinutes        int                        `json:"ttlMinutes"`
+	MaxMonthlyCostUSD float64                    `json:"maxMonthlyCostUSD"`
+	RequireApproval   bool                       `json:"requireApproval"`
+}
+
+type statusView struct {
+	Phase                   store.Phase       `json:"phase"`
+	ObservedGeneration      int64             `json:"observedGeneration"`
+	ResourceCount           int               `json:"resourceCount"`
+	EstimatedMonthlyCostUSD float64           `json:"estimatedMonthlyCostUSD"`
+	Outputs                 map[string]any    `json:"outputs"`
+	Conditions              []store.Condition `json:"conditions"`
+	LastAppliedAt           *time.Time        `json:"lastAppliedAt"`
+	Message                 string            `json:"message"`
+	LastError               string            `json:"lastError"`
+	Attempts                int               `json:"attempts"`
+	NextAttemptAt           *time.Time        `json:"nextAttemptAt"`
+}
+
+func view(p store.Project) projectView {
+	st := p.Status
+	v := projectView{
+		UserID:              p.UserID,
+		ProjectID:           p.ProjectID,
+		Generation:          p.Generation,
+		CreatedAt:           p.CreatedAt.UTC(),
+		UpdatedAt:           p.UpdatedAt.UTC(),
+		ExpiresAt:           p.ExpiresAt.UTC(),
+		DeletionRequestedAt: utc(p.DeletionRequestedAt),
+		Spec: specView{
+			Region:            p.Spec.Region,
+			Files:             nonNilMap(p.Spec.Files),
+			Variables:         nonNilMap(p.Spec.Variables),
+			TTLMinutes:        p.Spec.TTLMinutes,
+			MaxMonthlyCostUSD: p.Spec.MaxMonthlyCostUSD,
+			RequireApproval:   p.Spec.RequireApproval,
+		},
+		Status: statusView{
+			Phase:                   st.Phase,
+			ObservedGeneration:      st.ObservedGeneration,
+			ResourceCount:           st.ResourceCount,
+			EstimatedMonthlyCostUSD: st.EstimatedMonthlyCostUSD,
+			Outputs:                 nonNilMap(st.Outputs),
+			Conditions:              st.Conditions,
+			LastAppliedAt:           utc(st.LastAppliedAt),
+			Message:                 st.Message,
+			LastError:               st.LastError,
+			Attempts:                st.Attempts,
+			NextAttemptAt:           utc(st.NextAttemptAt),
+		},
+	}
+	if v.Status.Conditions == nil {
+		v.Status.Conditions = []store.Condition{}
+	}
+	if v.Status.Phase == "" {
+		v.Status.Phase = store.PhasePending
+	}
+	// Deletion is accepted the moment it is requested; showing the old
+	// phase until a reconciler picks it up would suggest it was not.
+	if p.DeletionRequestedAt != nil {
+		v.Status.Phase = store.PhaseDestroying
+	}
+	return v
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func nonNilMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}
+
+// writeProject answers with one project and its ETag. The ETag is the
+// generation: it versions the spec (what If-Match protects), not the
+// status, which changes under it as the reconciler works.
+func (s *server) writeProject(w http.ResponseWriter, r *http.Request, status int, p store.Project) {
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(p.Generation, 10)))
+	s.writeJSON(w, r, status, view(p))
+}

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/tenantform/tenantform/store"
+)
+
+// runSummary is a run as listed: what ran, for which generation, and how it
+// ended. The plan, the cost lines and the log tail can be large, so they
+// are only in runView, one run at a time.
+type runSummary struct {
+	ID                      int64      `json:"id"`
+	Generation              int64      `json:"generation"`
+	Operation               string     `json:"operation"`
+	Outcome                 string     `json:"outcome"`
+	ReconcileID             string     `json:"reconcileId"`
+	Owner                   string     `json:"owner"`
+	StartedAt               time.Time  `json:"startedAt"`
+	FinishedAt              *time.Time `json:"finishedAt"`
+	DurationSeconds         *float64   `json:"durationSeconds"`
+	EstimatedMonthlyCostUSD *float64   `json:"estimatedMonthlyCostUSD"`
+	Error                   string     `json:"error"`
+}
+
+// runView is one run in full: the plan summary (resources after apply), the
+// cost estimate with a line per resource, and the redacted log tail.
+type runView struct {
+	runSummary
+	PlanSummary  json.RawMessage `json:"planSummary"`
+	CostEstimate json.RawMessage `json:"costEstimate"`
+	LogTail      string          `json:"logTail"`
+}
+
+func summarize(r store.Run) runSummary {
+	s := runSummary{
+		ID:                      r.ID,
+		Generation:              r.Generation,
+		Operation:               r.Operation,
+		Outcome:                 r.Outcome,
+		ReconcileID:             r.ReconcileID,
+		Owner:                   r.Owner,
+		StartedAt:               r.StartedAt.UTC(),
+		FinishedAt:              utc(r.FinishedAt),
+		EstimatedMonthlyCostUSD: r.EstimatedMonthlyCostUSD,
+		Error:                   r.Error,
+	}
+	if r.FinishedAt != nil {
+		d := r.FinishedAt.Sub(r.StartedAt).Seconds()
+		s.DurationSeconds = &d
+	}
+	return s
+}
+
+// rawOrNull keeps absent JSON documents as an explicit null, so every run
+// has the same fields.
+func rawOrNull(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 {
+		return json.RawMessage("null")
+	}
+	return m
+}
+
+type runList struct {
+	Items []runSummary `json:"items"`
+}
+
+// listRuns lists the project's runs, newest first. The project is looked up
+// first: the store would list a missing project's runs as none, and a
+// missing project must be a 404 like on every other project route.
+func (s *server) listRuns(w http.ResponseWriter, r *http.Request, c *call) error {
+	q, err := queryParams(r.URL.Query(), "limit")
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(q["limit"])
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.GetProject(r.Context(), c.key); err != nil {
+		return fromStore(err, msgProjectNotFound)
+	}
+	runs, err := s.st.ListRuns(r.Context(), c.key, limit)
+	if err != nil {
+		return err
+	}
+	out := runList{Items: make([]runSummary, len(runs))}
+	for i, run := range runs {
+		out.Items[i] = summarize(run)
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+// getRun returns one run of the project. A run of another project (or of an
+// earlier project of the same name) is not found here.
+func (s *server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
+	raw := mux.Vars(r)["runId"]
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 {
+		return badRequest("path parameter runId %q must be a positive integer", raw)
+	}
+	run, err := s.st.GetRun(r.Context(), c.key, id)
+	if err != nil {
+		return fromStore(err, msgRunNotFound)
+	}
+	s.writeJSON(w, r, http.StatusOK, runView{
+		runSummary:   summarize(run),
+		PlanSummary:  rawOrNull(run.PlanSummary),
+		CostEstimate: rawOrNull(run.CostEstimate),
+		LogTail:      run.LogTail,
+	})
+	return nil
+}

@@ -1,0 +1,312 @@
+// Package api is tenantform's HTTP API, the contract of API.md: gorilla/mux
+// routes, JWT authentication and per-user scoping, strict request decoding
+// and validation, the JSON error envelope, CORS, per-user rate limiting,
+// request logging, and the OpenAPI document that describes all of it.
+//
+// The package holds no state of its own beyond a rate limiter per user:
+// desired state lives in the store and everything else is derived per
+// request.
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf/policy"
+)
+
+// Config is everything the API needs besides the store. cmd/tenantform
+// builds it from the environment; zero fields take the defaults in
+// withDefaults.
+type Config struct {
+	// JWTSecret verifies bearer tokens (HS256). Empty refuses every token.
+	JWTSecret []byte
+	// CORSOrigin is the one origin browsers may call from ("*" for any);
+	// "" sends no CORS headers at all.
+	CORSOrigin string
+	// MaxBodyBytes bounds request bodies (413 beyond). Default 1 MiB.
+	MaxBodyBytes int64
+	// DefaultRegion is a spec's region when it names none (AWS_REGION).
+	DefaultRegion string
+	// AllowedRegions is the allow-list for a spec's region. Empty allows
+	// only DefaultRegion. It is also the policy's region allow-list when
+	// Policy.AllowedRegions is empty, so both checks agree.
+	AllowedRegions []string
+	// DefaultTTLMinutes is a spec's ttlMinutes when it names none
+	// (RESOURCE_TIMEOUT_MINUTES). Default 60.
+	DefaultTTLMinutes int
+	// MaxCostPerProjectUSD is the default and the cap of a spec's
+	// maxMonthlyCostUSD (MAX_COST_PER_PROJECT) unless the user's quota
+	// override replaces it. Default 50.
+	MaxCostPerProjectUSD float64
+	// MaxResourcesPerUser is the resource quota shown for a user without
+	// an override (MAX_RESOURCES_PER_USER). Default 10.
+	MaxResourcesPerUser int
+	// Policy is checked against every submitted configuration.
+	Policy policy.Rules
+	// RateLimitPerSecond and RateLimitBurst bound requests per
+	// authenticated user. 0 requests per second means no limit; a zero
+	// burst means one second's worth (at least 1).
+	RateLimitPerSecond float64
+	RateLimitBurst     int
+	// Now is the clock (token expiry, rate limits, timestamps). Nil means
+	// time.Now.
+	Now func() time.Time
+	// Logger gets one line per request. Nil logs nothing.
+	Logger *zap.Logger
+	// Metrics is served at GET /metrics. Nil answers 404.
+	Metrics http.Handler
+	// Orphans lists tagged AWS resources without a live project. Nil
+	// answers 501 InventoryUnavailable.
+	Orphans OrphanLister
+}
+
+// OrphanLister is the slice of the AWS inventory the API needs. Its result
+// is served as the "items" of GET /api/v1/orphans.
+type OrphanLister interface {
+	ListOrphans(ctx context.Context) (any, error)
+}
+
+// Store is the slice of *store.Store the API uses.
+type Store interface {
+	PutSpec(ctx context.Context, key store.Key, spec store.Spec, ifMatch *int64, now time.Time) (store.Project, store.PutResult, error)
+	GetProject(ctx context.Context, key store.Key) (store.Project, error)
+	ListProjects(ctx context.Context, opts store.ListOptions) ([]store.Project, string, error)
+	RequestDeletion(ctx context.Context, key store.Key, now time.Time) (store.Project, error)
+	Extend(ctx context.Context, key store.Key, expiresAt, now time.Time) (store.Project, error)
+	Approve(ctx context.Context, key store.Key, generation int64, now time.Time) (store.Project, error)
+	ListRuns(ctx context.Context, key store.Key, limit int) ([]store.Run, error)
+	GetRun(ctx context.Context, key store.Key, id int64) (store.Run, error)
+	UserUsage(ctx context.Context, userID, exceptProjectID string) (store.Usage, error)
+	GetQuotaOverride(ctx context.Context, userID string) (store.QuotaOverride, error)
+	SetQuotaOverride(ctx context.Context, userID string, q store.QuotaOverride, now time.Time) error
+	Ready(ctx context.Context) error
+}
+
+// Bounds that are part of the contract rather than configuration.
+const (
+	defaultMaxBodyBytes = 1 << 20
+	// maxTTLMinutes (30 days) keeps a forgotten project from living on
+	// for years through one large ttlMinutes or extend.
+	maxTTLMinutes = 30 * 24 * 60
+	// maxListLimit is API.md's page size bound.
+	maxListLimit     = 500
+	defaultListLimit = 100
+	// readyTimeout bounds /readyz so a hung database makes it fail, not
+	// hang the load balancer's probe.
+	readyTimeout = 2 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if c.DefaultTTLMinutes <= 0 {
+		c.DefaultTTLMinutes = 60
+	}
+	if c.MaxCostPerProjectUSD <= 0 {
+		c.MaxCostPerProjectUSD = 50
+	}
+	if c.MaxResourcesPerUser <= 0 {
+		c.MaxResourcesPerUser = 10
+	}
+	if len(c.AllowedRegions) == 0 && c.DefaultRegion != "" {
+		c.AllowedRegions = []string{c.DefaultRegion}
+	}
+	if len(c.Policy.AllowedRegions) == 0 {
+		c.Policy.AllowedRegions = c.AllowedRegions
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// server is the API's state: configuration, the store, the router and the
+// per-user rate limiters.
+type server struct {
+	cfg      Config
+	st       Store
+	router   *mux.Router
+	limiters *limiters
+}
+
+// New returns the API's handler, routes and middleware included.
+func New(cfg Config, st Store) http.Handler {
+	s := newServer(cfg, st)
+	return s.middleware(s.router)
+}
+
+func newServer(cfg Config, st Store) *server {
+	s := &server{cfg: cfg.withDefaults(), st: st}
+	s.limiters = newLimiters(s.cfg.RateLimitPerSecond, s.cfg.RateLimitBurst, maxLimiters)
+	s.router = mux.NewRouter()
+	for _, rt := range s.routes() {
+		s.router.Handle(rt.path, s.endpoint(rt)).Methods(rt.method)
+	}
+	s.router.NotFoundHandler = http.HandlerFunc(s.unknownRoute)
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	return s
+}
+
+func (s *server) now() time.Time { return s.cfg.Now().UTC() }
+
+// access says who may call a route.
+type access int
+
+const (
+	// public routes take no token: probes, metrics and the contract.
+	public access = iota
+	// owner routes live under /users/{userId}: that user, or an admin.
+	owner
+	// admin routes answer non-admins exactly like an unknown route, so
+	// they learn nothing (not even that the route exists for others).
+	admin
+)
+
+// route is one entry of the routing table: the table is the single list
+// that both the router and the OpenAPI consistency test read.
+type route struct {
+	method string
+	path   string
+	access access
+	handle handlerFunc
+}
+
+// handlerFunc serves one authorized request. A returned error is written as
+// the error envelope (see writeError).
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+// call is what the endpoint wrapper established about a request before the
+// handler runs.
+type call struct {
+	caller caller
+	// key holds the path's userId and projectId, validated; empty when the
+	// route has none.
+	key store.Key
+	// now is read once so every timestamp of one request agrees.
+	now time.Time
+}
+
+func (s *server) routes() []route {
+	const (
+		user    = "/api/v1/users/{userId}"
+		project = user + "/projects/{projectId}"
+	)
+	return []route{
+		{http.MethodGet, "/healthz", public, s.healthz},
+		{http.MethodGet, "/readyz", public, s.readyz},
+		{http.MethodGet, "/metrics", public, s.metrics},
+		{http.MethodGet, "/openapi.json", public, s.openAPI},
+
+		{http.MethodGet, user + "/projects", owner, s.listUserProjects},
+		{http.MethodPut, project, owner, s.putProject},
+		{http.MethodGet, project, owner, s.getProject},
+		{http.MethodDelete, project, owner, s.deleteProject},
+		{http.MethodPost, project + "/extend", owner, s.extendProject},
+		{http.MethodPost, project + "/approve", owner, s.approveProject},
+		{http.MethodGet, project + "/runs", owner, s.listRuns},
+		{http.MethodGet, project + "/runs/{runId}", owner, s.getRun},
+		{http.MethodGet, user + "/quota", owner, s.getQuota},
+		{http.MethodPut, user + "/quota", admin, s.putQuota},
+
+		{http.MethodGet, "/api/v1/projects", admin, s.listAllProjects},
+		{http.MethodGet, "/api/v1/orphans", admin, s.listOrphans},
+	}
+}
+
+// endpoint wraps a handler with what every route of its access level needs,
+// in an order that leaks nothing: authenticate first, then rate-limit, then
+// scope to the caller's own user, and only then validate the path (so an
+// unauthenticated or foreign caller cannot probe which names are valid).
+func (s *server) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := infoFrom(r.Context())
+		info.route = rt.path
+		c := &call{now: s.now()}
+		if rt.access != public {
+			// Per-user data must not sit in shared caches.
+			w.Header().Set("Cache-Control", "no-store")
+			who, err := s.authenticate(r, c.now)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			info.userID = who.userID
+			c.caller = who
+			if err := s.limiters.allow(who.userID, c.now); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if rt.access == admin && !who.admin {
+				s.unknownRoute(w, r)
+				return
+			}
+			if err := scope(c, mux.Vars(r)); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := rt.handle(w, r, c); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *server) unknownRoute(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, notFound("not found"))
+}
+
+// methodNotAllowed answers 405 with the methods the path does accept, found
+// by asking the router about each one.
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.writeError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+		"%s is not allowed here; use %s", r.Method, strings.Join(allowed, " or ")))
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request, _ *call) error {
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz reports whether the database answers with the current schema. The
+// store's error is logged in full but only its first clause is shown: the
+// rest can name hosts and users of the database.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.st.Ready(ctx); err != nil {
+		s.logger(r).Warn("not ready", zap.Error(err))
+		reason, _, _ := strings.Cut(err.Error(), ": ")
+		return newError(http.StatusServiceUnavailable, codeNotReady, "not ready: %s", reason)
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *server) metrics(w http.ResponseWriter, r *http.Request, _ *call) error {
+	if s.cfg.Metrics == nil {
+		return notFound("metrics are not enabled on this server")
+	}
+	s.cfg.Metrics.ServeHTTP(w, r)
+	return nil
+}
