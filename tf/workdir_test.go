@@ -1,0 +1,274 @@
+package tf
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const s3Config = `
+resource "aws_s3_bucket" "site" {
+  bucket_prefix = "site-"
+}
+`
+
+func awsProject() Project {
+	return Project{
+		UserID: "alice", ProjectID: "web", Region: "us-west-2",
+		Files:     map[string]string{"main.tf": s3Config},
+		CreatedAt: time.Date(2025, 3, 4, 5, 6, 7, 0, time.FixedZone("x", 3600)),
+	}
+}
+
+func decodeJSON(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("generated file is not JSON: %v\n%s", err, b)
+	}
+	return m
+}
+
+func TestGeneratedAWSProvider(t *testing.T) {
+	p := awsProject()
+	gen, err := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s", environment: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"terraform": map[string]any{
+			"required_providers": map[string]any{"aws": map[string]any{"source": "hashicorp/aws"}},
+		},
+		"provider": map[string]any{"aws": map[string]any{
+			"region": "us-west-2",
+			"default_tags": map[string]any{"tags": map[string]any{
+				"Project":     "chart-app-alice-web",
+				"Environment": "production",
+				"ManagedBy":   "chart-app-platform",
+				"UserId":      "alice",
+				"ProjectId":   "web",
+				"CreatedAt":   "2025-03-04T04:06:07Z",
+			}},
+		}},
+	}
+	if diff := cmp.Diff(want, decodeJSON(t, gen[providerFile])); diff != "" {
+		t.Errorf("provider file (-want +got):\n%s", diff)
+	}
+	wantBackend := map[string]any{"terraform": map[string]any{"backend": map[string]any{"pg": map[string]any{"schema_name": "s"}}}}
+	if diff := cmp.Diff(wantBackend, decodeJSON(t, gen[backendFile])); diff != "" {
+		t.Errorf("backend file (-want +got):\n%s", diff)
+	}
+	if gen[varsFile] != nil {
+		t.Errorf("vars file generated without variables")
+	}
+
+	// With an endpoint every service of the guide goes there.
+	gen, err = generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s", endpointURL: "http://127.0.0.1:4566"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aws := decodeJSON(t, gen[providerFile])["provider"].(map[string]any)["aws"].(map[string]any)
+	endpoints, _ := aws["endpoints"].(map[string]any)
+	for _, svc := range []string{"s3", "lambda", "dynamodb", "apigateway", "apigatewayv2", "iam", "cloudwatchlogs", "sts"} {
+		if endpoints[svc] != "http://127.0.0.1:4566" {
+			t.Errorf("endpoint %s = %v", svc, endpoints[svc])
+		}
+	}
+}
+
+func TestGeneratedProviderOnlyForAWS(t *testing.T) {
+	for name, tc := range map[string]struct {
+		files       map[string]string
+		wantAWS     bool
+		wantRequire bool
+	}{
+		"terraform_data only": {files: map[string]string{"main.tf": `resource "terraform_data" "x" {}`}},
+		"random only":         {files: map[string]string{"main.tf": `resource "random_id" "x" { byte_length = 4 }`}},
+		"aws resource":        {files: map[string]string{"main.tf": s3Config}, wantAWS: true, wantRequire: true},
+		"aws data source": {
+			files:   map[string]string{"main.tf": `data "aws_caller_identity" "me" {}`},
+			wantAWS: true, wantRequire: true,
+		},
+		"aws in tf.json": {
+			files:   map[string]string{"main.tf.json": `{"resource": {"aws_dynamodb_table": {"t": {"name": "t"}}}}`},
+			wantAWS: true, wantRequire: true,
+		},
+		"aws in tf.json array form": {
+			files:   map[string]string{"main.tf.json": `{"data": [{"aws_region": {"r": {}}}]}`},
+			wantAWS: true, wantRequire: true,
+		},
+		"tenant requires aws itself": {
+			files: map[string]string{"main.tf": s3Config, "versions.tf": `terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 5.0" }
+  }
+}`},
+			wantAWS: true,
+		},
+		"tenant requires aws in tf.json": {
+			files:   map[string]string{"main.tf": s3Config, "versions.tf.json": `{"terraform": {"required_providers": {"aws": {"source": "hashicorp/aws"}}}}`},
+			wantAWS: true,
+		},
+		"aws mentioned in a data file only": {files: map[string]string{"main.tf": `resource "terraform_data" "x" {}`, "index.js": `// resource "aws_s3_bucket"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := Project{UserID: "u", ProjectID: "p", Region: "us-east-1", Files: tc.files}
+			gen, err := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := gen[providerFile] != nil; got != tc.wantAWS {
+				t.Fatalf("provider file generated = %v, want %v", got, tc.wantAWS)
+			}
+			if !tc.wantAWS {
+				return
+			}
+			_, required := decodeJSON(t, gen[providerFile])["terraform"]
+			if required != tc.wantRequire {
+				t.Errorf("required_providers generated = %v, want %v", required, tc.wantRequire)
+			}
+		})
+	}
+}
+
+func TestAWSWithoutRegionRefused(t *testing.T) {
+	p := awsProject()
+	p.Region = ""
+	if _, err := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s"}); err == nil {
+		t.Fatal("an AWS configuration without region was rendered")
+	}
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestRenderWorkdirRemovesStaleFiles(t *testing.T) {
+	dir := t.TempDir()
+	p := Project{UserID: "u", ProjectID: "p", Files: map[string]string{"a.tf": "# a", "b.tf": "# b"}, Variables: map[string]any{"x": "y"}}
+	gen, _ := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s"})
+	if err := renderWorkdir(dir, p, gen); err != nil {
+		t.Fatal(err)
+	}
+	// terraform's own state in the workdir must survive re-rendering.
+	os.MkdirAll(filepath.Join(dir, ".terraform"), 0o700)
+	os.WriteFile(filepath.Join(dir, ".terraform.lock.hcl"), []byte("lock"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "leftover-dir"), 0o700)
+	want := []string{".tenantform", ".terraform", ".terraform.lock.hcl", "a.tf", "b.tf", "leftover-dir", backendFile, varsFile}
+	if diff := cmp.Diff(want, listDir(t, dir)); diff != "" {
+		t.Fatalf("first render (-want +got):\n%s", diff)
+	}
+
+	// Next generation: b.tf deleted, a.tf changed, no variables.
+	p.Files = map[string]string{"a.tf": "# a2"}
+	p.Variables = nil
+	gen, _ = generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s"})
+	if err := renderWorkdir(dir, p, gen); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{".tenantform", ".terraform", ".terraform.lock.hcl", "a.tf", backendFile}
+	if diff := cmp.Diff(want, listDir(t, dir)); diff != "" {
+		t.Errorf("second render (-want +got):\n%s", diff)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a.tf")); string(b) != "# a2" {
+		t.Errorf("a.tf = %q, want the new content", b)
+	}
+}
+
+func TestProjectValidate(t *testing.T) {
+	for _, bad := range []Project{
+		{UserID: "Alice", ProjectID: "p"},
+		{UserID: "a", ProjectID: "../p"},
+		{UserID: "a", ProjectID: "p_q"},
+		{UserID: "a", ProjectID: strings.Repeat("p", 41)},
+		{UserID: "a", ProjectID: "p", Files: map[string]string{"../x.tf": ""}},
+		{UserID: "a", ProjectID: "p", Files: map[string]string{"sub/x.tf": ""}},
+		{UserID: "a", ProjectID: "p", Files: map[string]string{".terraform": ""}},
+		{UserID: "a", ProjectID: "p", Files: map[string]string{"tenantform_backend.tf.json": ""}},
+	} {
+		if err := bad.validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	good := Project{UserID: "a", ProjectID: "p-1", Files: map[string]string{"main.tf": "", "index.js": ""}}
+	if err := good.validate(); err != nil {
+		t.Errorf("valid project refused: %v", err)
+	}
+}
+
+func TestInitDigest(t *testing.T) {
+	base := map[string]string{
+		"main.tf": `resource "terraform_data" "x" {
+  input = var.n
+}
+variable "n" {}
+`,
+		"versions.tf": `terraform {
+  required_providers {
+    random = { source = "hashicorp/random" }
+  }
+}
+`,
+	}
+	digest := func(mod func(map[string]string)) string {
+		files := map[string]string{}
+		for k, v := range base {
+			files[k] = v
+		}
+		if mod != nil {
+			mod(files)
+		}
+		return analyze(files).initDigest
+	}
+	d0 := digest(nil)
+	same := map[string]func(map[string]string){
+		"resource argument edited": func(f map[string]string) {
+			f["main.tf"] = strings.Replace(f["main.tf"], "var.n", "var.n + 1", 1)
+		},
+		"variable default added": func(f map[string]string) {
+			f["main.tf"] = strings.Replace(f["main.tf"], `variable "n" {}`, `variable "n" { default = 2 }`, 1)
+		},
+		"data file added":     func(f map[string]string) { f["index.js"] = "exports.handler = 1" },
+		"output added":        func(f map[string]string) { f["outputs.tf"] = `output "o" { value = 1 }` },
+		"resource of same pr": func(f map[string]string) { f["more.tf"] = `resource "terraform_data" "y" {}` },
+	}
+	for name, mod := range same {
+		if digest(mod) != d0 {
+			t.Errorf("%s changed the init digest", name)
+		}
+	}
+	different := map[string]func(map[string]string){
+		"required_providers changed": func(f map[string]string) {
+			f["versions.tf"] = strings.Replace(f["versions.tf"], "random", "archive", -1)
+		},
+		"new provider implied by a type": func(f map[string]string) {
+			f["more.tf"] = `resource "random_id" "r" { byte_length = 2 }`
+		},
+		"module added":   func(f map[string]string) { f["mod.tf"] = `module "m" { source = "./m" }` },
+		"provider block": func(f map[string]string) { f["p.tf"] = `provider "random" {}` },
+		"unparsable file edited": func(f map[string]string) {
+			f["broken.tf"] = `resource "terraform_data" {`
+		},
+	}
+	for name, mod := range different {
+		if digest(mod) == d0 {
+			t.Errorf("%s did not change the init digest", name)
+		}
+	}
+}
