@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,18 +113,23 @@ func fromStore(err error, notFoundMsg string) error {
 	return err
 }
 
-// writeJSON answers with v. An encoding failure can only be a bug (every
-// value written is built from plain structs), so it is logged, not retried.
+// writeJSON answers with v. HTML escaping is off: bodies are JSON for API
+// clients, and tenant HCL (heredocs, "a && b") should read as written. An
+// encoding failure can only be a bug (every value written is built from
+// plain structs), so it is logged, not retried.
 func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		s.logger(r).Error("cannot encode response", zap.Error(err))
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(errorBody{errorPayload{Code: codeInternal, Message: "cannot encode the response"}})
+		buf.Reset()
+		enc.Encode(errorBody{errorPayload{Code: codeInternal, Message: "cannot encode the response"}})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
 }
 
 // writeError answers with the error envelope. Errors that are not apiErrors
@@ -132,9 +138,13 @@ func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		id := requestID(r.Context())
-		s.logger(r).Error("request failed", zap.Error(err))
-		ae = newError(http.StatusInternalServerError, codeInternal, "internal error (request id %s)", id)
+		if r.Context().Err() != nil {
+			// The client went away; nothing failed on this side.
+			s.logger(r).Info("request abandoned by the client", zap.Error(err))
+		} else {
+			s.logger(r).Error("request failed", zap.Error(err))
+		}
+		ae = newError(http.StatusInternalServerError, codeInternal, "internal error (request id %s)", requestID(r.Context()))
 	}
 	for k, vs := range ae.header {
 		for _, v := range vs {

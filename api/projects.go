@@ -32,6 +32,16 @@ type specRequest struct {
 // otherwise could be stored but never passed to Terraform.
 var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
 
+// reservedVariable reports the names Terraform refuses for variables;
+// catching them here gives a 422 now instead of a failed plan later.
+func reservedVariable(name string) bool {
+	switch name {
+	case "source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals":
+		return true
+	}
+	return false
+}
+
 // costCap is the ceiling a user's maxMonthlyCostUSD may reach, and the
 // default when the spec names none.
 type costCap struct {
@@ -77,8 +87,11 @@ func (s *server) spec(req specRequest, limit costCap) (store.Spec, []fieldProble
 		add("variables", "must be a JSON object of variable names to values")
 	}
 	for _, name := range sortedKeys(vars) {
-		if !variableName.MatchString(name) {
+		switch {
+		case !variableName.MatchString(name):
 			add("variables."+name, "is not a valid Terraform variable name (a letter or _, then letters, digits, _ or -; at most 64)")
+		case reservedVariable(name):
+			add("variables."+name, "is a name Terraform reserves; variables cannot use it")
 		}
 	}
 	spec.Variables = vars

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 func TestPutCreatesThenBumpsGenerationOnlyOnChange(t *testing.T) {
@@ -124,6 +126,36 @@ func TestStatusAsTheReconcilerWroteIt(t *testing.T) {
 	}
 }
 
+// Specs come back as written: HCL full of <, > and & is not turned into
+// \u003c escapes, and variables keep their JSON values.
+func TestSpecRoundTripsAsWritten(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	main := "locals {\n  ok = 1 < 2 && 3 > 2\n  doc = <<EOT\n<html>\nEOT\n}\n"
+	body := `{"files": {"main.tf": ` + strconv.Quote(main) + `}, "variables": {"list": [1, "a", {"b": null}], "flag": true}}`
+	r := e.do("PUT", projectPathAliceDemo, e.token("alice", false), body)
+	r.wantStatus(t, http.StatusCreated)
+	if !strings.Contains(string(r.body), `<<EOT\n<html>`) || !strings.Contains(string(r.body), "1 < 2 && 3 > 2") {
+		t.Errorf("HCL escaped in the answer: %s", r.body)
+	}
+	p := r.project(t)
+	if p.Spec.Files["main.tf"] != main {
+		t.Errorf("main.tf came back as %q", p.Spec.Files["main.tf"])
+	}
+	if got := string(p.Spec.Variables["list"]); got != `[1,"a",{"b":null}]` {
+		t.Errorf("variable list came back as %s", got)
+	}
+}
+
+func TestZeroPolicyMeansTheDefaultRules(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.Policy = policy.Rules{} })
+	alice := e.token("alice", false)
+	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
+	bad := map[string]any{"files": map[string]string{"main.tf": `data "http" "x" { url = "http://169.254.169.254/" }`}}
+	e.do("PUT", projectPathAliceDemo, alice, bad).wantError(t, http.StatusUnprocessableEntity, codePolicyViolation)
+}
+
 func TestIfMatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -229,6 +261,7 @@ func TestSpecValidationNamesTheField(t *testing.T) {
 		{"variables not an object", map[string]any{"files": files, "variables": []int{1}}, "variables", "JSON object"},
 		{"variables a string", map[string]any{"files": files, "variables": "n=1"}, "variables", "JSON object"},
 		{"bad variable name", map[string]any{"files": files, "variables": map[string]any{"1n": 1}}, "variables.1n", "variable name"},
+		{"reserved variable name", map[string]any{"files": files, "variables": map[string]any{"count": 1}}, "variables.count", "reserves"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := e.do("PUT", projectPathAliceDemo, alice, tc.body).wantError(t, http.StatusUnprocessableEntity, codeInvalidSpec)

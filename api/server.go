@@ -11,6 +11,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -48,7 +49,8 @@ type Config struct {
 	// MaxResourcesPerUser is the resource quota shown for a user without
 	// an override (MAX_RESOURCES_PER_USER). Default 10.
 	MaxResourcesPerUser int
-	// Policy is checked against every submitted configuration.
+	// Policy is checked against every submitted configuration. The zero
+	// value means policy.DefaultRules() (with AllowedRegions).
 	Policy policy.Rules
 	// RateLimitPerSecond and RateLimitBurst bound requests per
 	// authenticated user. 0 requests per second means no limit; a zero
@@ -119,6 +121,10 @@ func (c Config) withDefaults() Config {
 	if len(c.AllowedRegions) == 0 && c.DefaultRegion != "" {
 		c.AllowedRegions = []string{c.DefaultRegion}
 	}
+	if reflect.ValueOf(c.Policy).IsZero() {
+		c.Policy = policy.DefaultRules()
+		c.Policy.AllowedRegions = nil // the server's own, below
+	}
 	if len(c.Policy.AllowedRegions) == 0 {
 		c.Policy.AllowedRegions = c.AllowedRegions
 	}
@@ -149,7 +155,9 @@ func New(cfg Config, st Store) http.Handler {
 func newServer(cfg Config, st Store) *server {
 	s := &server{cfg: cfg.withDefaults(), st: st}
 	s.limiters = newLimiters(s.cfg.RateLimitPerSecond, s.cfg.RateLimitBurst, maxLimiters)
-	s.router = mux.NewRouter()
+	// No path cleaning: mux would answer "//x" or "/a/../b" with a bare
+	// 301 redirect; here they are simply unknown routes, answered in JSON.
+	s.router = mux.NewRouter().SkipClean(true)
 	for _, rt := range s.routes() {
 		s.router.Handle(rt.path, s.endpoint(rt)).Methods(rt.method)
 	}
@@ -173,8 +181,9 @@ const (
 	admin
 )
 
-// route is one entry of the routing table: the table is the single list
-// that both the router and the OpenAPI consistency test read.
+// route is one entry of the routing table. The router is built from the
+// table and nothing else, so the tests that walk it (OpenAPI consistency,
+// scoping of every route) cover a route the moment it is added.
 type route struct {
 	method string
 	path   string

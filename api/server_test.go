@@ -67,6 +67,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 		}
 	}
+	checkPathParameters(t, []byte(openAPIDocument))
 	slices.Sort(routed)
 	slices.Sort(documented)
 	if diff := cmp.Diff(routed, documented); diff != "" {
@@ -115,6 +116,9 @@ func TestUnknownRoutesAndWrongMethods(t *testing.T) {
 	alice := e.token("alice", false)
 	e.do("GET", "/nope", "", nil).wantError(t, http.StatusNotFound, codeNotFound)
 	e.do("GET", "/api/v1/users/alice/projects/demo/", alice, nil).wantError(t, http.StatusNotFound, codeNotFound)
+	// Unclean paths are unknown routes, not redirects to a clean one.
+	e.do("GET", "/api/v1/users/alice//projects", alice, nil).wantError(t, http.StatusNotFound, codeNotFound)
+	e.do("GET", "/api/v1/users/bob/../alice/projects", alice, nil).wantError(t, http.StatusNotFound, codeNotFound)
 
 	for _, tc := range []struct{ method, path, allow string }{
 		{"PATCH", projectPathAliceDemo, "GET, PUT, DELETE"},
@@ -333,5 +337,60 @@ func TestMetricsRoute(t *testing.T) {
 	r := e.do("GET", "/metrics", "", nil)
 	if r.status != http.StatusOK || string(r.body) != "tenantform_up 1\n" {
 		t.Errorf("GET /metrics = %d %q", r.status, r.body)
+	}
+}
+
+// checkPathParameters fails when a documented path's {variables} and its
+// declared path parameters differ.
+func checkPathParameters(t *testing.T, raw []byte) {
+	t.Helper()
+	type param struct {
+		Ref  string `json:"$ref"`
+		Name string `json:"name"`
+		In   string `json:"in"`
+	}
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Parameters map[string]param `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	pathParams := func(list []param) []string {
+		var out []string
+		for _, p := range list {
+			if p.Ref != "" {
+				p = doc.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")]
+			}
+			if p.In == "path" {
+				out = append(out, p.Name)
+			}
+		}
+		return out
+	}
+	for path, item := range doc.Paths {
+		var want []string
+		for _, part := range strings.Split(path, "/") {
+			if strings.HasPrefix(part, "{") {
+				want = append(want, strings.Trim(part, "{}"))
+			}
+		}
+		var shared []param
+		json.Unmarshal(item["parameters"], &shared)
+		for method, op := range item {
+			if method == "parameters" {
+				continue
+			}
+			var o struct{ Parameters []param }
+			json.Unmarshal(op, &o)
+			got := append(pathParams(shared), pathParams(o.Parameters)...)
+			slices.Sort(got)
+			w := slices.Sorted(slices.Values(want))
+			if !slices.Equal(got, w) {
+				t.Errorf("%s %s declares path parameters %v, want %v", method, path, got, w)
+			}
+		}
 	}
 }
