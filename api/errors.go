@@ -104,7 +104,7 @@ func fromStore(err error, notFoundMsg string) error {
 		return notFound(notFoundMsg)
 	case errors.Is(err, store.ErrPreconditionFailed):
 		return newError(http.StatusPreconditionFailed, codePreconditionFailed,
-			"If-Match does not name the project's current generation; GET it, then retry with its ETag")
+			"If-Match does not name the project's current generation (or the project does not exist); GET it, then retry with its ETag")
 	case errors.Is(err, store.ErrConflict):
 		// The store's conflict messages name the project and the reason,
 		// after the sentinel's own "conflict: " prefix.

@@ -195,8 +195,8 @@ func ifMatch(h string) (generation *int64, mustExist bool, err error) {
 	return &n, false, nil
 }
 
-// maxMustExistRetries bounds the retries of an If-Match: * PUT that lost a
-// race with another writer (it does not care which generation it replaces).
+// maxMustExistRetries bounds the retries of an If-Match: * PUT that keeps
+// losing races with other writers.
 const maxMustExistRetries = 5
 
 func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -220,26 +220,9 @@ func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) err
 		return policyError(v)
 	}
 
-	var p store.Project
-	var res store.PutResult
-	for attempt := 0; ; attempt++ {
-		if mustExist {
-			cur, err := s.st.GetProject(r.Context(), c.key)
-			if errors.Is(err, store.ErrNotFound) {
-				return fromStore(store.ErrPreconditionFailed, "")
-			} else if err != nil {
-				return err
-			}
-			match = &cur.Generation
-		}
-		p, res, err = s.st.PutSpec(r.Context(), c.key, spec, match, c.now)
-		if mustExist && errors.Is(err, store.ErrPreconditionFailed) && attempt < maxMustExistRetries {
-			continue
-		}
-		if err != nil {
-			return fromStore(err, msgProjectNotFound)
-		}
-		break
+	p, res, err := s.put(r.Context(), c, spec, match, mustExist)
+	if err != nil {
+		return fromStore(err, msgProjectNotFound)
 	}
 	status := http.StatusOK
 	if res == store.Created {
@@ -248,6 +231,28 @@ func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	s.writeProject(w, r, status, p)
 	return nil
+}
+
+// put stores spec under If-Match. With "*" the generation it replaces does
+// not matter, only that the project exists, so losing a race with another
+// writer is retried rather than answered 412.
+func (s *server) put(ctx context.Context, c *call, spec store.Spec, match *int64, mustExist bool) (store.Project, store.PutResult, error) {
+	if !mustExist {
+		return s.st.PutSpec(ctx, c.key, spec, match, c.now)
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.st.GetProject(ctx, c.key)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Project{}, 0, store.ErrPreconditionFailed
+		} else if err != nil {
+			return store.Project{}, 0, err
+		}
+		p, res, err := s.st.PutSpec(ctx, c.key, spec, &cur.Generation, c.now)
+		if errors.Is(err, store.ErrPreconditionFailed) && attempt < maxMustExistRetries {
+			continue
+		}
+		return p, res, err
+	}
 }
 
 func projectPath(k store.Key) string {
