@@ -146,7 +146,8 @@ func (ps *pass) admit(ctx context.Context, plan *tf.Plan, est cost.Estimate) *ou
 	if override.MaxMonthlyCostUSD != nil {
 		ceiling = *override.MaxMonthlyCostUSD
 	}
-	if p.Spec.MaxMonthlyCostUSD > 0 && p.Spec.MaxMonthlyCostUSD < ceiling {
+	// The API always stores a concrete ceiling; 0 means "free resources only".
+	if p.Spec.MaxMonthlyCostUSD >= 0 && p.Spec.MaxMonthlyCostUSD < ceiling {
 		ceiling = p.Spec.MaxMonthlyCostUSD
 	}
 	if est.MonthlyUSD > ceiling {
