@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // configInfo is what the engine needs to know about tenant configuration
@@ -23,6 +25,10 @@ type configInfo struct {
 	// the generated file must not list it again (terraform refuses a
 	// provider required twice in one module).
 	requiresAWS bool
+	// awsAliases are the aliases of the tenant's own aws provider
+	// configurations (the policy allows aliased ones, with a region).
+	// Resources using them must carry the project's tags too.
+	awsAliases []string
 	// initDigest covers exactly what `terraform init` reads from tenant
 	// configuration: terraform, provider and module blocks, and the
 	// provider each resource type implies. Editing a resource's arguments
@@ -62,6 +68,11 @@ func analyze(files map[string]string) configInfo {
 	for _, p := range sortedKeys(providers) {
 		fmt.Fprintf(h, "implied provider %q\n", p)
 	}
+	sort.Strings(info.awsAliases)
+	info.awsAliases = slices.Compact(info.awsAliases)
+	if len(info.awsAliases) > 0 {
+		info.usesAWS = true
+	}
 	info.initDigest = fmt.Sprintf("%x", h.Sum(nil))
 	return info
 }
@@ -93,6 +104,15 @@ func analyzeHCL(name string, src []byte, h io.Writer, providers map[string]bool,
 			r := b.Range()
 			fmt.Fprintf(h, "block %q %q\n", name, b.Type)
 			h.Write(src[r.Start.Byte:r.End.Byte])
+			if b.Type == "provider" && len(b.Labels) == 1 && b.Labels[0] == "aws" {
+				if a, ok := b.Body.Attributes["alias"]; ok {
+					// Terraform requires a literal alias; anything else fails
+					// at plan and needs no override.
+					if v, diags := a.Expr.Value(nil); !diags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+						info.awsAliases = append(info.awsAliases, v.AsString())
+					}
+				}
+			}
 			if b.Type == "terraform" {
 				for _, inner := range b.Body.Blocks {
 					if inner.Type == "required_providers" {
@@ -124,6 +144,16 @@ func analyzeJSON(name string, src []byte, h io.Writer, providers map[string]bool
 		case "terraform", "provider", "module":
 			fmt.Fprintf(h, "json %q %q\n", name, key)
 			h.Write(raw)
+			if key == "provider" {
+				for _, pb := range jsonObjects(raw) {
+					for _, cfg := range jsonObjects(pb["aws"]) {
+						var alias string
+						if json.Unmarshal(cfg["alias"], &alias) == nil && alias != "" {
+							info.awsAliases = append(info.awsAliases, alias)
+						}
+					}
+				}
+			}
 			if key == "terraform" {
 				for _, tb := range jsonObjects(raw) {
 					for _, rp := range jsonObjects(tb["required_providers"]) {

@@ -238,7 +238,7 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 func initDigest(base string, info configInfo, gen map[string][]byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "base %s\ntenant %s\n", base, info.initDigest)
-	for _, name := range []string{backendFile, providerFile} {
+	for _, name := range []string{backendFile, providerFile, providerOverrideFile} {
 		fmt.Fprintf(h, "gen %s %d\n", name, len(gen[name]))
 		h.Write(gen[name])
 	}

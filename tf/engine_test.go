@@ -2,6 +2,7 @@ package tf
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +175,34 @@ func TestWorkspaceName(t *testing.T) {
 	}
 	if got := WorkspaceName("alice", "demo"); got != "alice_demo" {
 		t.Errorf("WorkspaceName = %q", got)
+	}
+}
+
+// TestProviderNotInstallable: a provider that the configured sources cannot
+// supply yields ErrProviderNotInstallable with terraform's diagnostic. The
+// aws provider is routed to an empty filesystem mirror, so the test never
+// touches the network, whatever the machine.
+func TestProviderNotInstallable(t *testing.T) {
+	t.Parallel()
+	mirror := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(mirror, "registry.terraform.io", "hashicorp", "aws"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEngine(t, "", func(c *Config) { c.FilesystemMirror = mirror })
+	p := Project{UserID: "hank", ProjectID: "aws", Region: "us-east-1", Files: map[string]string{"main.tf": `
+resource "aws_s3_bucket" "b" {
+  bucket_prefix = "b-"
+}
+`}}
+	_, err := e.Plan(testContext(t), p, nil)
+	if !errors.Is(err, ErrProviderNotInstallable) {
+		t.Fatalf("err = %s, want ErrProviderNotInstallable", describe(err))
+	}
+	var ce *CommandError
+	if !errors.As(err, &ce) || ce.Op != "init" || len(ce.Diagnostics) == 0 || !strings.Contains(ce.Diagnostics[0], "hashicorp/aws") {
+		t.Errorf("diagnostics should name the provider: %s", describe(err))
+	}
+	if errors.Is(err, ErrStateLocked) {
+		t.Error("classified as a lock error too")
 	}
 }

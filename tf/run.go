@@ -116,6 +116,12 @@ func (r *run) ensureInit() error {
 	// been deleted, and terraform versions differ in how they react.
 	os.Remove(hashPath)
 	os.Remove(filepath.Join(r.dir, environmentFile))
+	// The dependency lock file of a workdir is a cache, not a reviewed
+	// artifact (tenants cannot submit one). Keeping it across a change of
+	// the tenant's version constraints would make init fail with "locked
+	// provider does not match the constraints" until someone deleted it;
+	// without it, init picks versions exactly as for a new project.
+	os.Remove(filepath.Join(r.dir, ".terraform.lock.hcl"))
 
 	e := r.e
 	if !e.backendReady.Load() {

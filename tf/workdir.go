@@ -19,7 +19,10 @@ import (
 const (
 	backendFile  = "tenantform_backend.tf.json"
 	providerFile = "tenantform_provider.tf.json"
-	varsFile     = "tenantform_vars.auto.tfvars.json"
+	// providerOverrideFile extends the tenant's aliased aws provider
+	// configurations; "_override" makes terraform merge it into them.
+	providerOverrideFile = "tenantform_provider_override.tf.json"
+	varsFile             = "tenantform_vars.auto.tfvars.json"
 
 	// privateDir holds what terraform must not see as configuration: the
 	// process's HOME and saved plans. Dot-names are never tenant files.
@@ -116,33 +119,14 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 	out[backendFile] = b
 
 	out[providerFile] = nil
+	out[providerOverrideFile] = nil
 	if in.info.usesAWS {
 		p := in.project
 		if p.Region == "" {
 			return nil, errors.New("the configuration uses AWS resources but the project has no region")
 		}
-		provider := map[string]any{
-			"region": p.Region,
-			"default_tags": map[string]any{
-				"tags": map[string]string{
-					"Project":     ProjectTag(p.UserID, p.ProjectID),
-					"Environment": in.environment,
-					"ManagedBy":   ManagedByTag,
-					"UserId":      p.UserID,
-					"ProjectId":   p.ProjectID,
-					"CreatedAt":   p.CreatedAt.UTC().Format(time.RFC3339),
-				},
-			},
-		}
-		if in.endpointURL != "" {
-			endpoints := map[string]string{}
-			for _, svc := range endpointServices {
-				endpoints[svc] = in.endpointURL
-			}
-			provider["endpoints"] = endpoints
-			// Local emulators serve every bucket on one host.
-			provider["s3_use_path_style"] = true
-		}
+		provider := awsSettings(in)
+		provider["region"] = p.Region
 		doc := map[string]any{"provider": map[string]any{"aws": provider}}
 		if !in.info.requiresAWS {
 			doc["terraform"] = map[string]any{
@@ -154,6 +138,22 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 		if out[providerFile], err = marshalFile(doc); err != nil {
 			return nil, err
 		}
+		// The tenant's aliased configurations get the same tags (and
+		// endpoints) through an override file, which terraform merges
+		// into the provider block of the same alias; their region stays
+		// the tenant's, which the policy has checked.
+		if len(in.info.awsAliases) > 0 {
+			var aliased []any
+			for _, alias := range in.info.awsAliases {
+				cfg := awsSettings(in)
+				cfg["alias"] = alias
+				aliased = append(aliased, cfg)
+			}
+			override := map[string]any{"provider": map[string]any{"aws": aliased}}
+			if out[providerOverrideFile], err = marshalFile(override); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	out[varsFile] = nil
@@ -163,6 +163,34 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// awsSettings are the aws provider settings every configuration of a
+// project gets: the guide's tags and, for emulators, the endpoints.
+func awsSettings(in renderInput) map[string]any {
+	p := in.project
+	settings := map[string]any{
+		"default_tags": map[string]any{
+			"tags": map[string]string{
+				"Project":     ProjectTag(p.UserID, p.ProjectID),
+				"Environment": in.environment,
+				"ManagedBy":   ManagedByTag,
+				"UserId":      p.UserID,
+				"ProjectId":   p.ProjectID,
+				"CreatedAt":   p.CreatedAt.UTC().Format(time.RFC3339),
+			},
+		},
+	}
+	if in.endpointURL != "" {
+		endpoints := map[string]string{}
+		for _, svc := range endpointServices {
+			endpoints[svc] = in.endpointURL
+		}
+		settings["endpoints"] = endpoints
+		// Local emulators serve every bucket on one host.
+		settings["s3_use_path_style"] = true
+	}
+	return settings
 }
 
 // endpointServices are the aws provider endpoint keys set when an endpoint

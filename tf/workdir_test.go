@@ -1,8 +1,10 @@
 package tf
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -10,7 +12,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tenantform/tenantform/tf/policy"
 )
+
+func policyCheck(e *Engine, p Project) []policy.Violation { return policy.Check(p.Files, e.cfg.Policy) }
 
 const s3Config = `
 resource "aws_s3_bucket" "site" {
@@ -79,6 +85,105 @@ func TestGeneratedAWSProvider(t *testing.T) {
 		if endpoints[svc] != "http://127.0.0.1:4566" {
 			t.Errorf("endpoint %s = %v", svc, endpoints[svc])
 		}
+	}
+}
+
+func TestGeneratedOverrideForAliases(t *testing.T) {
+	p := awsProject()
+	p.Files["west.tf"] = `provider "aws" {
+  alias  = "west"
+  region = "us-west-2"
+}
+`
+	p.Files["more.tf.json"] = `{"provider": {"aws": [{"alias": "east", "region": "us-east-1"}]}}`
+	in := renderInput{project: p, info: analyze(p.Files), schema: "s", environment: "dev"}
+	gen, err := generatedFiles(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	override := decodeJSON(t, gen[providerOverrideFile])
+	list, _ := override["provider"].(map[string]any)["aws"].([]any)
+	if len(list) != 2 {
+		t.Fatalf("override = %v, want both aliases", override)
+	}
+	for i, alias := range []string{"east", "west"} {
+		cfg := list[i].(map[string]any)
+		if cfg["alias"] != alias {
+			t.Errorf("override[%d] alias = %v, want %s", i, cfg["alias"], alias)
+		}
+		if _, ok := cfg["region"]; ok {
+			t.Errorf("override of %s sets a region: the tenant's stays", alias)
+		}
+		tags := cfg["default_tags"].(map[string]any)["tags"].(map[string]any)
+		if tags["Project"] != "chart-app-alice-web" || tags["ManagedBy"] != "chart-app-platform" || tags["Environment"] != "dev" {
+			t.Errorf("override of %s tags = %v", alias, tags)
+		}
+	}
+	// Without aliases there is no override file.
+	q := awsProject()
+	gen, _ = generatedFiles(renderInput{project: q, info: analyze(q.Files), schema: "s"})
+	if gen[providerOverrideFile] != nil {
+		t.Error("override file generated without aliased providers")
+	}
+}
+
+// TestRenderedAWSConfigLoads has terraform load rendered AWS workdirs
+// (`terraform providers` reads every file, merges overrides and resolves
+// requirements, without installing anything): the generated files must fit
+// tenant configuration whether or not it requires aws itself or declares
+// aliased providers.
+func TestRenderedAWSConfigLoads(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, "postgres://unused@127.0.0.1:1/x", func(c *Config) { c.AWSEndpointURL = "http://127.0.0.1:4566" })
+	for name, files := range map[string]map[string]string{
+		"plain": {"main.tf": s3Config},
+		"tenant requires aws": {"main.tf": s3Config, "versions.tf": `terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.0" }
+  }
+}
+`},
+		"aliases": {"main.tf": s3Config, "west.tf": `provider "aws" {
+  alias  = "west"
+  region = "us-west-2"
+}
+resource "aws_s3_bucket" "west" {
+  provider = aws.west
+}
+`, "east.tf.json": `{"provider": {"aws": {"alias": "east", "region": "us-east-1"}}, "resource": {"aws_dynamodb_table": {"t": {"provider": "aws.east", "name": "t", "hash_key": "id", "billing_mode": "PAY_PER_REQUEST", "attribute": [{"name": "id", "type": "S"}]}}}}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := awsProject()
+			p.Files = files
+			if v := policyCheck(e, p); v != nil {
+				t.Fatalf("test configuration refused by the policy: %v", v)
+			}
+			gen, err := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s", endpointURL: e.cfg.AWSEndpointURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if err := renderWorkdir(dir, p, gen); err != nil {
+				t.Fatal(err)
+			}
+			// Without the backend, which would need init (and a database).
+			os.Remove(filepath.Join(dir, backendFile))
+			// tfexec has no plain `terraform providers`: run it with the
+			// environment the engine would use.
+			r := e.newRun(context.Background(), "test", dir, p.Region, nil)
+			cmd := exec.Command(e.cfg.BinaryPath, "providers", "-no-color")
+			cmd.Dir = dir
+			for k, v := range r.env {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.Contains(string(out), "Warning") {
+				t.Fatalf("terraform providers: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "provider[registry.terraform.io/hashicorp/aws]") {
+				t.Errorf("aws provider not required:\n%s", out)
+			}
+		})
 	}
 }
 
