@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap"
@@ -32,10 +33,11 @@ func BenchmarkPlanApply(b *testing.B) {
 	files := counterProject("x", "y", 0).Files
 
 	b.Run("tenantform/new-project", func(b *testing.B) {
+		run := benchRuns.Add(1) // -count repeats share the database
 		e := newTestEngine(b, db, func(c *Config) { c.Logger = zap.NewNop() })
 		ctx := context.Background()
 		for i := 0; b.Loop(); i++ {
-			p := counterProject("bench", fmt.Sprintf("new%d", i), i)
+			p := counterProject("bench", fmt.Sprintf("new%d-%d", run, i), i)
 			plan, err := e.Plan(ctx, p, nil)
 			if err != nil {
 				b.Fatal(describe(err))
@@ -47,9 +49,10 @@ func BenchmarkPlanApply(b *testing.B) {
 	})
 
 	b.Run("tenantform/update", func(b *testing.B) {
+		run := benchRuns.Add(1) // -count repeats share the database
 		e := newTestEngine(b, db, func(c *Config) { c.Logger = zap.NewNop() })
 		ctx := context.Background()
-		p := counterProject("bench", "update", -1)
+		p := counterProject("bench", fmt.Sprintf("update%d", run), -1)
 		warm, err := e.Plan(ctx, p, nil)
 		if err != nil {
 			b.Fatal(describe(err))
@@ -82,18 +85,20 @@ func BenchmarkPlanApply(b *testing.B) {
 		}
 	})
 	b.Run("terraform-cli/pg-backend-new", func(b *testing.B) {
+		run := benchRuns.Add(1) // -count repeats share the database
 		for i := 0; b.Loop(); i++ {
 			dir := cli.dir(b, files, true)
 			cli.run(b, dir, "init", "-input=false", "-no-color")
-			cli.run(b, dir, "workspace", "new", "-no-color", fmt.Sprintf("cli_new%d", i))
+			cli.run(b, dir, "workspace", "new", "-no-color", fmt.Sprintf("cli_new%d_%d", run, i))
 			cli.run(b, dir, "plan", "-input=false", "-no-color", "-out=plan.tfplan", fmt.Sprintf("-var=n=%d", i))
 			cli.run(b, dir, "apply", "-input=false", "-no-color", "-auto-approve", "plan.tfplan")
 		}
 	})
 	b.Run("terraform-cli/pg-backend-update", func(b *testing.B) {
+		run := benchRuns.Add(1) // -count repeats share the database
 		dir := cli.dir(b, files, true)
 		cli.run(b, dir, "init", "-input=false", "-no-color")
-		cli.run(b, dir, "workspace", "new", "-no-color", "cli_update")
+		cli.run(b, dir, "workspace", "new", "-no-color", fmt.Sprintf("cli_update%d", run))
 		cli.run(b, dir, "apply", "-input=false", "-no-color", "-auto-approve", "-var=n=-1")
 		for i := 0; b.Loop(); i++ {
 			cli.run(b, dir, "plan", "-input=false", "-no-color", "-out=plan.tfplan", fmt.Sprintf("-var=n=%d", i))
@@ -101,6 +106,8 @@ func BenchmarkPlanApply(b *testing.B) {
 		}
 	})
 }
+
+var benchRuns atomic.Int64
 
 // rawCLI runs terraform directly, as an operator would by hand.
 type rawCLI struct {
