@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -84,17 +83,13 @@ type Engine struct {
 
 	projects keyedMutex
 
-	// createMu serialises `terraform workspace new` in this process; see
-	// workspace.go for why.
+	// createMu serialises `workspace new` and `workspace delete` in this
+	// process; see workspace.go for why.
 	createMu sync.Mutex
-	// backendReady is set once an init has succeeded, i.e. the pg backend
-	// has created its schema and table. Until then inits are serialised so
-	// that concurrent first inits do not race on CREATE SCHEMA/TABLE.
-	backendReady atomic.Bool
-	bootstrapMu  sync.Mutex
-
-	adminMu    sync.Mutex
-	adminReady bool
+	// initSem admits one `terraform init` at a time; see run.ensureInit.
+	initSem chan struct{}
+	// adminMu guards rendering and initialising the admin workdir.
+	adminMu sync.Mutex
 }
 
 // New validates cfg, creates WorkRoot and the plugin cache, and writes the
@@ -177,6 +172,7 @@ func New(cfg Config) (*Engine, error) {
 		log:           cfg.Logger,
 		cliConfigFile: cliFile,
 		baseDigest:    fmt.Sprintf("%x", h.Sum(nil)),
+		initSem:       make(chan struct{}, 1),
 	}, nil
 }
 

@@ -92,7 +92,7 @@ func (r *run) terraform(op string, captureStdout bool, fn func(context.Context, 
 		outW.Close()
 	}
 	r.e.log.Debug("terraform command",
-		zap.String("workdir", filepath.Base(r.dir)), zap.String("command", op),
+		zap.String("workdir", filepath.Base(r.dir)), zap.String("op", r.op), zap.String("command", op),
 		zap.Duration("took", time.Since(start)), zap.Bool("ok", err == nil))
 	if err != nil {
 		return stderr.String(), r.commandError(op, err, stderr.String())
@@ -123,18 +123,20 @@ func (r *run) ensureInit() error {
 	// without it, init picks versions exactly as for a new project.
 	os.Remove(filepath.Join(r.dir, ".terraform.lock.hcl"))
 
-	e := r.e
-	if !e.backendReady.Load() {
-		// The first init against the database makes the pg backend create
-		// its schema, sequence and table with CREATE ... IF NOT EXISTS,
-		// which PostgreSQL does not make safe against a concurrent twin
-		// (duplicate key in pg_namespace/pg_type). Let one go first.
-		e.bootstrapMu.Lock()
-		if e.backendReady.Load() {
-			e.bootstrapMu.Unlock() // someone else went first
-		} else {
-			defer e.bootstrapMu.Unlock()
-		}
+	// One init at a time per engine. Terraform documents its plugin cache
+	// as not safe for concurrent installers: two inits downloading the
+	// same provider into it at once (every project after a restart on an
+	// empty disk) could link a half-written plugin. The first init against
+	// a fresh database also makes the pg backend create its schema,
+	// sequence and table with CREATE ... IF NOT EXISTS, which PostgreSQL
+	// does not make safe against a concurrent twin. Init is rare (skipped
+	// whenever its inputs are unchanged) and short with a warm cache, so
+	// serialising it costs little.
+	select {
+	case r.e.initSem <- struct{}{}:
+		defer func() { <-r.e.initSem }()
+	case <-r.ctx.Done():
+		return r.ctx.Err()
 	}
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -144,7 +146,7 @@ func (r *run) ensureInit() error {
 			// always lives in the pg backend, nothing is ever migrated.
 			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(false))
 		})
-		// Another replica bootstrapping the same schema at this moment.
+		// Another replica creating the backend's schema at this moment.
 		if err != nil && attempt < 5 && r.ctx.Err() == nil && isBootstrapRace(stderr) {
 			r.e.log.Info("pg backend schema being created concurrently; retrying init", zap.Int("attempt", attempt+1))
 			if serr := sleepCtx(r.ctx, time.Duration(attempt+1)*500*time.Millisecond); serr != nil {
@@ -157,7 +159,6 @@ func (r *run) ensureInit() error {
 	if err != nil {
 		return err
 	}
-	e.backendReady.Store(true)
 	if err := os.WriteFile(hashPath, []byte(r.initDigest+"\n"), 0o600); err != nil {
 		return fmt.Errorf("recording init digest: %w", err)
 	}

@@ -26,14 +26,14 @@ import (
 // attempt, and "Error acquiring the state lock" from a plan that met a
 // creation. The engine therefore
 //
-//   - serialises `workspace new` within the process (Engine.createMu), so
-//     its own projects never collide with each other;
+//   - serialises `workspace new` and `workspace delete` within the process
+//     (Engine.createMu), so its own projects never collide with each other;
 //   - retries `workspace new` with jittered exponential backoff when the
 //     creation lock was busy (another replica, or a plan's lock attempt),
 //     and treats "already exists" as success (another replica won);
 //   - does the same for `workspace delete`, whose state lock meets the same
 //     creation lock and which ignores its -lock-timeout flag (terraform
-//     1.11 parses it but locks with the default of zero);
+//     parses it but locks with its default of zero; seen in 1.11);
 //   - passes -lock-timeout to plan, apply and destroy, so terraform itself
 //     retries a lock attempt that met a creation.
 //
@@ -118,10 +118,10 @@ func isNoSuchWorkspace(stderr string) bool {
 	return strings.Contains(stderr, "doesn't exist") || strings.Contains(stderr, "does not exist")
 }
 
-// adminDir is a workdir holding nothing but the backend configuration. It
-// deletes workspaces: that needs no tenant file (so no policy check and no
-// provider), and a workspace cannot be deleted while selected, which the
-// project's own workdir always has it.
+// adminDir is a workdir holding nothing but the backend configuration,
+// from which workspaces are deleted: that needs no tenant file (so no
+// policy check and no provider), and terraform refuses to delete the
+// selected workspace, which in a project's own workdir it always is.
 func (e *Engine) adminDir() string { return filepath.Join(e.cfg.WorkRoot, ".tenantform-admin") }
 
 func (e *Engine) adminRun(ctx context.Context, op string) (*run, error) {
