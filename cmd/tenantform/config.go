@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-version"
+	goversion "github.com/hashicorp/go-version"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap/zapcore"
 
@@ -94,7 +94,7 @@ type Config struct {
 	TFPath string
 	// TFVersion is the pinned terraform release installed (checksum
 	// verified) when no usable terraform is found (TF_VERSION).
-	TFVersion *version.Version
+	TFVersion *goversion.Version
 	// TFWorkDir holds the per-project working directories, a cache
 	// (TF_WORK_DIR). Default DataDir/terraform.
 	TFWorkDir string
@@ -207,7 +207,7 @@ var settings = []setting{
 	}},
 	{name: "AWS_EXTERNAL_ID", secret: true, parse: func(c *Config, v string) error {
 		// The limits of sts:AssumeRole's ExternalId.
-		if !externalIDPattern.MatchString(v) {
+		if len(v) < 2 || len(v) > 1224 || !externalIDPattern.MatchString(v) {
 			return errors.New("must be 2 to 1224 characters of letters, digits and +=,.@:/-")
 		}
 		c.AWSExternalID = v
@@ -272,7 +272,7 @@ var settings = []setting{
 		return nil
 	}},
 	{name: "TF_VERSION", def: tf.DefaultInstallVersion.String(), parse: func(c *Config, v string) error {
-		ver, err := version.NewVersion(v)
+		ver, err := goversion.NewVersion(v)
 		if err != nil {
 			return errors.New("is not a version such as 1.11.4")
 		}
@@ -318,7 +318,7 @@ var settings = []setting{
 var (
 	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`)
 	roleARNPattern     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
-	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 	tagValuePattern    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$`)
 )
@@ -400,7 +400,7 @@ func (c Config) Validate(m mode) error {
 // account, which cannot enter /root (mode 0700); /var/lib is the system's
 // place for such state.
 func defaultDataDir(getenv func(string) string) (string, error) {
-	if os.Geteuid() == 0 {
+	if isRoot() {
 		return "/var/lib/tenantform", nil
 	}
 	if xdg := getenv("XDG_DATA_HOME"); xdg != "" && filepath.IsAbs(xdg) {
@@ -412,6 +412,8 @@ func defaultDataDir(getenv func(string) string) (string, error) {
 	}
 	return filepath.Join(home, ".local", "share", "tenantform"), nil
 }
+
+func isRoot() bool { return os.Geteuid() == 0 }
 
 // envNames lists every variable tenantform reads, in the settings order.
 func envNames() []string {
