@@ -18,6 +18,7 @@ import (
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -447,3 +448,44 @@ func TestPolicyViolationIsTerminal(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestDeleteWhenSpecViolatesPolicy: a project whose spec fails the policy
+// (never applied, or applied before the policy was tightened) can still be
+// deleted; its state is destroyed without running its configuration.
+func TestDeleteWhenSpecViolatesPolicy(t *testing.T) {
+	h := newHarness(t)
+	h.put("mona", "applied", counterSpec(1))
+	bad := counterSpec(1)
+	bad.Files["evil.tf"] = `resource "terraform_data" "x" {
+  provisioner "local-exec" { command = "env" }
+}`
+	h.put("mona", "refused", bad)
+	h.reconcileDue()
+	if h.stateCount("mona", "applied") != 1 {
+		t.Fatal("valid project not applied")
+	}
+
+	// Tighten the policy: terraform_data is no longer allowed.
+	rules := policy.DefaultRules()
+	rules.DeniedResourceTypes = append(rules.DeniedResourceTypes, "terraform_data")
+	strict, err := tf.New(tf.Config{BinaryPath: terraformBinary(t), WorkRoot: t.TempDir(), PGConnStr: h.dbURL,
+		Environment: "test", Policy: rules, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = New(h.cfg, h.st, strict)
+	for _, name := range []string{"applied", "refused"} {
+		if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "mona", ProjectID: name}, h.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.reconcileDue()
+	for _, name := range []string{"applied", "refused"} {
+		if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "mona", ProjectID: name}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: still there after deletion (%v)", name, err)
+		}
+		if n := h.stateCount("mona", name); n != 0 {
+			t.Fatalf("%s: %d resources left in state", name, n)
+		}
+	}
+}

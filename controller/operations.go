@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,6 +12,7 @@ import (
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // plan produces the saved plan to apply and its cost. An approved
@@ -62,6 +64,14 @@ func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
 	ps.st.Message = why
 	err := ps.recordRun(ctx, store.OpDestroy, func() (store.RunResult, error) {
 		res, err := ps.c.tf.Destroy(ctx, ps.tfp, ps.creds)
+		var perr *policy.Error
+		if errors.As(err, &perr) {
+			// The spec fails the policy (it was stored before the policy
+			// was tightened, or it never passed): destroy what the state
+			// holds without running the tenant's configuration at all.
+			ps.log.Warn("spec violates the policy; destroying from state alone", zap.Error(err))
+			res, err = ps.c.tf.Destroy(ctx, stateOnly(ps.tfp), ps.creds)
+		}
 		if err != nil {
 			return store.RunResult{}, err
 		}
@@ -82,6 +92,26 @@ func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
 		return ps.fail(fmt.Errorf("cannot remove the project row: %w", err), ReasonDestroyFail)
 	}
 	return outcome{deleted: true}
+}
+
+// stateOnly is the project reduced to what destroying its state needs: no
+// tenant resources, variables or functions — only, when the original used
+// AWS, the provider requirement, so that init installs the provider the
+// state's resources belong to.
+func stateOnly(p tf.Project) tf.Project {
+	usesAWS := false
+	for _, content := range p.Files {
+		if strings.Contains(content, "aws_") || strings.Contains(content, `"aws"`) {
+			usesAWS = true
+		}
+	}
+	main := "# The tenant configuration was withheld (policy violation): destroying from state.\n"
+	if usesAWS {
+		main += "terraform {\n  required_providers {\n    aws = { source = \"hashicorp/aws\" }\n  }\n}\n"
+	}
+	p.Files = map[string]string{"main.tf": main}
+	p.Variables = nil
+	return p
 }
 
 // recordRun wraps one terraform operation in a run row.
