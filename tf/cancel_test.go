@@ -112,11 +112,12 @@ func TestCancelKillsAfterStopGrace(t *testing.T) {
 	real := terraformBinary(t)
 	marks := t.TempDir()
 	// Every command but plan is the real terraform; plan records that it
-	// started, then ignores SIGINT (recording each one) until killed.
+	// started, then ignores SIGINT (recording each one) until killed. The
+	// trap is set before the start marker, so no SIGINT can come first.
 	wrapper := writeScript(t, t.TempDir(), "terraform", `
 if [ "$1" != plan ]; then exec "`+real+`" "$@"; fi
-echo $$ > "`+marks+`/started"
 trap 'echo INT >> "`+marks+`/signals"' INT
+echo $$ > "`+marks+`/started"
 while :; do sleep 0.1; done
 `)
 	e := newTestEngine(t, "", func(c *Config) {
