@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/tenantform/tenantform/store/localpg"
 )
@@ -37,13 +38,21 @@ var (
 	counter  atomic.Int64
 )
 
-// Main runs the package's tests and then stops the throwaway server, if one
-// was started. Call it from TestMain.
+// Main runs the package's tests, stops the throwaway server, if one was
+// started, and then fails the run if the tests left goroutines behind (a
+// reconciler, listener or pool that was never stopped). Call it from
+// TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
 	if server != nil {
 		server.Stop()
 		os.RemoveAll(dataDir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines leaked by the tests: %v\n", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
