@@ -21,7 +21,8 @@ type Store interface {
 	SetStatus(ctx context.Context, key store.Key, owner string, st store.Status) error
 	FinishReconcile(ctx context.Context, key store.Key, owner string, st store.Status, seenRevision int64, nextDue, now time.Time) error
 	ReleaseLease(ctx context.Context, key store.Key, owner string, now time.Time) error
-	DeleteFinalized(ctx context.Context, key store.Key, owner, uid string) error
+	DeleteFinalized(ctx context.Context, key store.Key, owner, uid string, now time.Time) error
+	WakeBlocked(ctx context.Context, now time.Time) error
 	StartRun(ctx context.Context, p store.Project, op, reconcileID, owner string, now time.Time) (int64, error)
 	FinishRun(ctx context.Context, id int64, res store.RunResult, now time.Time) error
 	UnfinishedRuns(ctx context.Context, uid string) ([]store.Run, error)
@@ -109,6 +110,12 @@ func (c *Controller) Run(ctx context.Context) error {
 	go c.store.Listen(listenCtx, c.Kick, func(store.Key) { c.Kick() }, func(err error) {
 		c.log.Warn("lost the notification connection; reconnecting", zap.Error(err))
 	})
+
+	// Limits come from this process's configuration and may have been
+	// raised since projects were refused: give those another look.
+	if err := c.store.WakeBlocked(ctx, c.cfg.Clock.Now()); err != nil {
+		c.log.Warn("cannot wake blocked projects", zap.Error(err))
+	}
 
 	slots := make(chan struct{}, c.cfg.Concurrency)
 	var workers sync.WaitGroup

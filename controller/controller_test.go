@@ -489,3 +489,25 @@ func TestDeleteWhenSpecViolatesPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletionFreesQuota: a blocked project is admitted once the user's
+// other project is destroyed, without waiting for a resync.
+func TestDeletionFreesQuota(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxResourcesPerUser = 1 })
+	h.put("nina", "old", counterSpec(1))
+	h.reconcileDue()
+	h.put("nina", "new", counterSpec(2))
+	h.reconcileDue()
+	if p := h.get("nina", "new"); p.Status.Phase != store.PhaseBlocked {
+		t.Fatalf("second project %s, want Blocked", p.Status.Phase)
+	}
+	if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "nina", ProjectID: "old"}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.reconcileDue(); n != 2 {
+		t.Fatalf("%d passes, want 2 (destroy the old one, admit the new one)", n)
+	}
+	if p := h.get("nina", "new"); p.Status.Phase != store.PhaseReady {
+		t.Fatalf("after the deletion: %s %q", p.Status.Phase, p.Status.Message)
+	}
+}

@@ -86,7 +86,7 @@ func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
 	ps.c.dropPendingPlan(p.Key)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
 	defer cancel()
-	if err := ps.c.store.DeleteFinalized(wctx, p.Key, ps.c.cfg.Owner, p.UID); err != nil {
+	if err := ps.c.store.DeleteFinalized(wctx, p.Key, ps.c.cfg.Owner, p.UID, ps.c.cfg.Clock.Now()); err != nil {
 		// Destroyed but the row remains: the next pass destroys again
 		// (a no-op) and retries the removal.
 		return ps.fail(fmt.Errorf("cannot remove the project row: %w", err), ReasonDestroyFail)
@@ -198,7 +198,7 @@ func (ps *pass) admit(ctx context.Context, plan *tf.Plan, est cost.Estimate) *ou
 		}
 	}
 	setCondition(&ps.st, condTrue(CondAdmitted, ReasonWithinLimit,
-		fmt.Sprintf("%d resources, $%.2f/month", resources, est.MonthlyUSD), p.Generation), ps.now)
+		fmt.Sprintf("%d resource(s), $%.2f/month", resources, est.MonthlyUSD), p.Generation), ps.now)
 	return nil
 }
 

@@ -40,9 +40,8 @@ func (s *Store) SetQuotaOverride(ctx context.Context, userID string, q QuotaOver
 		userID, q.MaxResources, q.MaxMonthlyCostUSD, now); err != nil {
 		return translate(err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE projects SET revision = revision + 1, due_at = $2
-		WHERE user_id = $1 AND phase = $3`, userID, now, string(PhaseBlocked)); err != nil {
-		return translate(err)
+	if err := wakeBlocked(ctx, tx, userID, now); err != nil {
+		return err
 	}
 	return translate(tx.Commit(ctx))
 }

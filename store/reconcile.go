@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Queries of the reconciler. A reconciler owns a project while it holds the
@@ -126,9 +128,15 @@ func nonNil(c []Condition) []Condition {
 
 // DeleteFinalized removes a project whose resources are all destroyed: the
 // finalizer's last step. Only the lease holder may do it, and only for the
-// same incarnation (uid) it destroyed.
-func (s *Store) DeleteFinalized(ctx context.Context, key Key, owner, uid string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM projects
+// same incarnation (uid) it destroyed. The user's blocked projects are woken
+// in the same transaction: the quota they were refused against has room now.
+func (s *Store) DeleteFinalized(ctx context.Context, key Key, owner, uid string, now time.Time) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, `DELETE FROM projects
 		WHERE user_id = $1 AND project_id = $2 AND lease_owner = $3 AND uid = $4::uuid`,
 		key.UserID, key.ProjectID, owner, uid)
 	if err != nil {
@@ -137,7 +145,28 @@ func (s *Store) DeleteFinalized(ctx context.Context, key Key, owner, uid string)
 	if tag.RowsAffected() == 0 {
 		return ErrLeaseLost
 	}
-	return nil
+	if err := wakeBlocked(ctx, tx, key.UserID, now); err != nil {
+		return err
+	}
+	return translate(tx.Commit(ctx))
+}
+
+// WakeBlocked makes every blocked project due now, for a reconciler that
+// starts with limits that may have changed since they were refused.
+func (s *Store) WakeBlocked(ctx context.Context, now time.Time) error {
+	return wakeBlocked(ctx, s.pool, "", now)
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// wakeBlocked makes blocked projects (of one user, or all for "") due now.
+// It bumps the revision so that the NOTIFY trigger wakes every reconciler.
+func wakeBlocked(ctx context.Context, db execer, userID string, now time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE projects SET revision = revision + 1, due_at = $2
+		WHERE phase = $3 AND ($1 = '' OR user_id = $1)`, userID, micro(now), string(PhaseBlocked))
+	return translate(err)
 }
 
 // Usage is what a user's projects consume.
