@@ -35,7 +35,7 @@ const (
 // setCondition sets or replaces a condition, keeping its transition time
 // when the status does not change (Kubernetes semantics).
 func setCondition(st *store.Status, c store.Condition, now time.Time) {
-	c.LastTransitionTime = now.UTC()
+	c.LastTransitionTime = now.UTC().Truncate(time.Microsecond)
 	for i, old := range st.Conditions {
 		if old.Type != c.Type {
 			continue
