@@ -426,6 +426,7 @@ type statusView struct {
 	Outputs                 map[string]any    `json:"outputs"`
 	Conditions              []store.Condition `json:"conditions"`
 	LastAppliedAt           *time.Time        `json:"lastAppliedAt"`
+	LastVerifiedAt          *time.Time        `json:"lastVerifiedAt"`
 	Message                 string            `json:"message"`
 	LastError               string            `json:"lastError"`
 	Attempts                int               `json:"attempts"`
@@ -458,6 +459,7 @@ func view(p store.Project) projectView {
 			Outputs:                 nonNilMap(st.Outputs),
 			Conditions:              st.Conditions,
 			LastAppliedAt:           utc(st.LastAppliedAt),
+			LastVerifiedAt:          utc(st.LastVerifiedAt),
 			Message:                 st.Message,
 			LastError:               st.LastError,
 			Attempts:                st.Attempts,

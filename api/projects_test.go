@@ -85,7 +85,7 @@ func TestPutAppliesDefaultsAndShowsAFreshStatus(t *testing.T) {
 		"status": map[string]any{
 			"phase": "Pending", "observedGeneration": 0.0, "resourceCount": 0.0,
 			"estimatedMonthlyCostUSD": 0.0, "outputs": map[string]any{}, "conditions": []any{},
-			"lastAppliedAt": nil, "message": "", "lastError": "", "attempts": 0.0, "nextAttemptAt": nil,
+			"lastAppliedAt": nil, "lastVerifiedAt": nil, "message": "", "lastError": "", "attempts": 0.0, "nextAttemptAt": nil,
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -103,7 +103,7 @@ func TestStatusAsTheReconcilerWroteIt(t *testing.T) {
 		Phase: store.PhaseReady, ObservedGeneration: 1, ResourceCount: 1, EstimatedMonthlyCostUSD: 0.5,
 		Outputs:       map[string]any{"url": "https://x.example"},
 		Conditions:    []store.Condition{{Type: "Ready", Status: "True", Reason: "Applied", LastTransitionTime: applied}},
-		LastAppliedAt: &applied, Message: "applied", Attempts: 0,
+		LastAppliedAt: &applied, LastVerifiedAt: &applied, Message: "applied", Attempts: 0,
 	})
 	var got struct {
 		Status map[string]any `json:"status"`
@@ -114,7 +114,8 @@ func TestStatusAsTheReconcilerWroteIt(t *testing.T) {
 		"outputs": map[string]any{"url": "https://x.example"},
 		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Applied", "message": "",
 			"lastTransitionTime": "2030-03-04T05:07:07Z"}},
-		"lastAppliedAt": "2030-03-04T05:07:07Z", "message": "applied", "lastError": "", "attempts": 0.0, "nextAttemptAt": nil,
+		"lastAppliedAt": "2030-03-04T05:07:07Z", "lastVerifiedAt": "2030-03-04T05:07:07Z",
+		"message": "applied", "lastError": "", "attempts": 0.0, "nextAttemptAt": nil,
 	}
 	if diff := cmp.Diff(want, got.Status); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)

@@ -30,6 +30,10 @@ type Config struct {
 	LeaseDuration time.Duration
 	// ResyncInterval is how often an unchanged project is looked at again.
 	ResyncInterval time.Duration
+	// DriftCheckInterval is how often a Ready project is re-planned (with
+	// refresh) to find and correct drift that nothing announced: the slow
+	// fallback of the tag-based drift check. Negative disables it.
+	DriftCheckInterval time.Duration
 	// BackoffBase and BackoffMax bound the exponential retry delay after a
 	// failure (jitter is added).
 	BackoffBase time.Duration
@@ -69,6 +73,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ResyncInterval <= 0 {
 		c.ResyncInterval = 10 * time.Minute
+	}
+	if c.DriftCheckInterval == 0 {
+		c.DriftCheckInterval = 6 * time.Hour
 	}
 	if c.BackoffBase <= 0 {
 		c.BackoffBase = 10 * time.Second

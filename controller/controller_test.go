@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tenantform/tenantform/cost"
@@ -509,5 +510,59 @@ func TestDeletionFreesQuota(t *testing.T) {
 	}
 	if p := h.get("nina", "new"); p.Status.Phase != store.PhaseReady {
 		t.Fatalf("after the deletion: %s %q", p.Status.Phase, p.Status.Message)
+	}
+}
+
+// TestSlowDriftCheck: after DriftCheckInterval a Ready project is re-planned;
+// resources lost out of band are re-created, and a converged project is
+// only planned.
+func TestSlowDriftCheck(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DriftCheckInterval = time.Hour })
+	spec := counterSpec(1)
+	spec.TTLMinutes = 24 * 60
+	h.put("olga", "drifty", spec)
+	h.reconcileDue()
+	first := h.get("olga", "drifty")
+
+	// The resource disappears behind tenantform's back: its state loses it.
+	conn, err := pgx.Connect(context.Background(), h.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tag, err := conn.Exec(context.Background(), `UPDATE `+tf.DefaultPGSchema+`.states
+		SET data = jsonb_set(jsonb_set(data::jsonb, '{resources}', '[]'),
+			'{serial}', to_jsonb((data::jsonb->>'serial')::int + 1))::text
+		WHERE name = $1`, tf.WorkspaceName(first.UserID, first.ProjectID))
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("cannot tamper with the state: %v (%d rows)", err, tag.RowsAffected())
+	}
+	h.clock.Advance(50 * time.Minute)
+	h.reconcileDue()
+	if n := h.stateCount("olga", "drifty"); n != 0 {
+		t.Fatalf("drift corrected before the drift check was due (%d in state)", n)
+	}
+	h.clock.Advance(11 * time.Minute)
+	h.reconcileDue()
+	if n := h.stateCount("olga", "drifty"); n != 1 {
+		t.Fatalf("%d resources after the drift check, want the lost one re-created", n)
+	}
+	p := h.get("olga", "drifty")
+	c, _ := findCondition(p.Status, CondReady)
+	if p.Status.Phase != store.PhaseReady || !strings.Contains(c.Message, "re-applied after drift (1 to add") {
+		t.Fatalf("after the drift check: %s %q", p.Status.Phase, c.Message)
+	}
+
+	// No drift: the next check plans and applies nothing.
+	applied := *p.Status.LastAppliedAt
+	h.clock.Advance(61 * time.Minute)
+	h.reconcileDue()
+	want := []string{"plan:succeeded", "apply:succeeded", "plan:succeeded", "apply:succeeded", "plan:succeeded"}
+	if diff := cmp.Diff(want, h.runOps("olga", "drifty")); diff != "" {
+		t.Fatalf("runs (-want +got):\n%s", diff)
+	}
+	p = h.get("olga", "drifty")
+	if !p.Status.LastAppliedAt.Equal(applied) || !p.Status.LastVerifiedAt.Equal(h.clock.Now()) {
+		t.Fatalf("lastAppliedAt %v (was %v), lastVerifiedAt %v (now %v)", p.Status.LastAppliedAt, applied, p.Status.LastVerifiedAt, h.clock.Now())
 	}
 }

@@ -30,6 +30,9 @@ type pass struct {
 	now   time.Time
 	tfp   tf.Project
 	creds *tf.Credentials
+	// driftCheck: the spec is applied; this pass re-plans only to find
+	// drift.
+	driftCheck bool
 }
 
 // outcome is what a pass decided about the project's future.
@@ -140,7 +143,8 @@ func (ps *pass) reconcile(ctx context.Context) outcome {
 func (ps *pass) needsPlan() bool {
 	p := ps.p
 	if p.Generation == p.Status.ObservedGeneration && p.Status.Phase == store.PhaseReady {
-		return false
+		ps.driftCheck = ps.driftCheckDue()
+		return ps.driftCheck
 	}
 	if c, ok := findCondition(p.Status, CondReady); ok && c.Reason == ReasonPolicy && c.ObservedGeneration == p.Generation {
 		return false
@@ -156,6 +160,13 @@ func (ps *pass) needsPlan() bool {
 		}
 	}
 	return true
+}
+
+// driftCheckDue reports whether the slow drift check is due.
+func (ps *pass) driftCheckDue() bool {
+	every := ps.c.cfg.DriftCheckInterval
+	last := ps.p.Status.LastVerifiedAt
+	return every > 0 && (last == nil || !ps.now.Before(last.Add(every)))
 }
 
 // recoverInterruptedRuns closes runs that a crashed reconciler left open.
@@ -221,11 +232,17 @@ func (ps *pass) converge(ctx context.Context) outcome {
 		return outcome{nextDue: ps.nextDue()}
 	}
 
+	applied := false
 	if plan.Summary.HasChanges() {
+		if ps.driftCheck {
+			ps.log.Warn("drift found; re-applying the spec", zap.Int("add", plan.Summary.Add),
+				zap.Int("change", plan.Summary.Change), zap.Int("destroy", plan.Summary.Destroy))
+		}
 		ps.setPhase(ctx, store.PhaseApplying, condFalse(CondReady, ReasonApplying, "applying generation "+fmt.Sprint(p.Generation), p.Generation))
 		if err := ps.apply(ctx, plan); err != nil {
 			return ps.fail(err, ReasonApplyFailed)
 		}
+		applied = true
 	}
 	outputs, err := ps.c.tf.Outputs(ctx, ps.tfp, ps.creds)
 	if err != nil {
@@ -238,10 +255,18 @@ func (ps *pass) converge(ctx context.Context) outcome {
 	ps.st.ResourceCount = len(plan.Summary.Resources)
 	ps.st.EstimatedMonthlyCostUSD = est.MonthlyUSD
 	ps.st.Outputs = outputs
-	ps.st.LastAppliedAt = &now
+	ps.st.LastVerifiedAt = &now
+	if applied || ps.st.LastAppliedAt == nil {
+		ps.st.LastAppliedAt = &now
+	}
 	ps.st.Message = ""
 	ps.st.Attempts, ps.st.NextAttemptAt, ps.st.LastError = 0, nil, ""
-	setCondition(&ps.st, condTrue(CondReady, ReasonApplied, fmt.Sprintf("generation %d applied", p.Generation), p.Generation), now)
+	msg := fmt.Sprintf("generation %d applied", p.Generation)
+	if ps.driftCheck && applied {
+		msg = fmt.Sprintf("generation %d re-applied after drift (%d to add, %d to change, %d to destroy)",
+			p.Generation, plan.Summary.Add, plan.Summary.Change, plan.Summary.Destroy)
+	}
+	setCondition(&ps.st, condTrue(CondReady, ReasonApplied, msg, p.Generation), now)
 	ps.updateExpiringSoon()
 	ps.log.Info("project ready", zap.Int("resources", ps.st.ResourceCount), zap.Float64("monthly_usd", est.MonthlyUSD))
 	return outcome{nextDue: ps.nextDue()}
@@ -314,6 +339,11 @@ func (ps *pass) nextDue() time.Time {
 	}
 	if soon := ps.expiringSoonAt(); soon.After(now) && soon.Before(next) {
 		next = soon
+	}
+	if last := ps.st.LastVerifiedAt; last != nil && ps.c.cfg.DriftCheckInterval > 0 {
+		if check := last.Add(ps.c.cfg.DriftCheckInterval); check.Before(next) {
+			next = check
+		}
 	}
 	return next
 }

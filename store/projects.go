@@ -15,7 +15,7 @@ import (
 const projectColumns = `user_id, project_id, uid::text, spec, generation, revision, approved_generation,
 	created_at, updated_at, expires_at, deletion_requested_at,
 	phase, observed_generation, conditions, resource_count, estimated_monthly_cost::float8, outputs,
-	status_message, last_error, last_applied_at, attempts, next_attempt_at,
+	status_message, last_error, last_applied_at, last_verified_at, attempts, next_attempt_at,
 	due_at, coalesce(lease_owner, ''), lease_expires_at`
 
 func scanProject(row pgx.Row) (Project, error) {
@@ -25,7 +25,7 @@ func scanProject(row pgx.Row) (Project, error) {
 	err := row.Scan(&p.UserID, &p.ProjectID, &p.UID, &spec, &p.Generation, &p.Revision, &p.ApprovedGeneration,
 		&p.CreatedAt, &p.UpdatedAt, &p.ExpiresAt, &p.DeletionRequestedAt,
 		&phase, &p.Status.ObservedGeneration, &conditions, &p.Status.ResourceCount, &p.Status.EstimatedMonthlyCostUSD, &outputs,
-		&p.Status.Message, &p.Status.LastError, &p.Status.LastAppliedAt, &p.Status.Attempts, &p.Status.NextAttemptAt,
+		&p.Status.Message, &p.Status.LastError, &p.Status.LastAppliedAt, &p.Status.LastVerifiedAt, &p.Status.Attempts, &p.Status.NextAttemptAt,
 		&p.DueAt, &p.LeaseOwner, &p.LeaseExpiresAt)
 	if err != nil {
 		return Project{}, translate(err)

@@ -63,6 +63,9 @@ type Status struct {
 	EstimatedMonthlyCostUSD float64        `json:"estimatedMonthlyCostUSD"`
 	Outputs                 map[string]any `json:"outputs"`
 	LastAppliedAt           *time.Time     `json:"lastAppliedAt"`
+	// LastVerifiedAt is when a plan last found the project converged (or
+	// converged it); the slow drift check counts from it.
+	LastVerifiedAt *time.Time `json:"lastVerifiedAt"`
 	Message                 string         `json:"message"`
 	LastError               string         `json:"lastError,omitempty"`
 	Attempts                int            `json:"attempts"`

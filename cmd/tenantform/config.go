@@ -77,9 +77,12 @@ type Config struct {
 	// TFConcurrency bounds the projects one reconciler converges at once
 	// (TF_CONCURRENCY).
 	TFConcurrency int
-	// ResyncInterval is how often an unchanged project is checked again for
-	// drift (RESYNC_INTERVAL).
+	// ResyncInterval is how often an unchanged project is looked at again:
+	// expiry, conditions, blocked admission (RESYNC_INTERVAL).
 	ResyncInterval time.Duration
+	// DriftCheckInterval is how often a Ready project is re-planned with
+	// refresh, re-applying what drifted (DRIFT_CHECK_INTERVAL).
+	DriftCheckInterval time.Duration
 	// LeaseDuration is how long a reconciler's claim on a project lasts
 	// without renewal (LEASE_DURATION): a crashed replica's work is taken
 	// over this long after its last renewal.
@@ -265,6 +268,7 @@ var settings = []setting{
 	}},
 	{name: "TF_CONCURRENCY", def: "2", parse: intVar(1, 256, func(c *Config, n int) { c.TFConcurrency = n })},
 	{name: "RESYNC_INTERVAL", def: "10m", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ResyncInterval = d })},
+	{name: "DRIFT_CHECK_INTERVAL", def: "6h", parse: durationVar(time.Minute, func(c *Config, d time.Duration) { c.DriftCheckInterval = d })},
 	{name: "LEASE_DURATION", def: "60s", parse: durationVar(3*time.Second, func(c *Config, d time.Duration) { c.LeaseDuration = d })},
 	{name: "SHUTDOWN_GRACE", def: "20s", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ShutdownGrace = d })},
 	{name: "TF_PATH", parse: func(c *Config, v string) error {

@@ -81,6 +81,7 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, log *zap.Logg
 		Concurrency:          cfg.TFConcurrency,
 		LeaseDuration:        cfg.LeaseDuration,
 		ResyncInterval:       cfg.ResyncInterval,
+		DriftCheckInterval:   cfg.DriftCheckInterval,
 		ShutdownGrace:        cfg.ShutdownGrace,
 		MaxResourcesPerUser:  cfg.MaxResourcesPerUser,
 		MaxCostPerProjectUSD: cfg.MaxCostPerProjectUSD,

@@ -1,0 +1,1 @@
+ALTER TABLE projects DROP COLUMN IF EXISTS last_verified_at;
