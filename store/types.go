@@ -66,10 +66,10 @@ type Status struct {
 	// LastVerifiedAt is when a plan last found the project converged (or
 	// converged it); the slow drift check counts from it.
 	LastVerifiedAt *time.Time `json:"lastVerifiedAt"`
-	Message                 string         `json:"message"`
-	LastError               string         `json:"lastError,omitempty"`
-	Attempts                int            `json:"attempts"`
-	NextAttemptAt           *time.Time     `json:"nextAttemptAt,omitempty"`
+	Message        string     `json:"message"`
+	LastError      string     `json:"lastError,omitempty"`
+	Attempts       int        `json:"attempts"`
+	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
 }
 
 // Project is one row: identity, spec, metadata and status.
