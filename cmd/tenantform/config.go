@@ -33,6 +33,11 @@ type Config struct {
 	// password: log it only through redactDatabaseURL. Empty in dev mode
 	// means "start a private server".
 	DatabaseURL string
+	// TFStateDatabaseURL, when set, is the only database credential
+	// terraform processes get (TF_STATE_DATABASE_URL): a role that can
+	// reach just the state schema, so that a terraform process never holds
+	// the credential of the whole database. Empty: DATABASE_URL.
+	TFStateDatabaseURL string
 	// JWTSecret signs and verifies API tokens (HS256, JWT_SECRET). Never
 	// logged.
 	JWTSecret string
@@ -167,15 +172,8 @@ type setting struct {
 // settings lists every variable tenantform reads, in README order.
 var settings = []setting{
 	{name: "PORT", def: "5001", parse: intVar(0, 65535, func(c *Config, n int) { c.Port = n })},
-	{name: "DATABASE_URL", secret: true, docDefault: "— (required; dev: private PostgreSQL)", parse: func(c *Config, v string) error {
-		// pgconn accepts both URLs and key=value strings, as the store does.
-		// Its error can quote the string, password included: drop it.
-		if _, err := pgconn.ParseConfig(v); err != nil {
-			return errors.New("is not a valid PostgreSQL connection string (postgres://user:password@host:5432/db)")
-		}
-		c.DatabaseURL = v
-		return nil
-	}},
+	{name: "DATABASE_URL", secret: true, docDefault: "— (required; dev: private PostgreSQL)", parse: connStringVar(func(c *Config, v string) { c.DatabaseURL = v })},
+	{name: "TF_STATE_DATABASE_URL", secret: true, docDefault: "`DATABASE_URL`", parse: connStringVar(func(c *Config, v string) { c.TFStateDatabaseURL = v })},
 	{name: "JWT_SECRET", secret: true, docDefault: "— (required; dev: generated)", parse: func(c *Config, v string) error {
 		c.JWTSecret = v
 		return nil
@@ -501,6 +499,28 @@ func checkHTTPURL(v string) error {
 		return errors.New("is not an http(s) URL")
 	}
 	return nil
+}
+
+// connStringVar parses a PostgreSQL connection string. pgconn accepts both
+// URLs and key=value strings, as the store does; its error can quote the
+// string, password included, so it is dropped.
+func connStringVar(set func(*Config, string)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if _, err := pgconn.ParseConfig(v); err != nil {
+			return errors.New("is not a valid PostgreSQL connection string (postgres://user:password@host:5432/db)")
+		}
+		set(c, v)
+		return nil
+	}
+}
+
+// stateConnString is what terraform's pg backend connects with: its own
+// credential when one is configured, else the server's.
+func (c Config) stateConnString() string {
+	if c.TFStateDatabaseURL != "" {
+		return c.TFStateDatabaseURL
+	}
+	return c.DatabaseURL
 }
 
 // redactDatabaseURL is the form of a connection string that may be logged

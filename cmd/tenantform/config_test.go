@@ -82,6 +82,7 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 	e := env{
 		"PORT":                     "8080",
 		"DATABASE_URL":             "postgres://app:pw@db.example.com:5432/app?sslmode=require",
+		"TF_STATE_DATABASE_URL":    "postgres://tfstate:pw2@db.example.com:5432/app?sslmode=require",
 		"JWT_SECRET":               strings.Repeat("s", 40),
 		"CORS_ORIGIN":              "https://app.example.com/",
 		"MAX_RESOURCES_PER_USER":   "25",
@@ -121,6 +122,7 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 	want := Config{
 		Port:                   8080,
 		DatabaseURL:            e["DATABASE_URL"],
+		TFStateDatabaseURL:     e["TF_STATE_DATABASE_URL"],
 		JWTSecret:              e["JWT_SECRET"],
 		CORSOrigin:             "https://app.example.com",
 		MaxResourcesPerUser:    25,
@@ -366,5 +368,17 @@ func TestRedactDatabaseURL(t *testing.T) {
 		if got := redactDatabaseURL(in); got != want {
 			t.Errorf("redactDatabaseURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestStateConnString(t *testing.T) {
+	t.Parallel()
+	both := Config{DatabaseURL: "postgres://app@db/app", TFStateDatabaseURL: "postgres://tfstate@db/app"}
+	if got := both.stateConnString(); got != both.TFStateDatabaseURL {
+		t.Errorf("with TF_STATE_DATABASE_URL set, terraform gets %q", got)
+	}
+	only := Config{DatabaseURL: "postgres://app@db/app"}
+	if got := only.stateConnString(); got != only.DatabaseURL {
+		t.Errorf("without TF_STATE_DATABASE_URL, terraform gets %q", got)
 	}
 }

@@ -66,7 +66,7 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 		WorkRoot:         cfg.TFWorkDir,
 		PluginCacheDir:   cfg.TFPluginCacheDir,
 		FilesystemMirror: cfg.TFProviderMirror,
-		PGConnStr:        cfg.DatabaseURL,
+		PGConnStr:        cfg.stateConnString(),
 		AWSEndpointURL:   cfg.AWSEndpointURL,
 		Environment:      cfg.Environment,
 		StopGrace:        terraformStopGrace,
