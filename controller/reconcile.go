@@ -120,16 +120,15 @@ func tfProject(p store.Project) tf.Project {
 // row as it is now and what exists.
 func (ps *pass) reconcile(ctx context.Context) outcome {
 	p := ps.p
+	partial, err := ps.recoverInterruptedRuns(ctx)
+	if err != nil {
+		return ps.fail(err, ReasonPlanFailed)
+	}
 	switch {
 	case p.DeletionRequestedAt != nil:
 		return ps.destroy(ctx, ReasonDeleted, "deletion requested")
 	case !ps.now.Before(p.ExpiresAt):
 		return ps.destroy(ctx, ReasonExpired, fmt.Sprintf("the project's TTL ran out at %s", p.ExpiresAt.Format(time.RFC3339)))
-	}
-
-	partial, err := ps.recoverInterruptedRuns(ctx)
-	if err != nil {
-		return ps.fail(err, ReasonPlanFailed)
 	}
 	if !partial && !ps.needsPlan() {
 		return ps.idle()
