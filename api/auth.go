@@ -4,18 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/tenantform/tenantform/tf/policy"
 )
-
-// idPattern is API.md's rule for userId and projectId: both end up in AWS
-// tag values, STS session names and Terraform workspace names.
-var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
-
-const idRule = `1 to 40 characters of a-z, 0-9 and "-", starting with a letter`
 
 // claims is the token payload: sub is the user, admin may act for anyone.
 type claims struct {
@@ -35,8 +29,8 @@ func SignToken(secret []byte, userID string, admin bool, ttl time.Duration, now 
 	if len(secret) == 0 {
 		return "", errors.New("cannot sign a token: the JWT secret is empty")
 	}
-	if !idPattern.MatchString(userID) {
-		return "", fmt.Errorf("cannot sign a token: user id %q must be %s", userID, idRule)
+	if !policy.ValidID(userID) {
+		return "", fmt.Errorf("cannot sign a token: user id %q must be %s", userID, policy.IDRule)
 	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("cannot sign a token: ttl %s must be positive", ttl)
@@ -93,7 +87,7 @@ func (s *server) authenticate(r *http.Request, now time.Time) (caller, error) {
 	if err != nil {
 		return caller{}, unauthorized(tokenProblem(err))
 	}
-	if !idPattern.MatchString(c.Subject) {
+	if !policy.ValidID(c.Subject) {
 		return caller{}, unauthorized("the token's sub claim is not a valid user id")
 	}
 	return caller{userID: c.Subject, admin: c.Admin}, nil
@@ -135,8 +129,8 @@ func scope(c *call, vars map[string]string) error {
 		return notFound("user not found")
 	}
 	for _, name := range []string{"userId", "projectId"} {
-		if v, ok := vars[name]; ok && !idPattern.MatchString(v) {
-			return badRequest("path parameter %s %q must be %s", name, v, idRule)
+		if v, ok := vars[name]; ok && !policy.ValidID(v) {
+			return badRequest("path parameter %s %q must be %s", name, v, policy.IDRule)
 		}
 	}
 	c.key.UserID, c.key.ProjectID = userID, vars["projectId"]

@@ -342,8 +342,8 @@ func (s *server) listAllProjects(w http.ResponseWriter, r *http.Request, _ *call
 		return err
 	}
 	opts := store.ListOptions{UserID: q["userId"], Phase: store.Phase(q["phase"])}
-	if opts.UserID != "" && !idPattern.MatchString(opts.UserID) {
-		return badRequest("query parameter userId %q must be %s", opts.UserID, idRule)
+	if opts.UserID != "" && !policy.ValidID(opts.UserID) {
+		return badRequest("query parameter userId %q must be %s", opts.UserID, policy.IDRule)
 	}
 	if opts.Phase != "" && !slices.Contains(store.Phases, opts.Phase) {
 		names := make([]string, len(store.Phases))

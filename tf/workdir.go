@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // Names of the files tenantform owns in a workdir. The policy reserves the
@@ -46,10 +47,8 @@ func ProjectTag(userID, projectID string) string {
 	return projectPrefix + userID + "-" + projectID
 }
 
-var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
-
 // WorkspaceName is the Terraform workspace (and workdir name) of a project.
-// User and project ids are [a-z][a-z0-9-]{0,39}, so "_" never occurs in
+// User and project ids (policy.ValidID) are [a-z][a-z0-9-]{0,39}, so "_" never occurs in
 // them and joining with it cannot make two projects share a name, as a "-"
 // separator could ("a-b"+"c" vs "a"+"b-c").
 func WorkspaceName(userID, projectID string) string {
@@ -70,11 +69,11 @@ type Project struct {
 }
 
 func (p Project) validate() error {
-	if !idPattern.MatchString(p.UserID) {
-		return fmt.Errorf("invalid user id %q: want [a-z][a-z0-9-]{0,39}", p.UserID)
+	if !policy.ValidID(p.UserID) {
+		return fmt.Errorf("invalid user id %q: want %s", p.UserID, policy.IDRule)
 	}
-	if !idPattern.MatchString(p.ProjectID) {
-		return fmt.Errorf("invalid project id %q: want [a-z][a-z0-9-]{0,39}", p.ProjectID)
+	if !policy.ValidID(p.ProjectID) {
+		return fmt.Errorf("invalid project id %q: want %s", p.ProjectID, policy.IDRule)
 	}
 	for name := range p.Files {
 		// The policy refuses these already; the engine checks again
