@@ -81,7 +81,7 @@ func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
 		err = ps.c.tf.DeleteWorkspace(ctx, ps.tfp)
 	}
 	if err != nil {
-		return ps.fail(err, ReasonDestroyFail)
+		return ps.fail(err, ReasonDestroyFailed)
 	}
 	ps.c.dropPendingPlan(p.Key)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
@@ -89,7 +89,7 @@ func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
 	if err := ps.c.store.DeleteFinalized(wctx, p.Key, ps.c.cfg.Owner, p.UID, ps.c.cfg.Clock.Now()); err != nil {
 		// Destroyed but the row remains: the next pass destroys again
 		// (a no-op) and retries the removal.
-		return ps.fail(fmt.Errorf("cannot remove the project row: %w", err), ReasonDestroyFail)
+		return ps.fail(fmt.Errorf("cannot remove the project row: %w", err), ReasonDestroyFailed)
 	}
 	return outcome{deleted: true}
 }

@@ -56,8 +56,13 @@ func (c *Controller) reconcileClaimed(workCtx, stopCtx context.Context, p store.
 	go c.renewLease(ctx, p.Key, cancel, leaseLost, log)
 
 	ps := &pass{c: c, p: p, st: p.Status, id: id, log: log, now: c.cfg.Clock.Now()}
-	ps.tfp = tfProject(p)
-	out := ps.reconcile(ctx)
+	var out outcome
+	if tfp, err := tfProject(p); err != nil {
+		out = ps.terminal(ReasonInvalidSpec, err.Error())
+	} else {
+		ps.tfp = tfp
+		out = ps.reconcile(ctx)
+	}
 
 	select {
 	case <-leaseLost:
@@ -104,16 +109,20 @@ func (c *Controller) renewLease(ctx context.Context, key store.Key, cancel conte
 	}
 }
 
-func tfProject(p store.Project) tf.Project {
+// tfProject is the project as the engine needs it. Variables are JSON the
+// API validated; one that does not decode would be a stored-data bug, and
+// applying the project without it would be wrong, so it is an error.
+func tfProject(p store.Project) (tf.Project, error) {
 	vars := make(map[string]any, len(p.Spec.Variables))
 	for k, raw := range p.Spec.Variables {
 		var v any
-		if err := json.Unmarshal(raw, &v); err == nil {
-			vars[k] = v
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return tf.Project{}, fmt.Errorf("variable %q of project %s is not valid JSON: %w", k, p.Key, err)
 		}
+		vars[k] = v
 	}
 	return tf.Project{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Spec.Region,
-		Files: p.Spec.Files, Variables: vars, CreatedAt: p.CreatedAt}
+		Files: p.Spec.Files, Variables: vars, CreatedAt: p.CreatedAt}, nil
 }
 
 // reconcile decides what the project needs, level-triggered: only from the

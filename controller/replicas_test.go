@@ -175,7 +175,11 @@ func TestReconcilerKilledMidApply(t *testing.T) {
 		t.Fatalf("the killed apply was not recorded as interrupted: %+v", runs)
 	}
 	// No stuck lock: a fresh plan of the project runs and finds nothing to do.
-	plan, err := h.engine.Plan(context.Background(), tfProject(h.get("kim", "crash")), nil)
+	tfp, err := tfProject(h.get("kim", "crash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := h.engine.Plan(context.Background(), tfp, nil)
 	if err != nil {
 		t.Fatalf("plan after takeover: %v", err)
 	}

@@ -65,7 +65,7 @@ func (s *Store) RenewLease(ctx context.Context, key Key, owner string, until tim
 // SetStatus records progress (a phase change mid-reconcile) while keeping
 // the lease.
 func (s *Store) SetStatus(ctx context.Context, key Key, owner string, st Status) error {
-	return s.writeStatus(ctx, key, owner, st, `lease_owner = lease_owner`)
+	return s.writeStatus(ctx, key, owner, st, "")
 }
 
 // FinishReconcile writes the final status of a pass, schedules the next one
@@ -74,7 +74,7 @@ func (s *Store) SetStatus(ctx context.Context, key Key, owner string, st Status)
 // change is ever lost to a pass that started too early to see it.
 func (s *Store) FinishReconcile(ctx context.Context, key Key, owner string, st Status, seenRevision int64, nextDue, now time.Time) error {
 	return s.writeStatus(ctx, key, owner, st,
-		`due_at = CASE WHEN revision <> $16::bigint THEN $17::timestamptz ELSE $18::timestamptz END, lease_owner = NULL, lease_expires_at = NULL`,
+		`, due_at = CASE WHEN revision <> $16::bigint THEN $17::timestamptz ELSE $18::timestamptz END, lease_owner = NULL, lease_expires_at = NULL`,
 		seenRevision, micro(now), micro(nextDue))
 }
 
@@ -86,8 +86,8 @@ func (s *Store) ReleaseLease(ctx context.Context, key Key, owner string, now tim
 	return translate(err)
 }
 
-// writeStatus updates the status columns ($4..$15) and extraSet, whose own
-// parameters start at $16.
+// writeStatus updates the status columns ($4..$15) and, when extraSet is
+// not empty (", col = ..."), more columns whose parameters start at $16.
 func (s *Store) writeStatus(ctx context.Context, key Key, owner string, st Status, extraSet string, extraArgs ...any) error {
 	conditions, err := json.Marshal(nonNil(st.Conditions))
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) writeStatus(ctx context.Context, key Key, owner string, st Statu
 	tag, err := s.pool.Exec(ctx, `UPDATE projects SET
 			phase = $4, observed_generation = $5, conditions = $6, resource_count = $7,
 			estimated_monthly_cost = $8, outputs = $9, status_message = $10, last_error = $11,
-			last_applied_at = $12, attempts = $13, next_attempt_at = $14, last_verified_at = $15, `+extraSet+`
+			last_applied_at = $12, attempts = $13, next_attempt_at = $14, last_verified_at = $15`+extraSet+`
 		WHERE user_id = $1 AND project_id = $2 AND lease_owner = $3`,
 		append(args, extraArgs...)...)
 	if err != nil {
