@@ -448,7 +448,6 @@ func TestPolicyViolationIsTerminal(t *testing.T) {
 	}
 }
 
-
 // TestDeleteWhenSpecViolatesPolicy: a project whose spec fails the policy
 // (never applied, or applied before the policy was tightened) can still be
 // deleted; its state is destroyed without running its configuration.
