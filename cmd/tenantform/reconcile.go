@@ -23,20 +23,11 @@ const terraformStopGrace = 8 * time.Second
 // runReconcile is `tenantform reconcile`: the reconciler, Heroku's
 // terraform process.
 func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	flags := newFlagSet("reconcile", "reconcile   (configured by environment variables)", stderr)
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	cfg, log, err := loadConfig(modeReconcile, getenv, stderr)
+	cfg, log, st, err := startService(ctx, modeReconcile, "reconcile   (configured by environment variables)", args, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	defer st.Close()
 	engine, err := newEngine(ctx, cfg, log)
 	if err != nil {

@@ -7,25 +7,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tenantform/tenantform/store"
 	"go.uber.org/zap"
 )
 
 // runServe is `tenantform serve`: the API, Heroku's web process.
 func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	flags := newFlagSet("serve", "serve   (configured by environment variables)", stderr)
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	cfg, log, err := loadConfig(modeServe, getenv, stderr)
+	cfg, log, st, err := startService(ctx, modeServe, "serve   (configured by environment variables)", args, stderr, getenv)
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	defer st.Close()
 
 	_, metrics := newMetrics()
@@ -44,21 +36,32 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 // runMigrate is `tenantform migrate`: apply the schema migrations and exit,
 // for a release phase or a one-off dyno.
 func runMigrate(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	flags := newFlagSet("migrate", "migrate   (needs DATABASE_URL)", stderr)
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	cfg, log, err := loadConfig(modeMigrate, getenv, stderr)
+	_, log, st, err := startService(ctx, modeMigrate, "migrate   (needs DATABASE_URL)", args, stderr, getenv)
 	if err != nil {
 		return err
 	}
-	defer log.Sync()
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
+	log.Sync()
 	st.Close()
 	return nil
+}
+
+// startService is the common start of serve, reconcile and migrate: flags
+// (none but -h), configuration, logger, and the store, migrated. The caller
+// syncs the logger and closes the store.
+func startService(ctx context.Context, m mode, synopsis string, args []string, stderr io.Writer, getenv func(string) string) (Config, *zap.Logger, *store.Store, error) {
+	if err := parseFlags(newFlagSet(string(m), synopsis, stderr), args); err != nil {
+		return Config{}, nil, nil, err
+	}
+	cfg, log, err := loadConfig(m, getenv, stderr)
+	if err != nil {
+		return Config{}, nil, nil, err
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		log.Sync()
+		return Config{}, nil, nil, err
+	}
+	return cfg, log, st, nil
 }
 
 // loadConfig parses and validates the configuration for m and builds the
