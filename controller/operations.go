@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -70,7 +69,7 @@ func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
 			// was tightened, or it never passed): destroy what the state
 			// holds without running the tenant's configuration at all.
 			ps.log.Warn("spec violates the policy; destroying from state alone", zap.Error(err))
-			res, err = ps.c.tf.Destroy(ctx, stateOnly(ps.tfp), ps.creds)
+			res, err = ps.c.tf.Destroy(ctx, tf.StateOnly(ps.tfp), ps.creds)
 		}
 		if err != nil {
 			return store.RunResult{}, err
@@ -92,26 +91,6 @@ func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
 		return ps.fail(fmt.Errorf("cannot remove the project row: %w", err), ReasonDestroyFailed)
 	}
 	return outcome{deleted: true}
-}
-
-// stateOnly is the project reduced to what destroying its state needs: no
-// tenant resources, variables or functions — only, when the original used
-// AWS, the provider requirement, so that init installs the provider the
-// state's resources belong to.
-func stateOnly(p tf.Project) tf.Project {
-	usesAWS := false
-	for _, content := range p.Files {
-		if strings.Contains(content, "aws_") || strings.Contains(content, `"aws"`) {
-			usesAWS = true
-		}
-	}
-	main := "# The tenant configuration was withheld (policy violation): destroying from state.\n"
-	if usesAWS {
-		main += "terraform {\n  required_providers {\n    aws = { source = \"hashicorp/aws\" }\n  }\n}\n"
-	}
-	p.Files = map[string]string{"main.tf": main}
-	p.Variables = nil
-	return p
 }
 
 // recordRun wraps one terraform operation in a run row.
