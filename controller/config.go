@@ -6,7 +6,6 @@
 package controller
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -105,18 +104,6 @@ func (c Config) withDefaults() Config {
 		c.Logger = zap.NewNop()
 	}
 	return c
-}
-
-// Validate reports settings that cannot work.
-func (c Config) Validate() error {
-	var errs []error
-	if c.BackoffMax > 0 && c.BackoffBase > c.BackoffMax {
-		errs = append(errs, errors.New("backoff base exceeds backoff max"))
-	}
-	if c.Concurrency < 0 {
-		errs = append(errs, errors.New("concurrency must be positive"))
-	}
-	return errors.Join(errs...)
 }
 
 // Estimator prices the resources of a plan (package cost).

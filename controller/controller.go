@@ -75,8 +75,8 @@ func New(cfg Config, st Store, engine Terraform) *Controller {
 	}
 }
 
-// Kick makes the controller look for due work at once.
-func (c *Controller) Kick() {
+// kick makes the controller look for due work at once.
+func (c *Controller) kick() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -107,7 +107,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	listenCtx, stopListening := context.WithCancel(ctx)
 	defer stopListening()
-	go c.store.Listen(listenCtx, c.Kick, func(store.Key) { c.Kick() }, func(err error) {
+	go c.store.Listen(listenCtx, c.kick, func(store.Key) { c.kick() }, func(err error) {
 		c.log.Warn("lost the notification connection; reconnecting", zap.Error(err))
 	})
 
@@ -145,7 +145,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			defer func() { <-slots; c.Kick() }()
+			defer func() { <-slots; c.kick() }()
 			c.reconcileClaimed(workCtx, ctx, p)
 		}()
 	}
