@@ -16,7 +16,9 @@ const projectColumns = `user_id, project_id, uid::text, spec, generation, revisi
 	created_at, updated_at, expires_at, deletion_requested_at,
 	phase, observed_generation, conditions, resource_count, estimated_monthly_cost::float8, outputs,
 	status_message, last_error, last_applied_at, last_verified_at, attempts, next_attempt_at,
-	due_at, coalesce(lease_owner, ''), lease_expires_at`
+	due_at, coalesce(lease_owner, ''), lease_expires_at, coalesce(lease_token::text, ''),
+	reserved_resources, reserved_monthly_cost::float8, planned_resources, planned_monthly_cost::float8,
+	pending_plan_run, approved_run, force_destroy`
 
 func scanProject(row pgx.Row) (Project, error) {
 	var p Project
@@ -26,7 +28,9 @@ func scanProject(row pgx.Row) (Project, error) {
 		&p.CreatedAt, &p.UpdatedAt, &p.ExpiresAt, &p.DeletionRequestedAt,
 		&phase, &p.Status.ObservedGeneration, &conditions, &p.Status.ResourceCount, &p.Status.EstimatedMonthlyCostUSD, &outputs,
 		&p.Status.Message, &p.Status.LastError, &p.Status.LastAppliedAt, &p.Status.LastVerifiedAt, &p.Status.Attempts, &p.Status.NextAttemptAt,
-		&p.DueAt, &p.LeaseOwner, &p.LeaseExpiresAt)
+		&p.DueAt, &p.LeaseOwner, &p.LeaseExpiresAt, &p.LeaseToken,
+		&p.Status.ReservedResources, &p.Status.ReservedMonthlyCostUSD, &p.Status.PlannedResources, &p.Status.PlannedMonthlyCostUSD,
+		&p.Status.PendingPlanRun, &p.ApprovedRun, &p.ForceDestroy)
 	if err != nil {
 		return Project{}, translate(err)
 	}
@@ -73,11 +77,12 @@ func (s *Store) PutSpec(ctx context.Context, key Key, spec Spec, ifMatch *int64,
 		var res PutResult
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var generation int64
-			var deleting bool
+			var deleting, destroyFailed bool
 			var same bool
-			err := tx.QueryRow(ctx, `SELECT generation, deletion_requested_at IS NOT NULL, spec = $3::jsonb
+			err := tx.QueryRow(ctx, `SELECT generation, deletion_requested_at IS NOT NULL, spec = $3::jsonb,
+					conditions @> '[{"type": "DestroyFailed", "status": "True"}]'::jsonb
 				FROM projects WHERE user_id = $1 AND project_id = $2 FOR UPDATE`,
-				key.UserID, key.ProjectID, specJSON).Scan(&generation, &deleting, &same)
+				key.UserID, key.ProjectID, specJSON).Scan(&generation, &deleting, &same, &destroyFailed)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				if ifMatch != nil {
@@ -97,7 +102,10 @@ func (s *Store) PutSpec(ctx context.Context, key Key, spec Spec, ifMatch *int64,
 			if ifMatch != nil && *ifMatch != generation {
 				return ErrPreconditionFailed
 			}
-			if deleting {
+			// A destroy that failed may need a corrected spec to finish
+			// (a configuration that cannot even be evaluated): that PUT is
+			// accepted, and the project stays on its way out.
+			if deleting && !destroyFailed {
 				return fmt.Errorf("%w: project %s is being destroyed; wait until it is gone, then create it again", ErrConflict, key)
 			}
 			if same {
@@ -130,10 +138,34 @@ func (s *Store) PutSpec(ctx context.Context, key Key, spec Spec, ifMatch *int64,
 	}
 }
 
-// GetProject returns one project, or ErrNotFound.
+// GetProject returns one project. A project deleted or expired within the
+// run retention returns a *GoneError (errors.Is ErrGone) with its final
+// status; one never seen, ErrNotFound.
 func (s *Store) GetProject(ctx context.Context, key Key) (Project, error) {
-	return scanProject(s.pool.QueryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE user_id = $1 AND project_id = $2`,
+	p, err := scanProject(s.pool.QueryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE user_id = $1 AND project_id = $2`,
 		key.UserID, key.ProjectID))
+	if errors.Is(err, ErrNotFound) {
+		return Project{}, s.gone(ctx, key)
+	}
+	return p, err
+}
+
+// gone returns the project's newest tombstone as a *GoneError, or
+// ErrNotFound.
+func (s *Store) gone(ctx context.Context, key Key) error {
+	var t Tombstone
+	var status []byte
+	err := s.pool.QueryRow(ctx, `SELECT user_id, project_id, uid::text, generation, status, reason, deleted_at
+		FROM project_tombstones WHERE user_id = $1 AND project_id = $2 ORDER BY deleted_at DESC LIMIT 1`,
+		key.UserID, key.ProjectID).Scan(&t.UserID, &t.ProjectID, &t.UID, &t.Generation, &status, &t.Reason, &t.DeletedAt)
+	if err != nil {
+		return translate(err)
+	}
+	if err := json.Unmarshal(status, &t.Status); err != nil {
+		return fmt.Errorf("tombstone of %s has an unreadable status: %w", key, err)
+	}
+	t.DeletedAt = t.DeletedAt.UTC()
+	return &GoneError{Tombstone: t}
 }
 
 // ListOptions filters and pages ListProjects.
@@ -203,9 +235,19 @@ func (s *Store) clientWrite(ctx context.Context, key Key, set string, args ...an
 // RequestDeletion marks the project for destruction. The row stays until the
 // reconciler has destroyed everything (the finalizer). Repeating it is
 // harmless and keeps the first request time.
-func (s *Store) RequestDeletion(ctx context.Context, key Key, now time.Time) (Project, error) {
+//
+// force (admin only) finishes a destroy that cannot complete: the reconciler
+// destroys from state alone, without evaluating the tenant's configuration,
+// and removes the row even if that destroy fails (what is left is reported
+// as orphans).
+func (s *Store) RequestDeletion(ctx context.Context, key Key, force bool, now time.Time) (Project, error) {
 	now = micro(now)
-	p, err := s.clientWrite(ctx, key, `deletion_requested_at = $3, updated_at = $3, due_at = $3`, now)
+	p, err := scanProject(s.pool.QueryRow(ctx, `UPDATE projects SET
+			deletion_requested_at = coalesce(deletion_requested_at, $3), force_destroy = force_destroy OR $4,
+			updated_at = $3, due_at = $3, revision = revision + 1
+		WHERE user_id = $1 AND project_id = $2
+		  AND (deletion_requested_at IS NULL OR ($4 AND NOT force_destroy))
+		RETURNING `+projectColumns, key.UserID, key.ProjectID, now, force))
 	if errors.Is(err, ErrNotFound) {
 		return s.GetProject(ctx, key) // already being destroyed, or gone
 	}
@@ -237,21 +279,44 @@ func (s *Store) whyNotWritable(ctx context.Context, key Key) error {
 	return ErrNotFound
 }
 
-// Approve records approval of one generation's plan. Approving a generation
-// other than the current one is a conflict: the plan the client saw is no
-// longer the one that would be applied.
-func (s *Store) Approve(ctx context.Context, key Key, generation int64, now time.Time) (Project, error) {
+// Approval names the plan a client reviewed: by its run number, or by the
+// generation it was made for (accepted when it is the generation of the plan
+// awaiting approval).
+type Approval struct {
+	RunID      int64
+	Generation int64
+}
+
+// Approve approves the saved plan awaiting approval, in one statement fenced
+// on that plan: approving a plan that does not exist yet, or one that a
+// newer plan replaced, is a conflict. The reconciler then applies exactly
+// that planfile.
+func (s *Store) Approve(ctx context.Context, key Key, a Approval, now time.Time) (Project, error) {
 	now = micro(now)
+	p, err := scanProject(s.pool.QueryRow(ctx, `UPDATE projects p SET approved_run = p.pending_plan_run,
+			updated_at = $5, due_at = $5, revision = revision + 1
+		WHERE user_id = $1 AND project_id = $2 AND deletion_requested_at IS NULL AND pending_plan_run <> 0
+		  AND ($3::bigint = 0 OR pending_plan_run = $3)
+		  AND ($4::bigint = 0 OR EXISTS (SELECT 1 FROM runs r
+				WHERE r.project_uid = p.uid AND r.number = p.pending_plan_run AND r.generation = $4 AND p.generation = $4))
+		RETURNING `+projectColumns, key.UserID, key.ProjectID, a.RunID, a.Generation, now))
+	if !errors.Is(err, ErrNotFound) {
+		return p, err
+	}
 	cur, err := s.GetProject(ctx, key)
-	if err != nil {
+	switch {
+	case err != nil:
 		return Project{}, err
+	case cur.DeletionRequestedAt != nil:
+		return Project{}, fmt.Errorf("%w: project %s is being destroyed", ErrConflict, key)
+	case !cur.Spec.RequireApproval:
+		return Project{}, fmt.Errorf("%w: project %s does not require approval (requireApproval is false): its plans are applied without one", ErrConflict, key)
+	case cur.Status.PendingPlanRun == 0:
+		return Project{}, fmt.Errorf("%w: no plan of project %s is awaiting approval yet; approve once status.pendingPlanRun names one", ErrConflict, key)
+	case a.RunID != 0:
+		return Project{}, fmt.Errorf("%w: run %d is not the plan awaiting approval; run %d is", ErrConflict, a.RunID, cur.Status.PendingPlanRun)
+	default:
+		return Project{}, fmt.Errorf("%w: generation %d is not the generation of the plan awaiting approval (run %d, current generation %d)",
+			ErrConflict, a.Generation, cur.Status.PendingPlanRun, cur.Generation)
 	}
-	if cur.Generation != generation {
-		return Project{}, fmt.Errorf("%w: generation %d is not the current generation %d", ErrConflict, generation, cur.Generation)
-	}
-	p, err := s.clientWrite(ctx, key, `approved_generation = $3, updated_at = $4, due_at = $4`, generation, now)
-	if errors.Is(err, ErrNotFound) {
-		return Project{}, s.whyNotWritable(ctx, key)
-	}
-	return p, err
 }

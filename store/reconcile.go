@@ -4,30 +4,70 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Queries of the reconciler. A reconciler owns a project while it holds the
-// project's lease; every write below is conditioned on still holding it, so
-// a reconciler that lost its lease (it stalled, another took over) can never
-// overwrite the newer owner's work.
+// project's lease. Lease times come from the database's clock (now()), never
+// from a caller's, so replicas whose clocks disagree cannot steal each
+// other's leases; and every write below is fenced on the token of the claim
+// that made it, so a reconciler that lost its lease (it stalled, another
+// took over) can never overwrite the newer owner's work.
 
-// ClaimDue leases the most overdue project that no live lease holds: due
-// (spec changed, deletion requested, timer or backoff passed, resync) and
-// unleased or with an expired lease. FOR UPDATE SKIP LOCKED lets any number
-// of reconcilers claim concurrently without blocking on each other.
-func (s *Store) ClaimDue(ctx context.Context, owner string, leaseUntil, now time.Time) (Project, bool, error) {
-	now = micro(now)
-	p, err := scanProject(s.pool.QueryRow(ctx, `UPDATE projects SET lease_owner = $1, lease_expires_at = $2
-		WHERE (user_id, project_id) = (
-			SELECT user_id, project_id FROM projects
-			WHERE due_at <= $3 AND (lease_expires_at IS NULL OR lease_expires_at < $3)
-			ORDER BY due_at
+// Claim asks ClaimDue for one project.
+type Claim struct {
+	// Owner names the replica (logs, runs, and reclaiming its own leases).
+	Owner string
+	// LeaseFor is how long the lease lasts unless renewed, counted on the
+	// database's clock.
+	LeaseFor time.Duration
+	// Now is the reconciler's clock, against which due_at (a timer the
+	// reconciler itself computed) is compared.
+	Now time.Time
+	// InFlight are the projects this replica is working on: never claimed
+	// again. A lease of Owner on any other project is stale (its final
+	// write was lost, for example to a database outage) and is taken back
+	// at once instead of waiting for it to expire.
+	InFlight []Key
+	// MaxPerUser, when positive, skips users that already hold that many
+	// live leases, so one tenant's many projects cannot take every worker.
+	MaxPerUser int
+}
+
+// ClaimDue leases the due project of the user served longest ago, so that
+// claiming is round-robin across users with due work. FOR UPDATE SKIP
+// LOCKED lets any number of reconcilers claim concurrently.
+func (s *Store) ClaimDue(ctx context.Context, c Claim) (Project, bool, error) {
+	inflight := make([]string, len(c.InFlight))
+	for i, k := range c.InFlight {
+		inflight[i] = k.String()
+	}
+	p, err := scanProject(s.pool.QueryRow(ctx, `WITH candidate AS (
+			SELECT p.user_id, p.project_id FROM projects p
+			LEFT JOIN user_claims uc ON uc.user_id = p.user_id
+			WHERE p.due_at <= $3
+			  AND NOT (p.user_id || '/' || p.project_id = ANY($4::text[]))
+			  AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now() OR p.lease_owner = $1)
+			  AND ($5::int <= 0 OR (SELECT count(*) FROM projects q
+					WHERE q.user_id = p.user_id AND q.lease_expires_at >= now()) < $5::int)
+			ORDER BY uc.last_claimed_at NULLS FIRST, p.due_at
 			LIMIT 1
-			FOR UPDATE SKIP LOCKED)
-		RETURNING `+projectColumns, owner, micro(leaseUntil), now))
+			FOR UPDATE OF p SKIP LOCKED
+		), claimed AS (
+			UPDATE projects SET lease_owner = $1, lease_token = gen_random_uuid(),
+				lease_expires_at = now() + make_interval(secs => $2::float8)
+			FROM candidate c WHERE projects.user_id = c.user_id AND projects.project_id = c.project_id
+			RETURNING projects.*
+		), served AS (
+			INSERT INTO user_claims (user_id, last_claimed_at) SELECT user_id, clock_timestamp() FROM claimed
+			ON CONFLICT (user_id) DO UPDATE SET last_claimed_at = EXCLUDED.last_claimed_at
+		)
+		SELECT `+projectColumns+` FROM claimed`,
+		c.Owner, c.LeaseFor.Seconds(), micro(c.Now), inflight, c.MaxPerUser))
 	if errors.Is(err, ErrNotFound) {
 		return Project{}, false, nil
 	}
@@ -37,58 +77,108 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, leaseUntil, now time
 	return p, true, nil
 }
 
-// NextDueAt returns the earliest time a project becomes due (or its lease
-// expires, for a claimed one), so the reconciler can sleep until then.
-func (s *Store) NextDueAt(ctx context.Context) (time.Time, bool, error) {
-	var t *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT min(greatest(due_at, coalesce(lease_expires_at, due_at))) FROM projects`).Scan(&t)
-	if err != nil || t == nil {
-		return time.Time{}, false, translate(err)
-	}
-	return t.UTC(), true, nil
+// QueueDepth counts the projects that are due and not leased.
+func (s *Store) QueueDepth(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM projects
+		WHERE due_at <= $1 AND (lease_expires_at IS NULL OR lease_expires_at < now())`, micro(now)).Scan(&n)
+	return n, translate(err)
 }
 
-// RenewLease extends a held lease; ErrLeaseLost if another owner has it.
-func (s *Store) RenewLease(ctx context.Context, key Key, owner string, until time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE projects SET lease_expires_at = $4
-		WHERE user_id = $1 AND project_id = $2 AND lease_owner = $3`,
-		key.UserID, key.ProjectID, owner, micro(until))
+// NextDueAt returns how long until a project becomes due, or a lease
+// expires, so the reconciler can sleep until then. due_at is compared with
+// the caller's clock (it computed it); lease expiry with the database's.
+func (s *Store) NextDueAt(ctx context.Context, now time.Time) (time.Duration, bool, error) {
+	var due, lease *float64
+	err := s.pool.QueryRow(ctx, `SELECT
+			extract(epoch FROM min(due_at) FILTER (WHERE lease_expires_at IS NULL OR lease_expires_at < now()) - $1::timestamptz),
+			extract(epoch FROM min(lease_expires_at) FILTER (WHERE lease_expires_at >= now()) - now())
+		FROM projects`, micro(now)).Scan(&due, &lease)
 	if err != nil {
-		return translate(err)
+		return 0, false, translate(err)
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrLeaseLost
+	var out *float64
+	for _, v := range []*float64{due, lease} {
+		if v != nil && (out == nil || *v < *out) {
+			out = v
+		}
 	}
-	return nil
+	if out == nil {
+		return 0, false, nil
+	}
+	return time.Duration(*out * float64(time.Second)), true, nil
+}
+
+// RenewLease extends a held lease by leaseFor on the database's clock and
+// returns the row's revision and generation and whether deletion is
+// requested, so the holder can notice client writes. ErrLeaseLost if the
+// claim is no longer the row's.
+func (s *Store) RenewLease(ctx context.Context, key Key, token string, leaseFor time.Duration) (LeaseView, error) {
+	var v LeaseView
+	err := s.pool.QueryRow(ctx, `UPDATE projects SET lease_expires_at = now() + make_interval(secs => $4::float8)
+		WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid
+		RETURNING revision, generation, deletion_requested_at IS NOT NULL`,
+		key.UserID, key.ProjectID, token, leaseFor.Seconds()).Scan(&v.Revision, &v.Generation, &v.DeletionRequested)
+	if errors.Is(translate(err), ErrNotFound) {
+		return v, ErrLeaseLost
+	}
+	return v, translate(err)
+}
+
+// LeaseView is what a lease holder learns of client writes on renewal.
+type LeaseView struct {
+	Revision          int64
+	Generation        int64
+	DeletionRequested bool
 }
 
 // SetStatus records progress (a phase change mid-reconcile) while keeping
 // the lease.
-func (s *Store) SetStatus(ctx context.Context, key Key, owner string, st Status) error {
-	return s.writeStatus(ctx, key, owner, st, "")
+func (s *Store) SetStatus(ctx context.Context, key Key, token string, st Status) error {
+	return s.writeStatus(ctx, key, token, st, "")
 }
 
 // FinishReconcile writes the final status of a pass, schedules the next one
 // and releases the lease. When a client wrote to the project after the pass
 // read it (revision moved on), the project is due at once instead, so no
-// change is ever lost to a pass that started too early to see it.
-func (s *Store) FinishReconcile(ctx context.Context, key Key, owner string, st Status, seenRevision int64, nextDue, now time.Time) error {
-	return s.writeStatus(ctx, key, owner, st,
-		`, due_at = CASE WHEN revision <> $16::bigint THEN $17::timestamptz ELSE $18::timestamptz END, lease_owner = NULL, lease_expires_at = NULL`,
-		seenRevision, micro(now), micro(nextDue))
+// change is ever lost to a pass that started too early to see it. Saved
+// plans other than the one awaiting approval are dropped.
+func (s *Store) FinishReconcile(ctx context.Context, key Key, token string, st Status, seenRevision int64, nextDue, now time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.writeStatusTx(ctx, tx, key, token, st,
+			`, due_at = CASE WHEN revision <> $21::bigint THEN $22::timestamptz ELSE $23::timestamptz END,
+			   lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL`,
+			seenRevision, micro(now), micro(nextDue)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE runs SET planfile = NULL
+			WHERE project_uid = (SELECT uid FROM projects WHERE user_id = $1 AND project_id = $2)
+			  AND planfile IS NOT NULL AND number <> $3`, key.UserID, key.ProjectID, st.PendingPlanRun)
+		return translate(err)
+	})
 }
 
 // ReleaseLease hands a project back without changing it (shutdown), due now
 // so another reconciler picks it up.
-func (s *Store) ReleaseLease(ctx context.Context, key Key, owner string, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL, due_at = least(due_at, $4)
-		WHERE user_id = $1 AND project_id = $2 AND lease_owner = $3`, key.UserID, key.ProjectID, owner, micro(now))
+func (s *Store) ReleaseLease(ctx context.Context, key Key, token string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+			due_at = least(due_at, $4)
+		WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid`, key.UserID, key.ProjectID, token, micro(now))
 	return translate(err)
 }
 
-// writeStatus updates the status columns ($4..$15) and, when extraSet is
-// not empty (", col = ..."), more columns whose parameters start at $16.
-func (s *Store) writeStatus(ctx context.Context, key Key, owner string, st Status, extraSet string, extraArgs ...any) error {
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (s *Store) writeStatus(ctx context.Context, key Key, token string, st Status, extraSet string, extraArgs ...any) error {
+	return s.writeStatusTx(ctx, s.pool, key, token, st, extraSet, extraArgs...)
+}
+
+// writeStatusTx updates the status columns ($4..$20) and, when extraSet is
+// not empty (", col = ..."), more columns whose parameters start at $21.
+func (s *Store) writeStatusTx(ctx context.Context, db queryRower, key Key, token string, st Status, extraSet string, extraArgs ...any) error {
 	conditions, err := json.Marshal(nonNil(st.Conditions))
 	if err != nil {
 		return err
@@ -101,14 +191,17 @@ func (s *Store) writeStatus(ctx context.Context, key Key, owner string, st Statu
 	if err != nil {
 		return err
 	}
-	args := []any{key.UserID, key.ProjectID, owner,
+	args := []any{key.UserID, key.ProjectID, token,
 		string(st.Phase), st.ObservedGeneration, conditions, st.ResourceCount, st.EstimatedMonthlyCostUSD,
-		outputsJSON, st.Message, st.LastError, st.LastAppliedAt, st.Attempts, st.NextAttemptAt, st.LastVerifiedAt}
-	tag, err := s.pool.Exec(ctx, `UPDATE projects SET
+		outputsJSON, st.Message, st.LastError, st.LastAppliedAt, st.Attempts, st.NextAttemptAt, st.LastVerifiedAt,
+		st.ReservedResources, st.ReservedMonthlyCostUSD, st.PlannedResources, st.PlannedMonthlyCostUSD, st.PendingPlanRun}
+	tag, err := db.Exec(ctx, `UPDATE projects SET
 			phase = $4, observed_generation = $5, conditions = $6, resource_count = $7,
 			estimated_monthly_cost = $8, outputs = $9, status_message = $10, last_error = $11,
-			last_applied_at = $12, attempts = $13, next_attempt_at = $14, last_verified_at = $15`+extraSet+`
-		WHERE user_id = $1 AND project_id = $2 AND lease_owner = $3`,
+			last_applied_at = $12, attempts = $13, next_attempt_at = $14, last_verified_at = $15,
+			reserved_resources = $16, reserved_monthly_cost = $17, planned_resources = $18,
+			planned_monthly_cost = $19, pending_plan_run = $20`+extraSet+`
+		WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid`,
 		append(args, extraArgs...)...)
 	if err != nil {
 		return translate(err)
@@ -126,33 +219,62 @@ func nonNil(c []Condition) []Condition {
 	return c
 }
 
-// DeleteFinalized removes a project whose resources are all destroyed: the
-// finalizer's last step. Only the lease holder may do it, and only for the
-// same incarnation (uid) it destroyed. The user's blocked projects are woken
-// in the same transaction: the quota they were refused against has room now.
-func (s *Store) DeleteFinalized(ctx context.Context, key Key, owner, uid string, now time.Time) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return translate(err)
-	}
-	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `DELETE FROM projects
-		WHERE user_id = $1 AND project_id = $2 AND lease_owner = $3 AND uid = $4::uuid`,
-		key.UserID, key.ProjectID, owner, uid)
+// MarkExpired starts the destruction of a project whose TTL ran out. It is
+// fenced on the revision the pass read: a client write since (an extend)
+// wins, and the call returns ErrConflict so the pass looks again; an extend
+// arriving after it finds the project being destroyed and gets a conflict.
+// Never both.
+func (s *Store) MarkExpired(ctx context.Context, key Key, token string, seenRevision int64, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET deletion_requested_at = $5, updated_at = $5
+		WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid AND revision = $4
+		  AND deletion_requested_at IS NULL AND expires_at <= $5`,
+		key.UserID, key.ProjectID, token, seenRevision, micro(now))
 	if err != nil {
 		return translate(err)
 	}
 	if tag.RowsAffected() == 0 {
-		return ErrLeaseLost
+		return fmt.Errorf("%w: project %s changed since it was read; not expiring it", ErrConflict, key)
 	}
-	if err := wakeBlocked(ctx, tx, key.UserID, now); err != nil {
+	return nil
+}
+
+// DeleteFinalized removes a project whose resources are all destroyed: the
+// finalizer's last step. Only the claim holder may do it, only for the
+// incarnation (uid) it destroyed, and only while deletion is requested. A
+// tombstone keeps the final status for the API (410 Gone). The user's
+// blocked projects are woken in the same transaction: the quota they were
+// refused against has room now.
+func (s *Store) DeleteFinalized(ctx context.Context, key Key, token, uid, reason string, final Status, now time.Time) error {
+	statusJSON, err := json.Marshal(final)
+	if err != nil {
 		return err
 	}
-	return translate(tx.Commit(ctx))
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `WITH gone AS (
+				DELETE FROM projects
+				WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid AND uid = $4::uuid
+				  AND deletion_requested_at IS NOT NULL
+				RETURNING user_id, project_id, uid, generation)
+			INSERT INTO project_tombstones (user_id, project_id, uid, generation, status, reason, deleted_at)
+			SELECT user_id, project_id, uid, generation, $5, $6, $7 FROM gone`,
+			key.UserID, key.ProjectID, token, uid, statusJSON, reason, micro(now))
+		if err != nil {
+			return translate(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrLeaseLost
+		}
+		if _, err := tx.Exec(ctx, `UPDATE runs SET planfile = NULL WHERE project_uid = $1::uuid AND planfile IS NOT NULL`, uid); err != nil {
+			return translate(err)
+		}
+		return wakeBlocked(ctx, tx, key.UserID, now)
+	})
 }
 
 // WakeBlocked makes every blocked project due now, for a reconciler that
-// starts with limits that may have changed since they were refused.
+// starts with limits that may have changed since they were refused. Waking
+// costs no terraform run: a blocked project re-plans only when its last
+// plan now fits.
 func (s *Store) WakeBlocked(ctx context.Context, now time.Time) error {
 	return wakeBlocked(ctx, s.pool, "", now)
 }
@@ -176,21 +298,102 @@ type Usage struct {
 	MonthlyCostUSD float64 `json:"monthlyCostUSD"`
 }
 
-// UserUsage sums the applied resources and estimated cost of a user's
-// projects, leaving out one project (the one being admitted; "" for none).
+// UserUsage sums the resources and estimated cost of a user's projects,
+// counting each project's reservation where it exceeds what is applied,
+// leaving out one project ("" for none).
 func (s *Store) UserUsage(ctx context.Context, userID, exceptProjectID string) (Usage, error) {
+	return userUsage(ctx, s.pool, userID, exceptProjectID)
+}
+
+func userUsage(ctx context.Context, db queryRower, userID, exceptProjectID string) (Usage, error) {
 	var u Usage
-	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(resource_count), 0), coalesce(sum(estimated_monthly_cost), 0)::float8
+	err := db.QueryRow(ctx, `SELECT count(*), coalesce(sum(greatest(resource_count, reserved_resources)), 0),
+			coalesce(sum(greatest(estimated_monthly_cost, reserved_monthly_cost)), 0)::float8
 		FROM projects WHERE user_id = $1 AND project_id <> $2`, userID, exceptProjectID).
 		Scan(&u.Projects, &u.Resources, &u.MonthlyCostUSD)
 	return u, translate(err)
 }
 
-// TotalMonthlyCost sums the estimated cost of every project but one, for the
-// platform-wide AWS_COST_BUDGET_LIMIT.
-func (s *Store) TotalMonthlyCost(ctx context.Context, except Key) (float64, error) {
+func totalMonthlyCost(ctx context.Context, db queryRower, except Key) (float64, error) {
 	var total float64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(estimated_monthly_cost), 0)::float8 FROM projects
+	err := db.QueryRow(ctx, `SELECT coalesce(sum(greatest(estimated_monthly_cost, reserved_monthly_cost)), 0)::float8 FROM projects
 		WHERE NOT (user_id = $1 AND project_id = $2)`, except.UserID, except.ProjectID).Scan(&total)
 	return total, translate(err)
+}
+
+// TotalMonthlyCost sums the estimated (or reserved) cost of every project
+// but one, for the platform-wide AWS_COST_BUDGET_LIMIT.
+func (s *Store) TotalMonthlyCost(ctx context.Context, except Key) (float64, error) {
+	return totalMonthlyCost(ctx, s.pool, except)
+}
+
+// Admission is a plan's claim on the user's quota and the platform budget.
+type Admission struct {
+	Resources  int
+	MonthlyUSD float64
+	// MaxResources is the user's resource quota.
+	MaxResources int
+	// BudgetUSD bounds all projects together; 0 disables the check.
+	BudgetUSD float64
+	// DryRun checks without reserving (a Blocked project asking whether
+	// its last plan fits now).
+	DryRun bool
+}
+
+// AdmissionResult says whether the plan fits, and what the others use.
+type AdmissionResult struct {
+	Admitted bool
+	// OverQuota or OverBudget says which limit refused it.
+	OverQuota, OverBudget bool
+	// OthersResources is what the user's other projects hold or reserved;
+	// OthersMonthlyUSD what every other project costs (budget check only).
+	OthersResources  int
+	OthersMonthlyUSD float64
+}
+
+// Admit checks a plan against the user's quota and the platform budget and,
+// when it fits, reserves its resources and cost on the project in the same
+// transaction. Admissions of one user are serialised by a transaction-level
+// advisory lock (and all admissions by a second one when a budget is set),
+// taken in a fixed order, so N concurrent plans against room for one admit
+// exactly one.
+func (s *Store) Admit(ctx context.Context, key Key, token string, a Admission) (AdmissionResult, error) {
+	var res AdmissionResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('tenantform/user/' || $1, 0))`, key.UserID); err != nil {
+			return translate(err)
+		}
+		if a.BudgetUSD > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('tenantform/budget', 0))`); err != nil {
+				return translate(err)
+			}
+		}
+		u, err := userUsage(ctx, tx, key.UserID, key.ProjectID)
+		if err != nil {
+			return err
+		}
+		res.OthersResources = u.Resources
+		res.OverQuota = u.Resources+a.Resources > a.MaxResources
+		if a.BudgetUSD > 0 && !res.OverQuota {
+			if res.OthersMonthlyUSD, err = totalMonthlyCost(ctx, tx, key); err != nil {
+				return err
+			}
+			res.OverBudget = res.OthersMonthlyUSD+a.MonthlyUSD > a.BudgetUSD
+		}
+		res.Admitted = !res.OverQuota && !res.OverBudget
+		if !res.Admitted || a.DryRun {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE projects SET reserved_resources = $4, reserved_monthly_cost = $5
+			WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid`,
+			key.UserID, key.ProjectID, token, a.Resources, a.MonthlyUSD)
+		if err != nil {
+			return translate(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrLeaseLost
+		}
+		return nil
+	})
+	return res, err
 }

@@ -3,36 +3,55 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
-const runColumns = `id, project_uid::text, user_id, project_id, generation, operation, reconcile_id, owner,
-	started_at, finished_at, outcome, plan_summary, cost_estimate, estimated_monthly_cost::float8, log_tail, error`
+const runColumns = `id, number, project_uid::text, user_id, project_id, generation, operation, reason, reconcile_id, owner,
+	started_at, finished_at, outcome, plan_summary, cost_estimate, estimated_monthly_cost::float8, log_tail, error,
+	diagnostics, planfile IS NOT NULL`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRun(row scanner) (Run, error) {
 	var r Run
-	var plan, cost []byte
-	err := row.Scan(&r.ID, &r.ProjectUID, &r.UserID, &r.ProjectID, &r.Generation, &r.Operation, &r.ReconcileID, &r.Owner,
-		&r.StartedAt, &r.FinishedAt, &r.Outcome, &plan, &cost, &r.EstimatedMonthlyCostUSD, &r.LogTail, &r.Error)
+	var plan, cost, diags []byte
+	err := row.Scan(&r.RowID, &r.ID, &r.ProjectUID, &r.UserID, &r.ProjectID, &r.Generation, &r.Operation, &r.Reason, &r.ReconcileID, &r.Owner,
+		&r.StartedAt, &r.FinishedAt, &r.Outcome, &plan, &cost, &r.EstimatedMonthlyCostUSD, &r.LogTail, &r.Error,
+		&diags, &r.HasPlanfile)
 	if err != nil {
 		return Run{}, translate(err)
 	}
-	r.PlanSummary, r.CostEstimate = json.RawMessage(plan), json.RawMessage(cost)
+	r.PlanSummary, r.CostEstimate, r.Diagnostics = json.RawMessage(plan), json.RawMessage(cost), json.RawMessage(diags)
 	r.StartedAt = r.StartedAt.UTC()
 	return r, nil
 }
 
-// StartRun records that an operation begins and returns its id. For an
-// apply this row is the "apply started" marker: until FinishRun, anyone
-// reading the project must assume the apply may have been partial.
-func (s *Store) StartRun(ctx context.Context, p Project, op, reconcileID, owner string, now time.Time) (int64, error) {
-	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO runs (project_uid, user_id, project_id, generation, operation, reconcile_id, owner, started_at)
-		VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		p.UID, p.UserID, p.ProjectID, p.Generation, op, reconcileID, owner, micro(now)).Scan(&id)
-	return id, translate(err)
+// RunRef names a run both ways: its database row and its number within the
+// project.
+type RunRef struct {
+	RowID  int64
+	Number int64
+}
+
+// StartRun records that an operation begins, numbered after the project's
+// newest run. It is fenced on the claim token: only the lease holder
+// records runs. For an apply this row is the "apply started" marker: until
+// FinishRun, anyone reading the project must assume the apply may have been
+// partial.
+func (s *Store) StartRun(ctx context.Context, p Project, token, op, reason, reconcileID, owner string, now time.Time) (RunRef, error) {
+	var ref RunRef
+	err := s.pool.QueryRow(ctx, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reason,
+			reconcile_id, owner, started_at)
+		SELECT uid, coalesce((SELECT max(number) FROM runs WHERE project_uid = $1::uuid), 0) + 1,
+			user_id, project_id, $2, $3, $4, $5, $6, $7
+		FROM projects WHERE uid = $1::uuid AND lease_token = $8::uuid
+		RETURNING id, number`,
+		p.UID, p.Generation, op, reason, reconcileID, owner, micro(now), token).Scan(&ref.RowID, &ref.Number)
+	if errors.Is(translate(err), ErrNotFound) {
+		return ref, ErrLeaseLost
+	}
+	return ref, translate(err)
 }
 
 // RunResult is what an operation ended with.
@@ -43,10 +62,14 @@ type RunResult struct {
 	EstimatedMonthlyCostUSD *float64
 	LogTail                 string
 	Error                   string
+	Diagnostics             any
+	// Planfile is the saved plan to keep with the run until it is applied
+	// (a plan awaiting approval); nil keeps none.
+	Planfile []byte
 }
 
 // FinishRun records the end of an operation.
-func (s *Store) FinishRun(ctx context.Context, id int64, res RunResult, now time.Time) error {
+func (s *Store) FinishRun(ctx context.Context, rowID int64, res RunResult, now time.Time) error {
 	plan, err := marshalOrNil(res.PlanSummary)
 	if err != nil {
 		return err
@@ -55,9 +78,14 @@ func (s *Store) FinishRun(ctx context.Context, id int64, res RunResult, now time
 	if err != nil {
 		return err
 	}
+	diags, err := marshalOrNil(res.Diagnostics)
+	if err != nil {
+		return err
+	}
 	_, err = s.pool.Exec(ctx, `UPDATE runs SET finished_at = $2, outcome = $3, plan_summary = $4, cost_estimate = $5,
-			estimated_monthly_cost = $6, log_tail = $7, error = $8
-		WHERE id = $1`, id, micro(now), res.Outcome, plan, cost, res.EstimatedMonthlyCostUSD, res.LogTail, res.Error)
+			estimated_monthly_cost = $6, log_tail = $7, error = $8, diagnostics = $9, planfile = $10
+		WHERE id = $1 AND finished_at IS NULL`, rowID, micro(now), res.Outcome, plan, cost, res.EstimatedMonthlyCostUSD,
+		res.LogTail, res.Error, diags, res.Planfile)
 	return translate(err)
 }
 
@@ -65,7 +93,21 @@ func marshalOrNil(v any) ([]byte, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if r, ok := v.(json.RawMessage); ok && len(r) == 0 {
+		return nil, nil
+	}
 	return json.Marshal(v)
+}
+
+// Planfile returns the saved plan kept with a run of the project
+// incarnation uid, with the generation it was made for; ErrNotFound when
+// none is kept.
+func (s *Store) Planfile(ctx context.Context, uid string, number int64) ([]byte, int64, error) {
+	var b []byte
+	var gen int64
+	err := s.pool.QueryRow(ctx, `SELECT planfile, generation FROM runs
+		WHERE project_uid = $1::uuid AND number = $2 AND planfile IS NOT NULL`, uid, number).Scan(&b, &gen)
+	return b, gen, translate(err)
 }
 
 // UnfinishedRuns returns the runs of a project incarnation that were started
@@ -75,28 +117,37 @@ func (s *Store) UnfinishedRuns(ctx context.Context, uid string) ([]Run, error) {
 }
 
 // AbandonRun closes a run a crashed reconciler left open.
-func (s *Store) AbandonRun(ctx context.Context, id int64, reason string, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE runs SET finished_at = $2, outcome = 'failed', error = $3
-		WHERE id = $1 AND finished_at IS NULL`, id, micro(now), reason)
+func (s *Store) AbandonRun(ctx context.Context, rowID int64, reason string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE runs SET finished_at = $2, outcome = 'failed', error = $3, planfile = NULL
+		WHERE id = $1 AND finished_at IS NULL`, rowID, micro(now), reason)
 	return translate(err)
 }
 
-// ListRuns returns the runs of the project's current incarnation, newest
-// first.
-func (s *Store) ListRuns(ctx context.Context, key Key, limit int) ([]Run, error) {
+// projectUID finds the incarnation whose runs a key names: the live
+// project, else the newest tombstone.
+const projectUID = `coalesce(
+	(SELECT uid FROM projects WHERE user_id = $1 AND project_id = $2),
+	(SELECT uid FROM project_tombstones WHERE user_id = $1 AND project_id = $2 ORDER BY deleted_at DESC LIMIT 1))`
+
+// ListRuns returns the runs of the project's current incarnation (or of the
+// deleted one its tombstone remembers), newest first, with numbers below
+// before when it is positive: pass the last number of a page to get the
+// next.
+func (s *Store) ListRuns(ctx context.Context, key Key, limit int, before int64) ([]Run, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
 	return s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE project_uid = (SELECT uid FROM projects WHERE user_id = $1 AND project_id = $2)
-		ORDER BY id DESC LIMIT $3`, key.UserID, key.ProjectID, limit)
+		WHERE project_uid = `+projectUID+` AND ($4::bigint <= 0 OR number < $4)
+		ORDER BY number DESC LIMIT $3`, key.UserID, key.ProjectID, limit, before)
 }
 
-// GetRun returns one run of the project's current incarnation.
-func (s *Store) GetRun(ctx context.Context, key Key, id int64) (Run, error) {
+// GetRun returns one run, by its number, of the project's current
+// incarnation (or of the deleted one its tombstone remembers).
+func (s *Store) GetRun(ctx context.Context, key Key, number int64) (Run, error) {
 	return scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE id = $3 AND project_uid = (SELECT uid FROM projects WHERE user_id = $1 AND project_id = $2)`,
-		key.UserID, key.ProjectID, id))
+		WHERE number = $3 AND project_uid = `+projectUID,
+		key.UserID, key.ProjectID, number))
 }
 
 func (s *Store) queryRuns(ctx context.Context, sql string, args ...any) ([]Run, error) {
@@ -114,4 +165,34 @@ func (s *Store) queryRuns(ctx context.Context, sql string, args ...any) ([]Run, 
 		out = append(out, r)
 	}
 	return out, translate(rows.Err())
+}
+
+// Prune removes tombstones and the runs of deleted projects older than
+// retention, and keeps at most keepPerProject runs of each live project
+// (never the run whose plan awaits approval, nor an unfinished one). It
+// returns how many runs it removed.
+func (s *Store) Prune(ctx context.Context, retention time.Duration, keepPerProject int, now time.Time) (int64, error) {
+	cutoff := micro(now.Add(-retention))
+	if _, err := s.pool.Exec(ctx, `DELETE FROM project_tombstones WHERE deleted_at < $1`, cutoff); err != nil {
+		return 0, translate(err)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM runs r
+		WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.uid = r.project_uid)
+		  AND NOT EXISTS (SELECT 1 FROM project_tombstones t WHERE t.uid = r.project_uid)
+		  AND r.started_at < $1`, cutoff)
+	if err != nil {
+		return 0, translate(err)
+	}
+	n := tag.RowsAffected()
+	tag, err = s.pool.Exec(ctx, `DELETE FROM runs r USING (
+			SELECT id FROM (
+				SELECT r2.id, r2.finished_at, r2.number, p.pending_plan_run,
+					row_number() OVER (PARTITION BY r2.project_uid ORDER BY r2.number DESC) AS rank
+				FROM runs r2 JOIN projects p ON p.uid = r2.project_uid) ranked
+			WHERE rank > $1 AND finished_at IS NOT NULL AND number <> pending_plan_run) old
+		WHERE r.id = old.id`, keepPerProject)
+	if err != nil {
+		return n, translate(err)
+	}
+	return n + tag.RowsAffected(), nil
 }

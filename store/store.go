@@ -24,7 +24,34 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrLeaseLost: this reconciler no longer holds the project's lease.
 	ErrLeaseLost = errors.New("lease lost")
+	// ErrGone: the project was deleted or expired; a *GoneError carries
+	// its tombstone.
+	ErrGone = errors.New("gone")
 )
+
+// Tombstone is what remains of a deleted or expired project for the run
+// retention: its final status and why it went.
+type Tombstone struct {
+	UserID     string    `json:"userId"`
+	ProjectID  string    `json:"projectId"`
+	UID        string    `json:"-"`
+	Generation int64     `json:"generation"`
+	Status     Status    `json:"status"`
+	Reason     string    `json:"reason"`
+	DeletedAt  time.Time `json:"deletedAt"`
+}
+
+// GoneError reports a project that no longer exists but whose tombstone
+// does.
+type GoneError struct{ Tombstone Tombstone }
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("project %s/%s was removed at %s (%s)", e.Tombstone.UserID, e.Tombstone.ProjectID,
+		e.Tombstone.DeletedAt.Format(time.RFC3339), e.Tombstone.Reason)
+}
+
+// Is makes errors.Is(err, ErrGone) true.
+func (e *GoneError) Is(target error) bool { return target == ErrGone }
 
 // NotifyChannel is the LISTEN/NOTIFY channel on which every client write to
 // a project is announced, with payload "user_id/project_id".

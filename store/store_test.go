@@ -165,11 +165,11 @@ func TestDeletionBlocksSpecChanges(t *testing.T) {
 	if _, _, err := s.PutSpec(ctx, key, spec(1), nil, t0); err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.RequestDeletion(ctx, key, t0.Add(time.Minute))
+	p, err := s.RequestDeletion(ctx, key, false, t0.Add(time.Minute))
 	if err != nil || p.DeletionRequestedAt == nil {
 		t.Fatalf("delete: %v %+v", err, p.DeletionRequestedAt)
 	}
-	again, err := s.RequestDeletion(ctx, key, t0.Add(2*time.Minute))
+	again, err := s.RequestDeletion(ctx, key, false, t0.Add(2*time.Minute))
 	if err != nil || !again.DeletionRequestedAt.Equal(*p.DeletionRequestedAt) {
 		t.Fatalf("repeated delete moved the request time: %v %v", err, again.DeletionRequestedAt)
 	}
@@ -179,60 +179,8 @@ func TestDeletionBlocksSpecChanges(t *testing.T) {
 	if _, err := s.Extend(ctx, key, t0.Add(time.Hour), t0); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("extend during destruction: %v, want ErrConflict", err)
 	}
-	if _, err := s.RequestDeletion(ctx, store.Key{UserID: "bob", ProjectID: "never"}, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RequestDeletion(ctx, store.Key{UserID: "bob", ProjectID: "never"}, false, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete of a missing project: %v", err)
-	}
-}
-
-func TestClaimLeaseAndFinish(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t)
-	key := store.Key{UserID: "carol", ProjectID: "p1"}
-	if _, _, err := s.PutSpec(ctx, key, spec(1), nil, t0); err != nil {
-		t.Fatal(err)
-	}
-	p, ok, err := s.ClaimDue(ctx, "r1", t0.Add(30*time.Second), t0)
-	if err != nil || !ok || p.Key != key {
-		t.Fatalf("claim: %v %v %v", ok, err, p.Key)
-	}
-	if _, ok, _ := s.ClaimDue(ctx, "r2", t0.Add(30*time.Second), t0.Add(time.Second)); ok {
-		t.Fatal("a leased project was claimed by a second reconciler")
-	}
-	// A client writes while r1 works: r1's finish must leave it due.
-	if _, _, err := s.PutSpec(ctx, key, spec(2), nil, t0.Add(2*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	st := store.Status{Phase: store.PhaseReady, ObservedGeneration: 1}
-	if err := s.FinishReconcile(ctx, key, "r2", st, p.Revision, t0.Add(time.Hour), t0.Add(3*time.Second)); !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("finish by a non-owner: %v", err)
-	}
-	if err := s.FinishReconcile(ctx, key, "r1", st, p.Revision, t0.Add(time.Hour), t0.Add(3*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	again, ok, err := s.ClaimDue(ctx, "r2", t0.Add(time.Minute), t0.Add(4*time.Second))
-	if err != nil || !ok || again.Generation != 2 {
-		t.Fatalf("a write during the pass was lost: claimed=%v gen=%d err=%v", ok, again.Generation, err)
-	}
-	// r2 crashes; once its lease expires r3 takes over.
-	if _, ok, _ := s.ClaimDue(ctx, "r3", t0.Add(2*time.Minute), t0.Add(30*time.Second)); ok {
-		t.Fatal("claimed before the lease expired")
-	}
-	if _, ok, _ := s.ClaimDue(ctx, "r3", t0.Add(3*time.Minute), t0.Add(61*time.Second)); !ok {
-		t.Fatal("an expired lease was not taken over")
-	}
-	if err := s.RenewLease(ctx, key, "r2", t0.Add(time.Hour)); !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("stale owner renewed: %v", err)
-	}
-	// Unchanged finish: the next pass waits for the resync time.
-	if err := s.FinishReconcile(ctx, key, "r3", st, again.Revision, t0.Add(time.Hour), t0.Add(62*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, _ := s.ClaimDue(ctx, "r3", t0.Add(2*time.Hour), t0.Add(2*time.Minute)); ok {
-		t.Fatal("claimed before its due time")
-	}
-	next, ok, err := s.NextDueAt(ctx)
-	if err != nil || !ok || !next.Equal(t0.Add(time.Hour)) {
-		t.Fatalf("NextDueAt = %v %v %v, want %v", next, ok, err, t0.Add(time.Hour))
 	}
 }
 
@@ -256,7 +204,7 @@ func TestListenDeliversWrites(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no notification for a spec write")
 	}
-	if _, err := s.RequestDeletion(ctx, key, t0); err != nil {
+	if _, err := s.RequestDeletion(ctx, key, false, t0); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -70,6 +70,18 @@ type Status struct {
 	LastError      string     `json:"lastError,omitempty"`
 	Attempts       int        `json:"attempts"`
 	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
+	// ReservedResources and ReservedMonthlyCostUSD are what admission
+	// granted to the newest plan; quota and budget count the greater of
+	// these and the applied figures, so plans admitted at the same time
+	// can never share the same room.
+	ReservedResources      int     `json:"reservedResources"`
+	ReservedMonthlyCostUSD float64 `json:"reservedMonthlyCostUSD"`
+	// PlannedResources and PlannedMonthlyCostUSD are the newest plan's
+	// figures (what a Blocked project waits to fit).
+	PlannedResources      int     `json:"plannedResources"`
+	PlannedMonthlyCostUSD float64 `json:"plannedMonthlyCostUSD"`
+	// PendingPlanRun is the run whose saved plan awaits approval (0: none).
+	PendingPlanRun int64 `json:"pendingPlanRun,omitempty"`
 }
 
 // Project is one row: identity, spec, metadata and status.
@@ -88,11 +100,21 @@ type Project struct {
 	DueAt               time.Time
 	LeaseOwner          string
 	LeaseExpiresAt      *time.Time
+	// LeaseToken identifies the claim that leased the row; every write of
+	// the claimant is fenced on it.
+	LeaseToken string
+	// ApprovedRun is the plan run a client approved (0: none).
+	ApprovedRun int64
+	// ForceDestroy: an admin asked to finish the destroy whatever it takes.
+	ForceDestroy bool
 }
 
 // Run records one terraform operation.
 type Run struct {
-	ID                      int64           `json:"id"`
+	// ID is the run's number within its project (1, 2, 3...).
+	ID int64 `json:"id"`
+	// RowID is the database key, unique across projects.
+	RowID                   int64           `json:"-"`
 	ProjectUID              string          `json:"-"`
 	UserID                  string          `json:"userId"`
 	ProjectID               string          `json:"projectId"`
@@ -108,6 +130,13 @@ type Run struct {
 	EstimatedMonthlyCostUSD *float64        `json:"estimatedMonthlyCostUSD,omitempty"`
 	LogTail                 string          `json:"logTail,omitempty"`
 	Error                   string          `json:"error,omitempty"`
+	// Diagnostics are terraform's structured diagnostics of a failed run.
+	Diagnostics json.RawMessage `json:"diagnostics,omitempty"`
+	// Reason says why the run happened (Spec, Drift, Recovery, Approved,
+	// Expired, Deleted...).
+	Reason string `json:"reason,omitempty"`
+	// HasPlanfile: the run's saved plan is still kept for apply.
+	HasPlanfile bool `json:"hasPlanfile,omitempty"`
 }
 
 // Run operations and outcomes.

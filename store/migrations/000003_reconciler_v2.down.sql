@@ -1,0 +1,16 @@
+DROP INDEX IF EXISTS runs_started;
+DROP TABLE IF EXISTS project_tombstones;
+DROP TABLE IF EXISTS user_claims;
+ALTER TABLE runs DROP COLUMN IF EXISTS reason;
+ALTER TABLE runs DROP COLUMN IF EXISTS diagnostics;
+ALTER TABLE runs DROP COLUMN IF EXISTS planfile;
+DROP INDEX IF EXISTS runs_project_number;
+ALTER TABLE runs DROP COLUMN IF EXISTS number;
+ALTER TABLE projects DROP COLUMN IF EXISTS force_destroy;
+ALTER TABLE projects DROP COLUMN IF EXISTS approved_run;
+ALTER TABLE projects DROP COLUMN IF EXISTS pending_plan_run;
+ALTER TABLE projects DROP COLUMN IF EXISTS planned_monthly_cost;
+ALTER TABLE projects DROP COLUMN IF EXISTS planned_resources;
+ALTER TABLE projects DROP COLUMN IF EXISTS reserved_monthly_cost;
+ALTER TABLE projects DROP COLUMN IF EXISTS reserved_resources;
+ALTER TABLE projects DROP COLUMN IF EXISTS lease_token;
