@@ -152,14 +152,12 @@ func TestOtherUsersGet404OnEveryRoute(t *testing.T) {
 	alice, bob := e.token("alice", false), e.token("bob", false)
 	e.do("PUT", "/api/v1/users/bob/projects/demo", bob, spec(1)).wantStatus(t, http.StatusCreated)
 	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
-	bobDemo, err := e.st.GetProject(ctx, store.Key{UserID: "bob", ProjectID: "demo"})
+	bobDemo := e.claimed(store.Key{UserID: "bob", ProjectID: "demo"})
+	ref, err := e.st.StartRun(ctx, bobDemo, bobDemo.LeaseToken, store.OpPlan, "Spec", "r1", "test", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID, err := e.st.StartRun(ctx, bobDemo, store.OpPlan, "r1", "test", t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runID := ref.Number
 	bodies := map[string]any{
 		"PUT /api/v1/users/{userId}/projects/{projectId}":          spec(2),
 		"POST /api/v1/users/{userId}/projects/{projectId}/extend":  `{"ttlMinutes": 5}`,

@@ -21,6 +21,8 @@ const (
 	codeNotFound             = "NotFound"
 	codeMethodNotAllowed     = "MethodNotAllowed"
 	codeConflict             = "Conflict"
+	codeGone                 = "Gone"
+	codeForbidden            = "Forbidden"
 	codePreconditionFailed   = "PreconditionFailed"
 	codePayloadTooLarge      = "PayloadTooLarge"
 	codeInvalidSpec          = "InvalidSpec"
@@ -99,7 +101,12 @@ type errorPayload struct {
 // missing, since only the caller knows whether it asked for a project or a
 // run.
 func fromStore(err error, notFoundMsg string) error {
+	var gone *store.GoneError
 	switch {
+	case errors.As(err, &gone):
+		e := newError(http.StatusGone, codeGone, "%s; its final status and runs are kept for a while", gone.Error())
+		e.details = gone.Tombstone
+		return e
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(notFoundMsg)
 	case errors.Is(err, store.ErrPreconditionFailed):

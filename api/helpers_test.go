@@ -237,17 +237,31 @@ func (r result) project(t *testing.T) project {
 // leased, which no test here minds.
 func (e *env) reconciled(key store.Key, st store.Status) {
 	e.t.Helper()
+	p := e.claimed(key)
+	if err := e.st.SetStatus(context.Background(), key, p.LeaseToken, st); err != nil {
+		e.t.Fatalf("cannot record a status: %v", err)
+	}
+}
+
+// claimed leases key the way a reconciler does and returns it with its
+// claim token.
+func (e *env) claimed(key store.Key) store.Project {
+	e.t.Helper()
 	ctx := context.Background()
+	var inflight []store.Key
+	tokens := map[store.Key]string{}
 	for {
-		p, ok, err := e.st.ClaimDue(ctx, "test-reconciler", e.clock.Now().Add(time.Hour), e.clock.Now())
+		p, ok, err := e.st.ClaimDue(ctx, store.Claim{Owner: "test-reconciler-" + key.String(), LeaseFor: time.Hour, Now: e.clock.Now(), InFlight: inflight})
 		if err != nil || !ok {
 			e.t.Fatalf("cannot claim %s: ok=%v err=%v", key, ok, err)
 		}
 		if p.Key == key {
-			break
+			for _, k := range inflight {
+				e.st.ReleaseLease(ctx, k, tokens[k], e.clock.Now())
+			}
+			return p
 		}
-	}
-	if err := e.st.SetStatus(ctx, key, "test-reconciler", st); err != nil {
-		e.t.Fatalf("cannot record a status: %v", err)
+		inflight = append(inflight, p.Key)
+		tokens[p.Key] = p.LeaseToken
 	}
 }

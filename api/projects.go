@@ -270,8 +270,27 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) err
 
 // deleteProject requests destruction: 202, since the row stays (as
 // Destroying) until the reconciler has destroyed everything.
+//
+// ?force=true (admin only) finishes a destroy that cannot complete: the
+// reconciler destroys from state alone and removes the project whatever
+// happens; anything left behind is reported as an orphan.
 func (s *server) deleteProject(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := s.st.RequestDeletion(r.Context(), c.key, c.now)
+	q, err := queryParams(r.URL.Query(), "force")
+	if err != nil {
+		return err
+	}
+	force := false
+	switch q["force"] {
+	case "", "false":
+	case "true":
+		if !c.caller.admin {
+			return newError(http.StatusForbidden, codeForbidden, "force=true needs an admin token: it removes the project even if its resources cannot be destroyed")
+		}
+		force = true
+	default:
+		return badRequest("query parameter force must be true or false, not %q", q["force"])
+	}
+	p, err := s.st.RequestDeletion(r.Context(), c.key, force, c.now)
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
 	}
@@ -305,21 +324,34 @@ func (s *server) extendProject(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 type approveRequest struct {
+	RunID      *int64 `json:"runId"`
 	Generation *int64 `json:"generation"`
 }
 
-// approveProject approves one generation's plan. Naming the generation
-// makes the approval mean "the plan I looked at": a spec change after the
-// client looked makes it a 409, never an approval of something unseen.
+// approveProject approves the saved plan awaiting approval, named by its
+// run (status.pendingPlanRun), or by its generation when that is the
+// generation of the plan awaiting approval. Naming it makes the approval
+// mean "the plan I looked at": a newer plan, or none yet, is a 409, never
+// an approval of something unseen. The reconciler applies exactly that
+// planfile.
 func (s *server) approveProject(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req approveRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	if req.Generation == nil || *req.Generation < 1 {
-		return invalid(codeInvalidRequest, []fieldProblem{{Field: "generation", Message: "is required: the generation (ETag) whose plan is approved, 1 or more"}})
+	var a store.Approval
+	switch {
+	case req.RunID != nil && *req.RunID >= 1:
+		a.RunID = *req.RunID
+		if req.Generation != nil {
+			a.Generation = *req.Generation
+		}
+	case req.RunID == nil && req.Generation != nil && *req.Generation >= 1:
+		a.Generation = *req.Generation
+	default:
+		return invalid(codeInvalidRequest, []fieldProblem{{Field: "runId", Message: "is required: the run (status.pendingPlanRun) whose plan is approved, 1 or more; or give the plan's generation"}})
 	}
-	p, err := s.st.Approve(r.Context(), c.key, *req.Generation, c.now)
+	p, err := s.st.Approve(r.Context(), c.key, a, c.now)
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
 	}

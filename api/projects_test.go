@@ -403,17 +403,41 @@ func TestExtendAndApprove(t *testing.T) {
 	e.do("POST", projectPathAliceDemo+"/extend", alice, `{"minutes": 5}`).wantError(t, http.StatusBadRequest, codeBadRequest)
 	e.do("POST", "/api/v1/users/alice/projects/ghost/extend", alice, `{"ttlMinutes": 5}`).wantError(t, http.StatusNotFound, codeNotFound)
 
-	e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 1}`).wantError(t, http.StatusConflict, codeConflict)
+	// Without requireApproval there is nothing to approve: a 409 says so.
+	e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 2}`).wantError(t, http.StatusConflict, codeConflict)
+	e.do("POST", "/api/v1/users/alice/projects/ghost/approve", alice, `{"generation": 1}`).wantError(t, http.StatusNotFound, codeNotFound)
+
+	// With it, approval names the plan awaiting approval: none yet is a
+	// 409, and so is another run or generation.
+	gated := spec(3)
+	gated["requireApproval"] = true
+	e.do("PUT", projectPathAliceDemo, alice, gated).wantStatus(t, http.StatusOK) // generation 3
+	e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 3}`).wantError(t, http.StatusConflict, codeConflict)
 	e.do("POST", projectPathAliceDemo+"/approve", alice, `{}`).wantError(t, http.StatusUnprocessableEntity, codeInvalidRequest)
-	e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 2}`).wantStatus(t, http.StatusOK)
-	got, err := e.st.GetProject(t.Context(), keyAliceDemo)
+	ctx := t.Context()
+	p3 := e.claimed(keyAliceDemo)
+	ref, err := e.st.StartRun(ctx, p3, p3.LeaseToken, store.OpPlan, "Spec", "rec", "test", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ApprovedGeneration != 2 {
-		t.Errorf("approved generation = %d, want 2", got.ApprovedGeneration)
+	if err := e.st.FinishRun(ctx, ref.RowID, store.RunResult{Outcome: store.OutcomeSucceeded, Planfile: []byte("plan")}, t0); err != nil {
+		t.Fatal(err)
 	}
-	e.do("POST", "/api/v1/users/alice/projects/ghost/approve", alice, `{"generation": 1}`).wantError(t, http.StatusNotFound, codeNotFound)
+	st := p3.Status
+	st.Phase, st.PendingPlanRun = store.PhaseAwaitingApproval, ref.Number
+	if err := e.st.FinishReconcile(ctx, keyAliceDemo, p3.LeaseToken, st, p3.Revision, t0.Add(time.Hour), t0); err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", projectPathAliceDemo+"/approve", alice, fmt.Sprintf(`{"runId": %d}`, ref.Number+1)).wantError(t, http.StatusConflict, codeConflict)
+	e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 2}`).wantError(t, http.StatusConflict, codeConflict)
+	e.do("POST", projectPathAliceDemo+"/approve", alice, fmt.Sprintf(`{"runId": %d}`, ref.Number)).wantStatus(t, http.StatusOK)
+	got, err := e.st.GetProject(ctx, keyAliceDemo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ApprovedRun != ref.Number {
+		t.Errorf("approved run = %d, want %d", got.ApprovedRun, ref.Number)
+	}
 }
 
 // Fifty clients write fifty different specs at once: every write must be

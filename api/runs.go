@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +19,7 @@ type runSummary struct {
 	ID                      int64      `json:"id"`
 	Generation              int64      `json:"generation"`
 	Operation               string     `json:"operation"`
+	Reason                  string     `json:"reason"`
 	Outcome                 string     `json:"outcome"`
 	ReconcileID             string     `json:"reconcileId"`
 	Owner                   string     `json:"owner"`
@@ -34,7 +36,10 @@ type runView struct {
 	runSummary
 	PlanSummary  json.RawMessage `json:"planSummary"`
 	CostEstimate json.RawMessage `json:"costEstimate"`
-	LogTail      string          `json:"logTail"`
+	// Diagnostics are terraform's structured diagnostics (severity,
+	// summary, detail, file, line) of a failed run.
+	Diagnostics json.RawMessage `json:"diagnostics"`
+	LogTail     string          `json:"logTail"`
 }
 
 func summarize(r store.Run) runSummary {
@@ -42,6 +47,7 @@ func summarize(r store.Run) runSummary {
 		ID:                      r.ID,
 		Generation:              r.Generation,
 		Operation:               r.Operation,
+		Reason:                  r.Reason,
 		Outcome:                 r.Outcome,
 		ReconcileID:             r.ReconcileID,
 		Owner:                   r.Owner,
@@ -68,13 +74,15 @@ func rawOrNull(m json.RawMessage) json.RawMessage {
 
 type runList struct {
 	Items []runSummary `json:"items"`
+	// Next is the cursor of the next (older) page: pass it as ?after=.
+	Next string `json:"next,omitempty"`
 }
 
 // listRuns lists the project's runs, newest first. The project is looked up
 // first: the store would list a missing project's runs as none, and a
 // missing project must be a 404 like on every other project route.
 func (s *server) listRuns(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := queryParams(r.URL.Query(), "limit")
+	q, err := queryParams(r.URL.Query(), "limit", "after")
 	if err != nil {
 		return err
 	}
@@ -82,14 +90,26 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.GetProject(r.Context(), c.key); err != nil {
+	var before int64
+	if raw := q["after"]; raw != "" {
+		if before, err = strconv.ParseInt(raw, 10, 64); err != nil || before < 1 {
+			return badRequest("query parameter after %q must be a run id (a positive integer) from the previous page's next", raw)
+		}
+	}
+	// A deleted project's runs stay readable while its tombstone lives.
+	if _, err := s.st.GetProject(r.Context(), c.key); err != nil && !errors.Is(err, store.ErrGone) {
 		return fromStore(err, msgProjectNotFound)
 	}
-	runs, err := s.st.ListRuns(r.Context(), c.key, limit)
+	runs, err := s.st.ListRuns(r.Context(), c.key, limit+1, before)
 	if err != nil {
 		return err
 	}
-	out := runList{Items: make([]runSummary, len(runs))}
+	out := runList{}
+	if len(runs) > limit {
+		runs = runs[:limit]
+		out.Next = strconv.FormatInt(runs[len(runs)-1].ID, 10)
+	}
+	out.Items = make([]runSummary, len(runs))
 	for i, run := range runs {
 		out.Items[i] = summarize(run)
 	}
@@ -113,6 +133,7 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
 		runSummary:   summarize(run),
 		PlanSummary:  rawOrNull(run.PlanSummary),
 		CostEstimate: rawOrNull(run.CostEstimate),
+		Diagnostics:  rawOrNull(run.Diagnostics),
 		LogTail:      run.LogTail,
 	})
 	return nil

@@ -19,16 +19,11 @@ func TestRuns(t *testing.T) {
 	alice := e.token("alice", false)
 	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
 	e.do("PUT", "/api/v1/users/alice/projects/other", alice, spec(1)).wantStatus(t, http.StatusCreated)
-	demo, err := e.st.GetProject(ctx, keyAliceDemo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := e.st.GetProject(ctx, store.Key{UserID: "alice", ProjectID: "other"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	demo := e.claimed(keyAliceDemo)
+	other := e.claimed(store.Key{UserID: "alice", ProjectID: "other"})
 
-	planID, err := e.st.StartRun(ctx, demo, store.OpPlan, "rec-1", "replica-a", t0)
+	planRef, err := e.st.StartRun(ctx, demo, demo.LeaseToken, store.OpPlan, "Spec", "rec-1", "replica-a", t0)
+	planID := planRef.Number
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,18 +31,23 @@ func TestRuns(t *testing.T) {
 	plan := map[string]any{"add": 1, "change": 0, "destroy": 0,
 		"resources": []any{map[string]any{"address": "terraform_data.a", "type": "terraform_data"}}}
 	estimate := map[string]any{"lines": []any{map[string]any{"address": "terraform_data.a", "type": "terraform_data", "monthlyUSD": 1.25, "basis": "test"}}, "monthlyUSD": 1.25}
-	if err := e.st.FinishRun(ctx, planID, store.RunResult{Outcome: store.OutcomeSucceeded, PlanSummary: plan,
+	if err := e.st.FinishRun(ctx, planRef.RowID, store.RunResult{Outcome: store.OutcomeSucceeded, PlanSummary: plan,
 		CostEstimate: estimate, EstimatedMonthlyCostUSD: &cost, LogTail: "Plan: 1 to add"}, t0.Add(3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	applyID, err := e.st.StartRun(ctx, demo, store.OpApply, "rec-1", "replica-a", t0.Add(4*time.Second))
+	applyRef, err := e.st.StartRun(ctx, demo, demo.LeaseToken, store.OpApply, "Spec", "rec-1", "replica-a", t0.Add(4*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherID, err := e.st.StartRun(ctx, other, store.OpPlan, "rec-2", "replica-a", t0)
-	if err != nil {
-		t.Fatal(err)
+	applyID := applyRef.Number
+	// Runs are numbered per project: the other project's first run is 1
+	// too, and its second, 2, is not one of demo's.
+	for i := 0; i < 3; i++ {
+		if _, err := e.st.StartRun(ctx, other, other.LeaseToken, store.OpPlan, "Spec", "rec-2", "replica-a", t0); err != nil {
+			t.Fatal(err)
+		}
 	}
+	otherID := int64(3)
 
 	// The list: newest first, summaries only.
 	var list struct {
@@ -80,11 +80,12 @@ func TestRuns(t *testing.T) {
 	e.do("GET", projectPathAliceDemo+"/runs/"+strconv.FormatInt(planID, 10), alice, nil).decode(t, &run)
 	want := map[string]any{
 		"id": float64(planID), "generation": 1.0, "operation": "plan", "outcome": "succeeded",
-		"reconcileId": "rec-1", "owner": "replica-a",
+		"reconcileId": "rec-1", "owner": "replica-a", "reason": "Spec",
 		"startedAt": "2030-03-04T05:06:07Z", "finishedAt": "2030-03-04T05:06:10Z", "durationSeconds": 3.0,
 		"estimatedMonthlyCostUSD": 1.25, "error": "",
 		"planSummary":  roundTrip(t, plan),
 		"costEstimate": roundTrip(t, estimate),
+		"diagnostics":  nil,
 		"logTail":      "Plan: 1 to add",
 	}
 	if diff := cmp.Diff(want, run); diff != "" {
