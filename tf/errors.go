@@ -170,4 +170,3 @@ func isProviderInstallFailure(stderr string) bool {
 	}
 	return false
 }
-
