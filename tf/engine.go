@@ -67,6 +67,42 @@ type Config struct {
 	// Policy is checked before any terraform command. The zero value means
 	// policy.DefaultRules().
 	Policy policy.Rules
+
+	// Hard limits of terraform runs (see limits.go). A run that hits one
+	// fails with a *LimitError naming it. Zero means the default; there is
+	// no way to switch a limit off.
+
+	// OperationTimeout is the wall-clock deadline of one operation (Plan,
+	// Apply, ApplySaved, Destroy, Outputs, StateResources: init, workspace
+	// selection and the command together). On expiry terraform gets SIGINT
+	// and is killed StopGrace later. Default DefaultOperationTimeout (10m);
+	// setting TF_OPERATION_TIMEOUT.
+	OperationTimeout time.Duration
+	// MemoryLimitMB is the address-space limit (RLIMIT_AS) of each
+	// terraform and provider process, in MiB. Address space, not resident
+	// memory: see DefaultMemoryLimitMB for what normal runs reserve.
+	// Default 4096; setting TF_MEMORY_LIMIT_MB.
+	MemoryLimitMB int
+	// CPULimit is the CPU time (RLIMIT_CPU) of each terraform and provider
+	// process, rounded up to whole seconds. Default 600 s; setting
+	// TF_CPU_LIMIT_SECONDS.
+	CPULimit time.Duration
+	// OutputLimitBytes bounds what one terraform process prints, stdout
+	// and stderr together; past it the process is stopped. Default 16 MiB;
+	// setting TF_OUTPUT_LIMIT_BYTES.
+	OutputLimitBytes int64
+	// MaxPlanBytes bounds a saved plan file (Plan.Bytes). Default 8 MiB;
+	// setting TF_MAX_PLAN_BYTES.
+	MaxPlanBytes int
+	// MaxOutputBytes bounds each output value Outputs returns, as JSON;
+	// a larger value is replaced by a truncation marker. Default 64 KiB;
+	// setting TF_MAX_OUTPUT_BYTES.
+	MaxOutputBytes int
+	// MaxOutputsTotalBytes bounds all output values of a project together;
+	// values past it are replaced by truncation markers. Default 256 KiB;
+	// setting TF_MAX_OUTPUTS_TOTAL_BYTES.
+	MaxOutputsTotalBytes int
+
 	Logger *zap.Logger
 }
 
@@ -137,6 +173,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.LogTailBytes <= 0 {
 		cfg.LogTailBytes = DefaultLogTail
 	}
+	cfg.setLimitDefaults()
 	if reflect.ValueOf(cfg.Policy).IsZero() {
 		cfg.Policy = policy.DefaultRules()
 	}
@@ -159,6 +196,16 @@ func New(cfg Config) (*Engine, error) {
 	cliFile := filepath.Join(cfg.WorkRoot, ".tenantform.tfrc")
 	if err := writeFileAtomic(cliFile, []byte(cli)); err != nil {
 		return nil, fmt.Errorf("tf: writing CLI config: %w", err)
+	}
+
+	// Every terraform process starts through the wrapper that sets its
+	// resource limits.
+	if err := writeFileAtomic(filepath.Join(cfg.WorkRoot, wrapperFile),
+		[]byte(renderWrapper(cfg.BinaryPath, cfg.MemoryLimitMB, cfg.CPULimit))); err != nil {
+		return nil, fmt.Errorf("tf: writing terraform wrapper: %w", err)
+	}
+	if err := os.Chmod(filepath.Join(cfg.WorkRoot, wrapperFile), 0o700); err != nil {
+		return nil, fmt.Errorf("tf: %w", err)
 	}
 
 	// The binary's identity (path, size, mtime) stands in for its version
@@ -205,6 +252,7 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 	}
 	r := e.newRun(ctx, op, e.workdir(p), p.Region, creds)
 	r.project = p
+	release := func() { r.close(); unlock() }
 	if render {
 		info := analyze(p.Files)
 		gen, err := generatedFiles(renderInput{
@@ -215,16 +263,16 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 			environment: e.cfg.Environment,
 		})
 		if err != nil {
-			unlock()
+			release()
 			return nil, nil, err
 		}
 		if err := renderWorkdir(r.dir, p, gen); err != nil {
-			unlock()
+			release()
 			return nil, nil, fmt.Errorf("rendering workdir: %w", err)
 		}
 		r.initDigest = initDigest(e.baseDigest, info, gen)
 	}
-	return r, unlock, nil
+	return r, release, nil
 }
 
 // initDigest combines what `terraform init` depends on: the binary and CLI

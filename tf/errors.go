@@ -23,40 +23,72 @@ var (
 	// operator fixes the cache, mirror or network.
 	ErrProviderNotInstallable = errors.New("a required terraform provider cannot be installed")
 
+	// ErrPlanStale: terraform refused a saved plan because the state
+	// changed since the plan was made (another apply, a partial apply), or
+	// the plan was made for another state. Not transient: the plan can
+	// never be applied; plan again (and have the new plan approved).
+	ErrPlanStale = errors.New("the saved plan is stale: the state changed since it was made")
+
 	// ErrBinaryNotFound: FindBinary found no usable terraform and was not
 	// allowed to install one.
 	ErrBinaryNotFound = errors.New("no terraform binary found")
 )
 
-// CommandError is a failed terraform command: the operation, the error
-// diagnostics terraform printed, and the tail of the run's output. Every
+// CommandError is a failed terraform command: the operation, the
+// diagnostics terraform reported, and the tail of the run's output. Every
 // string in it has had the run's secrets redacted.
 type CommandError struct {
 	// Op names the command: "init", "workspace new", "plan", "apply", ...
 	Op string
-	// Diagnostics holds each "Error: ..." block terraform printed, summary
-	// line first, box-drawing removed.
-	Diagnostics []string
+	// Diagnostics holds terraform's diagnostics: from its machine-readable
+	// output for plan, apply and destroy (errors and warnings), parsed from
+	// its human-readable output for the other commands (errors only).
+	Diagnostics []Diagnostic
 	// LogTail is the redacted tail of everything the run printed so far.
 	LogTail string
-	// Err is the cause. It matches ErrStateLocked or
-	// ErrProviderNotInstallable when terraform's output says so, and
-	// context.Canceled / context.DeadlineExceeded when the run was stopped.
+	// Err is the cause. It matches ErrStateLocked, ErrProviderNotInstallable
+	// or ErrPlanStale when terraform's output says so, and context.Canceled
+	// / context.DeadlineExceeded when the caller stopped the run.
 	Err error
 }
 
+// maxErrorDiagnostics bounds how many diagnostics Error() lists.
+const maxErrorDiagnostics = 5
+
+// Error names the command and each error diagnostic with its file, line,
+// summary and detail, one per line when there are several:
+//
+//	terraform plan failed: main.tf:1: No value for required variable: The root module input variable "n" is not set, ...
 func (e *CommandError) Error() string {
 	msg := "terraform " + e.Op + " failed"
-	if len(e.Diagnostics) > 0 {
-		first, _, _ := strings.Cut(e.Diagnostics[0], "\n")
-		msg += ": " + first
-		if n := len(e.Diagnostics) - 1; n > 0 {
-			msg += fmt.Sprintf(" (and %d more)", n)
+	errs := e.errorDiagnostics()
+	switch {
+	case len(errs) == 1:
+		return msg + ": " + errs[0].String()
+	case len(errs) > 1:
+		msg += fmt.Sprintf(" with %d errors:", len(errs))
+		for i, d := range errs {
+			if i == maxErrorDiagnostics {
+				msg += fmt.Sprintf("\n- (and %d more)", len(errs)-i)
+				break
+			}
+			msg += "\n- " + d.String()
 		}
-	} else if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		return msg
+	case e.Err != nil:
+		return msg + ": " + e.Err.Error()
 	}
 	return msg
+}
+
+func (e *CommandError) errorDiagnostics() []Diagnostic {
+	var out []Diagnostic
+	for _, d := range e.Diagnostics {
+		if d.Severity != "warning" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
@@ -73,18 +105,33 @@ type sanitizedError struct {
 func (e *sanitizedError) Error() string   { return e.msg }
 func (e *sanitizedError) Unwrap() []error { return e.causes }
 
-// newCommandError classifies a failed terraform command from its error and
-// its (already redacted) stderr.
-func newCommandError(ctx context.Context, op string, err error, stderr, logTail string, red *redactor) *CommandError {
+// newCommandError classifies a failed terraform command from its error, its
+// (already redacted) stderr and the diagnostics of its machine-readable
+// output, if any. ctx is the context whose cancellation counts as the
+// caller's: when the engine stopped the command itself (a limit), pass one
+// that is not done.
+func newCommandError(ctx context.Context, op string, err error, stderr string, jsonDiags []Diagnostic, logTail string, red *redactor) *CommandError {
+	diags := jsonDiags
+	if len(diags) == 0 {
+		diags = parseDiagnostics(stderr)
+	}
+	// Terraform reports lock and provider problems as diagnostics in -json
+	// mode and on stderr otherwise: look at both.
+	text := stderr
+	for _, d := range diags {
+		text += "\n" + d.Summary + "\n" + d.Detail
+	}
 	var causes []error
 	switch {
-	case strings.Contains(stderr, "Error acquiring the state lock"),
-		strings.Contains(stderr, "already locked for workspace creation"),
-		strings.Contains(stderr, "Already locked for workspace creation"),
-		strings.Contains(stderr, "Workspace is already locked"):
+	case strings.Contains(text, "Error acquiring the state lock"),
+		strings.Contains(text, "already locked for workspace creation"),
+		strings.Contains(text, "Already locked for workspace creation"),
+		strings.Contains(text, "Workspace is already locked"):
 		causes = append(causes, ErrStateLocked)
-	case isProviderInstallFailure(stderr):
+	case isProviderInstallFailure(text):
 		causes = append(causes, ErrProviderNotInstallable)
+	case isStalePlan(text):
+		causes = append(causes, ErrPlanStale)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		causes = append(causes, ctxErr)
@@ -97,12 +144,12 @@ func newCommandError(ctx context.Context, op string, err error, stderr, logTail 
 	// first line is enough, the rest is in Diagnostics and LogTail.
 	first, _, _ := strings.Cut(err.Error(), "\n")
 	msg := red.redact(first)
-	if len(causes) > 0 && (causes[0] == ErrStateLocked || causes[0] == ErrProviderNotInstallable) {
+	if len(causes) > 0 && (causes[0] == ErrStateLocked || causes[0] == ErrProviderNotInstallable || causes[0] == ErrPlanStale) {
 		msg = causes[0].Error() + ": " + msg
 	}
 	return &CommandError{
 		Op:          op,
-		Diagnostics: parseDiagnostics(stderr),
+		Diagnostics: diags,
 		LogTail:     logTail,
 		Err:         &sanitizedError{msg: msg, causes: causes},
 	}
@@ -122,77 +169,4 @@ func isProviderInstallFailure(stderr string) bool {
 		}
 	}
 	return false
-}
-
-// maxDiagnostics bounds what one failure carries into the run history.
-const (
-	maxDiagnostics   = 20
-	maxDiagnosticLen = 4096
-)
-
-// parseDiagnostics extracts terraform's error diagnostics from its
-// human-readable stderr. With -no-color terraform frames each diagnostic as
-//
-//	╷
-//	│ Error: Summary line
-//	│
-//	│   on main.tf line 3, in resource ...
-//	│ Detail text
-//	╵
-//
-// (older or non-framed output has the same lines without "│ "). Warnings are
-// skipped: they do not explain a failure.
-func parseDiagnostics(stderr string) []string {
-	var (
-		out     []string
-		cur     []string
-		inError bool
-		seen    = map[string]bool{}
-	)
-	flush := func() {
-		if inError {
-			d := strings.TrimSpace(strings.Join(cur, "\n"))
-			if len(d) > maxDiagnosticLen {
-				d = d[:maxDiagnosticLen] + "…"
-			}
-			// An interrupted apply repeats "execution halted" once per
-			// pending resource: keep each distinct diagnostic once.
-			if d != "" && !seen[d] && len(out) < maxDiagnostics {
-				seen[d] = true
-				out = append(out, d)
-			}
-		}
-		cur, inError = nil, false
-	}
-	for _, line := range strings.Split(stderr, "\n") {
-		framed := false
-		switch {
-		case strings.HasPrefix(line, "╷"):
-			flush()
-			continue
-		case strings.HasPrefix(line, "╵"):
-			flush()
-			continue
-		case strings.HasPrefix(line, "│"):
-			line = strings.TrimPrefix(strings.TrimPrefix(line, "│"), " ")
-			framed = true
-		}
-		switch {
-		case strings.HasPrefix(line, "Error: "):
-			flush()
-			inError = true
-			cur = append(cur, line)
-		case strings.HasPrefix(line, "Warning: "):
-			flush()
-		case inError:
-			if !framed && line == "" && len(cur) > 1 && cur[len(cur)-1] == "" {
-				// Two blank lines end an unframed diagnostic.
-				flush()
-				continue
-			}
-			cur = append(cur, line)
-		}
-	}
-	flush()
-	return out
 }

@@ -49,16 +49,16 @@ func TestParseDiagnostics(t *testing.T) {
 		"│ Error: Invalid reference",
 		"╵",
 	}, "\n")
-	want := []string{
-		"Error: Unsupported argument\n\n  on main.tf line 3, in resource \"terraform_data\" \"x\":\n   3:   bogus = 1\n\nAn argument named \"bogus\" is not expected here.",
-		"Error: Invalid reference",
+	want := []Diagnostic{
+		{Severity: "error", Summary: "Unsupported argument", File: "main.tf", Line: 3, Detail: "An argument named \"bogus\" is not expected here."},
+		{Severity: "error", Summary: "Invalid reference"},
 	}
 	if diff := cmp.Diff(want, parseDiagnostics(framed)); diff != "" {
 		t.Errorf("framed (-want +got):\n%s", diff)
 	}
 
 	got := parseDiagnostics(lockedStderr)
-	if len(got) != 1 || !strings.HasPrefix(got[0], "Error: Error acquiring the state lock\n\nError message: Cannot lock") {
+	if len(got) != 1 || got[0].Summary != "Error acquiring the state lock" || !strings.HasPrefix(got[0].Detail, "Error message: Cannot lock") {
 		t.Errorf("unframed: %q", got)
 	}
 	if parseDiagnostics("Workspace \"x\" doesn't exist.\n") != nil {
@@ -78,7 +78,7 @@ func TestCommandErrorClassification(t *testing.T) {
 	}{
 		"state lock": {
 			stderr: lockedStderr, want: []error{ErrStateLocked}, wantNot: []error{ErrProviderNotInstallable, context.Canceled},
-			errorMsg: "terraform plan failed: Error: Error acquiring the state lock",
+			errorMsg: "terraform plan failed: Error acquiring the state lock: Error message: Cannot lock workspace; already locked for workspace creation: u_p Lock Info: ID: e3a502d8 Terraform acquires a state lock to protect the state from being written by multiple users at the same time. conn [REDACTED]",
 		},
 		"workspace creation lock": {
 			stderr: "failed to lock state in Postgres: Already locked for workspace creation: u_p\n", want: []error{ErrStateLocked},
@@ -94,7 +94,7 @@ func TestCommandErrorClassification(t *testing.T) {
 		},
 		"plain failure": {
 			stderr: "Error: Invalid reference\n", wantNot: []error{ErrStateLocked, ErrProviderNotInstallable, context.Canceled},
-			errorMsg: "terraform plan failed: Error: Invalid reference",
+			errorMsg: "terraform plan failed: Invalid reference: conn [REDACTED]",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestCommandErrorClassification(t *testing.T) {
 			}
 			// tfexec's error carries all of stderr, secrets included.
 			cause := errors.Join(exitErr, errors.New("s3cr3t in stderr"))
-			ce := newCommandError(ctx, "plan", cause, red.redact(tc.stderr+"\nconn s3cr3t\n"), "tail", red)
+			ce := newCommandError(ctx, "plan", cause, red.redact(tc.stderr+"\nconn s3cr3t\n"), nil, "tail", red)
 			var err error = ce
 			for _, w := range tc.want {
 				if !errors.Is(err, w) {
@@ -129,7 +129,7 @@ func TestCommandErrorClassification(t *testing.T) {
 					t.Errorf("error chain leaks the secret: %q", e.Error())
 				}
 			}
-			if strings.Contains(strings.Join(ce.Diagnostics, ""), "s3cr3t") {
+			if strings.Contains(toJSON(t, ce.Diagnostics), "s3cr3t") {
 				t.Error("diagnostics leak the secret")
 			}
 		})

@@ -241,7 +241,7 @@ func TestPolicyViolationRunsNothing(t *testing.T) {
 	}
 	_, err := e.Plan(ctx, p, nil)
 	check("plan", err)
-	_, err = e.Apply(ctx, p, &Plan{File: filepath.Join(e.workdir(p), plansDir, "1.tfplan")}, nil)
+	_, err = e.Apply(ctx, p, &Plan{Bytes: []byte("PK not a real plan")}, nil)
 	check("apply", err)
 	_, err = e.Destroy(ctx, p, nil)
 	check("destroy", err)

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -16,11 +16,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// Plan is a saved plan: the file Apply applies and what it will do.
+// Plan is a saved plan: the planfile terraform wrote and what it will do.
 type Plan struct {
-	// File is the saved plan inside the project's workdir. It is valid
-	// until the next Plan of the project or a successful Apply.
-	File    string
+	// Bytes is the planfile (terraform's own format), at most
+	// Config.MaxPlanBytes. It is self-contained: ApplySaved applies it on
+	// any engine sharing the state backend, with any or no workdir. It
+	// holds the configuration and the variable values: store it as
+	// carefully as the spec.
+	Bytes   []byte
 	Summary PlanSummary
 	// Log is the redacted tail of the output of init and plan.
 	Log string
@@ -37,7 +40,8 @@ const plansDir = privateDir + "/plans"
 
 // Plan checks the policy, renders the workdir, runs init when something it
 // depends on changed, selects (creating if needed) the project's workspace,
-// and saves a plan whose summary is read from `terraform show -json`.
+// and saves a plan whose summary is read from `terraform show -json`. The
+// planfile is returned as bytes and not kept in the workdir.
 func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan, error) {
 	r, done, err := e.begin(ctx, "plan", p, creds, true)
 	if err != nil {
@@ -51,19 +55,27 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 		return nil, err
 	}
 
-	dir := filepath.Join(r.dir, plansDir)
-	// A newer plan makes older ones obsolete; never leave one to be applied
-	// by mistake.
-	os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	file, cleanup, err := r.planFile(nil)
+	if err != nil {
 		return nil, err
 	}
-	file := filepath.Join(dir, fmt.Sprintf("%d.tfplan", time.Now().UnixNano()))
-	if _, err := r.terraform("plan", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-		_, err := tf.Plan(ctx, tfexec.Out(file), tfexec.LockTimeout(r.lockTimeout()))
+	defer cleanup()
+	if _, err := r.terraformJSON("plan", func(ctx context.Context, tf *tfexec.Terraform, w io.Writer) error {
+		_, err := tf.PlanJSON(ctx, w, tfexec.Out(file), tfexec.LockTimeout(r.lockTimeout()))
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("tf: reading the saved plan: %w", err)
+	}
+	if fi.Size() > int64(e.cfg.MaxPlanBytes) {
+		return nil, &LimitError{Limit: LimitPlanSize, Value: fmt.Sprintf("%d bytes, the plan has %d", e.cfg.MaxPlanBytes, fi.Size()), Op: "plan"}
+	}
+	planBytes, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("tf: reading the saved plan: %w", err)
 	}
 	var tfplan *tfjson.Plan
 	if _, err := r.terraform("show", false, func(ctx context.Context, tf *tfexec.Terraform) error {
@@ -82,40 +94,78 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 	e.log.Info("terraform plan",
 		zap.String("workspace", p.workspace()), zap.Int("add", sum.Add),
 		zap.Int("change", sum.Change), zap.Int("destroy", sum.Destroy),
-		zap.Duration("took", r.elapsed()))
-	return &Plan{File: file, Summary: sum, Log: r.log.String()}, nil
+		zap.Int("plan_bytes", len(planBytes)), zap.Duration("took", r.elapsed()))
+	return &Plan{Bytes: planBytes, Summary: sum, Log: r.log.String()}, nil
 }
 
-// Apply applies exactly the saved plan (never a new one): terraform refuses
-// it if the state changed since it was made. The workdir is not rendered
-// again, since the plan carries its own copy of the configuration.
+// planFile returns a fresh private path for a planfile in the workdir,
+// holding content when it is not nil, and a function removing it. Older
+// planfiles are removed first: none is ever left to be applied by mistake.
+func (r *run) planFile(content []byte) (string, func(), error) {
+	dir := filepath.Join(r.dir, plansDir)
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, err
+	}
+	file := filepath.Join(dir, fmt.Sprintf("%d.tfplan", time.Now().UnixNano()))
+	if content != nil {
+		if err := os.WriteFile(file, content, 0o600); err != nil {
+			return "", nil, fmt.Errorf("tf: writing the saved plan: %w", err)
+		}
+	}
+	return file, func() { os.Remove(file) }, nil
+}
+
+// Apply applies exactly the saved plan (never a new one); see ApplySaved.
 func (e *Engine) Apply(ctx context.Context, p Project, plan *Plan, creds *Credentials) (*Result, error) {
-	if plan == nil || plan.File == "" {
+	if plan == nil {
 		return nil, errors.New("tf: Apply needs a plan made by Plan")
 	}
-	r, done, err := e.begin(ctx, "apply", p, creds, false)
+	return e.ApplySaved(ctx, p, plan.Bytes, creds)
+}
+
+// ApplySaved applies a planfile made by Plan (Plan.Bytes), on this or any
+// other engine using the same state backend, whatever its workdir holds:
+// none (another replica, a restart), or an older generation's. p must be
+// the project the plan was made for: its workdir is rendered and
+// initialised from it (the providers the plan needs), and its workspace
+// selected. Terraform applies the configuration and variables the plan
+// carries, never new ones, and refuses the plan when the state changed
+// since it was made; the error then satisfies errors.Is(err, ErrPlanStale).
+func (e *Engine) ApplySaved(ctx context.Context, p Project, planfile []byte, creds *Credentials) (*Result, error) {
+	if len(planfile) == 0 {
+		return nil, errors.New("tf: ApplySaved needs the bytes of a plan made by Plan")
+	}
+	if len(planfile) > e.cfg.MaxPlanBytes {
+		return nil, &LimitError{Limit: LimitPlanSize, Value: fmt.Sprintf("%d bytes, the plan has %d", e.cfg.MaxPlanBytes, len(planfile)), Op: "apply"}
+	}
+	r, done, err := e.begin(ctx, "apply", p, creds, true)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	// The plan must be this project's and still current.
-	if filepath.Dir(plan.File) != filepath.Join(r.dir, plansDir) {
-		return nil, fmt.Errorf("tf: plan %s does not belong to project %s", plan.File, p.workspace())
+	if err := r.ensureInit(); err != nil {
+		return nil, err
 	}
-	if _, err := os.Stat(plan.File); err != nil {
-		return nil, fmt.Errorf("tf: saved plan is gone (superseded or already applied): %w", err)
+	// Apply writes to whatever workspace is selected: it must be this
+	// project's. A plan for a workspace that is gone can only be stale.
+	exists, err := r.selectWorkspace(false)
+	if err != nil {
+		return nil, err
 	}
-	// Apply runs in whatever workspace is selected: make sure it is this
-	// project's before anything can be written.
-	if b, err := os.ReadFile(filepath.Join(r.dir, environmentFile)); err != nil || strings.TrimSpace(string(b)) != p.workspace() {
-		return nil, fmt.Errorf("tf: workdir of %s does not have its workspace selected; plan again", p.workspace())
+	if !exists {
+		return nil, fmt.Errorf("%w: workspace %s no longer exists", ErrPlanStale, p.workspace())
 	}
-	if _, err := r.terraform("apply", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-		return tf.Apply(ctx, tfexec.DirOrPlan(plan.File), tfexec.LockTimeout(r.lockTimeout()))
+	file, cleanup, err := r.planFile(planfile)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if _, err := r.terraformJSON("apply", func(ctx context.Context, tf *tfexec.Terraform, w io.Writer) error {
+		return tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(file), tfexec.LockTimeout(r.lockTimeout()))
 	}); err != nil {
 		return nil, err
 	}
-	os.Remove(plan.File)
 	e.log.Info("terraform apply", zap.String("workspace", p.workspace()), zap.Duration("took", r.elapsed()))
 	return &Result{Log: r.log.String(), Duration: r.elapsed()}, nil
 }

@@ -2,7 +2,9 @@ package tf
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,10 +15,12 @@ import (
 )
 
 // run is one operation (Plan, Apply, ...) on one workdir: the environment
-// and redaction of its terraform processes and the log they all write to.
+// and redaction of its terraform processes, the log they all write to, and
+// the operation's deadline (ctx).
 type run struct {
 	e          *Engine
 	ctx        context.Context
+	cancel     context.CancelFunc
 	op         string
 	dir        string
 	project    Project
@@ -27,6 +31,8 @@ type run struct {
 	started    time.Time
 }
 
+// newRun starts an operation. Its context carries the operation deadline
+// (Config.OperationTimeout); close the run to release it.
 func (e *Engine) newRun(ctx context.Context, op, dir, region string, creds *Credentials) *run {
 	env := buildEnv(envSpec{
 		SearchPath:    e.cfg.SearchPath,
@@ -37,9 +43,11 @@ func (e *Engine) newRun(ctx context.Context, op, dir, region string, creds *Cred
 		Creds:         creds,
 	})
 	red := newRedactor(append(creds.secrets(), connSecrets(e.cfg.PGConnStr)...)...)
+	ctx, cancel := context.WithTimeoutCause(ctx, e.cfg.OperationTimeout, errDeadline)
 	return &run{
 		e:       e,
 		ctx:     ctx,
+		cancel:  cancel,
 		op:      op,
 		dir:     dir,
 		env:     env,
@@ -49,14 +57,52 @@ func (e *Engine) newRun(ctx context.Context, op, dir, region string, creds *Cred
 	}
 }
 
+// close releases the operation's deadline timer.
+func (r *run) close() { r.cancel() }
+
+// stdoutMode says what happens to a command's stdout.
+type stdoutMode int
+
+const (
+	// stdoutLog: human-readable output, sent to the run log.
+	stdoutLog stdoutMode = iota
+	// stdoutData: JSON that tfexec parses (show, output); it can hold
+	// sensitive values, so it never reaches the log. It is counted against
+	// the output limit all the same.
+	stdoutData
+	// stdoutJSONUI: terraform's machine-readable UI (-json); fn gets a
+	// writer for it, which collects diagnostics and logs a readable line
+	// per message.
+	stdoutJSONUI
+)
+
 // terraform runs one terraform command through tfexec. captureStdout sends
 // stdout to the run log; commands whose stdout is JSON that tfexec parses
 // (show, output) leave it out, since it can hold sensitive values. stderr
-// is always logged. On failure the result is a *CommandError; the command's
-// redacted stderr is returned either way for callers that must recognise a
-// message (workspace select/new).
+// is always logged. On failure the result is a *CommandError, or a
+// *LimitError when the command hit one of the engine's limits; the
+// command's redacted stderr is returned either way for callers that must
+// recognise a message (workspace select/new).
 func (r *run) terraform(op string, captureStdout bool, fn func(context.Context, *tfexec.Terraform) error) (string, error) {
-	tf, err := tfexec.NewTerraform(r.dir, r.e.cfg.BinaryPath)
+	mode := stdoutData
+	if captureStdout {
+		mode = stdoutLog
+	}
+	return r.command(op, mode, func(ctx context.Context, tf *tfexec.Terraform, _ io.Writer) error { return fn(ctx, tf) })
+}
+
+// terraformJSON runs a command with -json output (plan, apply, destroy):
+// fn must hand the writer to tfexec's ...JSON method.
+func (r *run) terraformJSON(op string, fn func(context.Context, *tfexec.Terraform, io.Writer) error) (string, error) {
+	return r.command(op, stdoutJSONUI, fn)
+}
+
+func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfexec.Terraform, io.Writer) error) (string, error) {
+	if err := r.ctx.Err(); err != nil {
+		return "", r.stopped(op, err)
+	}
+	// Every process starts through the wrapper that sets its rlimits.
+	tf, err := tfexec.NewTerraform(r.dir, r.e.wrapperPath())
 	if err != nil {
 		return "", err
 	}
@@ -66,42 +112,75 @@ func (r *run) terraform(op string, captureStdout bool, fn func(context.Context, 
 	}
 	// tfexec cancels a command by sending SIGINT (cmd.Cancel) and kills it
 	// only WaitDelay later (exec.Cmd.WaitDelay): terraform gets StopGrace
-	// to stop gracefully and release its state lock.
+	// to stop gracefully and release its state lock. The same happens at
+	// the operation deadline and when the output limit is crossed.
 	if err := tf.SetWaitDelay(r.e.cfg.StopGrace); err != nil {
 		return "", err
 	}
-	if op == "init" || op == "workspace delete" {
+	if op == "init" || op == "workspace delete" || mode == stdoutJSONUI {
 		// tfexec checks the version before these commands; doing it here,
 		// before stdout is captured, keeps the version JSON out of the log.
 		if _, _, err := tf.Version(r.ctx, false); err != nil {
-			return "", r.commandError(op, err, "")
+			return "", r.commandError(op, err, "", nil)
 		}
 	}
+	cmdCtx, cancelCmd := context.WithCancelCause(r.ctx)
+	defer cancelCmd(nil)
+	guard := &outputGuard{limit: r.e.cfg.OutputLimitBytes, cancel: cancelCmd}
+
 	var stderr strings.Builder
 	errW := r.log.stream(&stderr)
-	tf.SetStderr(errW)
-	var outW *lineWriter
-	if captureStdout {
+	tf.SetStderr(guardedWriter{g: guard, w: errW})
+	var (
+		outW  *lineWriter
+		uiW   *jsonUIWriter
+		diags diagnosticSet
+		uiArg io.Writer
+	)
+	switch mode {
+	case stdoutLog:
 		outW = r.log.stream(nil)
-		tf.SetStdout(outW)
+		tf.SetStdout(guardedWriter{g: guard, w: outW})
+	case stdoutData:
+		tf.SetStdout(guardedWriter{g: guard, w: io.Discard})
+	case stdoutJSONUI:
+		uiW = &jsonUIWriter{log: r.log, diags: &diags}
+		uiArg = guardedWriter{g: guard, w: uiW}
 	}
 	start := time.Now()
-	err = fn(r.ctx, tf)
+	err = fn(cmdCtx, tf, uiArg)
 	errW.Close()
 	if outW != nil {
 		outW.Close()
+	}
+	if uiW != nil {
+		uiW.Close()
 	}
 	r.e.log.Debug("terraform command",
 		zap.String("workdir", filepath.Base(r.dir)), zap.String("op", r.op), zap.String("command", op),
 		zap.Duration("took", time.Since(start)), zap.Bool("ok", err == nil))
 	if err != nil {
-		return stderr.String(), r.commandError(op, err, stderr.String())
+		if limit, value := r.limitHit(r.ctx, cmdCtx, err, stderr.String()); limit != "" {
+			r.log.note(fmt.Sprintf("terraform %s stopped: %s limit (%s) exceeded", op, limit, value))
+			ce := newCommandError(context.Background(), op, err, stderr.String(), diags.all(), r.log.String(), r.red)
+			return stderr.String(), &LimitError{Limit: limit, Value: value, Op: op, Cmd: ce}
+		}
+		return stderr.String(), r.commandError(op, err, stderr.String(), diags.all())
 	}
 	return stderr.String(), nil
 }
 
-func (r *run) commandError(op string, err error, stderr string) *CommandError {
-	return newCommandError(r.ctx, op, err, stderr, r.log.String(), r.red)
+// stopped is the error of an operation whose context ended between
+// commands: the deadline as a *LimitError, or the caller's cancellation.
+func (r *run) stopped(op string, err error) error {
+	if errors.Is(context.Cause(r.ctx), errDeadline) {
+		return &LimitError{Limit: LimitDeadline, Value: r.e.cfg.OperationTimeout.String(), Op: op}
+	}
+	return err
+}
+
+func (r *run) commandError(op string, err error, stderr string, diags []Diagnostic) *CommandError {
+	return newCommandError(r.ctx, op, err, stderr, diags, r.log.String(), r.red)
 }
 
 // ensureInit runs `terraform init` unless the last successful init of this
@@ -136,7 +215,7 @@ func (r *run) ensureInit() error {
 	case r.e.initSem <- struct{}{}:
 		defer func() { <-r.e.initSem }()
 	case <-r.ctx.Done():
-		return r.ctx.Err()
+		return r.stopped("init", r.ctx.Err())
 	}
 	var err error
 	for attempt := 0; ; attempt++ {

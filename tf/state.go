@@ -3,6 +3,7 @@ package tf
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"sort"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -30,8 +31,8 @@ func (e *Engine) Destroy(ctx context.Context, p Project, creds *Credentials) (*R
 		r.log.note("workspace " + p.workspace() + " does not exist: nothing to destroy")
 		return &Result{Log: r.log.String(), Duration: r.elapsed()}, nil
 	}
-	if _, err := r.terraform("destroy", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-		return tf.Destroy(ctx, tfexec.LockTimeout(r.lockTimeout()))
+	if _, err := r.terraformJSON("destroy", func(ctx context.Context, tf *tfexec.Terraform, w io.Writer) error {
+		return tf.DestroyJSON(ctx, w, tfexec.LockTimeout(r.lockTimeout()))
 	}); err != nil {
 		return nil, err
 	}

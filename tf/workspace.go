@@ -124,22 +124,27 @@ func isNoSuchWorkspace(stderr string) bool {
 // selected workspace, which in a project's own workdir it always is.
 func (e *Engine) adminDir() string { return filepath.Join(e.cfg.WorkRoot, ".tenantform-admin") }
 
+// adminRun returns an initialised run in the admin workdir; close it.
 func (e *Engine) adminRun(ctx context.Context, op string) (*run, error) {
 	r := e.newRun(ctx, op, e.adminDir(), "", nil)
 	gen, err := generatedFiles(renderInput{schema: e.cfg.PGSchema})
 	if err != nil {
+		r.close()
 		return nil, err
 	}
 	e.adminMu.Lock()
 	defer e.adminMu.Unlock()
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		r.close()
 		return nil, err
 	}
 	if err := renderWorkdir(r.dir, Project{}, gen); err != nil {
+		r.close()
 		return nil, err
 	}
 	r.initDigest = initDigest(e.baseDigest, configInfo{}, gen)
 	if err := r.ensureInit(); err != nil {
+		r.close()
 		return nil, err
 	}
 	return r, nil
@@ -165,6 +170,7 @@ func (e *Engine) DeleteWorkspace(ctx context.Context, p Project) error {
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	stderr, err := r.underCreationLock("workspace delete", func(ctx context.Context, tf *tfexec.Terraform) error {
 		return tf.WorkspaceDelete(ctx, ws, tfexec.LockTimeout(r.lockTimeout()))
 	})
