@@ -9,9 +9,15 @@ import (
 // Condition types and reasons. Reasons are typed so clients, alerts and
 // dashboards can match on them.
 const (
-	CondReady           = "Ready"
-	CondExpiringSoon    = "ExpiringSoon"
-	CondAdmitted        = "Admitted"
+	CondReady        = "Ready"
+	CondExpiringSoon = "ExpiringSoon"
+	CondAdmitted     = "Admitted"
+	// CondDestroyFailed is True while a destroy keeps failing: the project
+	// cannot leave on its own and may need a corrected spec or an admin's
+	// forced deletion.
+	CondDestroyFailed = "DestroyFailed"
+	// CondDestroyed is set on the final status kept in the tombstone.
+	CondDestroyed       = "Destroyed"
 	ReasonApplied       = "Applied"
 	ReasonPlanning      = "Planning"
 	ReasonApplying      = "Applying"
@@ -30,6 +36,14 @@ const (
 	ReasonRecovering    = "RecoveringPartialApply"
 	ReasonTTL           = "TTLNearlyUsed"
 	ReasonTTLOK         = "TTLRemaining"
+	// ReasonConfiguration: terraform rejected the configuration (missing
+	// variable, unsupported argument, invalid reference...): terminal.
+	ReasonConfiguration = "ConfigurationError"
+	// ReasonLimitExceeded: a terraform process hit a run limit (deadline,
+	// memory, CPU time, output): terminal.
+	ReasonLimitExceeded = "LimitExceeded"
+	// ReasonCredentialsDenied: AWS refused the project's credentials.
+	ReasonCredentialsDenied = "CredentialsDenied"
 )
 
 // setCondition sets or replaces a condition, keeping its transition time

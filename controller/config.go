@@ -49,6 +49,26 @@ type Config struct {
 	// CostBudgetLimitUSD bounds the estimated monthly cost of all projects
 	// together (AWS_COST_BUDGET_LIMIT). 0 disables the check.
 	CostBudgetLimitUSD float64
+	// MaxWorkersPerUser bounds the workers one user's projects hold while
+	// another user's project is due (MAX_WORKERS_PER_USER). Default 1.
+	MaxWorkersPerUser int
+	// OperationTimeout is the deadline of every terraform operation
+	// (TF_OPERATION_TIMEOUT): on expiry terraform gets SIGINT, then is
+	// killed after the engine's stop grace, and the run ends Failed with
+	// LimitExceeded. Default 10 minutes.
+	OperationTimeout time.Duration
+	// DestroyStateOnlyAfter failed destroys switch to destroying from state
+	// alone, never evaluating the tenant's configuration. Default 3.
+	DestroyStateOnlyAfter int
+	// RunRetention keeps the runs and tombstones of deleted projects
+	// (RUN_RETENTION). Default 7 days.
+	RunRetention time.Duration
+	// RunsPerProject is how many runs of a live project are kept
+	// (RUNS_PER_PROJECT). Default 100.
+	RunsPerProject int
+	// StateSchema is the pg backend's schema (tf.Config.PGSchema), read to
+	// find out whether a project's state holds any resources.
+	StateSchema string
 	// ExpiringSoonFraction of the TTL left raises the ExpiringSoon
 	// condition. Default 0.1.
 	ExpiringSoonFraction float64
@@ -90,6 +110,24 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxCostPerProjectUSD <= 0 {
 		c.MaxCostPerProjectUSD = 50
+	}
+	if c.MaxWorkersPerUser <= 0 {
+		c.MaxWorkersPerUser = 1
+	}
+	if c.OperationTimeout <= 0 {
+		c.OperationTimeout = 10 * time.Minute
+	}
+	if c.DestroyStateOnlyAfter <= 0 {
+		c.DestroyStateOnlyAfter = 3
+	}
+	if c.RunRetention <= 0 {
+		c.RunRetention = 7 * 24 * time.Hour
+	}
+	if c.RunsPerProject <= 0 {
+		c.RunsPerProject = 100
+	}
+	if c.StateSchema == "" {
+		c.StateSchema = tf.DefaultPGSchema
 	}
 	if c.ExpiringSoonFraction <= 0 {
 		c.ExpiringSoonFraction = 0.1

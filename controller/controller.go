@@ -15,30 +15,35 @@ import (
 
 // Store is the slice of the store the reconciler uses.
 type Store interface {
-	ClaimDue(ctx context.Context, owner string, leaseUntil, now time.Time) (store.Project, bool, error)
-	NextDueAt(ctx context.Context) (time.Time, bool, error)
-	RenewLease(ctx context.Context, key store.Key, owner string, until time.Time) error
-	SetStatus(ctx context.Context, key store.Key, owner string, st store.Status) error
-	FinishReconcile(ctx context.Context, key store.Key, owner string, st store.Status, seenRevision int64, nextDue, now time.Time) error
-	ReleaseLease(ctx context.Context, key store.Key, owner string, now time.Time) error
-	DeleteFinalized(ctx context.Context, key store.Key, owner, uid string, now time.Time) error
+	ClaimDue(ctx context.Context, c store.Claim) (store.Project, bool, error)
+	NextDueAt(ctx context.Context, now time.Time) (time.Duration, bool, error)
+	RenewLease(ctx context.Context, key store.Key, token string, leaseFor time.Duration) (store.LeaseView, error)
+	SetStatus(ctx context.Context, key store.Key, token string, st store.Status) error
+	FinishReconcile(ctx context.Context, key store.Key, token string, st store.Status, seenRevision int64, nextDue, now time.Time) error
+	ReleaseLease(ctx context.Context, key store.Key, token string, now time.Time) error
+	MarkExpired(ctx context.Context, key store.Key, token string, seenRevision int64, now time.Time) error
+	DeleteFinalized(ctx context.Context, key store.Key, token, uid, reason string, final store.Status, now time.Time) error
 	WakeBlocked(ctx context.Context, now time.Time) error
-	StartRun(ctx context.Context, p store.Project, op, reconcileID, owner string, now time.Time) (int64, error)
-	FinishRun(ctx context.Context, id int64, res store.RunResult, now time.Time) error
+	Admit(ctx context.Context, key store.Key, token string, a store.Admission) (store.AdmissionResult, error)
+	StartRun(ctx context.Context, p store.Project, token, op, reason, reconcileID, owner string, now time.Time) (store.RunRef, error)
+	FinishRun(ctx context.Context, rowID int64, res store.RunResult, now time.Time) error
+	Planfile(ctx context.Context, uid string, number int64) ([]byte, int64, error)
 	UnfinishedRuns(ctx context.Context, uid string) ([]store.Run, error)
-	AbandonRun(ctx context.Context, id int64, reason string, now time.Time) error
-	UserUsage(ctx context.Context, userID, exceptProjectID string) (store.Usage, error)
-	TotalMonthlyCost(ctx context.Context, except store.Key) (float64, error)
+	AbandonRun(ctx context.Context, rowID int64, reason string, now time.Time) error
+	GetProject(ctx context.Context, key store.Key) (store.Project, error)
 	GetQuotaOverride(ctx context.Context, userID string) (store.QuotaOverride, error)
+	TerraformState(ctx context.Context, schema, workspace string) ([]byte, bool, error)
+	DropTerraformState(ctx context.Context, schema, workspace string) error
+	Prune(ctx context.Context, retention time.Duration, keepPerProject int, now time.Time) (int64, error)
 	Listen(ctx context.Context, onConnect func(), onNotify func(store.Key), onError func(error))
 }
 
 // Terraform is the slice of the terraform engine the reconciler uses.
 type Terraform interface {
 	Plan(ctx context.Context, p tf.Project, creds *tf.Credentials) (*tf.Plan, error)
-	Apply(ctx context.Context, p tf.Project, plan *tf.Plan, creds *tf.Credentials) (*tf.Result, error)
+	// ApplySaved applies exactly the given planfile, on any replica.
+	ApplySaved(ctx context.Context, p tf.Project, planfile []byte, creds *tf.Credentials) (*tf.Result, error)
 	Destroy(ctx context.Context, p tf.Project, creds *tf.Credentials) (*tf.Result, error)
-	DeleteWorkspace(ctx context.Context, p tf.Project) error
 	Outputs(ctx context.Context, p tf.Project, creds *tf.Credentials) (map[string]any, error)
 }
 
@@ -52,26 +57,32 @@ type Controller struct {
 
 	wake chan struct{} // a buffered poke: "look for due work now"
 
-	mu           sync.Mutex
-	pendingPlans map[store.Key]pendingPlan // saved plans awaiting approval
+	mu        sync.Mutex
+	inFlight  map[store.Key]*flight // projects this process is reconciling
+	lastPrune time.Time
 }
 
-// pendingPlan is a saved plan held until its generation is approved.
-type pendingPlan struct {
+// flight is one project being reconciled here. A client write that makes
+// the running plan pointless (a new generation, a deletion) cancels it.
+type flight struct {
 	generation int64
-	plan       *tf.Plan
+	deleting   bool
+	mu         sync.Mutex
+	op         string             // the terraform operation running ("" none)
+	cancelOp   context.CancelFunc // cancels that operation
+	superseded bool               // a client write cancelled the plan
 }
 
 // New builds a controller; Run starts it.
 func New(cfg Config, st Store, engine Terraform) *Controller {
 	cfg = cfg.withDefaults()
 	return &Controller{
-		cfg:          cfg,
-		store:        st,
-		tf:           engine,
-		log:          cfg.Logger.With(zap.String("owner", cfg.Owner)),
-		wake:         make(chan struct{}, 1),
-		pendingPlans: map[store.Key]pendingPlan{},
+		cfg:      cfg,
+		store:    st,
+		tf:       engine,
+		log:      cfg.Logger.With(zap.String("owner", cfg.Owner)),
+		wake:     make(chan struct{}, 1),
+		inFlight: map[store.Key]*flight{},
 	}
 }
 
@@ -87,6 +98,10 @@ func (c *Controller) kick() {
 // database, covering what no notification announces (another replica's
 // lease expiring, clocks drifting).
 const idlePoll = 5 * time.Second
+
+// dbTimeout bounds every database call of the reconciler, so that an
+// unreachable database stalls nothing for long.
+const dbTimeout = 10 * time.Second
 
 // Run reconciles until ctx is cancelled. Then it stops claiming, gives
 // running terraform ShutdownGrace to finish before interrupting it (SIGINT,
@@ -107,7 +122,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	listenCtx, stopListening := context.WithCancel(ctx)
 	defer stopListening()
-	go c.store.Listen(listenCtx, c.kick, func(store.Key) { c.kick() }, func(err error) {
+	go c.store.Listen(listenCtx, c.kick, func(k store.Key) { c.kick(); c.noticeWrite(ctx, k) }, func(err error) {
 		c.log.Warn("lost the notification connection; reconnecting", zap.Error(err))
 	})
 
@@ -132,8 +147,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		now := c.cfg.Clock.Now()
-		p, ok, err := c.store.ClaimDue(ctx, c.cfg.Owner, now.Add(c.cfg.LeaseDuration), now)
+		p, ok, err := c.claim(ctx)
 		if err != nil || !ok {
 			<-slots
 			if err != nil && ctx.Err() == nil {
@@ -148,24 +162,106 @@ func (c *Controller) Run(ctx context.Context) error {
 			defer func() { <-slots; c.kick() }()
 			c.reconcileClaimed(workCtx, ctx, p)
 		}()
+		c.maybePrune(ctx)
 	}
 	c.log.Info("reconciler stopping", zap.Duration("grace", c.cfg.ShutdownGrace))
 	workers.Wait()
 	return nil
 }
 
+// claim leases the next due project, round-robin across users: first
+// among users below MaxWorkersPerUser, then, so that no worker idles while
+// work is due, anyone's. Keys in flight here are never claimed twice.
+func (c *Controller) claim(ctx context.Context) (store.Project, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	req := store.Claim{Owner: c.cfg.Owner, LeaseFor: c.cfg.LeaseDuration, Now: c.cfg.Clock.Now(),
+		InFlight: c.inFlightKeys(), MaxPerUser: c.cfg.MaxWorkersPerUser}
+	p, ok, err := c.store.ClaimDue(ctx, req)
+	if err != nil || ok {
+		return p, ok, err
+	}
+	req.MaxPerUser = 0
+	return c.store.ClaimDue(ctx, req)
+}
+
+func (c *Controller) inFlightKeys() []store.Key {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := make([]store.Key, 0, len(c.inFlight))
+	for k := range c.inFlight {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// noticeWrite cancels a running plan of a project whose spec changed or
+// whose deletion was requested: its result would be thrown away. An apply
+// or destroy is never interrupted by a client write.
+func (c *Controller) noticeWrite(ctx context.Context, key store.Key) {
+	c.mu.Lock()
+	f, ok := c.inFlight[key]
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+		defer cancel()
+		p, err := c.store.GetProject(ctx, key)
+		if err != nil {
+			return
+		}
+		f.supersedeIfStale(p.Generation, p.DeletionRequestedAt != nil)
+	}()
+}
+
+// supersedeIfStale cancels the running plan when the row moved on.
+func (f *flight) supersedeIfStale(generation int64, deleting bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if (generation != f.generation || deleting != f.deleting) && f.op == store.OpPlan && f.cancelOp != nil {
+		f.superseded = true
+		f.cancelOp()
+	}
+}
+
 // sleep waits for a kick, the next due time, or the idle poll.
 func (c *Controller) sleep(ctx context.Context) {
 	wait := idlePoll
-	if next, ok, err := c.store.NextDueAt(ctx); err == nil && ok {
-		if d := next.Sub(c.cfg.Clock.Now()); d < wait {
-			wait = max(d, 10*time.Millisecond)
-		}
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	next, ok, err := c.store.NextDueAt(dctx, c.cfg.Clock.Now())
+	cancel()
+	if err == nil && ok && next < wait {
+		wait = max(next, 10*time.Millisecond)
 	}
 	select {
 	case <-ctx.Done():
 	case <-c.wake:
 	case <-c.cfg.Clock.After(wait):
+	}
+}
+
+// maybePrune removes old runs and tombstones, at most once per resync
+// interval per process.
+func (c *Controller) maybePrune(ctx context.Context) {
+	now := c.cfg.Clock.Now()
+	c.mu.Lock()
+	due := now.Sub(c.lastPrune) >= c.cfg.ResyncInterval
+	if due {
+		c.lastPrune = now
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	n, err := c.store.Prune(ctx, c.cfg.RunRetention, c.cfg.RunsPerProject, now)
+	if err != nil {
+		c.log.Warn("cannot prune old runs", zap.Error(err))
+	} else if n > 0 {
+		c.log.Info("pruned old runs", zap.Int64("runs", n))
 	}
 }
 

@@ -48,19 +48,21 @@ func terraformBinary(t testing.TB) string {
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-// harness is one database, one terraform engine and a controller driven
-// synchronously by the test through an injected clock.
+// harness is one database, a terraform (the fake, or the real engine) and
+// a controller driven synchronously by the test through an injected clock.
 type harness struct {
 	t      *testing.T
 	dbURL  string
 	st     *store.Store
-	engine *tf.Engine
+	engine *tf.Engine     // real terraform, or nil
+	fake   *fakeTerraform // the fake, or nil
+	tf     Terraform
 	clock  *fakeClock
 	cfg    Config
 	c      *Controller
 }
 
-func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
+func newStoreHarness(t *testing.T, mutate []func(*Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, dbURL: storetest.NewDatabase(t), clock: newFakeClock(t0)}
@@ -72,6 +74,30 @@ func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	if err := h.st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	h.cfg = Config{Owner: "test-reconciler", Clock: h.clock, Logger: zaptest.NewLogger(t),
+		LeaseDuration: time.Minute, ResyncInterval: 10 * time.Minute,
+		BackoffBase: 10 * time.Second, BackoffMax: 5 * time.Minute}
+	for _, m := range mutate {
+		m(&h.cfg)
+	}
+	return h
+}
+
+// newHarness runs the reconciler against the fake terraform.
+func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
+	t.Helper()
+	h := newStoreHarness(t, mutate)
+	h.fake = newFakeTerraform(t, h.dbURL)
+	h.tf = h.fake
+	h.c = New(h.cfg, h.st, h.tf)
+	return h
+}
+
+// newRealHarness runs the reconciler against real terraform.
+func newRealHarness(t *testing.T, mutate ...func(*Config)) *harness {
+	t.Helper()
+	h := newStoreHarness(t, mutate)
+	var err error
 	h.engine, err = tf.New(tf.Config{
 		BinaryPath: terraformBinary(t), WorkRoot: t.TempDir(), PGConnStr: h.dbURL,
 		Environment: "test", StopGrace: 5 * time.Second, LockTimeout: 30 * time.Second,
@@ -80,15 +106,13 @@ func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.cfg = Config{Owner: "test-reconciler", Clock: h.clock, Logger: zaptest.NewLogger(t),
-		LeaseDuration: time.Minute, ResyncInterval: 10 * time.Minute,
-		BackoffBase: 10 * time.Second, BackoffMax: 5 * time.Minute}
-	for _, m := range mutate {
-		m(&h.cfg)
-	}
-	h.c = New(h.cfg, h.st, h.engine)
+	h.tf = h.engine
+	h.c = New(h.cfg, h.st, h.tf)
 	return h
 }
+
+// restart replaces the controller with a new one (a new process).
+func (h *harness) restart() { h.c = New(h.cfg, h.st, h.tf) }
 
 // reconcileDue claims and reconciles every due project, one at a time, and
 // returns how many passes ran.
@@ -97,8 +121,7 @@ func (h *harness) reconcileDue() int {
 	ctx := context.Background()
 	n := 0
 	for ; n < 100; n++ {
-		now := h.clock.Now()
-		p, ok, err := h.st.ClaimDue(ctx, h.c.cfg.Owner, now.Add(h.c.cfg.LeaseDuration), now)
+		p, ok, err := h.c.claim(ctx)
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -152,7 +175,7 @@ func (h *harness) get(user, project string) store.Project {
 // runOps lists the project's runs as "operation:outcome", oldest first.
 func (h *harness) runOps(user, project string) []string {
 	h.t.Helper()
-	runs, err := h.st.ListRuns(context.Background(), store.Key{UserID: user, ProjectID: project}, 100)
+	runs, err := h.st.ListRuns(context.Background(), store.Key{UserID: user, ProjectID: project}, 100, 0)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -165,6 +188,9 @@ func (h *harness) runOps(user, project string) []string {
 
 func (h *harness) stateCount(user, project string) int {
 	h.t.Helper()
+	if h.fake != nil {
+		return h.fake.resources(user + "/" + project)
+	}
 	rs, err := h.engine.StateResources(context.Background(), tf.Project{UserID: user, ProjectID: project, Region: "us-east-1"}, nil)
 	if err != nil {
 		h.t.Fatal(err)
@@ -173,7 +199,7 @@ func (h *harness) stateCount(user, project string) int {
 }
 
 func TestCreateChangeAndResync(t *testing.T) {
-	h := newHarness(t)
+	h := newRealHarness(t)
 	h.put("alice", "demo", counterSpec(1))
 	if n := h.reconcileDue(); n != 1 {
 		t.Fatalf("%d passes for one new project", n)
@@ -325,7 +351,7 @@ func TestApprovalGate(t *testing.T) {
 	if h.stateCount("frank", "gated") != 0 {
 		t.Fatal("applied before approval")
 	}
-	if _, err := h.st.Approve(context.Background(), p.Key, p.Generation, h.clock.Now()); err != nil {
+	if _, err := h.st.Approve(context.Background(), p.Key, store.Approval{RunID: p.Status.PendingPlanRun}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	h.reconcileDue()
@@ -358,11 +384,11 @@ func TestExpiryAndDeletionDestroy(t *testing.T) {
 		t.Fatalf("no ExpiringSoon condition with 5 of 60 minutes left: %+v", p.Status.Conditions)
 	}
 
-	if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "gina", ProjectID: "deleted"}, h.clock.Now()); err != nil {
+	if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "gina", ProjectID: "deleted"}, false, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	h.reconcileDue()
-	if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "gina", ProjectID: "deleted"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "gina", ProjectID: "deleted"}); !errors.Is(err, store.ErrGone) {
 		t.Fatalf("deleted project still there: %v", err)
 	}
 	if h.stateCount("gina", "deleted") != 0 {
@@ -374,7 +400,7 @@ func TestExpiryAndDeletionDestroy(t *testing.T) {
 
 	h.clock.Advance(6 * time.Minute)
 	h.reconcileDue()
-	if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "gina", ProjectID: "short"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "gina", ProjectID: "short"}); !errors.Is(err, store.ErrGone) {
 		t.Fatalf("expired project still there: %v", err)
 	}
 	if h.stateCount("gina", "short") != 0 {
@@ -384,15 +410,15 @@ func TestExpiryAndDeletionDestroy(t *testing.T) {
 
 func TestBackoffGrowsAndSurvivesRestart(t *testing.T) {
 	h := newHarness(t)
-	broken := counterSpec(1)
-	broken.Variables = nil // var.n has no value: every plan fails
-	h.put("hank", "broken", broken)
+	h.fake.planHook = func(ctx context.Context, p tf.Project) error {
+		return errors.New("dial tcp 10.0.0.1:443: connection refused")
+	}
+	h.put("hank", "broken", counterSpec(1))
 
 	var delays []time.Duration
 	for attempt := 1; attempt <= 4; attempt++ {
 		if attempt == 3 {
-			// A new reconciler process: backoff state comes from the row.
-			h.c = New(h.cfg, h.st, h.engine)
+			h.restart() // a new reconciler process: backoff state comes from the row
 		}
 		if n := h.reconcileDue(); n != 1 {
 			t.Fatalf("attempt %d: %d passes", attempt, n)
@@ -401,7 +427,7 @@ func TestBackoffGrowsAndSurvivesRestart(t *testing.T) {
 		if p.Status.Phase != store.PhaseFailed || p.Status.Attempts != attempt || p.Status.NextAttemptAt == nil {
 			t.Fatalf("attempt %d: phase %s attempts %d next %v", attempt, p.Status.Phase, p.Status.Attempts, p.Status.NextAttemptAt)
 		}
-		if !strings.Contains(p.Status.LastError, "No value for required variable") {
+		if !strings.Contains(p.Status.LastError, "connection refused") {
 			t.Errorf("lastError %q does not explain the failure", p.Status.LastError)
 		}
 		delay := p.Status.NextAttemptAt.Sub(h.clock.Now())
@@ -419,11 +445,42 @@ func TestBackoffGrowsAndSurvivesRestart(t *testing.T) {
 		}
 	}
 
-	// A fixed spec starts afresh and converges.
-	h.put("hank", "broken", counterSpec(1))
+	// The network is back and the spec changes: a fresh start converges.
+	h.fake.planHook = nil
+	h.put("hank", "broken", counterSpec(2))
 	h.reconcileDue()
 	if p := h.get("hank", "broken"); p.Status.Phase != store.PhaseReady || p.Status.Attempts != 0 {
 		t.Fatalf("after fixing the spec: %s attempts %d", p.Status.Phase, p.Status.Attempts)
+	}
+}
+
+// TestConfigurationErrorIsTerminal: terraform rejecting the configuration
+// (here a required variable without a value) is not retried, and the
+// status names the variable, file and line from terraform's diagnostics.
+func TestConfigurationErrorIsTerminal(t *testing.T) {
+	h := newRealHarness(t)
+	broken := counterSpec(1)
+	broken.Variables = nil
+	h.put("hank", "novar", broken)
+	h.reconcileDue()
+	p := h.get("hank", "novar")
+	c, _ := findCondition(p.Status, CondReady)
+	if p.Status.Phase != store.PhaseFailed || c.Reason != ReasonConfiguration || p.Status.NextAttemptAt != nil {
+		t.Fatalf("phase %s reason %s next %v: %s", p.Status.Phase, c.Reason, p.Status.NextAttemptAt, p.Status.LastError)
+	}
+	for _, want := range []string{"No value for required variable", `"n"`, "main.tf"} {
+		if !strings.Contains(p.Status.LastError, want) {
+			t.Errorf("lastError lacks %q:\n%s", want, p.Status.LastError)
+		}
+	}
+	runs, err := h.st.ListRuns(context.Background(), p.Key, 10, 0)
+	if err != nil || len(runs) != 1 || len(runs[0].Diagnostics) == 0 {
+		t.Fatalf("the failed plan run keeps no diagnostics: %v %+v", err, runs)
+	}
+	h.clock.Advance(time.Hour - time.Minute)
+	h.reconcileDue()
+	if n := len(h.runOps("hank", "novar")); n != 1 {
+		t.Fatalf("a configuration error was retried: %d runs", n)
 	}
 }
 
@@ -452,7 +509,7 @@ func TestPolicyViolationIsTerminal(t *testing.T) {
 // (never applied, or applied before the policy was tightened) can still be
 // deleted; its state is destroyed without running its configuration.
 func TestDeleteWhenSpecViolatesPolicy(t *testing.T) {
-	h := newHarness(t)
+	h := newRealHarness(t)
 	h.put("mona", "applied", counterSpec(1))
 	bad := counterSpec(1)
 	bad.Files["evil.tf"] = `resource "terraform_data" "x" {
@@ -472,15 +529,16 @@ func TestDeleteWhenSpecViolatesPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.c = New(h.cfg, h.st, strict)
+	h.tf = strict
+	h.restart()
 	for _, name := range []string{"applied", "refused"} {
-		if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "mona", ProjectID: name}, h.clock.Now()); err != nil {
+		if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "mona", ProjectID: name}, false, h.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h.reconcileDue()
 	for _, name := range []string{"applied", "refused"} {
-		if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "mona", ProjectID: name}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := h.st.GetProject(context.Background(), store.Key{UserID: "mona", ProjectID: name}); !errors.Is(err, store.ErrGone) {
 			t.Fatalf("%s: still there after deletion (%v)", name, err)
 		}
 		if n := h.stateCount("mona", name); n != 0 {
@@ -500,7 +558,7 @@ func TestDeletionFreesQuota(t *testing.T) {
 	if p := h.get("nina", "new"); p.Status.Phase != store.PhaseBlocked {
 		t.Fatalf("second project %s, want Blocked", p.Status.Phase)
 	}
-	if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "nina", ProjectID: "old"}, h.clock.Now()); err != nil {
+	if _, err := h.st.RequestDeletion(context.Background(), store.Key{UserID: "nina", ProjectID: "old"}, false, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if n := h.reconcileDue(); n != 2 {
@@ -547,7 +605,7 @@ func TestSlowDriftCheck(t *testing.T) {
 	}
 	p := h.get("olga", "drifty")
 	c, _ := findCondition(p.Status, CondReady)
-	if p.Status.Phase != store.PhaseReady || !strings.Contains(c.Message, "re-applied after drift (1 to add") {
+	if p.Status.Phase != store.PhaseReady || !strings.Contains(c.Message, "re-applied after drift") {
 		t.Fatalf("after the drift check: %s %q", p.Status.Phase, c.Message)
 	}
 

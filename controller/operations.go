@@ -11,174 +11,405 @@ import (
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
-	"github.com/tenantform/tenantform/tf/policy"
 )
 
-// plan produces the saved plan to apply and its cost. An approved
-// generation whose plan this controller still holds applies that very plan.
-func (ps *pass) plan(ctx context.Context) (*tf.Plan, cost.Estimate, error) {
+// errSuperseded ends a plan that a client write made pointless.
+var errSuperseded = errors.New("plan cancelled: the project changed while it was being planned")
+
+// converge plans the current generation, admits it, and applies it or keeps
+// it for approval.
+func (ps *pass) converge(ctx context.Context) outcome {
 	p := ps.p
-	if p.Spec.RequireApproval && p.ApprovedGeneration == p.Generation {
-		ps.c.mu.Lock()
-		held, ok := ps.c.pendingPlans[p.Key]
-		ps.c.mu.Unlock()
-		if ok && held.generation == p.Generation {
-			return held.plan, ps.c.cfg.Estimator.Estimate(p.Spec.Region, held.plan.Summary.Resources), nil
-		}
+	if c, ok := findCondition(p.Status, CondReady); !ok || c.ObservedGeneration != p.Generation {
+		ps.st.Attempts = 0 // a new spec starts its backoff afresh
 	}
+	ps.st.PendingPlanRun = 0 // a new plan supersedes any saved one
+	ps.setPhase(ctx, store.PhasePlanning, condFalse(CondReady, ReasonPlanning, "planning generation "+fmt.Sprint(p.Generation), p.Generation))
+
+	plan, est, ref, err := ps.plan(ctx)
+	if errors.Is(err, errSuperseded) {
+		ps.st.Message = "the plan was cancelled by a newer change; planning again"
+		return outcome{nextDue: ps.now}
+	}
+	if err != nil {
+		return ps.fail(err, ReasonPlanFailed)
+	}
+	ps.st.PlannedResources, ps.st.PlannedMonthlyCostUSD = len(plan.Summary.Resources), est.MonthlyUSD
+	if blocked := ps.admit(ctx, plan.Summary.Resources, est); blocked != nil {
+		return *blocked
+	}
+
+	if !plan.Summary.HasChanges() {
+		return ps.ready(ctx, false)
+	}
+	if p.Spec.RequireApproval {
+		ps.st.PendingPlanRun = ref.Number
+		ps.st.Phase = store.PhaseAwaitingApproval
+		what := "generation " + fmt.Sprint(p.Generation)
+		if ps.drift {
+			what = "a drift correction of generation " + fmt.Sprint(p.Generation)
+		}
+		ps.st.Message = fmt.Sprintf("run %d planned %s: %d to add, %d to change, %d to destroy, about $%.2f/month; approve it with POST .../approve {\"runId\": %d}",
+			ref.Number, what, plan.Summary.Add, plan.Summary.Change, plan.Summary.Destroy, est.MonthlyUSD, ref.Number)
+		setCondition(&ps.st, condFalse(CondReady, ReasonApproval, ps.st.Message, p.Generation), ps.now)
+		ps.st.Attempts, ps.st.NextAttemptAt, ps.st.LastError = 0, nil, ""
+		return outcome{nextDue: ps.nextDue()}
+	}
+	if ps.drift {
+		ps.log.Warn("drift found; re-applying the spec", zap.Int("add", plan.Summary.Add),
+			zap.Int("change", plan.Summary.Change), zap.Int("destroy", plan.Summary.Destroy))
+	}
+	if err := ps.apply(ctx, plan.Bytes, plan.Summary); err != nil {
+		return ps.fail(err, ReasonApplyFailed)
+	}
+	return ps.ready(ctx, true)
+}
+
+// applyReviewed applies exactly the planfile a client approved, read from
+// the database, on whichever replica holds the project. A stale planfile
+// (the state changed) is dropped and the project re-planned for a new
+// approval; a failed apply drops it too (after a partial apply it is stale).
+func (ps *pass) applyReviewed(ctx context.Context) outcome {
+	run := ps.p.Status.PendingPlanRun
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	planfile, _, err := ps.c.store.Planfile(dctx, ps.p.UID, run)
+	cancel()
+	if errors.Is(err, store.ErrNotFound) {
+		ps.log.Warn("the approved plan is no longer kept; planning again", zap.Int64("run", run))
+		ps.st.PendingPlanRun = 0
+		return ps.converge(ctx)
+	}
+	if err != nil {
+		return ps.fail(err, ReasonApplyFailed)
+	}
+	ps.st.PendingPlanRun = 0 // applied or not, this plan is used up
+	err = ps.apply(ctx, planfile, nil)
+	if errors.Is(err, tf.ErrPlanStale) {
+		ps.log.Info("the approved plan is stale; planning again for a new approval", zap.Int64("run", run))
+		return ps.converge(ctx)
+	}
+	if err != nil {
+		return ps.fail(err, ReasonApplyFailed)
+	}
+	return ps.ready(ctx, true)
+}
+
+// ready records the applied generation.
+func (ps *pass) ready(ctx context.Context, applied bool) outcome {
+	p := ps.p
+	octx, cancel := context.WithTimeout(ctx, ps.c.cfg.OperationTimeout)
+	outputs, err := ps.c.tf.Outputs(octx, ps.tfp, ps.creds)
+	cancel()
+	if err != nil {
+		return ps.fail(err, ReasonApplyFailed)
+	}
+	now := ps.c.cfg.Clock.Now().UTC()
+	ps.st.Phase = store.PhaseReady
+	ps.st.ObservedGeneration = p.Generation
+	ps.st.ResourceCount = ps.st.PlannedResources
+	ps.st.EstimatedMonthlyCostUSD = ps.st.PlannedMonthlyCostUSD
+	ps.releaseReservation()
+	ps.st.Outputs = outputs
+	ps.st.LastVerifiedAt = &now
+	if applied || ps.st.LastAppliedAt == nil {
+		ps.st.LastAppliedAt = &now
+	}
+	ps.st.Message = ""
+	ps.st.PendingPlanRun = 0
+	ps.st.Attempts, ps.st.NextAttemptAt, ps.st.LastError = 0, nil, ""
+	msg := fmt.Sprintf("generation %d applied", p.Generation)
+	if ps.drift && applied {
+		msg = fmt.Sprintf("generation %d re-applied after drift", p.Generation)
+	}
+	setCondition(&ps.st, condTrue(CondReady, ReasonApplied, msg, p.Generation), now)
+	ps.updateExpiringSoon()
+	ps.log.Info("project ready", zap.Int("resources", ps.st.ResourceCount), zap.Float64("monthly_usd", ps.st.EstimatedMonthlyCostUSD))
+	return outcome{nextDue: ps.nextDue()}
+}
+
+// plan produces a saved plan and its cost, recorded as a run. With
+// requireApproval the planfile is kept with the run, for apply on any
+// replica once approved. The plan is cancelled if a client write makes it
+// pointless.
+func (ps *pass) plan(ctx context.Context) (*tf.Plan, cost.Estimate, store.RunRef, error) {
 	var plan *tf.Plan
 	var est cost.Estimate
-	err := ps.recordRun(ctx, store.OpPlan, func() (store.RunResult, error) {
+	ref, err := ps.recordRun(ctx, store.OpPlan, func(opCtx context.Context) (store.RunResult, error) {
 		var err error
-		plan, err = ps.c.tf.Plan(ctx, ps.tfp, ps.creds)
+		plan, err = ps.c.tf.Plan(opCtx, ps.tfp, ps.creds)
 		if err != nil {
 			return store.RunResult{}, err
 		}
-		est = ps.c.cfg.Estimator.Estimate(p.Spec.Region, plan.Summary.Resources)
+		est = ps.c.cfg.Estimator.Estimate(ps.p.Spec.Region, plan.Summary.Resources)
 		total := est.MonthlyUSD
-		return store.RunResult{PlanSummary: plan.Summary, CostEstimate: est, EstimatedMonthlyCostUSD: &total, LogTail: plan.Log}, nil
+		res := store.RunResult{PlanSummary: plan.Summary, CostEstimate: est, EstimatedMonthlyCostUSD: &total, LogTail: plan.Log}
+		if ps.p.Spec.RequireApproval && plan.Summary.HasChanges() {
+			res.Planfile = plan.Bytes
+		}
+		return res, nil
 	})
-	return plan, est, err
+	return plan, est, ref, err
 }
 
-// apply applies exactly the saved plan. Its run row, written before
+// apply applies exactly a saved plan. Its run row, written before
 // terraform starts, is the "apply started" marker: if this process dies
 // mid-apply, the next reconciler finds the run unfinished and re-plans
 // from state rather than trusting the status.
-func (ps *pass) apply(ctx context.Context, plan *tf.Plan) error {
-	return ps.recordRun(ctx, store.OpApply, func() (store.RunResult, error) {
-		res, err := ps.c.tf.Apply(ctx, ps.tfp, plan, ps.creds)
+func (ps *pass) apply(ctx context.Context, planfile []byte, summary any) error {
+	ps.setPhase(ctx, store.PhaseApplying, condFalse(CondReady, ReasonApplying, "applying generation "+fmt.Sprint(ps.p.Generation), ps.p.Generation))
+	_, err := ps.recordRun(ctx, store.OpApply, func(opCtx context.Context) (store.RunResult, error) {
+		res, err := ps.c.tf.ApplySaved(opCtx, ps.tfp, planfile, ps.creds)
 		if err != nil {
 			return store.RunResult{}, err
 		}
-		return store.RunResult{PlanSummary: plan.Summary, LogTail: res.Log}, nil
+		return store.RunResult{PlanSummary: summary, LogTail: res.Log}, nil
 	})
+	return err
 }
 
 // destroy takes the deletion path (finalizer): terraform destroy, then the
-// workspace's state, then the row. A failure keeps the row and retries.
-func (ps *pass) destroy(ctx context.Context, reason, why string) outcome {
+// workspace's state, then the row, leaving a tombstone. A state holding no
+// resources needs no terraform at all. A failure keeps the row, shows a
+// DestroyFailed condition and retries with backoff; after
+// DestroyStateOnlyAfter failures the destroy runs from state alone, never
+// evaluating the tenant's configuration. A forced destroy removes the row
+// even if the state-only destroy fails.
+func (ps *pass) destroy(ctx context.Context, reason, why string, stateOnly bool) outcome {
 	p := ps.p
+	if ps.st.Phase != store.PhaseDestroying {
+		ps.st.Attempts, ps.st.NextAttemptAt = 0, nil
+	}
+	ps.st.PendingPlanRun = 0
 	ps.setPhase(ctx, store.PhaseDestroying, condFalse(CondReady, reason, why, p.Generation))
 	ps.st.Message = why
-	err := ps.recordRun(ctx, store.OpDestroy, func() (store.RunResult, error) {
-		res, err := ps.c.tf.Destroy(ctx, ps.tfp, ps.creds)
-		var perr *policy.Error
-		if errors.As(err, &perr) {
-			// The spec fails the policy (it was stored before the policy
-			// was tightened, or it never passed): destroy what the state
-			// holds without running the tenant's configuration at all.
-			ps.log.Warn("spec violates the policy; destroying from state alone", zap.Error(err))
-			res, err = ps.c.tf.Destroy(ctx, tf.StateOnly(ps.tfp), ps.creds)
+
+	workspace := tf.WorkspaceName(p.UserID, p.ProjectID)
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	raw, exists, err := ps.c.store.TerraformState(dctx, ps.c.cfg.StateSchema, workspace)
+	cancel()
+	if err != nil {
+		return ps.destroyFailed(err)
+	}
+	var resources []tf.StateResource
+	if exists {
+		if resources, err = tf.ParseState(raw); err != nil {
+			return ps.destroyFailed(err)
+		}
+	}
+	if len(resources) > 0 {
+		target := ps.tfp
+		if stateOnly {
+			target = tf.StateOnly(ps.tfp)
+			ps.log.Warn("destroying from state alone, without the tenant's configuration",
+				zap.Bool("forced", p.ForceDestroy), zap.Int("attempts", ps.st.Attempts))
+		}
+		_, err := ps.recordRun(ctx, store.OpDestroy, func(opCtx context.Context) (store.RunResult, error) {
+			res, err := ps.c.tf.Destroy(opCtx, target, ps.creds)
+			if err != nil {
+				return store.RunResult{}, err
+			}
+			return store.RunResult{LogTail: res.Log}, nil
+		})
+		if err != nil && !p.ForceDestroy {
+			return ps.destroyFailed(err)
 		}
 		if err != nil {
-			return store.RunResult{}, err
+			why = fmt.Sprintf("forced removal: the destroy failed (%s); resources left behind are reported as orphans", describe(err))
+			ps.log.Warn("forced destroy failed; removing the project anyway", zap.Error(err))
 		}
-		return store.RunResult{LogTail: res.Log}, nil
-	})
-	if err == nil {
-		err = ps.c.tf.DeleteWorkspace(ctx, ps.tfp)
 	}
-	if err != nil {
-		return ps.fail(err, ReasonDestroyFailed)
-	}
-	ps.c.dropPendingPlan(p.Key)
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
+	dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
 	defer cancel()
-	if err := ps.c.store.DeleteFinalized(wctx, p.Key, ps.c.cfg.Owner, p.UID, ps.c.cfg.Clock.Now()); err != nil {
-		// Destroyed but the row remains: the next pass destroys again
-		// (a no-op) and retries the removal.
-		return ps.fail(fmt.Errorf("cannot remove the project row: %w", err), ReasonDestroyFailed)
+	if err := ps.c.store.DropTerraformState(dctx, ps.c.cfg.StateSchema, workspace); err != nil {
+		return ps.destroyFailed(fmt.Errorf("cannot drop the terraform workspace: %w", err))
+	}
+	ps.st.Message = why
+	ps.st.ResourceCount, ps.st.EstimatedMonthlyCostUSD = 0, 0
+	ps.releaseReservation()
+	setCondition(&ps.st, condTrue(CondDestroyed, reason, why, p.Generation), ps.c.cfg.Clock.Now())
+	ps.capStatus()
+	if err := ps.c.store.DeleteFinalized(dctx, p.Key, ps.token, p.UID, reason, ps.st, ps.c.cfg.Clock.Now()); err != nil {
+		// Destroyed but the row remains: the next pass finds an empty
+		// state and retries the removal.
+		return ps.destroyFailed(fmt.Errorf("cannot remove the project row: %w", err))
 	}
 	return outcome{deleted: true}
 }
 
-// recordRun wraps one terraform operation in a run row.
-func (ps *pass) recordRun(ctx context.Context, op string, do func() (store.RunResult, error)) error {
-	runID, err := ps.c.store.StartRun(ctx, ps.p, op, ps.id, ps.c.cfg.Owner, ps.c.cfg.Clock.Now())
-	if err != nil {
-		return fmt.Errorf("cannot record the start of %s: %w", op, err)
+// destroyFailed keeps the project Destroying, visible with the diagnostic,
+// and retries with backoff.
+func (ps *pass) destroyFailed(err error) outcome {
+	ps.st.Phase = store.PhaseDestroying
+	ps.st.Attempts++
+	delay := ps.c.backoff(ps.st.Attempts)
+	next := ps.c.cfg.Clock.Now().Add(delay).UTC()
+	ps.st.NextAttemptAt = &next
+	ps.st.LastError = describe(err)
+	hint := fmt.Sprintf("retrying in %s", delay.Round(time.Second))
+	if ps.st.Attempts >= ps.c.cfg.DestroyStateOnlyAfter {
+		hint += " from state alone; fix the spec with a PUT, or an admin can force it with DELETE ?force=true"
 	}
+	ps.st.Message = fmt.Sprintf("destroy attempt %d failed; %s", ps.st.Attempts, hint)
+	setCondition(&ps.st, condTrue(CondDestroyFailed, ReasonDestroyFailed, ps.st.LastError, ps.p.Generation), ps.now)
+	setCondition(&ps.st, condFalse(CondReady, ReasonDestroyFailed, ps.st.LastError, ps.p.Generation), ps.now)
+	ps.log.Warn("destroy failed", zap.Int("attempts", ps.st.Attempts), zap.Duration("retry_in", delay), zap.Error(err))
+	return outcome{nextDue: next}
+}
+
+// recordRun wraps one terraform operation in a run row, under the
+// operation deadline (TF_OPERATION_TIMEOUT). A plan may also be cancelled
+// by a client write that makes it pointless.
+func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.Context) (store.RunResult, error)) (store.RunRef, error) {
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	ref, err := ps.c.store.StartRun(dctx, ps.p, ps.token, op, ps.runReason, ps.id, ps.c.cfg.Owner, ps.c.cfg.Clock.Now())
+	cancel()
+	if err != nil {
+		return ref, fmt.Errorf("cannot record the start of %s: %w", op, err)
+	}
+	opCtx, cancelOp := context.WithTimeout(ctx, ps.c.cfg.OperationTimeout)
+	defer cancelOp()
+	ps.flight.mu.Lock()
+	ps.flight.op, ps.flight.cancelOp = op, cancelOp
+	ps.flight.mu.Unlock()
+
 	started := time.Now()
-	res, opErr := do()
+	res, opErr := do(opCtx)
+
+	ps.flight.mu.Lock()
+	superseded := ps.flight.superseded && op == store.OpPlan
+	ps.flight.op, ps.flight.cancelOp, ps.flight.superseded = "", nil, false
+	ps.flight.mu.Unlock()
+	switch {
+	case opErr == nil:
+	case superseded:
+		opErr = errSuperseded
+	case errors.Is(opCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		var cmdErr *tf.CommandError
+		errors.As(opErr, &cmdErr)
+		opErr = &tf.LimitError{Limit: tf.LimitDeadline, Value: ps.c.cfg.OperationTimeout.String(), Op: op, Cmd: cmdErr}
+	}
+
 	res.Outcome = store.OutcomeSucceeded
 	if opErr != nil {
 		res.Outcome = store.OutcomeFailed
-		res.Error = opErr.Error()
+		res.Error = describe(opErr)
+		res.Planfile = nil
 		var cmdErr *tf.CommandError
 		if errors.As(opErr, &cmdErr) {
 			res.LogTail = cmdErr.LogTail
+			if len(cmdErr.Diagnostics) > 0 {
+				res.Diagnostics = cmdErr.Diagnostics
+			}
 		}
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
-	defer cancel()
-	if err := ps.c.store.FinishRun(wctx, runID, res, ps.c.cfg.Clock.Now()); err != nil {
-		ps.log.Error("cannot record the end of a run", zap.Int64("run_id", runID), zap.Error(err))
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
+	defer wcancel()
+	if err := ps.c.store.FinishRun(wctx, ref.RowID, res, ps.c.cfg.Clock.Now()); err != nil {
+		ps.log.Error("cannot record the end of a run", zap.Int64("run", ref.Number), zap.Error(err))
 		if opErr == nil {
-			return fmt.Errorf("cannot record the end of %s: %w", op, err)
+			return ref, fmt.Errorf("cannot record the end of %s: %w", op, err)
 		}
 	}
-	ps.log.Info("terraform "+op, zap.Int64("run_id", runID), zap.String("outcome", res.Outcome),
+	ps.log.Info("terraform "+op, zap.Int64("run", ref.Number), zap.String("outcome", res.Outcome),
 		zap.Duration("duration", time.Since(started)))
-	return opErr
+	return ref, opErr
 }
 
-// admit checks the plan against the user's resource quota, the project's
-// cost ceiling and the platform budget. It returns the Blocked outcome, or
-// nil when the plan may be applied. Nothing is applied when blocked; the
-// project is looked at again when its spec or the limits change, or at the
-// next resync.
-func (ps *pass) admit(ctx context.Context, plan *tf.Plan, est cost.Estimate) *outcome {
-	p := ps.p
-	usage, err := ps.c.store.UserUsage(ctx, p.UserID, p.ProjectID)
+// limits are the user's quota and the project's ceiling, from the
+// configuration and the user's override.
+func (ps *pass) limits(ctx context.Context) (maxResources int, ceiling float64, err error) {
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	override, err := ps.c.store.GetQuotaOverride(dctx, ps.p.UserID)
 	if err != nil {
-		o := ps.fail(err, ReasonPlanFailed)
-		return &o
+		return 0, 0, err
 	}
-	override, err := ps.c.store.GetQuotaOverride(ctx, p.UserID)
-	if err != nil {
-		o := ps.fail(err, ReasonPlanFailed)
-		return &o
-	}
-	limit := ps.c.cfg.MaxResourcesPerUser
+	maxResources = ps.c.cfg.MaxResourcesPerUser
 	if override.MaxResources != nil {
-		limit = *override.MaxResources
+		maxResources = *override.MaxResources
 	}
-	resources := len(plan.Summary.Resources)
-	if usage.Resources+resources > limit {
-		return ps.blocked(ReasonQuota, fmt.Sprintf(
-			"this project would have %d resources and user %s's other projects have %d: %d in all, over the limit of %d",
-			resources, p.UserID, usage.Resources, usage.Resources+resources, limit))
-	}
-
-	ceiling := ps.c.cfg.MaxCostPerProjectUSD
+	ceiling = ps.c.cfg.MaxCostPerProjectUSD
 	if override.MaxMonthlyCostUSD != nil {
 		ceiling = *override.MaxMonthlyCostUSD
 	}
 	// The API always stores a concrete ceiling; 0 means "free resources only".
-	if p.Spec.MaxMonthlyCostUSD >= 0 && p.Spec.MaxMonthlyCostUSD < ceiling {
-		ceiling = p.Spec.MaxMonthlyCostUSD
+	if ps.p.Spec.MaxMonthlyCostUSD >= 0 && ps.p.Spec.MaxMonthlyCostUSD < ceiling {
+		ceiling = ps.p.Spec.MaxMonthlyCostUSD
+	}
+	return maxResources, ceiling, nil
+}
+
+// admit checks the plan against the project's cost ceiling, then reserves
+// its resources and cost against the user's quota and the platform budget
+// in one transaction (store.Admit). It returns the Blocked outcome, or nil
+// when the plan may be applied.
+func (ps *pass) admit(ctx context.Context, resources []tf.PlannedResource, est cost.Estimate) *outcome {
+	maxResources, ceiling, err := ps.limits(ctx)
+	if err != nil {
+		o := ps.fail(err, ReasonPlanFailed)
+		return &o
 	}
 	if est.MonthlyUSD > ceiling {
 		return ps.blocked(ReasonBudget, fmt.Sprintf(
 			"estimated cost $%.2f/month is over the project's ceiling of $%.2f/month", est.MonthlyUSD, ceiling))
 	}
-
-	if limit := ps.c.cfg.CostBudgetLimitUSD; limit > 0 {
-		others, err := ps.c.store.TotalMonthlyCost(ctx, p.Key)
-		if err != nil {
-			o := ps.fail(err, ReasonPlanFailed)
-			return &o
-		}
-		if others+est.MonthlyUSD > limit {
-			return ps.blocked(ReasonBudget, fmt.Sprintf(
-				"estimated cost $%.2f/month plus $%.2f/month of all other projects exceeds the platform budget of $%.2f/month",
-				est.MonthlyUSD, others, limit))
-		}
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	res, err := ps.c.store.Admit(dctx, ps.p.Key, ps.token, store.Admission{Resources: len(resources), MonthlyUSD: est.MonthlyUSD,
+		MaxResources: maxResources, BudgetUSD: ps.c.cfg.CostBudgetLimitUSD})
+	if err != nil {
+		o := ps.fail(err, ReasonPlanFailed)
+		return &o
 	}
+	if blocked := ps.refusal(res, len(resources), est.MonthlyUSD, maxResources); blocked != nil {
+		return blocked
+	}
+	ps.st.ReservedResources, ps.st.ReservedMonthlyCostUSD = len(resources), est.MonthlyUSD
 	setCondition(&ps.st, condTrue(CondAdmitted, ReasonWithinLimit,
-		fmt.Sprintf("%d resource(s), $%.2f/month", resources, est.MonthlyUSD), p.Generation), ps.now)
+		fmt.Sprintf("%d resource(s), $%.2f/month", len(resources), est.MonthlyUSD), ps.p.Generation), ps.now)
 	return nil
+}
+
+// refusal turns a refused admission into the Blocked outcome.
+func (ps *pass) refusal(res store.AdmissionResult, resources int, monthly float64, maxResources int) *outcome {
+	switch {
+	case res.OverQuota:
+		return ps.blocked(ReasonQuota, fmt.Sprintf(
+			"this project would have %d resources and user %s's other projects have or reserved %d: %d in all, over the limit of %d",
+			resources, ps.p.UserID, res.OthersResources, res.OthersResources+resources, maxResources))
+	case res.OverBudget:
+		return ps.blocked(ReasonBudget, fmt.Sprintf(
+			"estimated cost $%.2f/month plus $%.2f/month of all other projects exceeds the platform budget of $%.2f/month",
+			monthly, res.OthersMonthlyUSD, ps.c.cfg.CostBudgetLimitUSD))
+	}
+	return nil
+}
+
+// blockedWait looks, without terraform, whether the last refused plan fits
+// now (another project released room, the quota was raised). Only then is
+// the project planned again: a Blocked project costs no terraform run per
+// resync.
+func (ps *pass) blockedWait(ctx context.Context) outcome {
+	maxResources, ceiling, err := ps.limits(ctx)
+	if err != nil {
+		return ps.fail(err, ReasonPlanFailed)
+	}
+	if ps.st.PlannedMonthlyCostUSD > ceiling {
+		return ps.idle()
+	}
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	res, err := ps.c.store.Admit(dctx, ps.p.Key, ps.token, store.Admission{Resources: ps.st.PlannedResources,
+		MonthlyUSD: ps.st.PlannedMonthlyCostUSD, MaxResources: maxResources, BudgetUSD: ps.c.cfg.CostBudgetLimitUSD, DryRun: true})
+	cancel()
+	if err != nil {
+		return ps.fail(err, ReasonPlanFailed)
+	}
+	if !res.Admitted {
+		return ps.idle()
+	}
+	ps.log.Info("the refused plan fits now; planning again")
+	ps.runReason = "Unblocked"
+	return ps.converge(ctx)
 }
 
 func (ps *pass) blocked(reason, msg string) *outcome {
@@ -186,8 +417,36 @@ func (ps *pass) blocked(reason, msg string) *outcome {
 	ps.st.Message = msg
 	ps.st.LastError = ""
 	ps.st.Attempts, ps.st.NextAttemptAt = 0, nil
+	ps.releaseReservation()
 	setCondition(&ps.st, condFalse(CondAdmitted, reason, msg, ps.p.Generation), ps.now)
 	setCondition(&ps.st, condFalse(CondReady, reason, msg, ps.p.Generation), ps.now)
 	ps.log.Info("plan refused by admission", zap.String("reason", reason), zap.String("detail", msg))
 	return &outcome{nextDue: ps.nextDue()}
+}
+
+// Status size caps: GET and list responses stay small whatever the tenant's
+// configuration produces.
+const (
+	maxLastErrorBytes = 8 << 10
+	maxMessageBytes   = 2 << 10
+)
+
+// capStatus bounds the free-text fields of the status.
+func (ps *pass) capStatus() {
+	ps.st.LastError = truncate(ps.st.LastError, maxLastErrorBytes)
+	ps.st.Message = truncate(ps.st.Message, maxMessageBytes)
+	for i := range ps.st.Conditions {
+		ps.st.Conditions[i].Message = truncate(ps.st.Conditions[i].Message, maxMessageBytes)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut < len(s) && (s[cut]&0xC0) == 0x80 { // keep UTF-8 whole
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d bytes more)", len(s)-cut)
 }

@@ -397,3 +397,30 @@ func (s *Store) Admit(ctx context.Context, key Key, token string, a Admission) (
 	})
 	return res, err
 }
+
+// TerraformState returns the raw state terraform's pg backend keeps for a
+// workspace (schema.states), without running terraform: a project whose
+// state holds nothing is removed without evaluating its configuration.
+func (s *Store) TerraformState(ctx context.Context, schema, workspace string) ([]byte, bool, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT data FROM `+pgx.Identifier{schema, "states"}.Sanitize()+` WHERE name = $1`, workspace).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no backend table yet: no state anywhere
+		return nil, false, nil
+	}
+	return data, err == nil, translate(err)
+}
+
+// DropTerraformState removes a workspace's state once its resources are
+// destroyed. Removing a missing one succeeds.
+func (s *Store) DropTerraformState(ctx context.Context, schema, workspace string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "states"}.Sanitize()+` WHERE name = $1`, workspace)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+		return nil
+	}
+	return translate(err)
+}

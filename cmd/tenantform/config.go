@@ -92,6 +92,27 @@ type Config struct {
 	// without renewal (LEASE_DURATION): a crashed replica's work is taken
 	// over this long after its last renewal.
 	LeaseDuration time.Duration
+	// MaxWorkersPerUser bounds the workers one user holds while another
+	// user's project is due (MAX_WORKERS_PER_USER).
+	MaxWorkersPerUser int
+	// TFOperationTimeout is the deadline of every terraform operation
+	// (TF_OPERATION_TIMEOUT).
+	TFOperationTimeout time.Duration
+	// TFMemoryLimitMB is the address-space limit of every terraform and
+	// provider process (TF_MEMORY_LIMIT_MB).
+	TFMemoryLimitMB int
+	// TFCPULimit is the CPU time of every terraform and provider process
+	// (TF_CPU_LIMIT).
+	TFCPULimit time.Duration
+	// TFOutputLimitBytes bounds what one terraform process prints
+	// (TF_OUTPUT_LIMIT_BYTES).
+	TFOutputLimitBytes int
+	// RunRetention keeps the runs and tombstones of deleted projects
+	// (RUN_RETENTION).
+	RunRetention time.Duration
+	// RunsPerProject is how many runs of a live project are kept
+	// (RUNS_PER_PROJECT).
+	RunsPerProject int
 	// ShutdownGrace is how long, after SIGTERM, in-flight requests and
 	// running terraform may continue before they are interrupted
 	// (SHUTDOWN_GRACE). With terraformStopGrace it must fit the platform's
@@ -268,6 +289,13 @@ var settings = []setting{
 	{name: "RESYNC_INTERVAL", def: "10m", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ResyncInterval = d })},
 	{name: "DRIFT_CHECK_INTERVAL", def: "6h", parse: durationVar(time.Minute, func(c *Config, d time.Duration) { c.DriftCheckInterval = d })},
 	{name: "LEASE_DURATION", def: "60s", parse: durationVar(3*time.Second, func(c *Config, d time.Duration) { c.LeaseDuration = d })},
+	{name: "MAX_WORKERS_PER_USER", def: "1", parse: intVar(1, 256, func(c *Config, n int) { c.MaxWorkersPerUser = n })},
+	{name: "TF_OPERATION_TIMEOUT", def: "10m", parse: durationVar(10*time.Second, func(c *Config, d time.Duration) { c.TFOperationTimeout = d })},
+	{name: "TF_MEMORY_LIMIT_MB", def: fmt.Sprint(tf.DefaultMemoryLimitMB), parse: intVar(256, 1<<20, func(c *Config, n int) { c.TFMemoryLimitMB = n })},
+	{name: "TF_CPU_LIMIT", def: tf.DefaultCPULimit.String(), parse: durationVar(5*time.Second, func(c *Config, d time.Duration) { c.TFCPULimit = d })},
+	{name: "TF_OUTPUT_LIMIT_BYTES", def: fmt.Sprint(tf.DefaultOutputLimitBytes), parse: intVar(64<<10, 1<<30, func(c *Config, n int) { c.TFOutputLimitBytes = n })},
+	{name: "RUN_RETENTION", def: "168h", parse: durationVar(time.Hour, func(c *Config, d time.Duration) { c.RunRetention = d })},
+	{name: "RUNS_PER_PROJECT", def: "100", parse: intVar(10, 100000, func(c *Config, n int) { c.RunsPerProject = n })},
 	{name: "SHUTDOWN_GRACE", def: "20s", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ShutdownGrace = d })},
 	{name: "TF_PATH", parse: func(c *Config, v string) error {
 		c.TFPath = v

@@ -61,6 +61,10 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 		AWSEndpointURL:   cfg.AWSEndpointURL,
 		Environment:      cfg.Environment,
 		StopGrace:        terraformStopGrace,
+		OperationTimeout: cfg.TFOperationTimeout,
+		MemoryLimitMB:    cfg.TFMemoryLimitMB,
+		CPULimit:         cfg.TFCPULimit,
+		OutputLimitBytes: int64(cfg.TFOutputLimitBytes),
 		Policy:           policyRules(cfg),
 		Logger:           log.Named("tf"),
 	})
@@ -77,6 +81,10 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, log *zap.Logg
 		MaxResourcesPerUser:  cfg.MaxResourcesPerUser,
 		MaxCostPerProjectUSD: cfg.MaxCostPerProjectUSD,
 		CostBudgetLimitUSD:   cfg.AWSCostBudgetLimitUSD,
+		MaxWorkersPerUser:    cfg.MaxWorkersPerUser,
+		OperationTimeout:     cfg.TFOperationTimeout,
+		RunRetention:         cfg.RunRetention,
+		RunsPerProject:       cfg.RunsPerProject,
 		Estimator:            cost.NewEstimator(),
 		Logger:               log.Named("controller"),
 	}, st, engine)
