@@ -152,7 +152,7 @@ func (w *jsonUIWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		if w.skipped > 0 {
+		if w.skipped > 0 || i > maxPendingLine {
 			w.log.note(fmt.Sprintf("a line of %d bytes of terraform output was left out", w.skipped+i))
 			w.skipped = 0
 		} else {

@@ -142,7 +142,7 @@ func newCommandError(ctx context.Context, op string, err error, stderr string, j
 	}
 	// tfexec's message is "exit status N" followed by all of stderr; the
 	// first line is enough, the rest is in Diagnostics and LogTail.
-	first, _, _ := strings.Cut(err.Error(), "\n")
+	first, _, _ := strings.Cut(errorText(err), "\n")
 	msg := red.redact(first)
 	if len(causes) > 0 && (causes[0] == ErrStateLocked || causes[0] == ErrProviderNotInstallable || causes[0] == ErrPlanStale) {
 		msg = causes[0].Error() + ": " + msg
@@ -169,4 +169,16 @@ func isProviderInstallFailure(stderr string) bool {
 		}
 	}
 	return false
+}
+
+// errorText is err.Error(), safe for tfexec's errors: when a command it
+// ran was cancelled but exited cleanly, tfexec returns a cmdErr wrapping a
+// nil error, whose Error method panics.
+func errorText(err error) (text string) {
+	defer func() {
+		if recover() != nil {
+			text = "terraform was stopped"
+		}
+	}()
+	return err.Error()
 }

@@ -68,7 +68,9 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 	}
 	fi, err := os.Stat(file)
 	if err != nil {
-		return nil, fmt.Errorf("tf: reading the saved plan: %w", err)
+		// tfexec reads exit status 2 as "plan has changes"; a Go panic
+		// or fatal error in terraform exits with 2 as well.
+		return nil, r.commandError("plan", fmt.Errorf("terraform plan exited without writing the plan: %w", err), "", nil)
 	}
 	if fi.Size() > int64(e.cfg.MaxPlanBytes) {
 		return nil, &LimitError{Limit: LimitPlanSize, Value: fmt.Sprintf("%d bytes, the plan has %d", e.cfg.MaxPlanBytes, fi.Size()), Op: "plan"}

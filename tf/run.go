@@ -159,6 +159,12 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	r.e.log.Debug("terraform command",
 		zap.String("workdir", filepath.Base(r.dir)), zap.String("op", r.op), zap.String("command", op),
 		zap.Duration("took", time.Since(start)), zap.Bool("ok", err == nil))
+	if err == nil && isOutOfMemory(stderr.String()) {
+		// tfexec takes plan's exit status 2 for "changes present"
+		// (-detailed-exitcode), and 2 is also how the Go runtime exits on
+		// a fatal error such as running out of memory.
+		err = errors.New("terraform aborted: out of memory")
+	}
 	if err != nil {
 		if limit, value := r.limitHit(r.ctx, cmdCtx, err, stderr.String()); limit != "" {
 			r.log.note(fmt.Sprintf("terraform %s stopped: %s limit (%s) exceeded", op, limit, value))

@@ -1,8 +1,10 @@
 package tf
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"sort"
 
@@ -42,6 +44,12 @@ func (e *Engine) Destroy(ctx context.Context, p Project, creds *Credentials) (*R
 
 // Outputs returns the project's root module outputs, with sensitive ones
 // replaced by SensitiveMask. A project without a workspace has none.
+//
+// Values are bounded (issue: a 1 KB configuration can output 40 MB, which
+// the reconciler stores and the API returns): a value whose JSON is larger
+// than Config.MaxOutputBytes, or that would bring the total past
+// Config.MaxOutputsTotalBytes (outputs taken in name order), is replaced by
+// a TruncatedOutput marker saying how big it was.
 func (e *Engine) Outputs(ctx context.Context, p Project, creds *Credentials) (map[string]any, error) {
 	r, done, err := e.begin(ctx, "output", p, creds, true)
 	if err != nil {
@@ -63,16 +71,42 @@ func (e *Engine) Outputs(ctx context.Context, p Project, creds *Credentials) (ma
 	}); err != nil {
 		return nil, err
 	}
-	for name, m := range metas {
+	return boundOutputs(metas, r.red, e.cfg.MaxOutputBytes, e.cfg.MaxOutputsTotalBytes)
+}
+
+// TruncatedOutput replaces an output value over the size limits.
+type TruncatedOutput struct {
+	Truncated bool `json:"truncated"`
+	// Bytes is the size of the value's JSON.
+	Bytes int `json:"bytes"`
+}
+
+func boundOutputs(metas map[string]tfexec.OutputMeta, red *redactor, maxEach, maxTotal int) (map[string]any, error) {
+	out := make(map[string]any, len(metas))
+	total := 0
+	for _, name := range sortedKeys(metas) {
+		m := metas[name]
 		if m.Sensitive {
 			out[name] = SensitiveMask
 			continue
 		}
-		var v any
-		if err := json.Unmarshal(m.Value, &v); err != nil {
-			return nil, err
+		// terraform prints outputs indented; the size that matters is
+		// that of the value as stored.
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, m.Value); err != nil {
+			return nil, fmt.Errorf("output %q: %w", name, err)
 		}
-		out[name] = r.red.redactValue(v)
+		size := compact.Len()
+		if size > maxEach || total+size > maxTotal {
+			out[name] = TruncatedOutput{Truncated: true, Bytes: size}
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(compact.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("output %q: %w", name, err)
+		}
+		total += size
+		out[name] = red.redactValue(v)
 	}
 	return out, nil
 }
@@ -84,6 +118,9 @@ type StateResource struct {
 	// ARN is the resource's "arn" attribute; empty when it has none
 	// (e.g. terraform_data, random_*).
 	ARN string `json:"arn,omitempty"`
+	// Deposed is the deposed key of an object a failed
+	// create_before_destroy replacement left behind (ParseState only).
+	Deposed string `json:"deposed,omitempty"`
 }
 
 // StateResources lists the managed resources in the project's state, for
