@@ -199,6 +199,7 @@ func (h *harness) stateCount(user, project string) int {
 }
 
 func TestCreateChangeAndResync(t *testing.T) {
+	t.Parallel()
 	h := newRealHarness(t)
 	h.put("alice", "demo", counterSpec(1))
 	if n := h.reconcileDue(); n != 1 {
@@ -257,6 +258,7 @@ func (e pricedEstimator) Estimate(region string, rs []tf.PlannedResource) cost.E
 }
 
 func TestQuotaExceededThenRaised(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxResourcesPerUser = 1 })
 	h.put("bob", "first", counterSpec(1))
 	h.reconcileDue()
@@ -294,6 +296,7 @@ func TestQuotaExceededThenRaised(t *testing.T) {
 }
 
 func TestBudgetExceeded(t *testing.T) {
+	t.Parallel()
 	t.Run("project ceiling", func(t *testing.T) {
 		h := newHarness(t, func(c *Config) { c.Estimator = pricedEstimator{perResource: 30} })
 		spec := counterSpec(1)
@@ -333,6 +336,7 @@ func TestBudgetExceeded(t *testing.T) {
 }
 
 func TestApprovalGate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	spec := counterSpec(7)
 	spec.RequireApproval = true
@@ -366,6 +370,7 @@ func TestApprovalGate(t *testing.T) {
 }
 
 func TestExpiryAndDeletionDestroy(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.put("gina", "short", counterSpec(1))
 	h.put("gina", "deleted", counterSpec(1))
@@ -409,6 +414,7 @@ func TestExpiryAndDeletionDestroy(t *testing.T) {
 }
 
 func TestBackoffGrowsAndSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fake.planHook = func(ctx context.Context, p tf.Project) error {
 		return errors.New("dial tcp 10.0.0.1:443: connection refused")
@@ -458,6 +464,7 @@ func TestBackoffGrowsAndSurvivesRestart(t *testing.T) {
 // (here a required variable without a value) is not retried, and the
 // status names the variable, file and line from terraform's diagnostics.
 func TestConfigurationErrorIsTerminal(t *testing.T) {
+	t.Parallel()
 	h := newRealHarness(t)
 	broken := counterSpec(1)
 	broken.Variables = nil
@@ -485,6 +492,7 @@ func TestConfigurationErrorIsTerminal(t *testing.T) {
 }
 
 func TestPolicyViolationIsTerminal(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	bad := counterSpec(1)
 	bad.Files["evil.tf"] = `resource "terraform_data" "x" {
@@ -509,6 +517,7 @@ func TestPolicyViolationIsTerminal(t *testing.T) {
 // (never applied, or applied before the policy was tightened) can still be
 // deleted; its state is destroyed without running its configuration.
 func TestDeleteWhenSpecViolatesPolicy(t *testing.T) {
+	t.Parallel()
 	h := newRealHarness(t)
 	h.put("mona", "applied", counterSpec(1))
 	bad := counterSpec(1)
@@ -550,6 +559,7 @@ func TestDeleteWhenSpecViolatesPolicy(t *testing.T) {
 // TestDeletionFreesQuota: a blocked project is admitted once the user's
 // other project is destroyed, without waiting for a resync.
 func TestDeletionFreesQuota(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxResourcesPerUser = 1 })
 	h.put("nina", "old", counterSpec(1))
 	h.reconcileDue()
@@ -573,6 +583,7 @@ func TestDeletionFreesQuota(t *testing.T) {
 // resources lost out of band are re-created, and a converged project is
 // only planned.
 func TestSlowDriftCheck(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.DriftCheckInterval = time.Hour })
 	spec := counterSpec(1)
 	spec.TTLMinutes = 24 * 60

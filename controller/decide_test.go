@@ -38,7 +38,7 @@ var (
 	// quotaChange: limits changed; nothing in the row says so, the
 	// blocked-wait pass checks the fit itself.
 	quotaChange event = func(*store.Project, *observed) {}
-	driftDue    event = func(_ *store.Project, o *observed) { o.now = t0.Add(7 * time.Hour) }
+	driftDue    event = func(p *store.Project, o *observed) { o.now = t0.Add(7 * time.Hour); p.ExpiresAt = t0.Add(24 * time.Hour) }
 	crash       event = func(_ *store.Project, o *observed) { o.interrupted = true }
 	badVars     event = func(_ *store.Project, o *observed) { o.specOK = false }
 	backoffOver event = func(_ *store.Project, o *observed) { o.now = t0.Add(time.Hour - time.Second) }
@@ -61,6 +61,7 @@ func awaiting(p store.Project) store.Project {
 // approve, expiry, quota change, drift, a failure of each step, crash
 // recovery, undecodable variables, forced deletion.
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	phases := map[string]store.Project{
 		"Pending":           row(store.PhasePending, "", 1, 0),
 		"Planning":          row(store.PhasePlanning, ReasonPlanning, 1, 1),
@@ -161,6 +162,7 @@ func TestDecide(t *testing.T) {
 
 // An undecodable spec already refused waits for a new generation.
 func TestDecideRefusedSpecWaits(t *testing.T) {
+	t.Parallel()
 	p := row(store.PhaseFailed, ReasonInvalidSpec, 1, 1)
 	if d := decide(observed{p: p, specOK: false, now: t0}); d.Action != ActIdle {
 		t.Fatalf("refused spec decided %v", d.Action)

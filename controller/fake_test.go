@@ -143,7 +143,7 @@ func (f *fakeTerraform) writeState(ctx context.Context, workspace string, serial
 
 func (f *fakeTerraform) Plan(ctx context.Context, p tf.Project, _ *tf.Credentials) (*tf.Plan, error) {
 	f.record("plan", p)
-	if err := policy.Check(p.Files, policy.DefaultRules()); err != nil {
+	if err := policy.CheckError(p.Files, policy.DefaultRules()); err != nil {
 		return nil, err
 	}
 	if f.planHook != nil {

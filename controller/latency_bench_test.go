@@ -43,7 +43,7 @@ func BenchmarkWriteToReconcileStart(b *testing.B) {
 		}
 		var started time.Time
 		for deadline := time.Now().Add(time.Minute); ; {
-			runs, err := st.ListRuns(ctx, key, 10)
+			runs, err := st.ListRuns(ctx, key, 10, 0)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -205,6 +205,13 @@ func (ps *pass) destroy(ctx context.Context, reason, why string, stateOnly bool)
 		}
 		_, err := ps.recordRun(ctx, store.OpDestroy, func(opCtx context.Context) (store.RunResult, error) {
 			res, err := ps.c.tf.Destroy(opCtx, target, ps.creds)
+			if reason, _ := classify(err); reason == ReasonPolicy && !stateOnly {
+				// The spec fails the policy (stored before the policy was
+				// tightened, or it never passed): destroy what the state
+				// holds without running the tenant's configuration at all.
+				ps.log.Warn("spec violates the policy; destroying from state alone", zap.Error(err))
+				res, err = ps.c.tf.Destroy(opCtx, tf.StateOnly(ps.tfp), ps.creds)
+			}
 			if err != nil {
 				return store.RunResult{}, err
 			}

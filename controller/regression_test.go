@@ -37,6 +37,7 @@ func (h *harness) claimOnly() store.Project {
 // Two plans of one user at once against a quota of 1: exactly one is
 // admitted, whatever the interleaving.
 func TestConcurrentAdmission(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxResourcesPerUser = 1; c.Concurrency = 2 })
 	var started sync.WaitGroup
 	started.Add(2)
@@ -73,19 +74,22 @@ func TestConcurrentAdmission(t *testing.T) {
 // the project lives. One that lands after the expiry was recorded gets a
 // conflict, and the project is destroyed. Never both.
 func TestExtendDuringExpiry(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.put("e", "lives", oneResource())
-	h.put("e", "dies", oneResource())
+	later := oneResource()
+	later.TTLMinutes = 120
+	h.put("e", "dies", later)
+	other := "dies"
 	h.reconcileDue()
 	h.clock.Advance(61 * time.Minute)
 
 	p := h.claimOnly()
-	other := "lives"
-	if p.ProjectID == "lives" {
-		other = "dies"
+	if p.ProjectID != "lives" {
+		t.Fatalf("claimed %s", p.Key)
 	}
 	// The extend lands between the claim and the expiry.
-	if _, err := h.st.Extend(context.Background(), p.Key, h.clock.Now().Add(time.Hour), h.clock.Now()); err != nil {
+	if _, err := h.st.Extend(context.Background(), p.Key, h.clock.Now().Add(3*time.Hour), h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	h.c.reconcileClaimed(context.Background(), context.Background(), p)
@@ -95,6 +99,7 @@ func TestExtendDuringExpiry(t *testing.T) {
 	}
 
 	// The extend lands during the destroy: it is refused.
+	h.clock.Advance(60 * time.Minute)
 	var extendErr error
 	h.fake.destroyHook = func(ctx context.Context, tp tf.Project) error {
 		_, extendErr = h.st.Extend(ctx, h.key("e", other), h.clock.Now().Add(time.Hour), h.clock.Now())
@@ -112,6 +117,7 @@ func TestExtendDuringExpiry(t *testing.T) {
 // A failed apply of an approved plan drops that plan: the project re-plans
 // and waits for a new approval instead of re-applying a stale plan.
 func TestFailedApprovedApplyDropsThePlan(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	spec := oneResource()
 	spec.RequireApproval = true
@@ -147,14 +153,15 @@ func TestFailedApprovedApplyDropsThePlan(t *testing.T) {
 // A destroy that keeps failing stays visible as DestroyFailed, backs off,
 // accepts a corrective PUT, then destroys from state alone.
 func TestFailingDestroy(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.put("d", "p", oneResource())
 	h.reconcileDue()
 	h.fake.destroyHook = func(ctx context.Context, p tf.Project) error {
-		if _, ok := p.Files["main.tf"]; ok {
-			return errors.New("Error: Instance cannot be destroyed (prevent_destroy)")
+		if strings.Contains(p.Files["main.tf"], "withheld") {
+			return nil // the state-only configuration
 		}
-		return nil // the state-only configuration
+		return errors.New("Error: Instance cannot be destroyed (prevent_destroy)")
 	}
 	if _, err := h.st.RequestDeletion(context.Background(), h.key("d", "p"), false, h.clock.Now()); err != nil {
 		t.Fatal(err)
@@ -178,8 +185,8 @@ func TestFailingDestroy(t *testing.T) {
 		h.clock.Advance(h.cfg.BackoffMax + time.Minute)
 	}
 	h.reconcileDue()
-	if _, err := h.st.GetProject(context.Background(), h.key("d", "p")); !errors.Is(err, store.ErrGone) {
-		t.Fatalf("after the state-only destroy: %v", err)
+	if p, err := h.st.GetProject(context.Background(), h.key("d", "p")); !errors.Is(err, store.ErrGone) {
+		t.Fatalf("after the state-only destroy: %v %+v", err, p.Status)
 	}
 	if h.fake.resources("d/p") != 0 {
 		t.Fatal("resources left in state")
@@ -188,6 +195,7 @@ func TestFailingDestroy(t *testing.T) {
 
 // A project whose stored variables do not decode can still be deleted.
 func TestUndecodableVariablesStillDeleted(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.put("v", "p", oneResource())
 	h.reconcileDue()
@@ -205,6 +213,7 @@ func TestUndecodableVariablesStillDeleted(t *testing.T) {
 // A Blocked project with nothing changed is not planned again at resyncs;
 // it is when room appears.
 func TestBlockedWaitsForRoom(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxResourcesPerUser = 1 })
 	h.put("b", "first", oneResource())
 	h.reconcileDue()
@@ -237,6 +246,7 @@ func TestBlockedWaitsForRoom(t *testing.T) {
 // The approved planfile is applied byte for byte by another replica after
 // a restart; nothing is planned again.
 func TestRestartBetweenApprovalAndApply(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	spec := oneResource()
 	spec.RequireApproval = true
@@ -266,6 +276,7 @@ func TestRestartBetweenApprovalAndApply(t *testing.T) {
 
 // Drift corrections of a project that requires approval wait for it.
 func TestDriftCorrectionWaitsForApproval(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.DriftCheckInterval = time.Hour })
 	spec := oneResource()
 	spec.RequireApproval = true
@@ -296,6 +307,7 @@ func TestDriftCorrectionWaitsForApproval(t *testing.T) {
 // A terraform that never ends is stopped at the operation deadline; the
 // project ends Failed with LimitExceeded (terminal) and the lease is freed.
 func TestHungTerraform(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.OperationTimeout = 200 * time.Millisecond })
 	h.fake.planHook = func(ctx context.Context, p tf.Project) error {
 		<-ctx.Done()
@@ -325,6 +337,7 @@ func TestHungTerraform(t *testing.T) {
 // DELETE during a running plan cancels it; a project that never applied
 // anything is removed without running terraform destroy.
 func TestDeleteCancelsPlan(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	planning := make(chan struct{})
 	h.fake.planHook = func(ctx context.Context, p tf.Project) error {
@@ -359,6 +372,7 @@ func TestDeleteCancelsPlan(t *testing.T) {
 // An admin's forced deletion removes a project whose destroy cannot
 // succeed at all.
 func TestForcedDeletion(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.put("f", "p", oneResource())
 	h.reconcileDue()

@@ -19,7 +19,8 @@ import (
 // interrupted, the lease is handed back at once (no waiting for expiry),
 // and the next reconciler converges the project.
 func TestShutdownInterruptsAndHandsBack(t *testing.T) {
-	h := newHarness(t)
+	t.Parallel()
+	h := newRealHarness(t)
 	real := terraformBinary(t)
 	slow := filepath.Join(t.TempDir(), "terraform")
 	// The wrapper stands for a long apply that, like terraform, stops on
@@ -50,7 +51,7 @@ exec %s "$@"
 	stopped := make(chan struct{})
 	go func() { c.Run(ctx); close(stopped) }()
 	waitFor(t, time.Minute, "the apply to start", func() bool {
-		runs, _ := h.st.ListRuns(context.Background(), key, 10)
+		runs, _ := h.st.ListRuns(context.Background(), key, 10, 0)
 		return len(runs) > 0 && runs[0].Operation == store.OpApply
 	})
 	stopAt := time.Now()
@@ -66,7 +67,7 @@ exec %s "$@"
 	if p.LeaseOwner != "" {
 		t.Fatalf("lease still held by %q after shutdown", p.LeaseOwner)
 	}
-	runs, _ := h.st.ListRuns(context.Background(), key, 10)
+	runs, _ := h.st.ListRuns(context.Background(), key, 10, 0)
 	if runs[0].FinishedAt == nil || runs[0].Outcome != store.OutcomeFailed {
 		t.Fatalf("interrupted apply recorded as %s (finished %v)", runs[0].Outcome, runs[0].FinishedAt)
 	}
