@@ -38,7 +38,10 @@ var (
 	// quotaChange: limits changed; nothing in the row says so, the
 	// blocked-wait pass checks the fit itself.
 	quotaChange event = func(*store.Project, *observed) {}
-	driftDue    event = func(p *store.Project, o *observed) { o.now = t0.Add(7 * time.Hour); p.ExpiresAt = t0.Add(24 * time.Hour) }
+	driftDue    event = func(p *store.Project, o *observed) {
+		o.now = t0.Add(7 * time.Hour)
+		p.ExpiresAt = t0.Add(24 * time.Hour)
+	}
 	crash       event = func(_ *store.Project, o *observed) { o.interrupted = true }
 	badVars     event = func(_ *store.Project, o *observed) { o.specOK = false }
 	backoffOver event = func(_ *store.Project, o *observed) { o.now = t0.Add(time.Hour - time.Second) }

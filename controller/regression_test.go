@@ -22,7 +22,9 @@ func oneResource() store.Spec {
 		Files: map[string]string{"main.tf": `resource "terraform_data" "a" {}`}}
 }
 
-func (h *harness) key(user, project string) store.Key { return store.Key{UserID: user, ProjectID: project} }
+func (h *harness) key(user, project string) store.Key {
+	return store.Key{UserID: user, ProjectID: project}
+}
 
 // claimOnly leases the next due project without reconciling it.
 func (h *harness) claimOnly() store.Project {

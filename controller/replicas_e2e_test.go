@@ -69,4 +69,3 @@ func TestTwoReconcilersFiftyProjects(t *testing.T) {
 		t.Errorf("one replica did all the work: %v", owners)
 	}
 }
-
