@@ -122,7 +122,7 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 	for {
 		code, resp := call(t, "GET", project, auth, "")
-		if code == http.StatusNotFound {
+		if code == http.StatusGone { // the tombstone of the destroyed project
 			break
 		}
 		if time.Since(start) > convergeLimit {
@@ -131,7 +131,7 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("DELETE → 404 in %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("DELETE → 410 Gone in %s", time.Since(start).Round(time.Millisecond))
 
 	// SIGTERM stops everything, the private PostgreSQL included.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
