@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf"
 )
 
 // row builds a project whose last outcome (phase and Ready reason) was
@@ -169,5 +170,22 @@ func TestDecideRefusedSpecWaits(t *testing.T) {
 	p := row(store.PhaseFailed, ReasonInvalidSpec, 1, 1)
 	if d := decide(observed{p: p, specOK: false, now: t0}); d.Action != ActIdle {
 		t.Fatalf("refused spec decided %v", d.Action)
+	}
+}
+
+// A plan of 100,000 resources keeps its counts but not its resource list.
+func TestBoundPlanSummary(t *testing.T) {
+	t.Parallel()
+	big := tf.PlanSummary{Add: 100000}
+	for i := 0; i < 100000; i++ {
+		big.Resources = append(big.Resources, tf.PlannedResource{Address: fmt.Sprintf("terraform_data.a[%d]", i), Type: "terraform_data"})
+	}
+	got, ok := boundPlanSummary(big).(truncatedPlanSummary)
+	if !ok || got.Add != 100000 || got.Resources != 100000 || !got.Truncated || got.Bytes <= maxPlanSummaryBytes {
+		t.Fatalf("bounded summary: %+v", got)
+	}
+	small := tf.PlanSummary{Add: 1, Resources: []tf.PlannedResource{{Address: "terraform_data.a"}}}
+	if _, ok := boundPlanSummary(small).(tf.PlanSummary); !ok {
+		t.Fatal("a small summary was truncated")
 	}
 }

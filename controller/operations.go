@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -296,6 +297,7 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 		opErr = &tf.LimitError{Limit: tf.LimitDeadline, Value: ps.c.cfg.OperationTimeout.String(), Op: op, Cmd: cmdErr}
 	}
 
+	res.PlanSummary = boundPlanSummary(res.PlanSummary)
 	res.Outcome = store.OutcomeSucceeded
 	if opErr != nil {
 		res.Outcome = store.OutcomeFailed
@@ -431,12 +433,40 @@ func (ps *pass) blocked(reason, msg string) *outcome {
 	return &outcome{nextDue: ps.nextDue()}
 }
 
-// Status size caps: GET and list responses stay small whatever the tenant's
-// configuration produces.
+// Status and run size caps: GET and list responses stay small whatever the
+// tenant's configuration produces.
 const (
 	maxLastErrorBytes = 8 << 10
 	maxMessageBytes   = 2 << 10
+	// maxPlanSummaryBytes bounds the plan summary kept with a run (a
+	// count = 100000 would otherwise store every planned resource).
+	maxPlanSummaryBytes = 256 << 10
 )
+
+// truncatedPlanSummary replaces a plan summary over maxPlanSummaryBytes:
+// the counts stay, the resource list goes.
+type truncatedPlanSummary struct {
+	Add       int  `json:"add"`
+	Change    int  `json:"change"`
+	Destroy   int  `json:"destroy"`
+	Resources int  `json:"resourceCount"`
+	Truncated bool `json:"truncated"`
+	Bytes     int  `json:"bytes"`
+}
+
+// boundPlanSummary keeps a run's plan summary under maxPlanSummaryBytes.
+func boundPlanSummary(v any) any {
+	sum, ok := v.(tf.PlanSummary)
+	if !ok {
+		return v
+	}
+	b, err := json.Marshal(sum)
+	if err != nil || len(b) <= maxPlanSummaryBytes {
+		return v
+	}
+	return truncatedPlanSummary{Add: sum.Add, Change: sum.Change, Destroy: sum.Destroy,
+		Resources: len(sum.Resources), Truncated: true, Bytes: len(b)}
+}
 
 // capStatus bounds the free-text fields of the status.
 func (ps *pass) capStatus() {
