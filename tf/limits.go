@@ -252,3 +252,24 @@ func (c *Config) setLimitDefaults() {
 		c.MaxOutputsTotalBytes = DefaultMaxOutputsTotalBytes
 	}
 }
+
+// killProcessGroup kills what is left of a terraform that died from a
+// signal: SIGKILL at the end of StopGrace, the kernel's at RLIMIT_CPU. The
+// providers it started would otherwise live on, orphaned, each with its
+// own memory and CPU allowance. tfexec starts terraform as the leader of a
+// new process group (Setpgid) and providers stay in it. Linux does not
+// reuse a process id while a process group of that id has members, so the
+// group id cannot name anybody else's processes while any are left.
+func killProcessGroup(err error) {
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ProcessState == nil {
+		return
+	}
+	ws, ok := exitErr.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return
+	}
+	if pid := exitErr.Pid(); pid > 1 {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}

@@ -166,6 +166,7 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 		err = errors.New("terraform aborted: out of memory")
 	}
 	if err != nil {
+		killProcessGroup(err)
 		if limit, value := r.limitHit(r.ctx, cmdCtx, err, stderr.String()); limit != "" {
 			r.log.note(fmt.Sprintf("terraform %s stopped: %s limit (%s) exceeded", op, limit, value))
 			ce := newCommandError(context.Background(), op, err, stderr.String(), diags.all(), r.log.String(), r.red)

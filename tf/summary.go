@@ -3,6 +3,25 @@
 // destroy and output through hashicorp/terraform-exec with an environment
 // built from nothing. The policy check of tenant configuration lives in the
 // sub-package tf/policy.
+//
+// Tenant configuration is hostile, and the engine contains it:
+//
+//   - Limits (limits.go): every terraform process starts through a
+//     generated wrapper that sets RLIMIT_AS and RLIMIT_CPU before exec;
+//     every operation has a wall-clock deadline (SIGINT, then SIGKILL of
+//     terraform and its providers after StopGrace); what a process prints
+//     is capped. Hitting one yields a *LimitError naming the limit.
+//   - Diagnostics (diagnostics.go, classify.go): plan, apply and destroy run
+//     with -json; each diagnostic's severity, summary, detail, file and line
+//     is kept, redacted, on *CommandError, and IsConfigurationError tells
+//     failures that only a new spec can fix from transient ones.
+//   - Saved plans: Plan returns the planfile bytes (bounded) for the caller
+//     to store; ApplySaved applies them on any engine sharing the state
+//     backend, and reports ErrPlanStale when the state moved on.
+//   - Bounded outputs: Outputs replaces values over the size limits by a
+//     TruncatedOutput marker.
+//   - ParseState reads the raw state the pg backend stores, without
+//     running terraform.
 package tf
 
 // PlanSummary is what a saved plan will do, read from `terraform show -json`.

@@ -1,0 +1,218 @@
+//go:build e2e
+
+package tf
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The aws provider is 700 MB: these tests install it from the filesystem
+// mirror (TF_PROVIDER_MIRROR, default /opt/tf-plugins) and are slow.
+
+func awsMirror(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("TF_PROVIDER_MIRROR")
+	if dir == "" {
+		dir = "/opt/tf-plugins"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "registry.terraform.io", "hashicorp", "aws")); err != nil {
+		t.Skipf("no aws provider in the mirror %s", dir)
+	}
+	return dir
+}
+
+// startMoto runs moto_server (the AWS emulator) on a free port.
+func startMoto(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Skip("moto_server not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "-p", fmt.Sprint(port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return fmt.Sprintf("http://127.0.0.1:%d", port)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("moto_server did not start")
+	return ""
+}
+
+var motoCreds = &Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}
+
+// TestAWSProviderUnderDefaultLimits: a real aws project plans and applies
+// under the default limits, and /proc shows how much of them the provider
+// uses.
+func TestAWSProviderUnderDefaultLimits(t *testing.T) {
+	mirror := awsMirror(t)
+	endpoint := startMoto(t)
+	e := newTestEngine(t, "", func(c *Config) {
+		c.FilesystemMirror = mirror
+		c.AWSEndpointURL = endpoint
+	})
+	p := awsProject()
+	p.Files = map[string]string{"main.tf": `
+resource "aws_s3_bucket" "site" { bucket = "limits-site" }
+resource "aws_dynamodb_table" "t" {
+  name         = "limits-t"
+  hash_key     = "id"
+  billing_mode = "PAY_PER_REQUEST"
+  attribute {
+    name = "id"
+    type = "S"
+  }
+}
+`}
+	stop := make(chan struct{})
+	var (
+		wg   sync.WaitGroup
+		peak = map[string]procMemory{}
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			for name, m := range processMemoryIn(e.workdir(p)) {
+				old := peak[name]
+				peak[name] = procMemory{max(old.VmPeakKB, m.VmPeakKB), max(old.VmHWMKB, m.VmHWMKB)}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	plan := mustPlan(t, e, p, motoCreds)
+	mustApply(t, e, p, plan, motoCreds)
+	close(stop)
+	wg.Wait()
+	for name, m := range peak {
+		t.Logf("%s: peak address space %d MB, peak resident %d MB (limit %d MB)", name, m.VmPeakKB>>10, m.VmHWMKB>>10, e.cfg.MemoryLimitMB)
+		if m.VmPeakKB > e.cfg.MemoryLimitMB<<10 {
+			t.Errorf("%s exceeded the memory limit", name)
+		}
+	}
+	if len(peak) < 2 {
+		t.Errorf("sampled %v, want terraform and its aws provider", peak)
+	}
+	res, err := e.StateResources(testContext(t), p, motoCreds)
+	if err != nil || len(res) != 2 {
+		t.Errorf("state = %v, %v", res, err)
+	}
+}
+
+// TestDeadlineKillsProviders: a plan hanging in the aws provider (its
+// endpoint accepts connections and never answers) is stopped at the
+// deadline; when terraform does not stop within StopGrace it is killed,
+// and so are the providers it started.
+func TestDeadlineKillsProviders(t *testing.T) {
+	mirror := awsMirror(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	db := newTestDatabase(t)
+	root := t.TempDir()
+	configure := func(timeout time.Duration) func(*Config) {
+		return func(c *Config) {
+			c.WorkRoot = root
+			c.FilesystemMirror = mirror
+			c.AWSEndpointURL = "http://" + l.Addr().String()
+			c.OperationTimeout = timeout
+			c.StopGrace = 100 * time.Millisecond
+		}
+	}
+	p := awsProject()
+	// Install the provider first, with all the time it needs.
+	if _, err := newTestEngine(t, db, configure(5*time.Minute)).Outputs(testContext(t), p, motoCreds); err != nil {
+		t.Fatal(describe(err))
+	}
+	e := newTestEngine(t, db, configure(8*time.Second))
+	start := time.Now()
+	_, err = e.Plan(testContext(t), p, motoCreds)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != LimitDeadline {
+		t.Fatalf("err = %s, want the deadline", describe(err))
+	}
+	t.Logf("stopped after %s: %v", time.Since(start), err)
+	time.Sleep(200 * time.Millisecond) // the kernel delivers SIGKILL asynchronously
+	if left := processMemoryIn(e.workdir(p)); len(left) > 0 {
+		t.Errorf("processes left running in the workdir: %v", left)
+	}
+}
+
+// processMemoryIn reads the memory of every process whose working
+// directory is dir (terraform and its providers), by name and pid.
+func processMemoryIn(dir string) map[string]procMemory {
+	out := map[string]procMemory{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
+		if err != nil || cwd != dir {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		var m procMemory
+		name := e.Name()
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
+			switch k {
+			case "Name":
+				name = v
+			case "VmPeak":
+				fmt.Sscan(v, &m.VmPeakKB)
+			case "VmHWM":
+				fmt.Sscan(v, &m.VmHWMKB)
+			}
+		}
+		out[name] = m
+	}
+	return out
+}
