@@ -33,6 +33,9 @@ func decodeBody(r *http.Request, v any) error {
 	if body[0] != '{' {
 		return badRequest("the request body must be a JSON object")
 	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
 	if err := checkFieldNames(body, jsonFields(v)); err != nil {
 		return err
 	}

@@ -368,6 +368,9 @@ func (s *server) listProjects(w http.ResponseWriter, r *http.Request, q map[stri
 		return err
 	}
 	opts.Limit, opts.After = limit, q["after"]
+	if err := cursorProblem(opts.After); err != nil {
+		return err
+	}
 	projects, next, err := s.st.ListProjects(r.Context(), opts)
 	if errors.Is(err, store.ErrInvalidCursor) {
 		return badRequest("query parameter after %q is not a cursor this server returned", opts.After)
