@@ -285,18 +285,22 @@ type extendRequest struct {
 
 // extendProject moves expiresAt to now + ttlMinutes; it does not change the
 // spec (nor its generation): it is a one-off, not a new desired TTL.
+// ttlMinutes omitted (or no body at all) means the server's default TTL
+// (RESOURCE_TIMEOUT_MINUTES), which is what ttlProblem's "omit it for the
+// default" promises.
 func (s *server) extendProject(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req extendRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeOptionalBody(r, &req); err != nil {
 		return err
 	}
-	if req.TTLMinutes == nil {
-		return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: "is required: the minutes from now until the project expires"}})
+	ttl := s.cfg.DefaultTTLMinutes
+	if req.TTLMinutes != nil {
+		if msg := ttlProblem(*req.TTLMinutes, s.cfg.DefaultTTLMinutes); msg != "" {
+			return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: msg}})
+		}
+		ttl = *req.TTLMinutes
 	}
-	if msg := ttlProblem(*req.TTLMinutes, s.cfg.DefaultTTLMinutes); msg != "" {
-		return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: msg}})
-	}
-	p, err := s.st.Extend(r.Context(), c.key, c.now.Add(time.Duration(*req.TTLMinutes)*time.Minute), c.now)
+	p, err := s.st.Extend(r.Context(), c.key, c.now.Add(time.Duration(ttl)*time.Minute), c.now)
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
 	}
@@ -319,11 +323,29 @@ func (s *server) approveProject(w http.ResponseWriter, r *http.Request, c *call)
 	if req.Generation == nil || *req.Generation < 1 {
 		return invalid(codeInvalidRequest, []fieldProblem{{Field: "generation", Message: "is required: the generation (ETag) whose plan is approved, 1 or more"}})
 	}
+	if err := s.needsApproval(r.Context(), c.key); err != nil {
+		return err
+	}
 	p, err := s.st.Approve(r.Context(), c.key, *req.Generation, c.now)
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
 	}
 	s.writeProject(w, r, http.StatusOK, p)
+	return nil
+}
+
+// needsApproval refuses, with a 409 that says why, an approval of a project
+// whose spec does not ask for one: a silent 200 would let a client believe
+// it had gated an apply that was never waiting for it.
+func (s *server) needsApproval(ctx context.Context, key store.Key) error {
+	p, err := s.st.GetProject(ctx, key)
+	if err != nil {
+		return fromStore(err, msgProjectNotFound)
+	}
+	if !p.Spec.RequireApproval {
+		return newError(http.StatusConflict, codeConflict,
+			"project %s does not require approval (its spec has requireApproval: false), so its plans are applied without one; PUT the spec with \"requireApproval\": true to review plans first", key)
+	}
 	return nil
 }
 

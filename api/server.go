@@ -187,8 +187,9 @@ const (
 	public access = iota
 	// owner routes live under /users/{userId}: that user, or an admin.
 	owner
-	// admin routes answer non-admins exactly like an unknown route, so
-	// they learn nothing (not even that the route exists for others).
+	// admin routes answer non-admins 403 Forbidden, saying that an admin
+	// token is needed: the routes are documented in the OpenAPI document
+	// anyway, so hiding them behind a 404 only misled users.
 	admin
 )
 
@@ -268,7 +269,8 @@ func (s *server) endpoint(rt route) http.Handler {
 				return
 			}
 			if rt.access == admin && !who.admin {
-				s.unknownRoute(w, r)
+				s.writeError(w, r, newError(http.StatusForbidden, codeForbidden,
+					"this route needs an admin token (one signed with admin: true, e.g. `tenantform token --user NAME --admin`); the token of user %q is not one", who.userID))
 				return
 			}
 			if err := scope(c, mux.Vars(r)); err != nil {
