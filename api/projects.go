@@ -456,10 +456,14 @@ type statusView struct {
 	LastError               string            `json:"lastError"`
 	Attempts                int               `json:"attempts"`
 	NextAttemptAt           *time.Time        `json:"nextAttemptAt"`
+	// Omitted lists what the API's response limits cut (see bounds.go);
+	// absent when nothing was.
+	Omitted []omission `json:"omitted,omitempty"`
 }
 
 func view(p store.Project) projectView {
 	st := p.Status
+	var l limiter
 	v := projectView{
 		UserID:              p.UserID,
 		ProjectID:           p.ProjectID,
@@ -481,19 +485,17 @@ func view(p store.Project) projectView {
 			ObservedGeneration:      st.ObservedGeneration,
 			ResourceCount:           st.ResourceCount,
 			EstimatedMonthlyCostUSD: st.EstimatedMonthlyCostUSD,
-			Outputs:                 nonNilMap(st.Outputs),
-			Conditions:              st.Conditions,
+			Outputs:                 l.outputs(st.Outputs),
+			Conditions:              l.conditions(st.Conditions),
 			LastAppliedAt:           utc(st.LastAppliedAt),
 			LastVerifiedAt:          utc(st.LastVerifiedAt),
-			Message:                 st.Message,
-			LastError:               st.LastError,
+			Message:                 l.head("message", st.Message, maxMessageBytes),
+			LastError:               l.head("lastError", st.LastError, maxMessageBytes),
 			Attempts:                st.Attempts,
 			NextAttemptAt:           utc(st.NextAttemptAt),
 		},
 	}
-	if v.Status.Conditions == nil {
-		v.Status.Conditions = []store.Condition{}
-	}
+	v.Status.Omitted = l.omitted
 	if v.Status.Phase == "" {
 		v.Status.Phase = store.PhasePending
 	}
