@@ -17,6 +17,16 @@ import (
 // names case-insensitively) and keep the last of two "region" keys; a
 // typo must be an error, not a silently ignored setting.
 func decodeBody(r *http.Request, v any) error {
+	return decode(r, v, false)
+}
+
+// decodeOptionalBody is decodeBody for routes whose every field is
+// optional: an empty body means {} (so `curl -X POST` without -d works).
+func decodeOptionalBody(r *http.Request, v any) error {
+	return decode(r, v, true)
+}
+
+func decode(r *http.Request, v any, emptyOK bool) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -27,11 +37,17 @@ func decodeBody(r *http.Request, v any) error {
 		return badRequest("cannot read the request body: %v", err)
 	}
 	body = bytes.TrimSpace(body)
+	if len(body) == 0 && emptyOK {
+		return nil
+	}
 	if len(body) == 0 {
 		return badRequest("the request body is empty; send a JSON object")
 	}
 	if body[0] != '{' {
 		return badRequest("the request body must be a JSON object")
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
 	}
 	if err := checkFieldNames(body, jsonFields(v)); err != nil {
 		return err

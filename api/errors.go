@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -22,7 +23,6 @@ const (
 	codeMethodNotAllowed     = "MethodNotAllowed"
 	codeConflict             = "Conflict"
 	codeGone                 = "Gone"
-	codeForbidden            = "Forbidden"
 	codePreconditionFailed   = "PreconditionFailed"
 	codePayloadTooLarge      = "PayloadTooLarge"
 	codeInvalidSpec          = "InvalidSpec"
@@ -32,6 +32,8 @@ const (
 	codeInternal             = "Internal"
 	codeNotReady             = "NotReady"
 	codeInventoryUnavailable = "InventoryUnavailable"
+	codeDatabaseUnavailable  = "DatabaseUnavailable"
+	codeForbidden            = "Forbidden"
 )
 
 // Not-found messages carry no names on purpose: a user probing another
@@ -139,12 +141,20 @@ func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	w.Write(buf.Bytes())
 }
 
-// writeError answers with the error envelope. Errors that are not apiErrors
-// are logged with the request id and answered with a generic 500 that
-// quotes the id, so nothing internal (SQL, hosts) reaches the client.
+// writeError answers with the error envelope. A database that cannot be
+// reached is a 503 with Retry-After: the request was fine and will work
+// once the database is back, so clients should retry rather than report a
+// bug. Other errors that are not apiErrors are logged with the request id
+// and answered with a generic 500 that quotes the id, so nothing internal
+// (SQL, hosts) reaches the client.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case r.Context().Err() == nil && store.IsUnavailable(err):
+		s.logger(r).Warn("database unavailable", zap.Error(err))
+		ae = databaseUnavailable()
+	default:
 		if r.Context().Err() != nil {
 			// The client went away; nothing failed on this side.
 			s.logger(r).Info("request abandoned by the client", zap.Error(err))
@@ -159,4 +169,18 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	s.writeJSON(w, r, ae.status, errorBody{errorPayload{Code: ae.code, Message: ae.message, Details: ae.details}})
+}
+
+// retryAfterSeconds is what a client is told to wait while the database is
+// unreachable: long enough not to hammer a restarting server, short enough
+// that a blip (a failover, a restart) costs a client seconds.
+const retryAfterSeconds = 5
+
+// databaseUnavailable is the 503 of every route while the database cannot
+// be reached. It names no host: the store's error is logged, not sent.
+func databaseUnavailable() *apiError {
+	e := newError(http.StatusServiceUnavailable, codeDatabaseUnavailable,
+		"the database is unavailable; retry in %d seconds", retryAfterSeconds)
+	e.header = http.Header{"Retry-After": {strconv.Itoa(retryAfterSeconds)}}
+	return e
 }

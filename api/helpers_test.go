@@ -235,12 +235,13 @@ func (r result) project(t *testing.T) project {
 // reconciled records st as key's status the way a reconciler does: claim
 // the project's lease, then write. Other projects claimed on the way stay
 // leased, which no test here minds.
-func (e *env) reconciled(key store.Key, st store.Status) {
+func (e *env) reconciled(key store.Key, st store.Status) store.Project {
 	e.t.Helper()
 	p := e.claimed(key)
 	if err := e.st.SetStatus(context.Background(), key, p.LeaseToken, st); err != nil {
 		e.t.Fatalf("cannot record a status: %v", err)
 	}
+	return p
 }
 
 // claimed leases key the way a reconciler does and returns it with its

@@ -16,9 +16,10 @@ import (
 
 // middleware wraps the router, outermost first: the request log sees the
 // final status of everything, panics included; CORS headers are on every
-// answer, errors included, or a browser hides the error from the page.
+// answer, errors included, or a browser hides the error from the page;
+// text that cannot be stored is refused before routing.
 func (s *server) middleware(next http.Handler) http.Handler {
-	return s.observe(s.recoverPanics(s.cors(s.limitBody(next))))
+	return s.observe(s.recoverPanics(s.cors(s.checkInput(s.limitBody(next)))))
 }
 
 // requestInfo is filled in as a request goes down the chain and read by

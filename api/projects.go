@@ -304,18 +304,22 @@ type extendRequest struct {
 
 // extendProject moves expiresAt to now + ttlMinutes; it does not change the
 // spec (nor its generation): it is a one-off, not a new desired TTL.
+// ttlMinutes omitted (or no body at all) means the server's default TTL
+// (RESOURCE_TIMEOUT_MINUTES), which is what ttlProblem's "omit it for the
+// default" promises.
 func (s *server) extendProject(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req extendRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeOptionalBody(r, &req); err != nil {
 		return err
 	}
-	if req.TTLMinutes == nil {
-		return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: "is required: the minutes from now until the project expires"}})
+	ttl := s.cfg.DefaultTTLMinutes
+	if req.TTLMinutes != nil {
+		if msg := ttlProblem(*req.TTLMinutes, s.cfg.DefaultTTLMinutes); msg != "" {
+			return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: msg}})
+		}
+		ttl = *req.TTLMinutes
 	}
-	if msg := ttlProblem(*req.TTLMinutes, s.cfg.DefaultTTLMinutes); msg != "" {
-		return invalid(codeInvalidRequest, []fieldProblem{{Field: "ttlMinutes", Message: msg}})
-	}
-	p, err := s.st.Extend(r.Context(), c.key, c.now.Add(time.Duration(*req.TTLMinutes)*time.Minute), c.now)
+	p, err := s.st.Extend(r.Context(), c.key, c.now.Add(time.Duration(ttl)*time.Minute), c.now)
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
 	}
@@ -400,6 +404,9 @@ func (s *server) listProjects(w http.ResponseWriter, r *http.Request, q map[stri
 		return err
 	}
 	opts.Limit, opts.After = limit, q["after"]
+	if err := cursorProblem(opts.After); err != nil {
+		return err
+	}
 	projects, next, err := s.st.ListProjects(r.Context(), opts)
 	if errors.Is(err, store.ErrInvalidCursor) {
 		return badRequest("query parameter after %q is not a cursor this server returned", opts.After)
@@ -463,10 +470,14 @@ type statusView struct {
 	LastError               string            `json:"lastError"`
 	Attempts                int               `json:"attempts"`
 	NextAttemptAt           *time.Time        `json:"nextAttemptAt"`
+	// Omitted lists what the API's response limits cut (see bounds.go);
+	// absent when nothing was.
+	Omitted []omission `json:"omitted,omitempty"`
 }
 
 func view(p store.Project) projectView {
 	st := p.Status
+	var l limiter
 	v := projectView{
 		UserID:              p.UserID,
 		ProjectID:           p.ProjectID,
@@ -488,19 +499,17 @@ func view(p store.Project) projectView {
 			ObservedGeneration:      st.ObservedGeneration,
 			ResourceCount:           st.ResourceCount,
 			EstimatedMonthlyCostUSD: st.EstimatedMonthlyCostUSD,
-			Outputs:                 nonNilMap(st.Outputs),
-			Conditions:              st.Conditions,
+			Outputs:                 l.outputs(st.Outputs),
+			Conditions:              l.conditions(st.Conditions),
 			LastAppliedAt:           utc(st.LastAppliedAt),
 			LastVerifiedAt:          utc(st.LastVerifiedAt),
-			Message:                 st.Message,
-			LastError:               st.LastError,
+			Message:                 l.head("message", st.Message, maxMessageBytes),
+			LastError:               l.head("lastError", st.LastError, maxMessageBytes),
 			Attempts:                st.Attempts,
 			NextAttemptAt:           utc(st.NextAttemptAt),
 		},
 	}
-	if v.Status.Conditions == nil {
-		v.Status.Conditions = []store.Condition{}
-	}
+	v.Status.Omitted = l.omitted
 	if v.Status.Phase == "" {
 		v.Status.Phase = store.PhasePending
 	}

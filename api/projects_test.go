@@ -397,14 +397,27 @@ func TestExtendAndApprove(t *testing.T) {
 	if p.Generation != 2 || p.Spec.TTLMinutes != 60 {
 		t.Errorf("extend changed the spec: generation %d, ttlMinutes %d", p.Generation, p.Spec.TTLMinutes)
 	}
-	for _, body := range []string{`{}`, `{"ttlMinutes": 0}`, `{"ttlMinutes": -1}`, `{"ttlMinutes": 43201}`} {
+	for _, body := range []string{`{"ttlMinutes": 0}`, `{"ttlMinutes": -1}`, `{"ttlMinutes": 43201}`} {
 		e.do("POST", projectPathAliceDemo+"/extend", alice, body).wantError(t, http.StatusUnprocessableEntity, codeInvalidRequest)
 	}
 	e.do("POST", projectPathAliceDemo+"/extend", alice, `{"minutes": 5}`).wantError(t, http.StatusBadRequest, codeBadRequest)
+
+	// ttlMinutes omitted, or no body at all: the default TTL from now, as
+	// the message for 0 promises.
+	for _, body := range []any{`{}`, `{"ttlMinutes": null}`, nil} {
+		e.clock.Add(time.Minute)
+		p := e.do("POST", projectPathAliceDemo+"/extend", alice, body).project(t)
+		if want := e.clock.Now().Add(60 * time.Minute); !p.ExpiresAt.Equal(want) {
+			t.Errorf("extend with %v: expiresAt = %s, want now + the default 60 min = %s", body, p.ExpiresAt, want)
+		}
+	}
 	e.do("POST", "/api/v1/users/alice/projects/ghost/extend", alice, `{"ttlMinutes": 5}`).wantError(t, http.StatusNotFound, codeNotFound)
 
 	// Without requireApproval there is nothing to approve: a 409 says so.
-	e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 2}`).wantError(t, http.StatusConflict, codeConflict)
+	msg := e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 2}`).wantError(t, http.StatusConflict, codeConflict).Error.Message
+	if !strings.Contains(msg, "does not require approval") {
+		t.Errorf("approve without requireApproval says %q", msg)
+	}
 	e.do("POST", "/api/v1/users/alice/projects/ghost/approve", alice, `{"generation": 1}`).wantError(t, http.StatusNotFound, codeNotFound)
 
 	// With it, approval names the plan awaiting approval: none yet is a

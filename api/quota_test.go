@@ -36,7 +36,7 @@ func TestQuota(t *testing.T) {
 	}
 
 	// Only an admin sets limits; a user cannot raise their own.
-	e.do("PUT", "/api/v1/users/alice/quota", alice, `{"maxResources": 1000}`).wantError(t, http.StatusNotFound, codeNotFound)
+	e.do("PUT", "/api/v1/users/alice/quota", alice, `{"maxResources": 1000}`).wantError(t, http.StatusForbidden, codeForbidden)
 	r := e.do("PUT", "/api/v1/users/alice/quota", root, `{"maxResources": 20, "maxMonthlyCostUSD": 80}`)
 	r.wantStatus(t, http.StatusOK)
 	want["maxResources"], want["maxMonthlyCostPerProjectUSD"] = 20.0, 80.0

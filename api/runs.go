@@ -28,6 +28,9 @@ type runSummary struct {
 	DurationSeconds         *float64   `json:"durationSeconds"`
 	EstimatedMonthlyCostUSD *float64   `json:"estimatedMonthlyCostUSD"`
 	Error                   string     `json:"error"`
+	// Omitted lists what the API's response limits cut (see bounds.go);
+	// absent when nothing was.
+	Omitted []omission `json:"omitted,omitempty"`
 }
 
 // runView is one run in full: the plan summary (resources after apply), the
@@ -42,7 +45,7 @@ type runView struct {
 	LogTail     string          `json:"logTail"`
 }
 
-func summarize(r store.Run) runSummary {
+func summarize(r store.Run, l *limiter) runSummary {
 	s := runSummary{
 		ID:                      r.ID,
 		Generation:              r.Generation,
@@ -54,7 +57,7 @@ func summarize(r store.Run) runSummary {
 		StartedAt:               r.StartedAt.UTC(),
 		FinishedAt:              utc(r.FinishedAt),
 		EstimatedMonthlyCostUSD: r.EstimatedMonthlyCostUSD,
-		Error:                   r.Error,
+		Error:                   l.head("error", r.Error, maxMessageBytes),
 	}
 	if r.FinishedAt != nil {
 		d := r.FinishedAt.Sub(r.StartedAt).Seconds()
@@ -111,7 +114,9 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request, c *call) error
 	}
 	out.Items = make([]runSummary, len(runs))
 	for i, run := range runs {
-		out.Items[i] = summarize(run)
+		var l limiter
+		out.Items[i] = summarize(run, &l)
+		out.Items[i].Omitted = l.omitted
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
 	return nil
@@ -129,12 +134,15 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return fromStore(err, msgRunNotFound)
 	}
-	s.writeJSON(w, r, http.StatusOK, runView{
-		runSummary:   summarize(run),
-		PlanSummary:  rawOrNull(run.PlanSummary),
-		CostEstimate: rawOrNull(run.CostEstimate),
-		Diagnostics:  rawOrNull(run.Diagnostics),
-		LogTail:      run.LogTail,
-	})
+	var l limiter
+	v := runView{
+		runSummary:   summarize(run, &l),
+		PlanSummary:  l.document("planSummary", run.PlanSummary),
+		CostEstimate: l.document("costEstimate", run.CostEstimate),
+		Diagnostics:  l.document("diagnostics", run.Diagnostics),
+		LogTail:      l.tail("logTail", run.LogTail, maxLogTailBytes),
+	}
+	v.Omitted = l.omitted
+	s.writeJSON(w, r, http.StatusOK, v)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,10 @@ type Config struct {
 	// burst means one second's worth (at least 1).
 	RateLimitPerSecond float64
 	RateLimitBurst     int
+	// DatabaseTimeout bounds the store calls of one request: past it the
+	// request is answered 503 DatabaseUnavailable instead of hanging on an
+	// unreachable database until the client gives up. Default 10 s.
+	DatabaseTimeout time.Duration
 	// Now is the clock (token expiry, rate limits, timestamps). Nil means
 	// time.Now.
 	Now func() time.Time
@@ -103,6 +108,9 @@ const (
 	// readyTimeout bounds /readyz so a hung database makes it fail, not
 	// hang the load balancer's probe.
 	readyTimeout = 2 * time.Second
+	// defaultDatabaseTimeout is well inside the HTTP server's 60 s write
+	// timeout and the 30 s most proxies (Heroku's router) allow.
+	defaultDatabaseTimeout = 10 * time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -127,6 +135,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Policy.AllowedRegions) == 0 {
 		c.Policy.AllowedRegions = c.AllowedRegions
+	}
+	if c.DatabaseTimeout <= 0 {
+		c.DatabaseTimeout = defaultDatabaseTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -176,8 +187,9 @@ const (
 	public access = iota
 	// owner routes live under /users/{userId}: that user, or an admin.
 	owner
-	// admin routes answer non-admins exactly like an unknown route, so
-	// they learn nothing (not even that the route exists for others).
+	// admin routes answer non-admins 403 Forbidden, saying that an admin
+	// token is needed: the routes are documented in the OpenAPI document
+	// anyway, so hiding them behind a 404 only misled users.
 	admin
 )
 
@@ -257,7 +269,8 @@ func (s *server) endpoint(rt route) http.Handler {
 				return
 			}
 			if rt.access == admin && !who.admin {
-				s.unknownRoute(w, r)
+				s.writeError(w, r, newError(http.StatusForbidden, codeForbidden,
+					"this route needs an admin token (one signed with admin: true, e.g. `tenantform token --user NAME --admin`); the token of user %q is not one", who.userID))
 				return
 			}
 			if err := scope(c, mux.Vars(r)); err != nil {
@@ -265,7 +278,11 @@ func (s *server) endpoint(rt route) http.Handler {
 				return
 			}
 		}
-		if err := rt.handle(w, r, c); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DatabaseTimeout)
+		defer cancel()
+		// Errors are written against the original request: its context
+		// tells a client that went away from a database that timed out.
+		if err := rt.handle(w, r.WithContext(ctx), c); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
@@ -306,7 +323,12 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if err := s.st.Ready(ctx); err != nil {
 		s.logger(r).Warn("not ready", zap.Error(err))
 		reason, _, _ := strings.Cut(err.Error(), ": ")
-		return newError(http.StatusServiceUnavailable, codeNotReady, "not ready: %s", reason)
+		if store.IsUnavailable(err) {
+			reason = "database unreachable"
+		}
+		e := newError(http.StatusServiceUnavailable, codeNotReady, "not ready: %s", reason)
+		e.header = http.Header{"Retry-After": {strconv.Itoa(retryAfterSeconds)}}
+		return e
 	}
 	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
 	return nil

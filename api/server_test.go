@@ -290,7 +290,7 @@ func TestOrphans(t *testing.T) {
 	none := newEnv(t, nil)
 	root := none.token("root", true)
 	none.do("GET", "/api/v1/orphans", root, nil).wantError(t, http.StatusNotImplemented, codeInventoryUnavailable)
-	none.do("GET", "/api/v1/orphans", none.token("alice", false), nil).wantError(t, http.StatusNotFound, codeNotFound)
+	none.do("GET", "/api/v1/orphans", none.token("alice", false), nil).wantError(t, http.StatusForbidden, codeForbidden)
 
 	e := newEnv(t, func(c *Config) {
 		c.Orphans = orphanLister(func(context.Context) (any, error) {

@@ -108,6 +108,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tenantform %s\n", synopsis)
 		fs.PrintDefaults()
+		printEnvironmentHelp(stderr, mode(name))
 	}
 	return fs
 }
