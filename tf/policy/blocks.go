@@ -25,9 +25,15 @@ func (c *checker) topLevel(b *body) {
 		case "terraform":
 			c.terraformBlock(blk)
 		case "provider":
+			if c.dir != "" {
+				c.report(blk.line, "provider blocks belong in the root module: a module inherits the root's providers (pass an aliased one with providers = { aws = aws.<alias> })")
+				continue
+			}
 			c.providerBlock(blk)
-		case "resource", "data", "ephemeral":
+		case "resource", "data":
 			c.resourceBlock(blk, 1)
+		case "ephemeral":
+			c.report(blk.labelLine(0), "ephemeral resources are not allowed: they open secrets and connections that no plan shows")
 		case "module":
 			c.moduleBlock(blk)
 		case "check":
@@ -40,10 +46,7 @@ func (c *checker) topLevel(b *body) {
 			// then change or destroy it.
 			c.report(blk.line, "import blocks are not allowed: they would put existing AWS resources, possibly another project's, under this project's control")
 		case "removed":
-			// A removed block with destroy = false forgets a resource
-			// without destroying it: it would keep running, and costing,
-			// outside of any project tenantform knows about.
-			c.report(blk.line, "removed blocks are not allowed: they can leave resources running in AWS that no project tracks; delete the resource block instead")
+			c.removedBlock(blk)
 		default:
 			c.report(blk.line, "%s blocks are not supported by tenantform", blk.typ)
 		}
@@ -178,20 +181,14 @@ func (c *checker) objectFields(e hcl.Expression) (map[string]hcl.Expression, boo
 }
 
 // providerArgs are the only arguments a tenant's provider block may set.
-// Everything else about a provider (credentials, endpoints, default tags)
-// is tenantform's: it must hold for every project.
+// Everything else about a provider (credentials, endpoints, account and
+// region checks) is tenantform's: it must hold for every project. A
+// tenant's default_tags are merged beneath the platform's tags.
 var providerArgs = map[string][]string{
-	"aws": {"alias", "region"},
+	"aws": {"alias", "region", "default_tags"},
 }
 
 var defaultProviderArgs = []string{"alias"}
-
-// generatedProviders are configured by tenantform in its own file, without
-// an alias (see package tf): a tenant's default configuration of the same
-// provider would be a duplicate that terraform refuses.
-var generatedProviders = map[string]string{
-	"aws": "credentials, the project's region and its tags",
-}
 
 var credentialArgs = map[string]bool{
 	"access_key": true, "secret_key": true, "token": true, "profile": true,
@@ -215,9 +212,6 @@ func (c *checker) providerBlock(blk *block) {
 		c.report(blk.labelLine(0), "provider %q is not allowed: tenantform projects may use %s", name, c.providerList())
 		return
 	}
-	if why, generated := generatedProviders[name]; generated && blk.body.attr("alias") == nil {
-		c.report(blk.labelLine(0), "provider %q needs an alias: tenantform configures the default %s provider itself (%s); declare another configuration with alias = \"...\" and use it with provider = %s.<alias>", name, name, why, name)
-	}
 	allowed, ok := providerArgs[name]
 	if !ok {
 		allowed = defaultProviderArgs
@@ -227,12 +221,21 @@ func (c *checker) providerBlock(blk *block) {
 			c.providerArg(name, a.name, a.line, allowed)
 			continue
 		}
-		if a.name == "region" {
-			c.region(a)
+		switch a.name {
+		case "region":
+			c.region(a, "the provider's region")
+		case "default_tags":
+			// .tf.json: a property, not a block (see providerShape).
+			c.report(a.line, "default_tags must be an object with a tags argument")
+			continue
 		}
 		c.expr(a.expr, 2, false)
 	}
 	for _, nested := range blk.body.blocks {
+		if nested.typ == "default_tags" && slices.Contains(allowed, "default_tags") {
+			c.defaultTags(nested)
+			continue
+		}
 		c.providerArg(name, nested.typ, nested.line, allowed)
 	}
 }
@@ -245,23 +248,26 @@ func (c *checker) providerArg(provider, arg string, line int, allowed []string) 
 		c.report(line, "provider %q may not set %s: API calls must reach AWS the way tenantform configures it", provider, arg)
 	case strings.HasPrefix(arg, "skip_"):
 		c.report(line, "provider %q may not set %s: the provider's credential, account and region checks stay on", provider, arg)
-	case arg == "default_tags":
-		c.report(line, "provider %q may not set default_tags: tenantform sets the project's tags as default_tags itself; add your own tags with each resource's tags argument", provider)
+	case arg == "ignore_tags":
+		c.report(line, "provider %q may not set ignore_tags: it would hide changes to the platform's tags", provider)
 	default:
 		c.report(line, "provider %q may not set %s: only %s may be set", provider, arg, strings.Join(allowed, " and "))
 	}
 }
 
-// region must be a literal: a variable or a function could name any region.
-func (c *checker) region(a *attribute) {
+// region checks a region argument: a provider's region must be a literal,
+// since a variable or a function could name any region; a resource's may be
+// computed, and the plan check sees its value.
+func (c *checker) region(a *attribute, what string) {
 	region, literal := c.literalString(a.expr)
 	switch {
-	case !literal:
+	case !literal && what == "the provider's region":
 		c.report(a.line, "the provider's region must be a literal string such as %q: a computed region could be any region", firstOr(c.rules.AllowedRegions, "us-east-1"))
+	case !literal:
 	case len(c.rules.AllowedRegions) == 0:
-		c.report(a.line, "region %s is not allowed: no region may be chosen here", describe(region))
+		c.report(a.line, "%s %s is not allowed: no region may be chosen here", what, describe(region))
 	case !slices.Contains(c.rules.AllowedRegions, region):
-		c.report(a.line, "region %s is not allowed: use one of %s", describe(region), strings.Join(c.rules.AllowedRegions, ", "))
+		c.report(a.line, "%s %s is not allowed: use one of %s", what, describe(region), strings.Join(c.rules.AllowedRegions, ", "))
 	}
 }
 
@@ -272,36 +278,27 @@ func firstOr(list []string, fallback string) string {
 	return fallback
 }
 
-// typeHints explain the refusal of types tenants are likely to try.
-var typeHints = map[string]string{
-	"external":                "it runs a program on the tenantform host",
-	"http":                    "it makes requests from the tenantform host",
-	"local_file":              "it reads and writes files of the tenantform host",
-	"local_sensitive_file":    "it reads and writes files of the tenantform host",
-	"terraform_remote_state":  "it reads the state of other configurations",
-	"null_resource":           "it exists to run provisioners; use terraform_data for plain values",
-	"aws_api_gateway_account": "it changes a setting shared by every project in the AWS account",
-}
-
 var kindNouns = map[string]string{
-	"resource":  "resource type",
-	"data":      "data source",
-	"ephemeral": "ephemeral resource type",
+	"resource": "resource type",
+	"data":     "data source",
 }
 
-// resourceBlock checks a resource, data source or ephemeral resource at
-// depth (1 at the top level, 2 inside a check block).
+// resourceBlock checks a resource or data source at depth (1 at the top
+// level, 2 inside a check block).
 func (c *checker) resourceBlock(blk *block, depth int) {
 	kind, typ := blk.typ, blk.label(0)
-	if !c.typeAllowed(typ) {
-		reason := typeHints[typ]
-		if reason == "" {
-			reason = "it is not on tenantform's list of allowed types"
-		}
+	if reason := c.typeRefusal(kind, typ); reason != "" {
 		c.report(blk.labelLine(0), "%s %q is not allowed: %s", kindNouns[kind], typ, reason)
 	}
 	c.walkBody(blk.body, depth, true)
 	c.resourceProvider(blk.body)
+	c.lifecycle(blk)
+	c.repetition(blk)
+	if kind == "resource" {
+		c.resourceTags(typ, blk.body)
+		c.resourceRegions(typ, blk.body)
+		c.ownedReferences(typ, blk.body)
+	}
 	switch {
 	case typ == "archive_file":
 		c.archiveFile(blk.body)
@@ -310,8 +307,22 @@ func (c *checker) resourceBlock(blk *block, depth int) {
 	}
 }
 
-func (c *checker) typeAllowed(typ string) bool {
-	return typ != "" && !matchesAny(c.rules.DeniedResourceTypes, typ) && matchesAny(c.rules.AllowedResourceTypes, typ)
+// typeRefusal says why a resource or data source type is refused, or "".
+func (c *checker) typeRefusal(kind, typ string) string {
+	if why, refused := alwaysRefused[typ]; refused {
+		return why
+	}
+	list, hint := c.rules.AllowedResourceTypes, "it is not on tenantform's list of allowed resource types"
+	if kind == "data" {
+		list, hint = c.rules.AllowedDataSources, dataSourceHint
+	}
+	if why, ok := typeHints[typ]; ok {
+		hint = why
+	}
+	if typ == "" || matchesAny(c.rules.DeniedResourceTypes, typ) || !matchesAny(list, typ) {
+		return hint
+	}
+	return ""
 }
 
 // matchesAny matches typ against names and "prefix*" patterns.
@@ -360,10 +371,10 @@ func (c *checker) checkBlock(blk *block) {
 	}
 }
 
-// moduleBlock refuses module sources outside AllowedModuleSources. A
-// submission is a flat set of files without directories, so no local path
-// ("./x") can point into it, and a remote module (registry, git, HTTP, S3)
-// would bring configuration that this check never sees.
+// moduleBlock accepts local modules inside the submission, which are
+// checked like the root module (their files are part of it), and the
+// sources in AllowedModuleSources. A remote module (registry, git, HTTP,
+// S3) would bring configuration that this check never sees.
 func (c *checker) moduleBlock(blk *block) {
 	c.walkBody(blk.body, 1, false)
 	a := blk.body.attr("source")
@@ -376,9 +387,19 @@ func (c *checker) moduleBlock(blk *block) {
 	case !literal:
 		c.report(a.line, "a module source must be a literal string")
 	case slices.Contains(c.rules.AllowedModuleSources, src):
-	case strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../") || src == "." || src == ".." || strings.HasPrefix(src, "/"):
-		c.report(a.line, "module source %s is not allowed: a submission is a flat list of files without directories, so it cannot contain a module; put the resources in the project's own files", describe(src))
+	case isLocalSource(src):
+		target, inside := resolve(c.dir, src)
+		switch {
+		case !inside || strings.HasPrefix(src, "/"):
+			c.report(a.line, "module source %s is not allowed: a local module must be a directory of the project, such as \"./modules/api\"", describe(src))
+		case target == "":
+			c.report(a.line, "module source %s is not allowed: a module cannot call the root module", describe(src))
+		case target == c.dir:
+			c.report(a.line, "module source %s is not allowed: a module cannot call its own directory", describe(src))
+		case !c.project.modules[target]:
+			c.report(a.line, "module source %s names no directory of the project holding .tf or .tf.json files", describe(src))
+		}
 	default:
-		c.report(a.line, "module source %s is not allowed: modules from registries, git, HTTP or S3 would run configuration that tenantform has not checked", describe(src))
+		c.report(a.line, "module source %s is not allowed: modules from registries, git, HTTP or S3 would run configuration that tenantform has not checked; submit the module's files in a directory and use source = \"./<dir>\"", describe(src))
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/json"
 )
 
 // checker accumulates the violations of one submission.
@@ -18,9 +17,16 @@ type checker struct {
 	scanLimit int
 	out       []Violation
 
-	// file is the file being checked; tooDeep is set once its nesting
-	// violation is reported, so that one deep spot yields one violation.
+	// parsed holds every configuration file, parsed before any is
+	// checked; project is what they declare, module by module.
+	parsed  map[string]parsed
+	project *project
+
+	// file is the file being checked and dir its module's directory
+	// ("" for the root module); tooDeep is set once its nesting violation
+	// is reported, so that one deep spot yields one violation.
 	file    string
+	dir     string
 	tooDeep bool
 
 	// templates lists the files read by templatefile(). Terraform renders
@@ -112,51 +118,29 @@ func (c *checker) result() []Violation {
 // startFile switches the checker to another file.
 func (c *checker) startFile(name string) {
 	c.file = name
+	c.dir = moduleDir(name)
 	c.tooDeep = false
 }
 
-// configFile parses one .tf or .tf.json file and checks it. A file that
-// does not parse is reported and not checked further: its partial tree
-// says too little, and terraform would refuse it anyway.
-func (c *checker) configFile(name string, kind fileKind) {
+// configFile checks one parsed .tf or .tf.json file. A file that does
+// not parse is reported and not checked further: its partial tree says
+// too little, and terraform would refuse it anyway.
+func (c *checker) configFile(name string) {
 	c.startFile(name)
-	src := c.files[name]
-	var b *body
-	switch kind {
-	case nativeConfig:
-		tokens, _ := hclsyntax.LexConfig([]byte(src), name, hcl.InitialPos)
-		if line, deep := tokenNesting(tokens, c.scanLimit); deep {
-			c.tooDeepAt(line)
-			return
-		}
-		f, diags := hclsyntax.ParseConfig([]byte(src), name, hcl.InitialPos)
-		if diags.HasErrors() {
-			c.diagnostics("syntax error", diags)
-			return
-		}
-		syntaxBody, ok := f.Body.(*hclsyntax.Body)
-		if !ok {
-			c.report(0, "the file could not be read as HCL")
-			return
-		}
-		b = nativeBody(syntaxBody)
-	case jsonConfig:
-		if line, deep := jsonNesting(src, c.scanLimit); deep {
-			c.tooDeepAt(line)
-			return
-		}
-		f, diags := json.Parse([]byte(src), name)
-		if diags.HasErrors() {
-			c.diagnostics("syntax error", diags)
-			return
-		}
-		var structure hcl.Diagnostics
-		b, structure = jsonBody(f.Body, topShape)
-		c.diagnostics("invalid structure", structure)
-	default:
+	p, ok := c.parsed[name]
+	if !ok {
 		return
 	}
-	c.topLevel(b)
+	switch {
+	case p.deep:
+		c.tooDeepAt(p.deepLine)
+		return
+	case p.body == nil:
+		c.diagnostics("syntax error", p.diags)
+		return
+	}
+	c.diagnostics("invalid structure", p.diags)
+	c.topLevel(p.body)
 }
 
 // templateFiles checks the files rendered by templatefile(). A template
@@ -170,6 +154,7 @@ func (c *checker) templateFiles() {
 		}
 		seen[name] = true
 		c.startFile(name)
+		c.dir = "" // a template reads files relative to the working directory
 		src := []byte(c.files[name])
 		tokens, _ := hclsyntax.LexTemplate(src, name, hcl.InitialPos)
 		if line, deep := tokenNesting(tokens, c.scanLimit); deep {

@@ -34,7 +34,7 @@ var refusedFunctions = map[string]string{
 }
 
 // examplePaths is the tail of every message about a file function's path.
-const examplePaths = `name the file literally, e.g. "index.js" or "${path.module}/index.js"`
+const examplePaths = `name the file literally, e.g. "${path.module}/src/index.js"`
 
 // expr checks an expression of either syntax. blockish is set for the
 // arguments of resource bodies in .tf.json files, where an object property
@@ -94,6 +94,9 @@ func (c *checker) jsonValue(e hcl.Expression, depth int, blockish bool) {
 // which exposes objects and arrays only through these methods. Both return
 // a non-nil slice, possibly empty, exactly when the value has that type.
 func jsonObject(e hcl.Expression) ([]hcl.KeyValuePair, bool) {
+	if _, native := e.(hclsyntax.Expression); native {
+		return nil, false
+	}
 	m, ok := e.(interface{ ExprMap() []hcl.KeyValuePair })
 	if !ok {
 		return nil, false
@@ -103,6 +106,9 @@ func jsonObject(e hcl.Expression) ([]hcl.KeyValuePair, bool) {
 }
 
 func jsonArray(e hcl.Expression) ([]hcl.Expression, bool) {
+	if _, native := e.(hclsyntax.Expression); native {
+		return nil, false
+	}
 	l, ok := e.(interface{ ExprList() []hcl.Expression })
 	if !ok {
 		return nil, false
@@ -332,32 +338,55 @@ func (c *checker) call(e *hclsyntax.FunctionCallExpr) {
 	}
 }
 
-// pathModule stands for ${path.module} or ${path.root} while a path is
-// resolved; it cannot occur in a string.
-const pathModule = "\x00module"
+// pathModule and pathRoot stand for ${path.module} and ${path.root}
+// while a path is resolved; they cannot occur in a string.
+const (
+	pathModule = "\x00module"
+	pathRoot   = "\x00root"
+)
 
-// submittedPath resolves a path argument written as "name", "./name" or
-// "${path.module}/name" (or path.root: a tenant's configuration is the
-// root module). It returns the submitted file it names. When the path is
-// not one, shown is the literal path for messages, or "" when the path is
-// computed.
+// submittedPath resolves a path argument written as "name", "./dir/name",
+// "${path.module}/name" or "${path.root}/name" and returns the submitted
+// file it names. When the path is not one, shown is the literal path for
+// messages, or "" when the path is computed.
 func (c *checker) submittedPath(e hclsyntax.Expression) (target, shown string, ok bool) {
 	raw, literal := pathLiteral(e)
 	if !literal {
 		return "", "", false
 	}
-	shown = strings.ReplaceAll(raw, pathModule, "${path.module}")
-	name, found := strings.CutPrefix(raw, pathModule+"/")
-	if !found {
-		name, _ = strings.CutPrefix(raw, "./")
-	}
-	if strings.ContainsAny(name, "/\\\x00") || name == "" {
+	shown = strings.NewReplacer(pathModule, "${path.module}", pathRoot, "${path.root}").Replace(raw)
+	p, inside := c.projectPath(raw)
+	if !inside || p == "" {
 		return "", shown, false
 	}
-	if _, submitted := c.files[name]; !submitted {
+	if _, submitted := c.files[p]; !submitted {
 		return "", shown, false
 	}
-	return name, shown, true
+	return p, shown, true
+}
+
+// projectPath resolves a literal path (from pathLiteral) to a path
+// relative to the project directory. path.module is the directory of the
+// module being checked; a relative path is relative to the directory
+// terraform runs in, the root module's. It reports false for a path that
+// leaves the project after ".." is resolved.
+func (c *checker) projectPath(raw string) (string, bool) {
+	base, rest := "", raw
+	if r, ok := strings.CutPrefix(raw, pathModule); ok {
+		base, rest = c.dir, r
+	} else if r, ok := strings.CutPrefix(raw, pathRoot); ok {
+		rest = r
+	}
+	if rest != raw {
+		if rest != "" && !strings.HasPrefix(rest, "/") {
+			return "", false
+		}
+		rest = strings.TrimPrefix(rest, "/")
+	}
+	if strings.Contains(rest, "\x00") {
+		return "", false
+	}
+	return resolve(base, rest)
 }
 
 // pathLiteral returns the text of a string made of literals and, only at
@@ -382,10 +411,17 @@ func pathLiteral(e hclsyntax.Expression) (string, bool) {
 			sb.WriteString(p.Val.AsString())
 		case *hclsyntax.ScopeTraversalExpr:
 			step := stepName(p.Traversal)
-			if i != 0 || len(p.Traversal) != 2 || p.Traversal.RootName() != "path" || (step != "module" && step != "root") {
+			if i != 0 || len(p.Traversal) != 2 || p.Traversal.RootName() != "path" {
 				return "", false
 			}
-			sb.WriteString(pathModule)
+			switch step {
+			case "module":
+				sb.WriteString(pathModule)
+			case "root":
+				sb.WriteString(pathRoot)
+			default:
+				return "", false
+			}
 		default:
 			return "", false
 		}

@@ -70,13 +70,20 @@ func isArchiveOutput(e hclsyntax.Expression) bool {
 	return false
 }
 
-// archiveFile holds archive_file to inline content: source_file and
-// source_dir would zip (and then upload) files of the host, and
-// output_path is where the zip is written on the host.
+// archiveFile holds archive_file to the project's own files: source_file
+// must be a submitted file and source_dir a directory of them (never the
+// project directory itself, which holds .terraform, tenantform's files and
+// saved plans), after ".." is resolved. output_path is where the zip is
+// written on the host.
 func (c *checker) archiveFile(b *body) {
-	for _, arg := range []string{"source_file", "source_dir"} {
-		if a := b.attr(arg); a != nil {
-			c.report(a.line, "archive_file may not set %s: it reads files of the tenantform host; zip inline content with source_content or source { content = ... }, e.g. content = file(\"index.js\")", arg)
+	if a := b.attr("source_file"); a != nil {
+		if n, ok := c.asNative(a.expr); !ok || !c.submitted(n) {
+			c.report(a.line, "archive_file source_file must name a file of the project, e.g. \"${path.module}/src/index.js\": any other path would zip a file of the tenantform host")
+		}
+	}
+	if a := b.attr("source_dir"); a != nil {
+		if !c.sourceDirOK(a.expr) {
+			c.report(a.line, "archive_file source_dir must name a directory of the project other than the project directory itself, e.g. \"${path.module}/src\": any other directory would zip files of the tenantform host")
 		}
 	}
 	for _, src := range c.nestedBodies(b, "source") {
@@ -87,12 +94,40 @@ func (c *checker) archiveFile(b *body) {
 		}
 	}
 	if a := b.attr("output_path"); a != nil && !c.archiveOutputOK(a.expr) {
-		c.report(a.line, "archive_file output_path must be a new plain file name ending in \".zip\", e.g. \"lambda.zip\" or \"${path.module}/lambda.zip\": the archive is written on the tenantform host")
+		c.report(a.line, "archive_file output_path must be a new file name ending in \".zip\" inside the project, e.g. \"${path.module}/lambda.zip\": the archive is written on the tenantform host")
 	}
 }
 
-// archiveOutputOK accepts a plain .zip name in the project directory that
-// does not overwrite a submitted file, a reserved file or a hidden one.
+func (c *checker) submitted(n hclsyntax.Expression) bool {
+	_, _, ok := c.submittedPath(n)
+	return ok
+}
+
+// sourceDirOK accepts a literal path to a directory holding submitted
+// files, other than the project directory.
+func (c *checker) sourceDirOK(e hcl.Expression) bool {
+	n, ok := c.asNative(e)
+	if !ok {
+		return false
+	}
+	raw, literal := pathLiteral(n)
+	if !literal {
+		return false
+	}
+	dir, inside := c.projectPath(raw)
+	if !inside || dir == "" {
+		return false
+	}
+	for name := range c.files {
+		if strings.HasPrefix(name, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// archiveOutputOK accepts a .zip path inside the project that overwrites
+// no submitted file and no name tenantform reserves.
 func (c *checker) archiveOutputOK(e hcl.Expression) bool {
 	n, ok := c.asNative(e)
 	if !ok {
@@ -102,17 +137,15 @@ func (c *checker) archiveOutputOK(e hcl.Expression) bool {
 	if !literal {
 		return false
 	}
-	name, found := strings.CutPrefix(raw, pathModule+"/")
-	if !found {
-		name, _ = strings.CutPrefix(raw, "./")
-	}
-	if _, exists := c.files[name]; exists {
+	p, inside := c.projectPath(raw)
+	if !inside || p == "" {
 		return false
 	}
-	return name != "" && len(name) <= maxNameLength && plainChars(name) &&
-		!strings.HasPrefix(name, ".") && !strings.Contains(name, "..") &&
-		!strings.HasPrefix(strings.ToLower(name), reservedPrefix) &&
-		strings.HasSuffix(name, ".zip")
+	if _, exists := c.files[p]; exists {
+		return false
+	}
+	kind, msg := classify(p)
+	return msg == "" && kind == dataFile && strings.HasSuffix(p, ".zip")
 }
 
 // nestedBodies returns the bodies of the nested blocks called name. In a

@@ -96,7 +96,10 @@ var hostileNative = []hostileCase{
     }
   }
 }`),
-		want: []want{{"main.tf", 7, "connection blocks are not allowed"}},
+		want: []want{
+			{"main.tf", 2, "aws_s3_bucket_lifecycle_configuration.bucket must refer to a resource of this project"},
+			{"main.tf", 7, "connection blocks are not allowed"},
+		},
 	},
 	{
 		name: "backend block",
@@ -150,7 +153,6 @@ provider "local" {}`),
   secret_key = "secret"
 }`),
 		want: []want{
-			{"main.tf", 1, `provider "aws" needs an alias: tenantform configures the default aws provider itself`},
 			{"main.tf", 3, "may not set access_key: tenantform gives each project its own short-lived credentials"},
 			{"main.tf", 4, "may not set secret_key"},
 		},
@@ -203,14 +205,14 @@ provider "local" {}`),
     tags = { Project = "someone-else" }
   }
 }`),
-		want: []want{{"main.tf", 3, "may not set default_tags: tenantform sets the project's tags"}},
+		want: []want{{"main.tf", 4, "default_tags may not set the Project tag"}},
 	},
 	{
-		name: "default aws provider, which tenantform generates",
+		name: "default aws provider in a region outside the allow-list",
 		files: tf(`provider "aws" {
-  region = "us-east-1"
+  region = "eu-north-1"
 }`),
-		want: []want{{"main.tf", 1, `provider "aws" needs an alias`}},
+		want: []want{{"main.tf", 2, `the provider's region "eu-north-1" is not allowed`}},
 	},
 	{
 		name: "region outside the allow-list",
@@ -302,7 +304,7 @@ provider "aws" {
 		files: tf(`module "x" {
   source = "../other-tenant"
 }`),
-		want: []want{{"main.tf", 2, "a submission is a flat list of files without directories"}},
+		want: []want{{"main.tf", 2, "a local module must be a directory of the project"}},
 	},
 	{
 		name: "import adopts an existing resource",
@@ -320,7 +322,7 @@ provider "aws" {
     destroy = false
   }
 }`),
-		want: []want{{"main.tf", 1, "removed blocks are not allowed"}},
+		want: []want{{"main.tf", 4, "removed blocks must destroy what they remove"}},
 	},
 	{
 		name:  "file reads a host file",
@@ -348,7 +350,7 @@ output "x" {
 		files: with(tf(`output "x" {
   value = templatefile("${path.root}/../page.tpl", {})
 }`), "page.tpl", "hi"),
-		want: []want{{"main.tf", 2, "templatefile(\"${path.module}/../page.tpl\") is not allowed"}},
+		want: []want{{"main.tf", 2, "templatefile(\"${path.root}/../page.tpl\") is not allowed"}},
 	},
 	{
 		name:  "fileset lists host files",
@@ -396,7 +398,10 @@ output "x" { value = templatestring(local.t, {}) }`),
   key     = "k"
   content = jsonencode({ a = [upper(file("/etc/hostname"))] })
 }`),
-		want: []want{{"main.tf", 4, `file("/etc/hostname") is not allowed`}},
+		want: []want{
+			{"main.tf", 2, "aws_s3_object.bucket must refer to a resource of this project"},
+			{"main.tf", 4, `file("/etc/hostname") is not allowed`},
+		},
 	},
 	{
 		name: "submitted template that reads a host file",
@@ -412,7 +417,7 @@ output "x" { value = templatestring(local.t, {}) }`),
   source_dir  = "/home"
   output_path = "x.zip"
 }`),
-		want: []want{{"main.tf", 3, "archive_file may not set source_dir"}},
+		want: []want{{"main.tf", 3, "archive_file source_dir must name a directory of the project"}},
 	},
 	{
 		name: "archive_file zips a host file",
@@ -421,7 +426,7 @@ output "x" { value = templatestring(local.t, {}) }`),
   source_file = "${path.module}/../../.env"
   output_path = "x.zip"
 }`),
-		want: []want{{"main.tf", 3, "archive_file may not set source_file"}},
+		want: []want{{"main.tf", 3, "archive_file source_file must name a file of the project"}},
 	},
 	{
 		name: "archive_file writes outside the project directory",
@@ -431,7 +436,7 @@ output "x" { value = templatestring(local.t, {}) }`),
   source_content_filename = "x.txt"
   output_path             = "/etc/cron.d/x.zip"
 }`),
-		want: []want{{"main.tf", 5, "archive_file output_path must be a new plain file name"}},
+		want: []want{{"main.tf", 5, "archive_file output_path must be a new file name ending in \".zip\" inside the project"}},
 	},
 	{
 		name: "archive_file overwrites a submitted file",
@@ -441,7 +446,7 @@ output "x" { value = templatestring(local.t, {}) }`),
   source_content_filename = "x.txt"
   output_path             = "${path.module}/main.tf"
 }`),
-		want: []want{{"main.tf", 5, "archive_file output_path must be a new plain file name"}},
+		want: []want{{"main.tf", 5, "archive_file output_path must be a new file name ending in \".zip\" inside the project"}},
 	},
 	{
 		name: "archive_file source block reading a file",
@@ -465,7 +470,7 @@ output "x" { value = templatestring(local.t, {}) }`),
   runtime       = "nodejs20.x"
   filename      = "/var/lib/tenantform/other-project/.env"
 }`),
-		want: []want{{"main.tf", 6, "aws_lambda_function.filename must be an archive_file's output_path"}},
+		want: []want{{"main.tf", 3, "aws_lambda_function.role must refer to a resource of this project (aws_iam_role)"}, {"main.tf", 6, "aws_lambda_function.filename must be an archive_file's output_path"}},
 	},
 	{
 		name: "s3 object uploads a host file",
@@ -474,7 +479,7 @@ output "x" { value = templatestring(local.t, {}) }`),
   key    = "env"
   source = "/proc/self/environ"
 }`),
-		want: []want{{"main.tf", 4, "aws_s3_object.source must be an archive_file's output_path"}},
+		want: []want{{"main.tf", 2, "aws_s3_object.bucket must refer"}, {"main.tf", 4, "aws_s3_object.source must be an archive_file's output_path"}},
 	},
 	{
 		name: "resource using a provider configuration that is not allowed",
@@ -499,7 +504,7 @@ output "x" { value = templatestring(local.t, {}) }`),
 	{
 		name:  "ephemeral resource outside the allow-list",
 		files: tf(`ephemeral "aws_secretsmanager_secret_version" "s" { secret_id = "x" }`),
-		want:  []want{{"main.tf", 1, `ephemeral resource type "aws_secretsmanager_secret_version" is not allowed`}},
+		want:  []want{{"main.tf", 1, `ephemeral resources are not allowed`}},
 	},
 	{
 		name:  "unknown top-level block",
@@ -543,17 +548,29 @@ output "x" {`),
 			"override.tf":           "",
 			"x.auto.tfvars.json":    "{}",
 			"run.sh":                "id",
+			"a/../b.tf":             "",
+			"/etc/x.tf":             "",
+			"src/.hidden/x.js":      "",
+			"tenantform_x/main.tf":  "",
+			"mod/override.tf":       "",
+			"x.tf":                  "",
+			"x.tf/y.tf":             "",
 			"":                      "",
 		},
 		want: []want{
 			{"(unnamed file)", 0, "a file name is empty"},
-			{"../escape.tf", 0, `"/" and "\" (directories) are not allowed`},
+			{"../escape.tf", 0, `must not contain ".."`},
 			{".terraformrc", 0, `must not start with "."`},
-			{"dir\\main.tf", 0, `"/" and "\" (directories) are not allowed`},
+			{"/etc/x.tf", 0, `no leading "/"`},
+			{"a/../b.tf", 0, `must not contain ".."`},
+			{"dir\\main.tf", 0, `never "\"`},
+			{"mod/override.tf", 0, "override files"},
 			{"override.tf", 0, "override files"},
-			{"run.sh", 0, "only Terraform files (.tf, .tf.json) and data files"},
+			{"src/.hidden/x.js", 0, `must not start with "."`},
 			{"tenantform_backend.tf", 0, "reserved for the files tenantform generates"},
+			{"tenantform_x/main.tf", 0, "reserved for the files tenantform generates"},
 			{"x.auto.tfvars.json", 0, ".tfvars.json files are not accepted"},
+			{"x.tf", 0, "is both a file and a directory"},
 		},
 	},
 	{
@@ -621,7 +638,10 @@ var hostileJSON = []hostileCase{
     }
   }
 }`),
-		want: []want{{"main.tf.json", 6, "connection blocks are not allowed"}},
+		want: []want{
+			{"main.tf.json", 5, "aws_s3_bucket_lifecycle_configuration.bucket must refer"},
+			{"main.tf.json", 6, "connection blocks are not allowed"},
+		},
 	},
 	{
 		name: "json: backend",
@@ -725,8 +745,9 @@ var hostileJSON = []hostileCase{
   }
 }`),
 		want: []want{
-			{"main.tf.json", 4, "archive_file may not set source_dir"},
+			{"main.tf.json", 4, "archive_file source_dir must name a directory of the project"},
 			{"main.tf.json", 9, "aws_lambda_function.filename must be"},
+			{"main.tf.json", 9, "aws_lambda_function.role must refer"},
 		},
 	},
 	{

@@ -302,8 +302,12 @@ output "arn" {
 	},
 	{
 		name: "templatefile with a submitted template and a policy file",
-		files: with(tf(`resource "aws_s3_object" "page" {
-  bucket       = "b"
+		files: with(tf(`resource "aws_s3_bucket" "b" {
+  bucket = "b"
+}
+
+resource "aws_s3_object" "page" {
+  bucket       = aws_s3_bucket.b.id
   key          = "index.html"
   content      = templatefile("${path.module}/page.tftpl", { title = "Hi", items = ["a", "b"] })
   content_type = "text/html"
@@ -415,11 +419,16 @@ resource "aws_lambda_layer_version" "util" {
 resource "aws_lambda_function" "f" {
   count         = 2
   function_name = "f-${count.index}"
-  role          = "arn:aws:iam::123456789012:role/r"
+  role          = aws_iam_role.r.arn
   handler       = "index.handler"
   runtime       = "nodejs20.x"
   filename      = data.archive_file.layer.output_path
   layers        = [aws_lambda_layer_version.util.arn]
+}
+
+resource "aws_iam_role" "r" {
+  name               = "r"
+  assume_role_policy = "{}"
 }
 `),
 	},
@@ -570,8 +579,12 @@ output "escaped" {
 	},
 	{
 		name: "IAM policy nested as deep as real policies go",
-		files: tf(`resource "aws_s3_bucket_policy" "p" {
+		files: tf(`resource "aws_s3_bucket" "b" {
   bucket = "b"
+}
+
+resource "aws_s3_bucket_policy" "p" {
+  bucket = aws_s3_bucket.b.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

@@ -42,23 +42,48 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%d %s in the configuration: %s", len(parts), noun, strings.Join(parts, "; "))
 }
 
-// Rules says what tenant configuration may contain.
+// Rules says what tenant configuration may contain. Operators extend the
+// allow-lists; the escape checks (provisioners, file reads outside the
+// project, credentials and endpoints, backends, remote modules, platform
+// tags, keeping resources past their end, the types in alwaysRefused) have
+// no switch.
 type Rules struct {
-	// AllowedRegions bounds the aws provider's region (AWS_ALLOWED_REGIONS).
+	// AllowedRegions bounds every region a configuration names: the aws
+	// provider's, a resource's own region argument and replica regions
+	// (AWS_ALLOWED_REGIONS).
 	AllowedRegions []string
-	// AllowedResourceTypes lists resource and data source types; an entry
-	// ending in "*" is a prefix ("random_*").
+	// AllowedResourceTypes lists managed resource types; an entry ending
+	// in "*" is a prefix ("random_*"). Operators extend it with
+	// ALLOWED_RESOURCE_TYPES.
 	AllowedResourceTypes []string
-	// DeniedResourceTypes (same patterns) wins over AllowedResourceTypes:
-	// it carves out of a prefix pattern the types that must never be used.
+	// AllowedDataSources lists data source types, separately from
+	// resources: a data source of an allowed resource type would read
+	// other tenants' objects. Operators extend it with
+	// ALLOWED_DATA_SOURCES.
+	AllowedDataSources []string
+	// DeniedResourceTypes (same patterns) wins over both allow-lists: it
+	// carves out of a prefix pattern the types that must never be used.
+	// The types in alwaysRefused are refused whatever the lists say.
 	DeniedResourceTypes []string
 	// AllowedProviders lists provider local names a tenant may configure
 	// (e.g. "aws", "random", "archive"). Each must come from hashicorp/<name>.
 	AllowedProviders []string
-	// AllowedModuleSources lists module sources accepted verbatim. Nothing
-	// else is: a submission has no directories to hold a local module, and
-	// a remote one would not be checked.
+	// AllowedModuleSources lists module sources accepted verbatim, besides
+	// local modules ("./modules/x") inside the submission, which are
+	// checked like the root module. A remote module would not be checked.
 	AllowedModuleSources []string
+	// AllowedManagedPolicies lists the ARNs of AWS managed policies that
+	// may be attached to a tenant's roles (the rest of IAM is checked in
+	// the plan). "${partition}" may stand for the partition.
+	AllowedManagedPolicies []string
+	// MaxResources bounds the literal count or for_each size of one
+	// resource. Callers set it to the user's remaining quota; zero or less
+	// means DefaultMaxResources.
+	MaxResources int
+	// AWSProviderVersion is the version constraint of hashicorp/aws that
+	// tenantform has tested. A tenant's own constraint must leave some
+	// version within it.
+	AWSProviderVersion string
 	// MaxFiles, MaxTotalBytes and MaxNestingDepth bound the submission.
 	// MaxTotalBytes counts names and contents. Zero or less means the
 	// default (DefaultMaxFiles, ...): a limit is never switched off.
@@ -72,7 +97,13 @@ const (
 	DefaultMaxFiles        = 50
 	DefaultMaxTotalBytes   = 1 << 20
 	DefaultMaxNestingDepth = 20
+	DefaultMaxResources    = 1000
 )
+
+// DefaultAWSProviderVersion is the range of hashicorp/aws versions
+// tenantform is tested with (per-resource region arguments appear in 6.0;
+// the policy checks them whatever the version).
+const DefaultAWSProviderVersion = ">= 5.0, < 7.0"
 
 // DefaultRules is the policy of the guide: its regions, and the types its
 // web products use (S3, Lambda, API Gateway, DynamoDB, IAM roles and
@@ -113,24 +144,30 @@ func DefaultRules() Rules {
 			"aws_iam_role_policy",
 			"aws_iam_policy",
 			"aws_iam_role_policy_attachment",
-			"aws_iam_policy_document",
 
 			"aws_cloudwatch_log_group",
 
-			// Only with inline content: see archiveFile.
+			// Over the project's own files only: see archive.go.
 			"archive_file",
-
-			"aws_region",
+		},
+		AllowedDataSources: []string{
 			"aws_caller_identity",
+			"aws_region",
 			"aws_partition",
+			"aws_availability_zones",
+			"aws_iam_policy_document",
+			"archive_file",
 		},
 		// The API Gateway account settings are one per AWS account, shared
 		// by every project.
-		DeniedResourceTypes: []string{"aws_api_gateway_account"},
-		AllowedProviders:    []string{"aws", "random", "archive"},
-		MaxFiles:            DefaultMaxFiles,
-		MaxTotalBytes:       DefaultMaxTotalBytes,
-		MaxNestingDepth:     DefaultMaxNestingDepth,
+		DeniedResourceTypes:    []string{"aws_api_gateway_account"},
+		AllowedProviders:       []string{"aws", "random", "archive"},
+		AllowedManagedPolicies: DefaultManagedPolicies(),
+		AWSProviderVersion:     DefaultAWSProviderVersion,
+		MaxResources:           DefaultMaxResources,
+		MaxFiles:               DefaultMaxFiles,
+		MaxTotalBytes:          DefaultMaxTotalBytes,
+		MaxNestingDepth:        DefaultMaxNestingDepth,
 	}
 }
 
@@ -166,6 +203,7 @@ func Check(files map[string]string, rules Rules) []Violation {
 		total += len(name) + len(content)
 	}
 	sort.Strings(names)
+	dirs := directories(names)
 
 	c.startFile(submissionFile)
 	if maxFiles := orDefault(rules.MaxFiles, DefaultMaxFiles); len(files) > maxFiles {
@@ -182,17 +220,45 @@ func Check(files map[string]string, rules Rules) []Violation {
 		if _, msg := classify(name); msg != "" {
 			c.report(0, "%s", msg)
 		}
+		if dirs[name] {
+			c.report(0, "%s is both a file and a directory", name)
+		}
 	}
 	if tooBig {
 		return c.result()
 	}
 	// Configuration is checked even under a refused name (override.tf,
 	// tenantform_x.tf): the tenant gets every problem at once.
+	c.parsed = parseAll(files, names, c.scanLimit)
+	c.project = newProject(c.parsed)
 	for _, name := range names {
-		c.configFile(name, configKind(name))
+		c.configFile(name)
 	}
+	c.moduleGraph()
 	c.templateFiles()
 	return c.result()
+}
+
+// parseAll parses every configuration file of a submission.
+func parseAll(files map[string]string, names []string, limit int) map[string]parsed {
+	out := map[string]parsed{}
+	for _, name := range names {
+		if kind := configKind(name); kind != dataFile {
+			out[name] = parseConfig(name, files[name], kind, limit)
+		}
+	}
+	return out
+}
+
+// directories returns every directory that holds a submitted file.
+func directories(names []string) map[string]bool {
+	out := map[string]bool{}
+	for _, name := range names {
+		for dir := moduleDir(name); dir != ""; dir = moduleDir(dir) {
+			out[dir] = true
+		}
+	}
+	return out
 }
 
 // configKind says how Terraform would parse a file, whatever its name's

@@ -119,6 +119,16 @@ var (
 		"provider_meta":      {labels: 1},
 	}
 
+	// providerShape names the nested blocks of a provider configuration
+	// that the rules treat as blocks.
+	providerShape = shape{
+		"default_tags":                  {labels: 0},
+		"ignore_tags":                   {labels: 0},
+		"assume_role":                   {labels: 0},
+		"assume_role_with_web_identity": {labels: 0},
+		"endpoints":                     {labels: 0},
+	}
+
 	topShape shape
 )
 
@@ -134,7 +144,7 @@ func init() {
 
 	topShape = shape{
 		"terraform": {labels: 0, body: terraformShape},
-		"provider":  {labels: 1},
+		"provider":  {labels: 1, body: providerShape},
 		"resource":  {labels: 2, body: resourceShape},
 		"data":      {labels: 2, body: resourceShape},
 		"ephemeral": {labels: 2, body: resourceShape},
