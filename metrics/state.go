@@ -52,14 +52,14 @@ type State struct {
 	src StateSource
 	cfg StateConfig
 
-	up, queryDuration                       *prometheus.Desc
-	projects                                *prometheus.Desc
-	projectCost, projectCeiling, projectTTL *prometheus.Desc
-	userProjects, userResources, userQuota  *prometheus.Desc
-	userCost, totalCost, budget             *prometheus.Desc
-	deployments, runs                       *prometheus.Desc
-	queueDepth, queueOldestWait             *prometheus.Desc
-	orphaned, stray, seriesCap              *prometheus.Desc
+	up, queryDuration                                     *prometheus.Desc
+	projects                                              *prometheus.Desc
+	projectCost, projectCeiling, projectTTL, projectReady *prometheus.Desc
+	userProjects, userResources, userQuota                *prometheus.Desc
+	userCost, totalCost, budget                           *prometheus.Desc
+	deployments, runs                                     *prometheus.Desc
+	queueDepth, queueOldestWait                           *prometheus.Desc
+	orphaned, stray, seriesCap                            *prometheus.Desc
 }
 
 // NewState returns the state collector over src.
@@ -86,6 +86,7 @@ func NewState(src StateSource, cfg StateConfig) *State {
 		projectCost:     prometheus.NewDesc("tenantform_project_estimated_monthly_cost_dollars", "Estimated monthly cost of a project (USD), past METRICS_MAX_SERIES summed into project=\"_other\".", up, nil),
 		projectCeiling:  prometheus.NewDesc("tenantform_project_max_monthly_cost_dollars", "A project's monthly cost ceiling (maxMonthlyCostUSD, USD), past the cap summed into \"_other\".", up, nil),
 		projectTTL:      prometheus.NewDesc("tenantform_project_expiry_remaining_seconds", "Seconds until a project's time to live runs out (negative once expired); \"_other\" holds the soonest.", up, nil),
+		projectReady:    prometheus.NewDesc("tenantform_project_ready", "1 if a project is in phase Ready, else 0; \"_other\" is 1 only when all it sums are Ready.", up, nil),
 		userProjects:    prometheus.NewDesc("tenantform_user_projects", "Projects of a user, past the cap summed into user=\"_other\".", u, nil),
 		userResources:   prometheus.NewDesc("tenantform_user_resources", "AWS resources held by a user's projects, past the cap summed into \"_other\".", u, nil),
 		userQuota:       prometheus.NewDesc("tenantform_user_resource_quota", "A user's resource quota (override, else MAX_RESOURCES_PER_USER); \"_other\" holds the sum.", u, nil),
@@ -105,7 +106,7 @@ func NewState(src StateSource, cfg StateConfig) *State {
 // Describe implements prometheus.Collector.
 func (s *State) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{s.up, s.queryDuration, s.projects, s.projectCost, s.projectCeiling,
-		s.projectTTL, s.userProjects, s.userResources, s.userQuota, s.userCost, s.totalCost, s.budget,
+		s.projectTTL, s.projectReady, s.userProjects, s.userResources, s.userQuota, s.userCost, s.totalCost, s.budget,
 		s.deployments, s.runs, s.queueDepth, s.queueOldestWait, s.orphaned, s.stray, s.seriesCap} {
 		ch <- d
 	}
@@ -145,6 +146,11 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 		gauge(s.projectCost, p.EstimatedMonthlyCostUSD, p.UserID, p.ProjectID)
 		gauge(s.projectCeiling, p.MaxMonthlyCostUSD, p.UserID, p.ProjectID)
 		gauge(s.projectTTL, p.SecondsToExpiry, p.UserID, p.ProjectID)
+		ready := 0.0
+		if p.Ready {
+			ready = 1
+		}
+		gauge(s.projectReady, ready, p.UserID, p.ProjectID)
 	}
 	for _, u := range snap.Users {
 		gauge(s.userProjects, float64(u.Projects), u.UserID)

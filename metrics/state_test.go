@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +74,11 @@ func TestStateMatchesDatabase(t *testing.T) {
 		`tenantform_project_max_monthly_cost_dollars{project="api",user="bob"}`:         10,
 		`tenantform_project_max_monthly_cost_dollars{project="new",user="bob"}`:         0,
 		`tenantform_project_max_monthly_cost_dollars{project="x",user="carol"}`:         5,
+		`tenantform_project_ready{project="web",user="alice"}`:                          1,
+		`tenantform_project_ready{project="db",user="alice"}`:                           1,
+		`tenantform_project_ready{project="api",user="bob"}`:                            0,
+		`tenantform_project_ready{project="new",user="bob"}`:                            0,
+		`tenantform_project_ready{project="x",user="carol"}`:                            0,
 		`tenantform_estimated_monthly_cost_dollars`:                                     49.75,
 		`tenantform_cost_budget_dollars`:                                                1000,
 		`tenantform_metrics_max_series`:                                                 2000,
@@ -124,7 +128,7 @@ func TestStateCapSumsTheRestIntoOther(t *testing.T) {
 	got := gather(t, reg)
 	for _, fam := range []string{"tenantform_user_resources", "tenantform_user_resource_quota", "tenantform_user_projects",
 		"tenantform_user_estimated_monthly_cost_dollars", "tenantform_project_estimated_monthly_cost_dollars",
-		"tenantform_project_max_monthly_cost_dollars", "tenantform_project_expiry_remaining_seconds"} {
+		"tenantform_project_max_monthly_cost_dollars", "tenantform_project_expiry_remaining_seconds", "tenantform_project_ready"} {
 		if n := countSeries(got, fam); n != 3 {
 			t.Errorf("%s has %d series, want the cap, 3", fam, n)
 		}
@@ -176,22 +180,10 @@ type inventory struct{ orphaned, stray int }
 
 func (i inventory) ResourceCounts(context.Context) (int, int, error) { return i.orphaned, i.stray, nil }
 
-// fullRegistry registers every tenantform collector, each with something
-// observed, as a process serving both roles would.
+// fullRegistry registers every tenantform collector (see fullCollectors),
+// as a process serving both roles would.
 func fullRegistry(t testing.TB, d db, maxSeries int) *prometheus.Registry {
-	rec := metrics.NewReconciler(nil)
-	rec.ObserveReconcile(metrics.ResultSuccess, 2*time.Second)
-	rec.ObserveReconcile("surprise", time.Second)
-	rec.ObserveTerraform("apply", 30*time.Second)
-	rec.ObserveStartLatency(time.Now().Add(-time.Second), time.Now())
-	rec.SetLeasesHeld(3)
-	aws := metrics.NewAWS()
-	aws.ObserveSTSCall(nil)
-	aws.ObserveSTSCacheHit()
-	aws.ObserveTaggingCall(errors.New("throttled"))
-	h := metrics.NewHTTP(maxSeries)
-	state := metrics.NewState(d.st, metrics.StateConfig{MaxSeries: maxSeries, BudgetUSD: 1000, Inventory: inventory{1, 2}})
-	return metrics.NewRegistry("1.2.3", state, rec, aws, h)
+	return metrics.NewRegistry("1.2.3", fullCollectors(t, d, maxSeries)...)
 }
 
 func TestPromtoolCheckMetricsIsQuiet(t *testing.T) {

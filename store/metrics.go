@@ -43,6 +43,9 @@ type ProjectFigures struct {
 	// SecondsToExpiry is negative once expired; for OtherSeries it is the
 	// soonest expiry of the projects summed there.
 	SecondsToExpiry float64
+	// Ready is whether the project is in phase Ready; OtherSeries is ready
+	// only when all it sums are.
+	Ready bool
 }
 
 // UserFigures are one user's exported figures.
@@ -90,10 +93,10 @@ WITH p AS (
 )
 SELECT 'phase', phase, '', count(*)::float8, 0::float8, 0::float8, 0::float8 FROM p GROUP BY phase
 UNION ALL
-SELECT 'project', k.u, k.p, sum(cost), sum(ceiling), min(to_expiry), 0
+SELECT 'project', k.u, k.p, sum(cost), sum(ceiling), min(to_expiry), min(ready)
 FROM (SELECT CASE WHEN n <= $1 OR rn < $1 THEN user_id ELSE '_other' END AS u,
              CASE WHEN n <= $1 OR rn < $1 THEN project_id ELSE '_other' END AS p,
-             cost, ceiling, to_expiry FROM pr) k
+             cost, ceiling, to_expiry, CASE WHEN phase = 'Ready' THEN 1 ELSE 0 END::float8 AS ready FROM pr) k
 GROUP BY k.u, k.p
 UNION ALL
 SELECT 'user', k.u, '', sum(projects), sum(resources), sum(cost), sum(quota)
@@ -130,7 +133,7 @@ func (s *Store) MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResour
 			snap.ProjectsByPhase[Phase(a)] = int(v1)
 		case "project":
 			snap.Projects = append(snap.Projects, ProjectFigures{Key: Key{UserID: a, ProjectID: b},
-				EstimatedMonthlyCostUSD: v1, MaxMonthlyCostUSD: v2, SecondsToExpiry: v3})
+				EstimatedMonthlyCostUSD: v1, MaxMonthlyCostUSD: v2, SecondsToExpiry: v3, Ready: v4 == 1})
 		case "user":
 			snap.Users = append(snap.Users, UserFigures{UserID: a, Projects: int(v1), Resources: int(v2),
 				EstimatedMonthlyCostUSD: v3, MaxResources: int(v4)})
