@@ -76,20 +76,20 @@ const metricsSQL = `
 WITH p AS (
     SELECT user_id, project_id, phase, resource_count,
            estimated_monthly_cost::float8 AS cost,
-           COALESCE((spec->>'maxMonthlyCostUSD')::float8, 0) AS ceiling,
+           COALESCE(max_monthly_cost_usd, 0) AS ceiling,
            EXTRACT(EPOCH FROM expires_at - now())::float8 AS to_expiry,
            (due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at <= now())) AS waiting,
            EXTRACT(EPOCH FROM now() - due_at)::float8 AS waited
     FROM projects
 ), pr AS (
-    SELECT p.*, row_number() OVER (ORDER BY cost DESC, user_id, project_id) AS rn, count(*) OVER () AS n FROM p
+    SELECT p.*, row_number() OVER (ORDER BY cost DESC, user_id COLLATE "C", project_id COLLATE "C") AS rn, count(*) OVER () AS n FROM p
 ), u AS (
     SELECT p.user_id, count(*) AS projects, sum(p.resource_count) AS resources, sum(p.cost) AS cost,
            COALESCE(max(q.max_resources), $2) AS quota
     FROM p LEFT JOIN user_quotas q ON q.user_id = p.user_id
     GROUP BY p.user_id
 ), ur AS (
-    SELECT u.*, row_number() OVER (ORDER BY resources DESC, cost DESC, user_id) AS rn, count(*) OVER () AS n FROM u
+    SELECT u.*, row_number() OVER (ORDER BY resources DESC, cost DESC, user_id COLLATE "C") AS rn, count(*) OVER () AS n FROM u
 )
 SELECT 'phase', phase, '', count(*)::float8, 0::float8, 0::float8, 0::float8 FROM p GROUP BY phase
 UNION ALL

@@ -19,3 +19,10 @@ CREATE TABLE notification_outbox (
     UNIQUE (channel, dedup_key)
 );
 CREATE INDEX notification_outbox_pending ON notification_outbox (next_attempt_at) WHERE sent_at IS NULL;
+
+-- The cost ceiling of each project, kept next to the row's other figures
+-- so that the metrics scrape reads it without detoasting the whole spec
+-- (which holds the tenant's Terraform files) of every project.
+ALTER TABLE projects ADD COLUMN max_monthly_cost_usd float8 GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(spec->'maxMonthlyCostUSD') = 'number' THEN (spec->'maxMonthlyCostUSD')::float8 END
+) STORED;
