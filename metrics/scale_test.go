@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -109,4 +110,17 @@ func BenchmarkScrape10000Projects(b *testing.B) {
 		size = rec.Body.Len()
 	}
 	b.ReportMetric(float64(size), "bytes/scrape")
+}
+
+// BenchmarkStateQuery10000Projects times the snapshot query alone, to
+// tell the database's share of a scrape from the encoding's.
+func BenchmarkStateQuery10000Projects(b *testing.B) {
+	d := openDB(b)
+	seedPlatform(b, d, scaleProjects, scaleUsers)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := d.st.MetricsSnapshot(ctx, scaleCap, 10); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

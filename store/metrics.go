@@ -78,8 +78,10 @@ WITH p AS (
            estimated_monthly_cost::float8 AS cost,
            COALESCE(max_monthly_cost_usd, 0) AS ceiling,
            EXTRACT(EPOCH FROM expires_at - now())::float8 AS to_expiry,
-           (due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at <= now())) AS waiting,
-           EXTRACT(EPOCH FROM now() - due_at)::float8 AS waited
+           -- ClaimDue's condition: due, and no live lease.
+           (due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())) AS waiting,
+           -- A project whose holder died waits from its lease's expiry.
+           EXTRACT(EPOCH FROM now() - greatest(due_at, COALESCE(lease_expires_at, due_at)))::float8 AS waited
     FROM projects
 ), pr AS (
     SELECT p.*, row_number() OVER (ORDER BY cost DESC, user_id COLLATE "C", project_id COLLATE "C") AS rn, count(*) OVER () AS n FROM p
