@@ -60,6 +60,19 @@ tenantform_reconciler_last_reconcile_timestamp_seconds 1.893553445e+09
 	}
 }
 
+func TestNilReconcilerIgnoresHooks(t *testing.T) {
+	t.Parallel()
+	var r *metrics.Reconciler
+	r.ObserveReconcile(metrics.ResultSuccess, time.Second)
+	r.ObserveTerraform("plan", time.Second)
+	r.ObserveStartLatency(time.Now(), time.Now())
+	r.SetLeasesHeld(1)
+	var a *metrics.AWS
+	a.ObserveSTSCall(nil)
+	a.ObserveSTSCacheHit()
+	a.ObserveTaggingCall(nil)
+}
+
 func TestRateLimitedUsersAreCapped(t *testing.T) {
 	t.Parallel()
 	h := metrics.NewHTTP(3)

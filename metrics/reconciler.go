@@ -30,8 +30,9 @@ var reconcileResults = []string{ResultSuccess, ResultError, ResultTerminal, Resu
 var terraformOperations = []string{"init", "plan", "apply", "destroy", "show", "other"}
 
 // Reconciler holds the reconciler's process metrics. Its methods are the
-// hooks the controller calls; all are safe for concurrent use. Register it
-// on the reconciler's registry (it is a prometheus.Collector).
+// hooks the controller calls; all are safe for concurrent use, and a nil
+// *Reconciler ignores them (tests need not build one). Register it on the
+// reconciler's registry (it is a prometheus.Collector).
 type Reconciler struct {
 	reconciles    *prometheus.CounterVec
 	duration      prometheus.Histogram
@@ -91,6 +92,9 @@ func NewReconciler(now func() time.Time) *Reconciler {
 // ObserveReconcile records one finished pass: its result (one of the
 // Result constants) and how long it took.
 func (r *Reconciler) ObserveReconcile(result string, d time.Duration) {
+	if r == nil {
+		return
+	}
 	if !slices.Contains(reconcileResults, result) {
 		result = ResultOther
 	}
@@ -102,6 +106,9 @@ func (r *Reconciler) ObserveReconcile(result string, d time.Duration) {
 // ObserveTerraform records one terraform command (init, plan, apply,
 // destroy, show) and its duration.
 func (r *Reconciler) ObserveTerraform(op string, d time.Duration) {
+	if r == nil {
+		return
+	}
 	if !slices.Contains(terraformOperations, op) {
 		op = "other"
 	}
@@ -112,6 +119,9 @@ func (r *Reconciler) ObserveTerraform(op string, d time.Duration) {
 // last client write, or when it fell due if later) and startedAt, when a
 // reconciler claimed it. A negative wait (clock skew) counts as 0.
 func (r *Reconciler) ObserveStartLatency(writtenAt, startedAt time.Time) {
+	if r == nil {
+		return
+	}
 	d := startedAt.Sub(writtenAt)
 	if d < 0 {
 		d = 0
@@ -120,7 +130,11 @@ func (r *Reconciler) ObserveStartLatency(writtenAt, startedAt time.Time) {
 }
 
 // SetLeasesHeld reports how many project leases this process holds.
-func (r *Reconciler) SetLeasesHeld(n int) { r.leasesHeld.Set(float64(n)) }
+func (r *Reconciler) SetLeasesHeld(n int) {
+	if r != nil {
+		r.leasesHeld.Set(float64(n))
+	}
+}
 
 // Describe implements prometheus.Collector.
 func (r *Reconciler) Describe(ch chan<- *prometheus.Desc) {
