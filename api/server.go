@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf/policy"
 )
@@ -69,6 +70,9 @@ type Config struct {
 	Logger *zap.Logger
 	// Metrics is served at GET /metrics. Nil answers 404.
 	Metrics http.Handler
+	// HTTPMetrics counts and times every request by route template. Nil
+	// records nothing.
+	HTTPMetrics *metrics.HTTP
 	// Orphans lists tagged AWS resources without a live project. Nil
 	// answers 501 InventoryUnavailable.
 	Orphans OrphanLister
@@ -160,7 +164,11 @@ type server struct {
 // New returns the API's handler, routes and middleware included.
 func New(cfg Config, st Store) http.Handler {
 	s := newServer(cfg, st)
-	return s.middleware(s.router)
+	h := s.middleware(s.router)
+	if cfg.HTTPMetrics != nil {
+		h = cfg.HTTPMetrics.Middleware(h)
+	}
+	return h
 }
 
 func newServer(cfg Config, st Store) *server {
@@ -253,6 +261,7 @@ func (s *server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := infoFrom(r.Context())
 		info.route = rt.path
+		metrics.SetRoute(r.Context(), rt.path)
 		c := &call{now: s.now()}
 		if rt.access != public {
 			// Per-user data must not sit in shared caches.
@@ -263,6 +272,7 @@ func (s *server) endpoint(rt route) http.Handler {
 				return
 			}
 			info.userID = who.userID
+			metrics.SetUser(r.Context(), who.userID)
 			c.caller = who
 			if err := s.limiters.allow(who.userID, c.now); err != nil {
 				s.writeError(w, r, err)

@@ -154,6 +154,21 @@ type Config struct {
 	// DBMaxConns bounds the connection pool of one process (DB_MAX_CONNS).
 	// Heroku Postgres plans limit connections per database.
 	DBMaxConns int32
+	// MetricsPort is where the reconciler serves /metrics (METRICS_PORT);
+	// the API serves it on PORT. 0 picks a free port.
+	MetricsPort int
+	// MetricsMaxSeries caps per-user and per-project series; the rest is
+	// summed under "_other" (METRICS_MAX_SERIES).
+	MetricsMaxSeries int
+	// AlertWebhookSecret signs webhook notifications, HMAC-SHA256
+	// (ALERT_WEBHOOK_SECRET). Never logged.
+	AlertWebhookSecret string
+	// SMTPURL is the mail server for ALERT_EMAIL (SMTP_URL); it may hold a
+	// password: never logged.
+	SMTPURL string
+	// AlertExpiryWarning is how long before a project expires its reminder
+	// is sent (ALERT_EXPIRY_WARNING).
+	AlertExpiryWarning time.Duration
 }
 
 // mode is the subcommand a Config is for: defaults and requirements differ.
@@ -343,6 +358,21 @@ var settings = []setting{
 	{name: "MAX_BODY_BYTES", def: "1048576", parse: intVar(1024, 1<<30, func(c *Config, n int) { c.MaxBodyBytes = int64(n) })},
 	{name: "TENANTFORM_DATA_DIR", docDefault: "`~/.local/share/tenantform` (`$XDG_DATA_HOME/tenantform`); as root `/var/lib/tenantform`", parse: pathVar(func(c *Config, p string) { c.DataDir = p })},
 	{name: "DB_MAX_CONNS", def: "10", parse: intVar(2, 10_000, func(c *Config, n int) { c.DBMaxConns = int32(n) })},
+	{name: "METRICS_PORT", def: "9091", parse: intVar(0, 65535, func(c *Config, n int) { c.MetricsPort = n })},
+	{name: "METRICS_MAX_SERIES", def: "2000", parse: intVar(1, 1_000_000, func(c *Config, n int) { c.MetricsMaxSeries = n })},
+	{name: "ALERT_WEBHOOK_SECRET", secret: true, parse: func(c *Config, v string) error {
+		c.AlertWebhookSecret = v
+		return nil
+	}},
+	{name: "SMTP_URL", secret: true, parse: func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return errors.New("is not smtp://[user:password@]host[:port] or smtps://…")
+		}
+		c.SMTPURL = v
+		return nil
+	}},
+	{name: "ALERT_EXPIRY_WARNING", def: "15m", parse: durationVar(time.Minute, func(c *Config, d time.Duration) { c.AlertExpiryWarning = d })},
 }
 
 var (

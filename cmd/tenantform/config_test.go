@@ -63,6 +63,9 @@ func TestDefaults(t *testing.T) {
 		MaxBodyBytes:           1 << 20,
 		DataDir:                dataDir,
 		DBMaxConns:             10,
+		MetricsPort:            9091,
+		MetricsMaxSeries:       2000,
+		AlertExpiryWarning:     15 * time.Minute,
 	}
 	got, err := parseConfig(modeServe, env{"HOME": "/home/ann"}.get)
 	if err != nil {
@@ -129,6 +132,11 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		"MAX_BODY_BYTES":           "65536",
 		"TENANTFORM_DATA_DIR":      "/srv/data",
 		"DB_MAX_CONNS":             "20",
+		"METRICS_PORT":             "9999",
+		"METRICS_MAX_SERIES":       "500",
+		"ALERT_WEBHOOK_SECRET":     "whsec-1",
+		"SMTP_URL":                 "smtp://mailer:pw3@smtp.example.com:587?from=tenantform@yourapp.com",
+		"ALERT_EXPIRY_WARNING":     "30m",
 	}
 	if len(e) != len(settings) {
 		t.Fatalf("the test sets %d variables, tenantform reads %d: cover every setting", len(e), len(settings))
@@ -176,6 +184,11 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		MaxBodyBytes:           65536,
 		DataDir:                "/srv/data",
 		DBMaxConns:             20,
+		MetricsPort:            9999,
+		MetricsMaxSeries:       500,
+		AlertWebhookSecret:     "whsec-1",
+		SMTPURL:                e["SMTP_URL"],
+		AlertExpiryWarning:     30 * time.Minute,
 	}
 	got, err := parseConfig(modeServe, e.get)
 	if err != nil {

@@ -1,0 +1,187 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/store"
+)
+
+// StateSource is the slice of *store.Store the state collector reads.
+type StateSource interface {
+	MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResources int) (store.MetricsSnapshot, error)
+}
+
+// Inventory counts tagged AWS resources that no project accounts for. It is
+// optional: until the AWS inventory is configured, the orphan families are
+// described but not exported.
+type Inventory interface {
+	// ResourceCounts returns resources tagged for a project that no longer
+	// exists (orphaned) and resources carrying tenantform's tags that match
+	// no project's state (stray).
+	ResourceCounts(ctx context.Context) (orphaned, stray int, err error)
+}
+
+// StateConfig configures the state collector.
+type StateConfig struct {
+	// MaxSeries caps per-user and per-project series (METRICS_MAX_SERIES).
+	// Default DefaultMaxSeries.
+	MaxSeries int
+	// DefaultMaxResources is the resource quota of a user without an
+	// override (MAX_RESOURCES_PER_USER). Default 10.
+	DefaultMaxResources int
+	// BudgetUSD is AWS_COST_BUDGET_LIMIT, exported next to the total so
+	// alerts and panels compare the two; 0 means no budget.
+	BudgetUSD float64
+	// Timeout bounds the snapshot query, well inside Prometheus's scrape
+	// timeout. Default 5 s.
+	Timeout time.Duration
+	// Inventory, when set, adds the orphaned and stray resource counts.
+	Inventory Inventory
+	// Logger reports failed snapshots. Nil logs nothing.
+	Logger *zap.Logger
+}
+
+// State is a prometheus.Collector computed from the database at scrape
+// time: every process that registers it serves the same figures, and a
+// scrape costs one query.
+type State struct {
+	src StateSource
+	cfg StateConfig
+
+	up, queryDuration                                     *prometheus.Desc
+	projects                                              *prometheus.Desc
+	projectCost, projectCeiling, projectTTL, projectReady *prometheus.Desc
+	userProjects, userResources, userQuota                *prometheus.Desc
+	userCost, totalCost, budget                           *prometheus.Desc
+	deployments, runs                                     *prometheus.Desc
+	queueDepth, queueOldestWait                           *prometheus.Desc
+	orphaned, stray, seriesCap                            *prometheus.Desc
+}
+
+// NewState returns the state collector over src.
+func NewState(src StateSource, cfg StateConfig) *State {
+	if cfg.MaxSeries < 1 {
+		cfg.MaxSeries = DefaultMaxSeries
+	}
+	if cfg.DefaultMaxResources < 1 {
+		cfg.DefaultMaxResources = 10
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	up := []string{"user", "project"}
+	u := []string{"user"}
+	return &State{
+		src: src, cfg: cfg,
+		up:              prometheus.NewDesc("tenantform_state_up", "1 if the last scrape read the database, 0 if the query failed (the other state families are then missing).", nil, nil),
+		queryDuration:   prometheus.NewDesc("tenantform_state_query_duration_seconds", "How long the state query of this scrape took.", nil, nil),
+		projects:        prometheus.NewDesc("tenantform_projects", "Projects by phase.", []string{"phase"}, nil),
+		projectCost:     prometheus.NewDesc("tenantform_project_estimated_monthly_cost_dollars", "Estimated monthly cost of a project (USD), past METRICS_MAX_SERIES summed into project=\"_other\".", up, nil),
+		projectCeiling:  prometheus.NewDesc("tenantform_project_max_monthly_cost_dollars", "A project's monthly cost ceiling (maxMonthlyCostUSD, USD), past the cap summed into \"_other\".", up, nil),
+		projectTTL:      prometheus.NewDesc("tenantform_project_expiry_remaining_seconds", "Seconds until a project's time to live runs out (negative once expired); \"_other\" holds the soonest.", up, nil),
+		projectReady:    prometheus.NewDesc("tenantform_project_ready", "1 if a project is in phase Ready, else 0; \"_other\" is 1 only when all it sums are Ready.", up, nil),
+		userProjects:    prometheus.NewDesc("tenantform_user_projects", "Projects of a user, past the cap summed into user=\"_other\".", u, nil),
+		userResources:   prometheus.NewDesc("tenantform_user_resources", "AWS resources held by a user's projects, past the cap summed into \"_other\".", u, nil),
+		userQuota:       prometheus.NewDesc("tenantform_user_resource_quota", "A user's resource quota (override, else MAX_RESOURCES_PER_USER); \"_other\" holds the sum.", u, nil),
+		userCost:        prometheus.NewDesc("tenantform_user_estimated_monthly_cost_dollars", "Estimated monthly cost of a user's projects (USD), past the cap summed into \"_other\".", u, nil),
+		totalCost:       prometheus.NewDesc("tenantform_estimated_monthly_cost_dollars", "Estimated monthly cost of all projects together (USD).", nil, nil),
+		budget:          prometheus.NewDesc("tenantform_cost_budget_dollars", "The monthly cost budget of all projects, AWS_COST_BUDGET_LIMIT (USD; 0: none).", nil, nil),
+		deployments:     prometheus.NewDesc("tenantform_deployments_total", "Finished terraform applies, by result (from the run history).", []string{"result"}, nil),
+		runs:            prometheus.NewDesc("tenantform_terraform_runs_total", "Finished terraform runs, by operation and result (from the run history).", []string{"operation", "result"}, nil),
+		queueDepth:      prometheus.NewDesc("tenantform_reconcile_queue_depth", "Projects due for a reconcile that no reconciler holds.", nil, nil),
+		queueOldestWait: prometheus.NewDesc("tenantform_reconcile_queue_oldest_wait_seconds", "How long the longest-waiting due, unclaimed project has waited (0 when none).", nil, nil),
+		orphaned:        prometheus.NewDesc("tenantform_orphaned_resources", "Tagged AWS resources whose project no longer exists.", nil, nil),
+		stray:           prometheus.NewDesc("tenantform_stray_resources", "AWS resources with tenantform's tags that no project's state holds.", nil, nil),
+		seriesCap:       prometheus.NewDesc("tenantform_metrics_max_series", "METRICS_MAX_SERIES: per-user and per-project series past it are summed into \"_other\".", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (s *State) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{s.up, s.queryDuration, s.projects, s.projectCost, s.projectCeiling,
+		s.projectTTL, s.projectReady, s.userProjects, s.userResources, s.userQuota, s.userCost, s.totalCost, s.budget,
+		s.deployments, s.runs, s.queueDepth, s.queueOldestWait, s.orphaned, s.stray, s.seriesCap} {
+		ch <- d
+	}
+}
+
+// Known label values, exported as 0 when absent so that rates and alerts
+// see a series from the start.
+var (
+	runOperations = []string{store.OpPlan, store.OpApply, store.OpDestroy}
+	runResults    = []string{store.OutcomeSucceeded, store.OutcomeFailed}
+)
+
+// Collect implements prometheus.Collector: one query, then every family.
+func (s *State) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(s.budget, s.cfg.BudgetUSD)
+	gauge(s.seriesCap, float64(s.cfg.MaxSeries))
+
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	snap, err := s.src.MetricsSnapshot(ctx, s.cfg.MaxSeries, s.cfg.DefaultMaxResources)
+	gauge(s.queryDuration, time.Since(start).Seconds())
+	if err != nil {
+		s.cfg.Logger.Warn("cannot compute the state metrics", zap.Error(err))
+		gauge(s.up, 0)
+		return
+	}
+	gauge(s.up, 1)
+
+	for _, ph := range store.Phases {
+		gauge(s.projects, float64(snap.ProjectsByPhase[ph]), string(ph))
+	}
+	for _, p := range snap.Projects {
+		gauge(s.projectCost, p.EstimatedMonthlyCostUSD, p.UserID, p.ProjectID)
+		gauge(s.projectCeiling, p.MaxMonthlyCostUSD, p.UserID, p.ProjectID)
+		gauge(s.projectTTL, p.SecondsToExpiry, p.UserID, p.ProjectID)
+		ready := 0.0
+		if p.Ready {
+			ready = 1
+		}
+		gauge(s.projectReady, ready, p.UserID, p.ProjectID)
+	}
+	for _, u := range snap.Users {
+		gauge(s.userProjects, float64(u.Projects), u.UserID)
+		gauge(s.userResources, float64(u.Resources), u.UserID)
+		gauge(s.userQuota, float64(u.MaxResources), u.UserID)
+		gauge(s.userCost, u.EstimatedMonthlyCostUSD, u.UserID)
+	}
+	gauge(s.totalCost, snap.TotalEstimatedMonthlyCostUSD)
+	gauge(s.queueDepth, float64(snap.QueueDepth))
+	gauge(s.queueOldestWait, snap.OldestWaitSeconds)
+
+	counts := map[[2]string]int64{}
+	for _, r := range snap.Runs {
+		counts[[2]string{r.Operation, r.Outcome}] += r.Count
+	}
+	for _, op := range runOperations {
+		for _, res := range runResults {
+			ch <- prometheus.MustNewConstMetric(s.runs, prometheus.CounterValue, float64(counts[[2]string{op, res}]), op, res)
+		}
+	}
+	for _, res := range runResults {
+		ch <- prometheus.MustNewConstMetric(s.deployments, prometheus.CounterValue, float64(counts[[2]string{store.OpApply, res}]), res)
+	}
+
+	if s.cfg.Inventory != nil {
+		orphaned, stray, err := s.cfg.Inventory.ResourceCounts(ctx)
+		if err != nil {
+			s.cfg.Logger.Warn("cannot count orphaned resources", zap.Error(err))
+			return
+		}
+		gauge(s.orphaned, float64(orphaned))
+		gauge(s.stray, float64(stray))
+	}
+}

@@ -1,0 +1,2 @@
+ALTER TABLE projects DROP COLUMN max_monthly_cost_usd;
+DROP TABLE notification_outbox;
