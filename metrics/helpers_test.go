@@ -87,9 +87,9 @@ func (d db) insert(t testing.TB, ps ...project) {
 
 func (d db) insertRuns(t testing.TB, op, outcome string, n int) {
 	t.Helper()
-	d.exec(t, `INSERT INTO runs (project_uid, user_id, project_id, generation, operation, reconcile_id, owner,
+	d.exec(t, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reconcile_id, owner,
 		started_at, finished_at, outcome)
-		SELECT gen_random_uuid(), 'u', 'p', 1, $1, 'rc', 'o', now(), now(), $2 FROM generate_series(1, $3)`, op, outcome, n)
+		SELECT gen_random_uuid(), 1, 'u', 'p', 1, $1, 'rc', 'o', now(), now(), $2 FROM generate_series(1, $3)`, op, outcome, n)
 }
 
 // gather collects reg into "name{a=\"x\",b=\"y\"}" → value, histograms as

@@ -30,10 +30,10 @@ func seedPlatform(t testing.TB, d db, projects, users int) {
 			(ARRAY['Pending','Planning','AwaitingApproval','Applying','Ready','Ready','Ready','Blocked','Failed','Destroying'])[1 + i % 10],
 			i % 7, (i % 1000) / 10.0
 		FROM generate_series(1, $1) AS i`, projects, users)
-	d.exec(t, `INSERT INTO runs (project_uid, user_id, project_id, generation, operation, reconcile_id, owner,
+	d.exec(t, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reconcile_id, owner,
 			started_at, finished_at, outcome)
-		SELECT uid, user_id, project_id, 1, op, 'rc', 'o', now(), now(), CASE WHEN random() < 0.1 THEN 'failed' ELSE 'succeeded' END
-		FROM projects, unnest(ARRAY['plan','apply','destroy']) AS op`)
+		SELECT uid, n, user_id, project_id, 1, op, 'rc', 'o', now(), now(), CASE WHEN random() < 0.1 THEN 'failed' ELSE 'succeeded' END
+		FROM projects, unnest(ARRAY['plan','apply','destroy']) WITH ORDINALITY AS ops(op, n)`)
 	d.exec(t, `INSERT INTO user_quotas (user_id, max_resources, updated_at)
 		SELECT 'user-' || i, 50, now() FROM generate_series(0, $1 - 1, 10) AS i`, users)
 	d.exec(t, `ANALYZE`)

@@ -30,8 +30,8 @@ func seedSeveralPhases(t *testing.T, d db) {
 	d.insertRuns(t, store.OpApply, store.OutcomeSucceeded, 3)
 	d.insertRuns(t, store.OpApply, store.OutcomeFailed, 2)
 	d.insertRuns(t, store.OpPlan, store.OutcomeSucceeded, 5)
-	d.exec(t, `INSERT INTO runs (project_uid, user_id, project_id, generation, operation, reconcile_id, owner, started_at)
-		VALUES (gen_random_uuid(), 'u', 'p', 1, 'destroy', 'rc', 'o', now())`)
+	d.exec(t, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reconcile_id, owner, started_at)
+		VALUES (gen_random_uuid(), 1, 'u', 'p', 1, 'destroy', 'rc', 'o', now())`)
 }
 
 func TestStateMatchesDatabase(t *testing.T) {
