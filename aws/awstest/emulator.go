@@ -2,8 +2,9 @@
 // emulator (github.com/sivchari/kumo) in-process, behind one loopback URL
 // that adds what kumo lacks:
 //
-//   - the Resource Groups Tagging API's GetResources (tagging.go), answered
-//     from what exists in kumo, read through the real SDK clients;
+//   - the Resource Groups Tagging API's GetResources (tagging.go), in both
+//     its JSON 1.1 and its RPC v2 CBOR protocol, answered from what exists
+//     in kumo, read through the real SDK clients;
 //   - a record of every STS request (ExternalId, RoleSessionName, tags),
 //     an optional ExternalId check that answers AccessDenied as AWS does,
 //     and injected STS failures (throttling);
@@ -15,7 +16,6 @@ package awstest
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -140,8 +140,8 @@ func (e *Emulator) TaggingCalls() map[string]int {
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, kumo http.Handler) {
-	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "ResourceGroupsTaggingAPI_20170126.") {
-		e.serveTagging(w, r)
+	if op, proto := taggingOperation(r); op != "" {
+		e.serveTagging(w, r, op, proto)
 		return
 	}
 	if signingService(r) == "sts" {
@@ -244,9 +244,3 @@ func scopePart(r *http.Request, i int) string {
 	return parts[i]
 }
 
-// writeJSONError answers in the JSON 1.1 protocol's error format.
-func writeJSONError(w http.ResponseWriter, code, message string, status int) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
-}

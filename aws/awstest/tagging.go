@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/fxamacker/cbor/v2"
 )
 
 // The GetResources wire format (JSON 1.1).
@@ -40,32 +42,86 @@ type resourceMapping struct {
 }
 
 type getResourcesOutput struct {
-	PaginationToken        string
+	PaginationToken        string `json:",omitempty" cbor:",omitempty"`
 	ResourceTagMappingList []resourceMapping
 }
 
 // maxResourcesPerPage is the API's bound (and default) on ResourcesPerPage.
 const maxResourcesPerPage = 100
 
+// taggingService is the Tagging API's service name in both protocols.
+const taggingService = "ResourceGroupsTaggingAPI_20170126"
+
+// taggingProtocol is how one request was encoded, and its answer must be:
+// JSON 1.1 (X-Amz-Target: ResourceGroupsTaggingAPI_20170126.GetResources,
+// older SDKs and the AWS CLI) or Smithy RPC v2 CBOR
+// (POST /service/ResourceGroupsTaggingAPI_20170126/operation/GetResources,
+// which aws-sdk-go-v2 uses since 2025).
+type taggingProtocol struct{ cbor bool }
+
+// taggingOperation returns the operation of a Tagging API request, or ""
+// when r is not one.
+func taggingOperation(r *http.Request) (string, taggingProtocol) {
+	if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), taggingService+"."); ok {
+		return op, taggingProtocol{}
+	}
+	if op, ok := strings.CutPrefix(r.URL.Path, "/service/"+taggingService+"/operation/"); ok {
+		return op, taggingProtocol{cbor: true}
+	}
+	return "", taggingProtocol{}
+}
+
+func (p taggingProtocol) decode(r *http.Request, v any) error {
+	if p.cbor {
+		body, err := io.ReadAll(r.Body)
+		if err != nil || len(body) == 0 {
+			return err
+		}
+		return cbor.Unmarshal(body, v)
+	}
+	return json.NewDecoder(r.Body).Decode(v)
+}
+
+func (p taggingProtocol) write(w http.ResponseWriter, status int, v any) {
+	if p.cbor {
+		w.Header().Set("Content-Type", "application/cbor")
+		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+		b, err := cbor.Marshal(v)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(status)
+		w.Write(b)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (p taggingProtocol) fail(w http.ResponseWriter, code, message string, status int) {
+	p.write(w, status, map[string]string{"__type": code, "message": message})
+}
+
 // serveTagging answers GetResources from what exists in kumo in the
 // request's region: S3 buckets, DynamoDB tables, Lambda functions and log
 // groups, with their tags. The pagination token is the offset into the
 // sorted list of matches.
-func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request) {
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "ResourceGroupsTaggingAPI_20170126.")
+func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request, op string, proto taggingProtocol) {
 	if op != "GetResources" {
-		writeJSONError(w, "InvalidParameterException", "the emulator implements only GetResources, not "+op, http.StatusBadRequest)
+		proto.fail(w, "InvalidParameterException", "the emulator implements only GetResources, not "+op, http.StatusBadRequest)
 		return
 	}
 	var in getResourcesInput
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		writeJSONError(w, "InvalidParameterException", "malformed request: "+err.Error(), http.StatusBadRequest)
+	if err := proto.decode(r, &in); err != nil {
+		proto.fail(w, "InvalidParameterException", "malformed request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	perPage := maxResourcesPerPage
 	if in.ResourcesPerPage != nil {
 		if *in.ResourcesPerPage < 1 || *in.ResourcesPerPage > maxResourcesPerPage {
-			writeJSONError(w, "InvalidParameterException", "ResourcesPerPage must be between 1 and 100", http.StatusBadRequest)
+			proto.fail(w, "InvalidParameterException", "ResourcesPerPage must be between 1 and 100", http.StatusBadRequest)
 			return
 		}
 		perPage = *in.ResourcesPerPage
@@ -74,7 +130,7 @@ func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request) {
 	if in.PaginationToken != "" {
 		n, err := strconv.Atoi(in.PaginationToken)
 		if err != nil || n < 0 {
-			writeJSONError(w, "PaginationTokenExpiredException", "unknown pagination token", http.StatusBadRequest)
+			proto.fail(w, "PaginationTokenExpiredException", "unknown pagination token", http.StatusBadRequest)
 			return
 		}
 		offset = n
@@ -86,7 +142,7 @@ func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request) {
 
 	all, err := e.taggedResources(r.Context(), region)
 	if err != nil {
-		writeJSONError(w, "InternalServiceException", err.Error(), http.StatusInternalServerError)
+		proto.fail(w, "InternalServiceException", err.Error(), http.StatusInternalServerError)
 		return
 	}
 	var matched []resourceMapping
@@ -103,8 +159,7 @@ func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request) {
 			out.PaginationToken = strconv.Itoa(end)
 		}
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	json.NewEncoder(w).Encode(out)
+	proto.write(w, http.StatusOK, out)
 }
 
 // matches applies GetResources' filters: every TagFilter must match (a key
