@@ -243,4 +243,3 @@ func scopePart(r *http.Request, i int) string {
 	}
 	return parts[i]
 }
-
