@@ -4,7 +4,7 @@ import "strings"
 
 // ARN is a parsed Amazon Resource Name.
 type ARN struct {
-	Service, Region, Account string
+	Partition, Service, Region, Account string
 	// Resource is everything after the account: "table/t", "function:f",
 	// "bucket-name", "/restapis/abc".
 	Resource string
@@ -16,7 +16,7 @@ func ParseARN(s string) (ARN, bool) {
 	if len(parts) != 6 || parts[0] != "arn" || parts[2] == "" {
 		return ARN{}, false
 	}
-	return ARN{Service: parts[2], Region: parts[3], Account: parts[4], Resource: parts[5]}, true
+	return ARN{Partition: parts[1], Service: parts[2], Region: parts[3], Account: parts[4], Resource: parts[5]}, true
 }
 
 // kind is the resource type within the service: "table" of "table/t",
@@ -94,4 +94,9 @@ func tracked(arn string) bool {
 		return true
 	}
 	return false
+}
+
+// String is the ARN again.
+func (a ARN) String() string {
+	return "arn:" + a.Partition + ":" + a.Service + ":" + a.Region + ":" + a.Account + ":" + a.Resource
 }

@@ -89,3 +89,12 @@ func classify(err error, roleARN string) error {
 	}
 	return err
 }
+
+// errorCode is the AWS error code of err, or "".
+func errorCode(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
+}

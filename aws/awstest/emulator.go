@@ -16,6 +16,7 @@ package awstest
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"testing"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -68,21 +70,31 @@ type injectedFailure struct {
 	status        int
 }
 
-// Start starts an emulator; Close stops it.
-func Start() *Emulator {
+// Start starts an emulator with nothing in it; Close stops it. kumo's
+// state is shared by the whole process (see reset): use one emulator at a
+// time.
+func Start() (*Emulator, error) {
 	e := &Emulator{kumo: kumo.NewServer(), taggingCalls: map[string]int{}}
+	if err := e.reset(context.Background()); err != nil {
+		e.kumo.Close()
+		return nil, fmt.Errorf("cannot empty the emulator: %w", err)
+	}
 	target, _ := url.Parse(e.kumo.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	e.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.serve(w, r, proxy)
 	}))
 	e.URL = e.front.URL
-	return e
+	return e, nil
 }
 
 // New starts an emulator that is closed when the test ends.
-func New(t interface{ Cleanup(func()) }) *Emulator {
-	e := Start()
+func New(t testing.TB) *Emulator {
+	t.Helper()
+	e, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(e.Close)
 	return e
 }
