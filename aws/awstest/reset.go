@@ -78,4 +78,3 @@ func (e *Emulator) reset(ctx context.Context) error {
 	}
 	return nil
 }
-
