@@ -53,6 +53,16 @@ type Emulator struct {
 	externalID   *string
 	stsFailures  []injectedFailure
 	taggingCalls map[string]int
+	requests     []Request
+}
+
+// Request is one request the emulator received: who signed it (the access
+// key id of its SigV4 scope, never a secret) and what it asked.
+type Request struct {
+	AccessKeyID string
+	Service     string
+	Method      string
+	Path        string
 }
 
 // STSCall is one recorded AssumeRole request.
@@ -151,7 +161,17 @@ func (e *Emulator) TaggingCalls() map[string]int {
 	return out
 }
 
+// Requests returns every request received so far.
+func (e *Emulator) Requests() []Request {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Request(nil), e.requests...)
+}
+
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, kumo http.Handler) {
+	e.mu.Lock()
+	e.requests = append(e.requests, Request{AccessKeyID: scopePart(r, 0), Service: signingService(r), Method: r.Method, Path: r.URL.Path})
+	e.mu.Unlock()
 	if op, proto := taggingOperation(r); op != "" {
 		e.serveTagging(w, r, op, proto)
 		return
