@@ -7,6 +7,9 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
 // SDKOptions configure the base SDK configuration of the server's own AWS
@@ -54,4 +57,32 @@ func forRegion(cfg awssdk.Config, region string) awssdk.Config {
 	c := cfg.Copy()
 	c.Region = region
 	return c
+}
+
+// PlatformSessionTag is the Project session tag of tenantform's own role
+// session (inventory, orphan cleanup). It matches the guide's policy
+// condition aws:PrincipalTag/Project like "chart-app-*" without naming
+// any tenant's project.
+const PlatformSessionTag = "chart-app-platform"
+
+// ServiceConfig returns the SDK configuration of tenantform's own AWS calls
+// (the inventory and orphan cleanup): with a role, a session of it named
+// sessionName (AWS_SESSION_NAME), with the external id and the session tag
+// Project=chart-app-platform, refreshed by the SDK before it expires;
+// without one, base itself.
+func ServiceConfig(base awssdk.Config, roleARN, externalID, sessionName string) awssdk.Config {
+	if roleARN == "" {
+		return base
+	}
+	cfg := base.Copy()
+	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), roleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = sessionName
+		if externalID != "" {
+			o.ExternalID = awssdk.String(externalID)
+		}
+		o.Tags = []ststypes.Tag{{Key: awssdk.String("Project"), Value: awssdk.String(PlatformSessionTag)}}
+		o.TransitiveTagKeys = []string{"Project"}
+	})
+	cfg.Credentials = awssdk.NewCredentialsCache(provider)
+	return cfg
 }

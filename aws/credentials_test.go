@@ -268,3 +268,38 @@ func TestSessionName(t *testing.T) {
 		t.Fatalf("long names %q and %q: want 64 characters each, distinct", a, b)
 	}
 }
+
+func TestServiceConfigAssumesTheRoleAsThePlatform(t *testing.T) {
+	emu := awstest.New(t)
+	cfg := tfaws.ServiceConfig(emu.Config(), testRole, "the-external-id", "tenantform-reconciler")
+	st := openStore(t)
+	r, err := tfaws.NewRefresher(tfaws.InventoryConfig{Base: cfg, Regions: []string{"us-east-1"}, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := r.Refresh(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []awstest.STSCall{{
+		RoleARN: testRole, RoleSessionName: "tenantform-reconciler", ExternalID: "the-external-id",
+		DurationSeconds: "900", Tags: map[string]string{"Project": "chart-app-platform"}, TransitiveTagKeys: []string{"Project"},
+	}}
+	if diff := cmp.Diff(want, emu.STSCalls()); diff != "" {
+		t.Fatalf("AssumeRole requests (-want +got):\n%s", diff)
+	}
+	listings := 0
+	for _, r := range emu.Requests() {
+		if r.Service != "tagging" {
+			continue
+		}
+		listings++
+		if r.AccessKeyID == "AKIDEMULATOR" {
+			t.Fatal("the inventory listed with the base identity instead of the role session")
+		}
+	}
+	if listings != 2 {
+		t.Fatalf("%d tagging requests recorded, want 2", listings)
+	}
+}
