@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -75,6 +76,12 @@ type Config struct {
 	// AWSEndpointURL points the AWS provider and SDK at another endpoint,
 	// such as a local emulator (AWS_ENDPOINT_URL).
 	AWSEndpointURL string
+	// InventoryInterval is how often the tagged AWS inventory is listed,
+	// once per allowed region for all projects (INVENTORY_INTERVAL).
+	InventoryInterval time.Duration
+	// OrphanCleanup is what happens to tagged resources without a live
+	// project (ORPHAN_CLEANUP): report them, or delete them.
+	OrphanCleanup aws.CleanupMode
 	// AlertEmail receives budget and failure alerts (ALERT_EMAIL).
 	AlertEmail string
 	// AlertWebhookURL receives the same alerts as JSON (ALERT_WEBHOOK_URL).
@@ -298,6 +305,15 @@ var settings = []setting{
 			return err
 		}
 		c.AWSEndpointURL = v
+		return nil
+	}},
+	{name: "INVENTORY_INTERVAL", def: "5m", parse: durationVar(30*time.Second, func(c *Config, d time.Duration) { c.InventoryInterval = d })},
+	{name: "ORPHAN_CLEANUP", def: "report", parse: func(c *Config, v string) error {
+		m, err := aws.ParseCleanupMode(v)
+		if err != nil {
+			return errors.New(`is not "report" or "delete"`)
+		}
+		c.OrphanCleanup = m
 		return nil
 	}},
 	{name: "TF_CONCURRENCY", def: "2", parse: intVar(1, 256, func(c *Config, n int) { c.TFConcurrency = n })},

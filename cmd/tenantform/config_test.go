@@ -11,6 +11,7 @@ import (
 	goversion "github.com/hashicorp/go-version"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -41,6 +42,8 @@ func TestDefaults(t *testing.T) {
 		AWSAllowedRegions:      []string{"us-east-1", "us-west-2"},
 		AWSSessionName:         "tenantform-reconciler",
 		AWSCostBudgetLimitUSD:  1000,
+		InventoryInterval:      5 * time.Minute,
+		OrphanCleanup:          aws.CleanupReport,
 		TFConcurrency:          2,
 		ResyncInterval:         10 * time.Minute,
 		DriftCheckInterval:     6 * time.Hour,
@@ -103,6 +106,8 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		"AWS_EXTERNAL_ID":          "ext-secret-1",
 		"AWS_SESSION_NAME":         "chart-app-heroku-session",
 		"AWS_COST_BUDGET_LIMIT":    "0",
+		"INVENTORY_INTERVAL":       "2m",
+		"ORPHAN_CLEANUP":           "delete",
 		"ALERT_EMAIL":              "admin@yourapp.com",
 		"ALERT_WEBHOOK_URL":        "https://hooks.example.com/T0/B0/x",
 		"AWS_ALLOWED_REGIONS":      " us-west-2 , eu-west-1 ",
@@ -156,6 +161,8 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		AWSExternalID:          "ext-secret-1",
 		AWSSessionName:         "chart-app-heroku-session",
 		AWSCostBudgetLimitUSD:  0,
+		InventoryInterval:      2 * time.Minute,
+		OrphanCleanup:          aws.CleanupDelete,
 		AWSEndpointURL:         "http://127.0.0.1:4566",
 		AlertEmail:             "admin@yourapp.com",
 		AlertWebhookURL:        e["ALERT_WEBHOOK_URL"],

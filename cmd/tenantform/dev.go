@@ -27,9 +27,14 @@ const devTokenTTL = 24 * time.Hour
 // runDev is `tenantform dev`: API and reconciler in one process, on a
 // private PostgreSQL unless DATABASE_URL names one.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	flags := newFlagSet("dev", "dev [--data-dir DIR]", stderr)
+	flags := newFlagSet("dev", "dev [--data-dir DIR] [--aws auto|emulator|aws]", stderr)
 	dataDir := flags.String("data-dir", "", "where the private PostgreSQL, the JWT secret and terraform work directories live (overrides TENANTFORM_DATA_DIR)")
+	awsFlag := flags.String("aws", devAWSAuto, "emulator: an in-process AWS emulator (binaries built with -tags emulator); aws: the AWS the environment configures; auto: the emulator when built in and no AWS credentials are configured")
 	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	awsMode, err := devAWSMode(*awsFlag, getenv)
+	if err != nil {
 		return err
 	}
 	if *dataDir != "" {
@@ -42,6 +47,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return err
 	}
 	defer log.Sync()
+	awsNote := "as configured by the environment"
+	if awsMode == devAWSEmulator {
+		url, stop, err := startDevEmulator(&cfg)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		awsNote = "in-process emulator at " + url
+		log.Info("AWS emulator started; terraform's aws provider points at it", zap.String("url", url))
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the data directory: %w", err)
 	}
@@ -109,7 +124,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		cancel(err)
 		return err
 	})
-	printDevBanner(stdout, fmt.Sprintf("http://%s", srv.Addr()), redactDatabaseURL(cfg.DatabaseURL), dbNote, token)
+	printDevBanner(stdout, fmt.Sprintf("http://%s", srv.Addr()), redactDatabaseURL(cfg.DatabaseURL), dbNote, awsNote, token)
 
 	err = g.Wait()
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
@@ -121,13 +136,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 
 // printDevBanner tells the user where everything is and gives them a
 // request to paste. It goes to stdout; logs go to stderr.
-func printDevBanner(w io.Writer, apiURL, dbURL, dbNote, token string) {
+func printDevBanner(w io.Writer, apiURL, dbURL, dbNote, awsNote, token string) {
 	project := apiURL + "/api/v1/users/" + devUser + "/projects/hello"
 	fmt.Fprintf(w, `
 tenantform dev is running: API and reconciler in one process (Ctrl-C stops both).
 
   API       %s
   Database  %s (%s)
+  AWS       %s
 
 Paste this to create a terraform_data project as user %q, then look at it
 (it reaches phase Ready within seconds):
@@ -140,7 +156,7 @@ curl -sS %s -H "Authorization: Bearer $TOKEN"
 
 The token is valid for %s; "tenantform token --user NAME" signs more.
 
-`, apiURL, dbURL, dbNote, devUser, token, project, project, devTokenTTL)
+`, apiURL, dbURL, dbNote, awsNote, devUser, token, project, project, devTokenTTL)
 }
 
 // withEnv returns getenv with name set to value.

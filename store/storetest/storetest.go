@@ -41,15 +41,17 @@ var (
 // Main runs the package's tests, stops the throwaway server, if one was
 // started, and then fails the run if the tests left goroutines behind (a
 // reconciler, listener or pool that was never stopped). Call it from
-// TestMain.
-func Main(m *testing.M) {
+// TestMain. ignore lets a package's tests accept goroutines that are not
+// theirs, such as those an emulator library starts at init
+// (goleak.IgnoreCurrent()).
+func Main(m *testing.M, ignore ...goleak.Option) {
 	code := m.Run()
 	if server != nil {
 		server.Stop()
 		os.RemoveAll(dataDir)
 	}
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := goleak.Find(ignore...); err != nil {
 			fmt.Fprintf(os.Stderr, "goroutines leaked by the tests: %v\n", err)
 			code = 1
 		}

@@ -1,0 +1,80 @@
+package awstest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ProviderVersion is the version the test double of hashicorp/aws is
+// installed as. A configuration that constrains the aws provider to 5.x
+// accepts it.
+const ProviderVersion = "5.99.0"
+
+// providerPackage is the test double's main package.
+const providerPackage = "github.com/tenantform/tenantform/aws/awstest/provider"
+
+var provider struct {
+	once sync.Once
+	dir  string
+	took time.Duration
+	err  error
+}
+
+// ProviderMirror builds the test double of the hashicorp/aws provider
+// (package provider, TEST ONLY) once per test binary and returns a
+// filesystem_mirror directory holding it as
+// registry.terraform.io/hashicorp/aws ProviderVersion, for
+// tf.Config.FilesystemMirror. The mirror is in the system's temporary
+// directory, one per user, and rebuilt (atomically) by each test binary
+// that needs it: go build caches its work, so only the first build on a
+// machine is slow (about a minute; a few seconds after that).
+func ProviderMirror(t testing.TB) string {
+	t.Helper()
+	provider.once.Do(func() {
+		start := time.Now()
+		provider.dir, provider.err = buildProvider()
+		provider.took = time.Since(start)
+	})
+	if provider.err != nil {
+		t.Fatalf("cannot build the test provider: %v", provider.err)
+	}
+	t.Logf("test provider mirror %s (built in %s)", provider.dir, provider.took.Round(time.Millisecond))
+	return provider.dir
+}
+
+func buildProvider() (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	mirror := filepath.Join(os.TempDir(), fmt.Sprintf("tenantform-test-provider-mirror-%d", os.Getuid()))
+	dir := filepath.Join(mirror, "registry.terraform.io", "hashicorp", "aws", ProviderVersion, runtime.GOOS+"_"+runtime.GOARCH)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, ".build-*")
+	if err != nil {
+		return "", err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cmd := exec.Command(goBin, "build", "-o", tmp.Name(), providerPackage)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", providerPackage, err, out.Bytes())
+	}
+	// A rename, so that a terraform of another test binary never sees a
+	// half-written provider.
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "terraform-provider-aws_v"+ProviderVersion)); err != nil {
+		return "", err
+	}
+	return mirror, nil
+}

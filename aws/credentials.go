@@ -1,0 +1,230 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/tenantform/tenantform/tf"
+)
+
+// Defaults of CredentialsConfig.
+const (
+	// DefaultSessionDuration is the guide's one-hour session.
+	DefaultSessionDuration = time.Hour
+	// DefaultRefreshBefore renews credentials this long before they
+	// expire: the guide's 50-minute cache of a one-hour session. A
+	// terraform run that starts with them has at least this long.
+	DefaultRefreshBefore = 10 * time.Minute
+	// assumeTimeout bounds one STS call, independent of the callers
+	// waiting for it.
+	assumeTimeout = 30 * time.Second
+)
+
+// Session tag keys of a project's credentials. They are transitive, so a
+// role chained from the session keeps them, and the role's policy can
+// require them (aws:PrincipalTag/Project like "chart-app-*").
+var sessionTagKeys = []string{"UserId", "ProjectId", "Project"}
+
+// CredentialsConfig configures Credentials.
+type CredentialsConfig struct {
+	// Base is the SDK configuration of tenantform's own identity (see
+	// LoadConfig); it signs the AssumeRole calls.
+	Base awssdk.Config
+	// RoleARN is the role assumed for tenant runs (AWS_ROLE_ARN). Empty
+	// means a one-account setup: every project gets the base identity's
+	// own credentials, without session tags.
+	RoleARN string
+	// ExternalID is the role's sts:ExternalId condition (AWS_EXTERNAL_ID).
+	// A secret: never logged.
+	ExternalID string
+	// SessionDuration is the requested DurationSeconds. Default one hour.
+	SessionDuration time.Duration
+	// RefreshBefore renews cached credentials this long before they
+	// expire. Default ten minutes.
+	RefreshBefore time.Duration
+	// Now is the clock. Nil means time.Now.
+	Now    func() time.Time
+	Logger *zap.Logger
+}
+
+// Credentials hands out one set of temporary AWS credentials per project.
+// They are cached until RefreshBefore ahead of their expiry, and concurrent
+// requests for one project share a single STS call. It is safe for
+// concurrent use.
+type Credentials struct {
+	cfg    CredentialsConfig
+	sts    *sts.Client
+	log    *zap.Logger
+	flight singleflight.Group
+
+	mu    sync.Mutex
+	cache map[string]cachedCredentials
+}
+
+type cachedCredentials struct {
+	creds   tf.Credentials
+	expires time.Time
+}
+
+// NewCredentials returns a credentials source for cfg.
+func NewCredentials(cfg CredentialsConfig) (*Credentials, error) {
+	if cfg.Base.Credentials == nil {
+		return nil, errors.New("aws: CredentialsConfig.Base has no credentials provider (see LoadConfig)")
+	}
+	if cfg.SessionDuration <= 0 {
+		cfg.SessionDuration = DefaultSessionDuration
+	}
+	if cfg.RefreshBefore <= 0 {
+		cfg.RefreshBefore = DefaultRefreshBefore
+	}
+	if cfg.RefreshBefore >= cfg.SessionDuration {
+		return nil, fmt.Errorf("aws: RefreshBefore (%s) must be shorter than the session (%s)", cfg.RefreshBefore, cfg.SessionDuration)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Credentials{
+		cfg:   cfg,
+		sts:   sts.NewFromConfig(cfg.Base),
+		log:   cfg.Logger,
+		cache: map[string]cachedCredentials{},
+	}, nil
+}
+
+// ForProject returns the credentials of one project's terraform process.
+// With a role they are the project's own session
+// (chart-app-{userId}-{projectId}, tagged UserId, ProjectId and Project);
+// without one, the base identity's credentials. Errors are a *DeniedError
+// (terminal: show it), a *ThrottledError (back off) or another, transient,
+// error.
+func (c *Credentials) ForProject(ctx context.Context, userID, projectID string) (*tf.Credentials, error) {
+	if c.cfg.RoleARN == "" {
+		return c.base(ctx)
+	}
+	key := tf.WorkspaceName(userID, projectID)
+	if creds, ok := c.cached(key); ok {
+		return creds, nil
+	}
+	// The STS call is not tied to the first caller's context: a caller
+	// that gives up must not fail the others waiting on the same call.
+	ch := c.flight.DoChan(key, func() (any, error) {
+		if creds, ok := c.cached(key); ok {
+			return creds, nil
+		}
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), assumeTimeout)
+		defer cancel()
+		return c.assume(callCtx, key, userID, projectID)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		creds := *res.Val.(*tf.Credentials)
+		return &creds, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Forget drops a project's cached credentials (after its destruction).
+func (c *Credentials) Forget(userID, projectID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.cache, tf.WorkspaceName(userID, projectID))
+}
+
+func (c *Credentials) cached(key string) (*tf.Credentials, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.cache[key]
+	if !ok || !c.cfg.Now().Before(e.expires.Add(-c.cfg.RefreshBefore)) {
+		return nil, false
+	}
+	creds := e.creds
+	return &creds, true
+}
+
+func (c *Credentials) assume(ctx context.Context, key, userID, projectID string) (*tf.Credentials, error) {
+	session := SessionName(userID, projectID)
+	values := map[string]string{
+		"UserId":    userID,
+		"ProjectId": projectID,
+		"Project":   tf.ProjectTag(userID, projectID),
+	}
+	tags := make([]ststypes.Tag, 0, len(sessionTagKeys))
+	for _, k := range sessionTagKeys {
+		tags = append(tags, ststypes.Tag{Key: awssdk.String(k), Value: awssdk.String(values[k])})
+	}
+	in := &sts.AssumeRoleInput{
+		RoleArn:           awssdk.String(c.cfg.RoleARN),
+		RoleSessionName:   awssdk.String(session),
+		DurationSeconds:   awssdk.Int32(int32(c.cfg.SessionDuration / time.Second)),
+		Tags:              tags,
+		TransitiveTagKeys: sessionTagKeys,
+	}
+	if c.cfg.ExternalID != "" {
+		in.ExternalId = awssdk.String(c.cfg.ExternalID)
+	}
+	out, err := c.sts.AssumeRole(ctx, in)
+	if err != nil {
+		err = classify(err, c.cfg.RoleARN)
+		c.log.Warn("cannot assume the tenant role",
+			zap.String("role_arn", c.cfg.RoleARN), zap.String("session_name", session), zap.Error(err))
+		return nil, fmt.Errorf("cannot get AWS credentials for project %s: %w", tf.ProjectTag(userID, projectID), err)
+	}
+	if out.Credentials == nil || out.Credentials.Expiration == nil {
+		return nil, fmt.Errorf("cannot get AWS credentials for project %s: STS returned no credentials", tf.ProjectTag(userID, projectID))
+	}
+	creds := tf.Credentials{
+		AccessKeyID:     awssdk.ToString(out.Credentials.AccessKeyId),
+		SecretAccessKey: awssdk.ToString(out.Credentials.SecretAccessKey),
+		SessionToken:    awssdk.ToString(out.Credentials.SessionToken),
+	}
+	expires := *out.Credentials.Expiration
+	c.store(key, creds, expires)
+	// Never the values: the expiry and who they are for.
+	c.log.Debug("assumed the tenant role",
+		zap.String("role_arn", c.cfg.RoleARN), zap.String("session_name", session), zap.Time("expires", expires))
+	return &creds, nil
+}
+
+// store caches creds and drops entries that have expired, so projects that
+// are gone do not accumulate.
+func (c *Credentials) store(key string, creds tf.Credentials, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	for k, e := range c.cache {
+		if !now.Before(e.expires) {
+			delete(c.cache, k)
+		}
+	}
+	c.cache[key] = cachedCredentials{creds: creds, expires: expires}
+}
+
+// base returns the base identity's own credentials (no role configured).
+// The SDK's provider caches and refreshes them itself.
+func (c *Credentials) base(ctx context.Context) (*tf.Credentials, error) {
+	v, err := c.cfg.Base.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot get the base AWS credentials: %w", classify(err, ""))
+	}
+	return &tf.Credentials{
+		AccessKeyID:     v.AccessKeyID,
+		SecretAccessKey: v.SecretAccessKey,
+		SessionToken:    v.SessionToken,
+	}, nil
+}

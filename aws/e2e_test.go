@@ -1,0 +1,242 @@
+//go:build e2e
+
+package aws_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
+
+	tfaws "github.com/tenantform/tenantform/aws"
+	"github.com/tenantform/tenantform/aws/awstest"
+	"github.com/tenantform/tenantform/store/storetest"
+	"github.com/tenantform/tenantform/tf"
+)
+
+// The whole AWS path with real parts: per-project STS credentials, the
+// real terraform with the test double of hashicorp/aws from a
+// filesystem_mirror, the emulator, the tagged inventory and the
+// comparison. Two projects are applied in parallel.
+func TestTerraformResourcesCarryThePlatformTagsAndDriftIsSeen(t *testing.T) {
+	ctx := t.Context()
+	emu := awstest.New(t)
+	st := openStore(t)
+	mirror := awstest.ProviderMirror(t)
+	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
+	if errors.Is(err, tf.ErrBinaryNotFound) {
+		t.Skip("no terraform binary")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := tf.New(tf.Config{
+		BinaryPath:       bin,
+		WorkRoot:         t.TempDir(),
+		PGConnStr:        storetest.NewDatabase(t),
+		FilesystemMirror: mirror,
+		AWSEndpointURL:   emu.URL,
+		Environment:      "test",
+		Logger:           zaptest.NewLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := tfaws.NewCredentials(tfaws.CredentialsConfig{Base: emu.Config(), RoleARN: testRole, ExternalID: "xid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createdAt := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	project := func(user string) tf.Project {
+		return tf.Project{UserID: user, ProjectID: "demo", Region: "us-east-1", CreatedAt: createdAt, Files: map[string]string{
+			"main.tf": `
+resource "aws_s3_bucket" "data" {
+  bucket = "` + user + `-demo-data"
+  tags   = { Purpose = "e2e" }
+}
+resource "aws_dynamodb_table" "items" {
+  name         = "` + user + `-demo-items"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+  attribute {
+    name = "id"
+    type = "S"
+  }
+}
+output "bucket_arn" { value = aws_s3_bucket.data.arn }
+`}}
+	}
+	alice, bob := project("alice"), project("bob")
+	keys := map[string]*tf.Credentials{}
+	apply := func(p tf.Project) error {
+		c, err := creds.ForProject(ctx, p.UserID, p.ProjectID)
+		if err != nil {
+			return err
+		}
+		plan, err := engine.Plan(ctx, p, c)
+		if err != nil {
+			return err
+		}
+		_, err = engine.Apply(ctx, p, plan, c)
+		return err
+	}
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, p := range []tf.Project{alice, bob} {
+		wg.Go(func() { errs[i] = apply(p) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("two projects planned and applied in parallel in %s", time.Since(start).Round(time.Millisecond))
+	for _, p := range []tf.Project{alice, bob} {
+		c, _ := creds.ForProject(ctx, p.UserID, p.ProjectID)
+		keys[p.UserID] = c
+	}
+
+	// All six platform tags on both resources of both projects.
+	for _, user := range []string{"alice", "bob"} {
+		want := map[string]string{
+			"Project": "chart-app-" + user + "-demo", "Environment": "test", "ManagedBy": "chart-app-platform",
+			"UserId": user, "ProjectId": "demo", "CreatedAt": "2026-11-30T12:00:00Z",
+		}
+		bucketWant := with(want, "Purpose", "e2e")
+		if diff := cmp.Diff(bucketWant, bucketTags(t, emu, user+"-demo-data")); diff != "" {
+			t.Errorf("tags of %s's bucket (-want +got):\n%s", user, diff)
+		}
+		if diff := cmp.Diff(want, tableTags(t, emu, user+"-demo-items")); diff != "" {
+			t.Errorf("tags of %s's table (-want +got):\n%s", user, diff)
+		}
+	}
+	// Each project's terraform signed with its own session's key.
+	for _, r := range emu.Requests() {
+		if r.Method != "PUT" || r.Service != "s3" || r.Path != "/alice-demo-data" && r.Path != "/bob-demo-data" {
+			continue
+		}
+		owner := "alice"
+		if r.Path == "/bob-demo-data" {
+			owner = "bob"
+		}
+		if r.AccessKeyID != keys[owner].AccessKeyID {
+			t.Errorf("%s %s was signed with %q, not %s's session key %q", r.Method, r.Path, r.AccessKeyID, owner, keys[owner].AccessKeyID)
+		}
+	}
+
+	// The inventory matches both states: no terraform run needed.
+	refresher := newRefresher(t, emu, st, 0)
+	facts := func(p tf.Project) tfaws.ProjectFacts {
+		res, err := engine.StateResources(ctx, p, keys[p.UserID])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var arns []string
+		for _, r := range res {
+			arns = append(arns, r.ARN)
+		}
+		return tfaws.ProjectFacts{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Region,
+			PlatformTags: map[string]string{"Project": tf.ProjectTag(p.UserID, p.ProjectID), "ManagedBy": tf.ManagedByTag,
+				"UserId": p.UserID, "ProjectId": p.ProjectID, "Environment": "test", "CreatedAt": "2026-11-30T12:00:00Z"},
+			StateARNs: arns, SettledAt: time.Now().Add(-time.Second)}
+	}
+	aliceFacts, bobFacts := facts(alice), facts(bob)
+	if len(aliceFacts.StateARNs) != 2 {
+		t.Fatalf("alice's state ARNs %v", aliceFacts.StateARNs)
+	}
+	compare := func(f tfaws.ProjectFacts) tfaws.Comparison {
+		if err := refresher.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := st.Inventory(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tfaws.CompareProject(f, inv)
+	}
+	for _, f := range []tfaws.ProjectFacts{aliceFacts, bobFacts} {
+		if c := compare(f); !c.InSync() {
+			t.Fatalf("%s after apply: %+v", f.UserID, c)
+		}
+	}
+
+	// Alice's bucket deleted out of band: drift for her, not for bob; a
+	// plan and apply re-creates it.
+	s3c := s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: awssdk.String("alice-demo-data")}); err != nil {
+		t.Fatal(err)
+	}
+	if c := compare(aliceFacts); !c.Drifted() || len(c.Missing) != 1 || c.Missing[0] != "arn:aws:s3:::alice-demo-data" {
+		t.Fatalf("after deleting alice's bucket: %+v", c)
+	}
+	if c := compare(bobFacts); !c.InSync() {
+		t.Fatalf("bob after alice's drift: %+v", c)
+	}
+	if err := apply(alice); err != nil {
+		t.Fatal(err)
+	}
+	if got := bucketTags(t, emu, "alice-demo-data"); got["ManagedBy"] != "chart-app-platform" {
+		t.Fatalf("re-created bucket tags %v", got)
+	}
+
+	// Destroy leaves nothing of either project.
+	for _, p := range []tf.Project{alice, bob} {
+		if _, err := engine.Destroy(ctx, p, keys[p.UserID]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := refresher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := st.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Items) != 0 {
+		t.Fatalf("after destroy the inventory still holds %v", arns(inv.Items))
+	}
+	if bucketExists(t, emu, "alice-demo-data") || tableExists(t, emu, "bob-demo-items") {
+		t.Fatal("destroy left resources in the emulator")
+	}
+}
+
+func bucketTags(t *testing.T, emu *awstest.Emulator, name string) map[string]string {
+	t.Helper()
+	s3c := s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	out, err := s3c.GetBucketTagging(context.Background(), &s3.GetBucketTaggingInput{Bucket: awssdk.String(name)})
+	if err != nil {
+		t.Fatalf("tags of bucket %s: %v", name, err)
+	}
+	tags := map[string]string{}
+	for _, tag := range out.TagSet {
+		tags[awssdk.ToString(tag.Key)] = awssdk.ToString(tag.Value)
+	}
+	return tags
+}
+
+func tableTags(t *testing.T, emu *awstest.Emulator, name string) map[string]string {
+	t.Helper()
+	ddb := dynamodb.NewFromConfig(emu.Config())
+	d, err := ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: awssdk.String(name)})
+	if err != nil {
+		t.Fatalf("table %s: %v", name, err)
+	}
+	out, err := ddb.ListTagsOfResource(context.Background(), &dynamodb.ListTagsOfResourceInput{ResourceArn: d.Table.TableArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]string{}
+	for _, tag := range out.Tags {
+		tags[awssdk.ToString(tag.Key)] = awssdk.ToString(tag.Value)
+	}
+	return tags
+}

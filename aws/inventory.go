@@ -1,0 +1,153 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	taggingtypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf"
+)
+
+// Defaults of InventoryConfig.
+const (
+	// DefaultInventoryInterval is INVENTORY_INTERVAL's default: how stale
+	// the picture of what exists in AWS may get.
+	DefaultInventoryInterval = 5 * time.Minute
+	// DefaultPageSize is GetResources' largest page.
+	DefaultPageSize = 100
+)
+
+// InventoryStore is the slice of the store the refresher writes to.
+type InventoryStore interface {
+	ReplaceInventory(ctx context.Context, region string, items []store.InventoryItem) (time.Time, error)
+}
+
+// InventoryConfig configures a Refresher.
+type InventoryConfig struct {
+	// Base is the SDK configuration of tenantform's own identity; its
+	// retryer should be the adaptive one (LoadConfig).
+	Base awssdk.Config
+	// Regions are listed, each with one paginated listing (the allowed
+	// regions, AWS_ALLOWED_REGIONS).
+	Regions []string
+	// Store keeps the snapshot.
+	Store InventoryStore
+	// Interval between listings (INVENTORY_INTERVAL). Default 5 min.
+	Interval time.Duration
+	// PageSize is GetResources' ResourcesPerPage (1-100). Default 100.
+	PageSize int
+	Logger   *zap.Logger
+}
+
+// Refresher keeps the tagged inventory in the store: every Interval it
+// lists, in every region, all resources tagged ManagedBy=chart-app-platform
+// (one listing for all projects) and replaces the region's snapshot.
+type Refresher struct {
+	cfg     InventoryConfig
+	clients map[string]*tagging.Client
+	log     *zap.Logger
+}
+
+// NewRefresher validates cfg and builds one Tagging API client per region.
+func NewRefresher(cfg InventoryConfig) (*Refresher, error) {
+	if len(cfg.Regions) == 0 {
+		return nil, errors.New("aws: InventoryConfig.Regions is empty")
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("aws: InventoryConfig.Store is required")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInventoryInterval
+	}
+	if cfg.PageSize == 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	if cfg.PageSize < 1 || cfg.PageSize > DefaultPageSize {
+		return nil, fmt.Errorf("aws: InventoryConfig.PageSize %d is outside 1-100", cfg.PageSize)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	r := &Refresher{cfg: cfg, clients: map[string]*tagging.Client{}, log: cfg.Logger}
+	for _, region := range cfg.Regions {
+		r.clients[region] = tagging.NewFromConfig(forRegion(cfg.Base, region))
+	}
+	return r, nil
+}
+
+// Run refreshes at once and then every Interval until ctx ends. A failed
+// listing is logged and tried again at the next tick: the previous
+// snapshot stays, and its listing time tells readers how old it is.
+func (r *Refresher) Run(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("cannot refresh the AWS inventory", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Refresh lists every region once and stores each complete listing. A
+// region that fails keeps its previous snapshot; the others are stored.
+func (r *Refresher) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, region := range r.cfg.Regions {
+		start := time.Now()
+		items, err := r.List(ctx, region)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := r.cfg.Store.ReplaceInventory(ctx, region, items); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.log.Debug("listed the AWS inventory", zap.String("region", region),
+			zap.Int("resources", len(items)), zap.Duration("took", time.Since(start)))
+	}
+	return errors.Join(errs...)
+}
+
+// List returns every resource of region tagged ManagedBy=chart-app-platform,
+// through all pages of GetResources.
+func (r *Refresher) List(ctx context.Context, region string) ([]store.InventoryItem, error) {
+	client, ok := r.clients[region]
+	if !ok {
+		return nil, fmt.Errorf("region %s is not one of the inventory's regions", region)
+	}
+	p := tagging.NewGetResourcesPaginator(client, &tagging.GetResourcesInput{
+		TagFilters:       []taggingtypes.TagFilter{{Key: awssdk.String("ManagedBy"), Values: []string{tf.ManagedByTag}}},
+		ResourcesPerPage: awssdk.Int32(int32(r.cfg.PageSize)),
+	})
+	var items []store.InventoryItem
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list the tagged resources of %s: %w", region, classify(err, ""))
+		}
+		for _, m := range page.ResourceTagMappingList {
+			// Log group ARNs may carry a ":*" suffix.
+			arn := strings.TrimSuffix(awssdk.ToString(m.ResourceARN), ":*")
+			tags := make(map[string]string, len(m.Tags))
+			for _, t := range m.Tags {
+				tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+			}
+			items = append(items, store.InventoryItem{ARN: arn, Type: ResourceType(arn), Region: region, Tags: tags})
+		}
+	}
+	return items, nil
+}

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// InventoryItem is one tagged AWS resource of the inventory snapshot.
+type InventoryItem struct {
+	ARN string `json:"arn"`
+	// Type is "service:type" from the ARN, such as s3:bucket.
+	Type   string            `json:"type"`
+	Region string            `json:"region"`
+	Tags   map[string]string `json:"tags"`
+	// FirstSeen and LastSeen are the database times of the listings that
+	// first and last found the resource (zero on items not yet stored).
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+}
+
+// Inventory is the stored snapshot.
+type Inventory struct {
+	Items []InventoryItem
+	// ListedAt is when each region was last listed completely; a region
+	// that is absent has never been listed.
+	ListedAt map[string]time.Time
+}
+
+// ReplaceInventory makes items the snapshot of region: a complete listing
+// of it. Resources listed before keep their first_seen, the others of the
+// region are removed. It returns the listing's time (the database's).
+func (s *Store) ReplaceInventory(ctx context.Context, region string, items []InventoryItem) (time.Time, error) {
+	arns := make([]string, len(items))
+	types := make([]string, len(items))
+	tags := make([]string, len(items))
+	for i, it := range items {
+		if it.Region != region {
+			return time.Time{}, fmt.Errorf("inventory item %s is in region %q, not %q", it.ARN, it.Region, region)
+		}
+		b, err := json.Marshal(it.Tags)
+		if err != nil {
+			return time.Time{}, err
+		}
+		arns[i], types[i], tags[i] = it.ARN, it.Type, string(b)
+	}
+	var listedAt time.Time
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// now() is the transaction's start: one time for the whole listing.
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO aws_inventory (arn, resource_type, region, tags, first_seen, last_seen)
+			SELECT a, t, $4, g::jsonb, now(), now()
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS x(a, t, g)
+			ON CONFLICT (arn) DO UPDATE SET
+				resource_type = excluded.resource_type,
+				region = excluded.region,
+				tags = excluded.tags,
+				last_seen = excluded.last_seen`,
+			arns, types, tags, region); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM aws_inventory WHERE region = $1 AND NOT (arn = ANY($2::text[]))`, region, arns); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `
+			INSERT INTO aws_inventory_listings (region, listed_at) VALUES ($1, now())
+			ON CONFLICT (region) DO UPDATE SET listed_at = excluded.listed_at
+			RETURNING listed_at`, region).Scan(&listedAt)
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cannot store the inventory of %s: %w", region, translate(err))
+	}
+	return listedAt.UTC(), nil
+}
+
+// Inventory returns the whole snapshot, sorted by ARN.
+func (s *Store) Inventory(ctx context.Context) (Inventory, error) {
+	return s.inventory(ctx, `SELECT arn, resource_type, region, tags, first_seen, last_seen FROM aws_inventory ORDER BY arn`)
+}
+
+// ProjectInventory returns the snapshot's resources whose Project tag is
+// projectTag (chart-app-{userId}-{projectId}), with every region's listing
+// time.
+func (s *Store) ProjectInventory(ctx context.Context, projectTag string) (Inventory, error) {
+	return s.inventory(ctx, `SELECT arn, resource_type, region, tags, first_seen, last_seen FROM aws_inventory
+		WHERE tags->>'Project' = $1 ORDER BY arn`, projectTag)
+}
+
+func (s *Store) inventory(ctx context.Context, sql string, args ...any) (Inventory, error) {
+	inv := Inventory{ListedAt: map[string]time.Time{}}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return Inventory{}, translate(err)
+	}
+	for rows.Next() {
+		var it InventoryItem
+		if err := rows.Scan(&it.ARN, &it.Type, &it.Region, &it.Tags, &it.FirstSeen, &it.LastSeen); err != nil {
+			rows.Close()
+			return Inventory{}, translate(err)
+		}
+		it.FirstSeen, it.LastSeen = it.FirstSeen.UTC(), it.LastSeen.UTC()
+		inv.Items = append(inv.Items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return Inventory{}, translate(err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT region, listed_at FROM aws_inventory_listings`)
+	if err != nil {
+		return Inventory{}, translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var region string
+		var at time.Time
+		if err := rows.Scan(&region, &at); err != nil {
+			return Inventory{}, translate(err)
+		}
+		inv.ListedAt[region] = at.UTC()
+	}
+	return inv, translate(rows.Err())
+}
+
+// LiveProjectKeys returns the key of every project row, whatever its
+// phase: a project being destroyed still owns its resources. The orphan
+// check compares the inventory's Project tags with these.
+func (s *Store) LiveProjectKeys(ctx context.Context) ([]Key, error) {
+	rows, err := s.pool.Query(ctx, `SELECT user_id, project_id FROM projects ORDER BY user_id, project_id`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
+		var k Key
+		err := r.Scan(&k.UserID, &k.ProjectID)
+		return k, err
+	})
+	return keys, translate(err)
+}

@@ -1,0 +1,2 @@
+DROP TABLE aws_inventory_listings;
+DROP TABLE aws_inventory;
