@@ -6,6 +6,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/cost"
+	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -72,6 +74,18 @@ type Config struct {
 	// ExpiringSoonFraction of the TTL left raises the ExpiringSoon
 	// condition. Default 0.1.
 	ExpiringSoonFraction float64
+	// Credentials hands out each project's AWS credentials (package aws:
+	// STS AssumeRole with session tags, cached). Nil: terraform gets none.
+	Credentials Credentials
+	// Inventory reads the tagged AWS inventory (store). Nil: no tag-based
+	// drift check; the slow re-plan remains.
+	Inventory Inventory
+	// Environment is the Environment tag the engine renders, compared with
+	// the inventory's tags.
+	Environment string
+	// Metrics observes passes and terraform operations (package metrics).
+	// Nil: none.
+	Metrics Metrics
 	// Estimator prices plans. Nil uses cost.NewEstimator()'s built-in table.
 	Estimator Estimator
 	// Clock is injected so tests control expiry and backoff. Nil = real.
@@ -132,6 +146,9 @@ func (c Config) withDefaults() Config {
 	if c.ExpiringSoonFraction <= 0 {
 		c.ExpiringSoonFraction = 0.1
 	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
 	if c.Estimator == nil {
 		c.Estimator = cost.NewEstimator()
 	}
@@ -143,6 +160,31 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// Credentials hands out one project's AWS credentials.
+type Credentials interface {
+	ForProject(ctx context.Context, userID, projectID string) (*tf.Credentials, error)
+}
+
+// Inventory is the slice of the store holding the tagged AWS inventory.
+type Inventory interface {
+	ProjectInventory(ctx context.Context, projectTag string) (store.Inventory, error)
+}
+
+// Metrics are the reconciler's process metrics (package metrics).
+type Metrics interface {
+	ObserveReconcile(result string, d time.Duration)
+	ObserveTerraform(op string, d time.Duration)
+	ObserveStartLatency(writtenAt, startedAt time.Time)
+	SetLeasesHeld(n int)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ObserveReconcile(string, time.Duration)   {}
+func (noMetrics) ObserveTerraform(string, time.Duration)   {}
+func (noMetrics) ObserveStartLatency(time.Time, time.Time) {}
+func (noMetrics) SetLeasesHeld(int)                        {}
 
 // Estimator prices the resources of a plan (package cost).
 type Estimator interface {

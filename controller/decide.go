@@ -74,6 +74,9 @@ type observed struct {
 	// stateOnlyAfter is how many failed destroys switch to destroying
 	// from state alone.
 	stateOnlyAfter int
+	// inventoryDrift: the tagged AWS inventory shows a resource of the
+	// state gone, or its platform tags changed.
+	inventoryDrift bool
 }
 
 // terminalReasons wait for a new generation of the spec: retrying cannot
@@ -132,7 +135,7 @@ func decide(o observed) Decision {
 	if p.Generation != st.ObservedGeneration || st.Phase != store.PhaseReady {
 		return Decision{Action: ActPlan}
 	}
-	if o.driftEvery > 0 && (st.LastVerifiedAt == nil || !o.now.Before(st.LastVerifiedAt.Add(o.driftEvery))) {
+	if o.inventoryDrift || o.driftEvery > 0 && (st.LastVerifiedAt == nil || !o.now.Before(st.LastVerifiedAt.Add(o.driftEvery))) {
 		return Decision{Action: ActDriftCheck}
 	}
 	return Decision{Action: ActIdle}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
@@ -268,6 +269,9 @@ func (ps *pass) destroyFailed(err error) outcome {
 // operation deadline (TF_OPERATION_TIMEOUT). A plan may also be cancelled
 // by a client write that makes it pointless.
 func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.Context) (store.RunResult, error)) (store.RunRef, error) {
+	if err := ps.credentials(ctx); err != nil {
+		return store.RunRef{}, err
+	}
 	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	ref, err := ps.c.store.StartRun(dctx, ps.p, ps.token, op, ps.runReason, ps.id, ps.c.cfg.Owner, ps.c.cfg.Clock.Now())
 	cancel()
@@ -282,6 +286,7 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 
 	started := time.Now()
 	res, opErr := do(opCtx)
+	ps.c.cfg.Metrics.ObserveTerraform(op, time.Since(started))
 
 	ps.flight.mu.Lock()
 	superseded := ps.flight.superseded && op == store.OpPlan
@@ -322,6 +327,24 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 	ps.log.Info("terraform "+op, zap.Int64("run", ref.Number), zap.String("outcome", res.Outcome),
 		zap.Duration("duration", time.Since(started)))
 	return ref, opErr
+}
+
+// credentials fetches the project's AWS credentials once per pass (the
+// provider caches them across passes). A refusal by AWS is terminal
+// (CredentialsDenied, with AWS's message); throttling backs off.
+func (ps *pass) credentials(ctx context.Context) error {
+	if ps.creds != nil || ps.c.cfg.Credentials == nil {
+		return nil
+	}
+	creds, err := ps.c.cfg.Credentials.ForProject(ctx, ps.p.UserID, ps.p.ProjectID)
+	if aws.IsDenied(err) {
+		return fmt.Errorf("%w: %w", ErrCredentialsDenied, err)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot get the project's AWS credentials: %w", err)
+	}
+	ps.creds = creds
+	return nil
 }
 
 // limits are the user's quota and the project's ceiling, from the

@@ -55,10 +55,12 @@ func (c *Controller) reconcileClaimed(workCtx, stopCtx context.Context, p store.
 	f := &flight{generation: p.Generation, deleting: p.DeletionRequestedAt != nil}
 	c.mu.Lock()
 	c.inFlight[p.Key] = f
+	c.cfg.Metrics.SetLeasesHeld(len(c.inFlight))
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		delete(c.inFlight, p.Key)
+		c.cfg.Metrics.SetLeasesHeld(len(c.inFlight))
 		c.mu.Unlock()
 	}()
 
@@ -67,15 +69,19 @@ func (c *Controller) reconcileClaimed(workCtx, stopCtx context.Context, p store.
 	leaseLost := make(chan struct{})
 	go c.renewLease(ctx, p, f, cancel, leaseLost, log)
 
+	started := time.Now()
+	c.cfg.Metrics.ObserveStartLatency(p.DueAt, c.cfg.Clock.Now())
 	ps := &pass{c: c, p: p, token: p.LeaseToken, st: p.Status, id: id, log: log, now: c.cfg.Clock.Now(), flight: f}
 	out := ps.reconcile(ctx)
 
 	select {
 	case <-leaseLost:
 		log.Warn("lease lost during reconcile; another reconciler owns the project now")
+		c.cfg.Metrics.ObserveReconcile("lease_lost", time.Since(started))
 		return
 	default:
 	}
+	c.cfg.Metrics.ObserveReconcile(ps.result(out), time.Since(started))
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(workCtx), statusWriteTimeout)
 	defer wcancel()
 	switch {
@@ -95,6 +101,20 @@ func (c *Controller) reconcileClaimed(workCtx, stopCtx context.Context, p store.
 			log.Error("cannot record the reconcile outcome", zap.Error(err))
 		}
 	}
+}
+
+// result names the pass's outcome for the reconcile counter.
+func (ps *pass) result(out outcome) string {
+	if out.deleted {
+		return "success"
+	}
+	if c, ok := findCondition(ps.st, CondReady); ok && c.ObservedGeneration == ps.p.Generation && ps.st.Phase == store.PhaseFailed && terminalReasons[c.Reason] {
+		return "terminal"
+	}
+	if ps.st.NextAttemptAt != nil && (ps.st.Phase == store.PhaseFailed || ps.st.Phase == store.PhaseDestroying) {
+		return "error"
+	}
+	return "success"
 }
 
 // renewLease keeps the claim alive while the pass runs; if the lease is
@@ -150,8 +170,10 @@ func (ps *pass) reconcile(ctx context.Context) outcome {
 	if err != nil {
 		return ps.fail(err, ReasonPlanFailed)
 	}
-	d := decide(observed{p: ps.p, specOK: specErr == nil, interrupted: interrupted, now: ps.now,
-		driftEvery: ps.c.cfg.DriftCheckInterval, stateOnlyAfter: ps.c.cfg.DestroyStateOnlyAfter})
+	o := observed{p: ps.p, specOK: specErr == nil, interrupted: interrupted, now: ps.now,
+		driftEvery: ps.c.cfg.DriftCheckInterval, stateOnlyAfter: ps.c.cfg.DestroyStateOnlyAfter}
+	o.inventoryDrift = ps.compareInventory(ctx)
+	d := decide(o)
 	ps.log.Debug("decided", zap.Stringer("action", d.Action), zap.Bool("state_only", d.StateOnly))
 
 	switch d.Action {

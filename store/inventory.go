@@ -49,6 +49,26 @@ func (s *Store) ReplaceInventory(ctx context.Context, region string, items []Inv
 	}
 	var listedAt time.Time
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Projects whose resources appeared, vanished or were re-tagged
+		// since the last listing are due now: drift is found within one
+		// listing, and projects whose resources did not change are not
+		// looked at.
+		if _, err := tx.Exec(ctx, `
+			UPDATE projects p SET due_at = least(p.due_at, now())
+			FROM (
+				SELECT x.g::jsonb AS tags FROM unnest($1::text[], $2::text[]) AS x(a, g)
+					LEFT JOIN aws_inventory i ON i.arn = x.a
+					WHERE i.arn IS NULL OR i.tags <> x.g::jsonb
+				UNION ALL
+				SELECT i.tags FROM unnest($1::text[], $2::text[]) AS x(a, g)
+					JOIN aws_inventory i ON i.arn = x.a WHERE i.tags <> x.g::jsonb
+				UNION ALL
+				SELECT tags FROM aws_inventory WHERE region = $3 AND NOT (arn = ANY($1::text[]))
+			) changed
+			WHERE p.user_id = changed.tags->>'UserId' AND p.project_id = changed.tags->>'ProjectId'`,
+			arns, tags, region); err != nil {
+			return err
+		}
 		// now() is the transaction's start: one time for the whole listing.
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO aws_inventory (arn, resource_type, region, tags, first_seen, last_seen)

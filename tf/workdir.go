@@ -164,21 +164,25 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 	return out, nil
 }
 
+// PlatformTags are the guide's tags on every AWS resource of a project,
+// rendered into the aws provider's default_tags; the reconciler compares
+// the tagged inventory with them.
+func PlatformTags(p Project, environment string) map[string]string {
+	return map[string]string{
+		"Project":     ProjectTag(p.UserID, p.ProjectID),
+		"Environment": environment,
+		"ManagedBy":   ManagedByTag,
+		"UserId":      p.UserID,
+		"ProjectId":   p.ProjectID,
+		"CreatedAt":   p.CreatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
 // awsSettings are the aws provider settings every configuration of a
 // project gets: the guide's tags and, for emulators, the endpoints.
 func awsSettings(in renderInput) map[string]any {
-	p := in.project
 	settings := map[string]any{
-		"default_tags": map[string]any{
-			"tags": map[string]string{
-				"Project":     ProjectTag(p.UserID, p.ProjectID),
-				"Environment": in.environment,
-				"ManagedBy":   ManagedByTag,
-				"UserId":      p.UserID,
-				"ProjectId":   p.ProjectID,
-				"CreatedAt":   p.CreatedAt.UTC().Format(time.RFC3339),
-			},
-		},
+		"default_tags": map[string]any{"tags": PlatformTags(in.project, in.environment)},
 	}
 	if in.endpointURL != "" {
 		endpoints := map[string]string{}
