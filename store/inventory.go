@@ -158,3 +158,12 @@ func (s *Store) LiveProjectKeys(ctx context.Context) ([]Key, error) {
 	})
 	return keys, translate(err)
 }
+
+// StrayProjects counts the projects whose Strays condition is True:
+// resources tagged with them exist in AWS that their state does not hold.
+func (s *Store) StrayProjects(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM projects
+		WHERE conditions @> '[{"type": "Strays", "status": "True"}]'::jsonb`).Scan(&n)
+	return n, translate(err)
+}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantform/tenantform/api"
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store/localpg"
 )
 
@@ -102,9 +103,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err != nil {
 		return err
 	}
-	_, metrics := newMetrics()
+	awsSvc, err := newAWSServices(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	notifier, err := newNotifier(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	// One process serves everything on the API's /metrics.
+	httpMetrics, recMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries), metrics.NewReconciler(nil)
+	reg := newMetrics(newStateCollector(cfg, st, awsSvc, log), httpMetrics, recMetrics)
 	// Loopback only: dev mode is for the machine it runs on.
-	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)), newAPIHandler(cfg, st, metrics, log), cfg.ShutdownGrace, log)
+	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)),
+		newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
 	if err != nil {
 		return err
 	}
@@ -120,10 +132,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return err
 	})
 	g.Go(func() error {
-		err := newController(cfg, st, engine, log).Run(ctx)
+		err := newController(cfg, st, engine, awsSvc, recMetrics, log).Run(ctx)
 		cancel(err)
 		return err
 	})
+	if notifier != nil {
+		g.Go(func() error { return notifier.Run(ctx) })
+	}
+	awsSvc.start(ctx)
 	printDevBanner(stdout, fmt.Sprintf("http://%s", srv.Addr()), redactDatabaseURL(cfg.DatabaseURL), dbNote, awsNote, token)
 
 	err = g.Wait()

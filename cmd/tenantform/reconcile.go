@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantform/tenantform/controller"
 	"github.com/tenantform/tenantform/cost"
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
 )
@@ -33,8 +34,25 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 	if err != nil {
 		return err
 	}
+	awsSvc, err := newAWSServices(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	recMetrics := metrics.NewReconciler(nil)
+	reg := newMetrics(newStateCollector(cfg, st, awsSvc, log), recMetrics)
+	if err := serveMetrics(ctx, cfg, reg, log); err != nil {
+		return err
+	}
+	notifier, err := newNotifier(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	if notifier != nil {
+		go notifier.Run(ctx)
+	}
+	awsSvc.start(ctx)
 	log.Info("reconciler starting", zap.Int("concurrency", cfg.TFConcurrency), zap.String("version", buildVersion()))
-	err = newController(cfg, st, engine, log).Run(ctx)
+	err = newController(cfg, st, engine, awsSvc, recMetrics, log).Run(ctx)
 	log.Info("reconciler stopped")
 	return err
 }
@@ -71,8 +89,8 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 }
 
 // newController is the reconciler over st and engine, configured from cfg.
-func newController(cfg Config, st *store.Store, engine *tf.Engine, log *zap.Logger) *controller.Controller {
-	return controller.New(controller.Config{
+func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsServices, m *metrics.Reconciler, log *zap.Logger) *controller.Controller {
+	cc := controller.Config{
 		Concurrency:          cfg.TFConcurrency,
 		LeaseDuration:        cfg.LeaseDuration,
 		ResyncInterval:       cfg.ResyncInterval,
@@ -86,6 +104,13 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, log *zap.Logg
 		RunRetention:         cfg.RunRetention,
 		RunsPerProject:       cfg.RunsPerProject,
 		Estimator:            cost.NewEstimator(),
+		Environment:          cfg.Environment,
+		Metrics:              m,
 		Logger:               log.Named("controller"),
-	}, st, engine)
+	}
+	if awsSvc != nil && awsSvc.creds != nil {
+		cc.Credentials = awsSvc.creds
+		cc.Inventory = st
+	}
+	return controller.New(cc, st, engine)
 }

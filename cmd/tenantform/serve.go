@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"go.uber.org/zap"
 )
@@ -20,10 +21,17 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	defer log.Sync()
 	defer st.Close()
 
-	_, metrics := newMetrics()
+	// The web process reads the inventory the reconciler keeps (orphans,
+	// metrics); it lists nothing in AWS itself.
+	awsSvc, err := newAWSServices(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	httpMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries)
+	reg := newMetrics(newStateCollector(cfg, st, awsSvc, log), httpMetrics)
 	// All interfaces: Heroku's router and container runtimes connect from
 	// outside the dyno.
-	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.Port)), newAPIHandler(cfg, st, metrics, log), cfg.ShutdownGrace, log)
+	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.Port)), newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
 	if err != nil {
 		return err
 	}

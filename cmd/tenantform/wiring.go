@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/api"
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf/policy"
 )
@@ -50,20 +49,14 @@ func policyRules(cfg Config) policy.Rules {
 	return r
 }
 
-// newMetrics returns the process's Prometheus registry, with the Go runtime
-// and process collectors, and its /metrics handler. A registry of our own
-// rather than the global default keeps what is exported explicit.
-func newMetrics() (*prometheus.Registry, http.Handler) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	return reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+// newMetrics returns the process's Prometheus registry: the Go runtime
+// and process collectors, tenantform_build_info, and cs.
+func newMetrics(cs ...prometheus.Collector) *prometheus.Registry {
+	return metrics.NewRegistry(buildVersion(), cs...)
 }
 
 // newAPIHandler is the HTTP API over st, configured from cfg.
-func newAPIHandler(cfg Config, st *store.Store, metrics http.Handler, log *zap.Logger) http.Handler {
+func newAPIHandler(cfg Config, st *store.Store, reg *prometheus.Registry, httpMetrics *metrics.HTTP, orphans api.OrphanLister, log *zap.Logger) http.Handler {
 	return api.New(api.Config{
 		JWTSecret:            []byte(cfg.JWTSecret),
 		CORSOrigin:           cfg.CORSOrigin,
@@ -78,8 +71,9 @@ func newAPIHandler(cfg Config, st *store.Store, metrics http.Handler, log *zap.L
 		RateLimitBurst:       cfg.RateLimitBurst,
 		Now:                  time.Now,
 		Logger:               log,
-		Metrics:              metrics,
-		// Orphans stays nil (501) until the AWS inventory exists.
+		Metrics:              metrics.Handler(reg),
+		HTTPMetrics:          httpMetrics,
+		Orphans:              orphans,
 	}, st)
 }
 

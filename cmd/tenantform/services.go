@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/api"
+	"github.com/tenantform/tenantform/aws"
+	"github.com/tenantform/tenantform/metrics"
+	"github.com/tenantform/tenantform/notify"
+	"github.com/tenantform/tenantform/store"
+)
+
+// Wiring of the services around the API and the reconciler: AWS
+// (credentials, inventory, orphans), metrics and notifications.
+
+// awsServices is tenantform's side of AWS. All fields are nil when no AWS
+// identity is available (a laptop without credentials): tenant runs then
+// get no AWS credentials and the inventory is off.
+type awsServices struct {
+	creds     *aws.Credentials
+	refresher *aws.Refresher
+	orphans   *aws.Orphans
+}
+
+// newAWSServices builds the AWS services from the SDK's default chain (and
+// AWS_ROLE_ARN when set). An identity the chain cannot produce is not an
+// error: it is logged, and AWS stays off.
+func newAWSServices(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) (*awsServices, error) {
+	base, err := aws.LoadConfig(ctx, aws.SDKOptions{Region: cfg.AWSRegion, EndpointURL: cfg.AWSEndpointURL})
+	if err != nil {
+		return nil, err
+	}
+	probe, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, credErr := base.Credentials.Retrieve(probe)
+	cancel()
+	if credErr != nil {
+		log.Warn("no AWS credentials found (SDK default chain): tenant runs get none, and the tagged inventory is off",
+			zap.String("hint", "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and AWS_ROLE_ARN"))
+		return &awsServices{}, nil
+	}
+	creds, err := aws.NewCredentials(aws.CredentialsConfig{Base: base, RoleARN: cfg.AWSRoleARN, ExternalID: cfg.AWSExternalID,
+		Logger: log.Named("aws")})
+	if err != nil {
+		return nil, err
+	}
+	own := aws.ServiceConfig(base, cfg.AWSRoleARN, cfg.AWSExternalID, cfg.AWSSessionName)
+	refresher, err := aws.NewRefresher(aws.InventoryConfig{Base: own, Regions: cfg.AWSAllowedRegions, Store: st,
+		Interval: cfg.InventoryInterval, Logger: log.Named("inventory")})
+	if err != nil {
+		return nil, err
+	}
+	orphans, err := aws.NewOrphans(aws.OrphanConfig{Base: own, Store: st, Mode: cfg.OrphanCleanup,
+		Interval: cfg.InventoryInterval, Logger: log.Named("orphans")})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("AWS configured", zap.Bool("assumes_role", cfg.AWSRoleARN != ""),
+		zap.Strings("regions", cfg.AWSAllowedRegions), zap.String("orphan_cleanup", string(cfg.OrphanCleanup)))
+	return &awsServices{creds: creds, refresher: refresher, orphans: orphans}, nil
+}
+
+// start runs the inventory refresher and the orphan sweep until ctx ends.
+func (a *awsServices) start(ctx context.Context) {
+	if a == nil || a.refresher == nil {
+		return
+	}
+	go a.refresher.Run(ctx)
+	go a.orphans.Run(ctx)
+}
+
+// orphanCounts feeds the orphaned and stray resource metrics.
+type orphanCounts struct {
+	orphans *aws.Orphans
+	st      *store.Store
+}
+
+func (o orphanCounts) ResourceCounts(ctx context.Context) (orphaned, stray int, err error) {
+	list, err := o.orphans.List(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	stray, err = o.st.StrayProjects(ctx)
+	return len(list), stray, err
+}
+
+// newStateCollector is the state metrics collector every process serves.
+func newStateCollector(cfg Config, st *store.Store, a *awsServices, log *zap.Logger) *metrics.State {
+	sc := metrics.StateConfig{MaxSeries: cfg.MetricsMaxSeries, DefaultMaxResources: cfg.MaxResourcesPerUser,
+		BudgetUSD: cfg.AWSCostBudgetLimitUSD, Logger: log.Named("metrics")}
+	if a != nil && a.orphans != nil {
+		sc.Inventory = orphanCounts{orphans: a.orphans, st: st}
+	}
+	return metrics.NewState(st, sc)
+}
+
+// newNotifier is the notification service, or nil when no channel is
+// configured.
+func newNotifier(cfg Config, st *store.Store, log *zap.Logger) (*notify.Service, error) {
+	nc := notify.Config{WebhookURL: cfg.AlertWebhookURL, WebhookSecret: cfg.AlertWebhookSecret, Email: cfg.AlertEmail,
+		SMTPURL: cfg.SMTPURL, BudgetUSD: cfg.AWSCostBudgetLimitUSD, DefaultMaxResources: cfg.MaxResourcesPerUser,
+		ExpiryWarning: cfg.AlertExpiryWarning, Logger: log.Named("notify")}
+	if !nc.Enabled() {
+		return nil, nil
+	}
+	if err := nc.Validate(); err != nil {
+		return nil, err
+	}
+	return notify.New(nc, st)
+}
+
+// serveMetrics serves reg on METRICS_PORT (the reconciler's /metrics)
+// until ctx ends.
+func serveMetrics(ctx context.Context, cfg Config, reg *prometheus.Registry, log *zap.Logger) error {
+	srv, err := metrics.Listen(net.JoinHostPort("", strconv.Itoa(cfg.MetricsPort)), reg, log)
+	if err != nil {
+		return fmt.Errorf("cannot serve metrics (set METRICS_PORT to another port): %w", err)
+	}
+	log.Info("metrics listening", zap.Int("port", srv.Addr().Port))
+	go srv.Serve(ctx)
+	return nil
+}
+
+// orphanLister is what GET /api/v1/orphans serves: nil (501) without AWS.
+func (a *awsServices) orphanLister() api.OrphanLister {
+	if a == nil || a.orphans == nil {
+		return nil
+	}
+	return a.orphans
+}
