@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"runtime"
 	"sort"
@@ -167,6 +168,9 @@ func exposition(t testing.TB, reg *prometheus.Registry) string {
 func promtool(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("promtool")
+	if err != nil && os.Getenv("TENANTFORM_REQUIRE_PROMTOOL") != "" {
+		t.Fatal("promtool is required here (TENANTFORM_REQUIRE_PROMTOOL) but not installed")
+	}
 	if err != nil {
 		t.Skip("promtool is not installed (Debian: apt-get install prometheus); .ci/run installs it")
 	}
