@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,7 +13,7 @@ import (
 
 // StateSource is the slice of *store.Store the state collector reads.
 type StateSource interface {
-	MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResources int) (store.MetricsSnapshot, error)
+	MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResources int, runsSince time.Time) (store.MetricsSnapshot, error)
 }
 
 // Inventory counts tagged AWS resources that no project accounts for. It is
@@ -52,6 +53,13 @@ type State struct {
 	src StateSource
 	cfg StateConfig
 
+	// mu serializes scrapes, which share the run counts below.
+	mu sync.Mutex
+	// settledRuns are the runs finished before runsSince, counted once:
+	// each scrape reads only the runs finished since.
+	settledRuns map[[2]string]int64
+	runsSince   time.Time
+
 	up, queryDuration                                     *prometheus.Desc
 	projects                                              *prometheus.Desc
 	projectCost, projectCeiling, projectTTL, projectReady *prometheus.Desc
@@ -79,7 +87,7 @@ func NewState(src StateSource, cfg StateConfig) *State {
 	up := []string{"user", "project"}
 	u := []string{"user"}
 	return &State{
-		src: src, cfg: cfg,
+		src: src, cfg: cfg, settledRuns: map[[2]string]int64{},
 		up:              prometheus.NewDesc("tenantform_state_up", "1 if the last scrape read the database, 0 if the query failed (the other state families are then missing).", nil, nil),
 		queryDuration:   prometheus.NewDesc("tenantform_state_query_duration_seconds", "How long the state query of this scrape took.", nil, nil),
 		projects:        prometheus.NewDesc("tenantform_projects", "Projects by phase.", []string{"phase"}, nil),
@@ -127,10 +135,12 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 	gauge(s.budget, s.cfg.BudgetUSD)
 	gauge(s.seriesCap, float64(s.cfg.MaxSeries))
 
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	snap, err := s.src.MetricsSnapshot(ctx, s.cfg.MaxSeries, s.cfg.DefaultMaxResources)
+	snap, err := s.src.MetricsSnapshot(ctx, s.cfg.MaxSeries, s.cfg.DefaultMaxResources, s.runsSince)
 	gauge(s.queryDuration, time.Since(start).Seconds())
 	if err != nil {
 		s.cfg.Logger.Warn("cannot compute the state metrics", zap.Error(err))
@@ -163,9 +173,15 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 	gauge(s.queueOldestWait, snap.OldestWaitSeconds)
 
 	counts := map[[2]string]int64{}
-	for _, r := range snap.Runs {
-		counts[[2]string{r.Operation, r.Outcome}] += r.Count
+	for k, n := range s.settledRuns {
+		counts[k] = n
 	}
+	for _, r := range snap.Runs {
+		k := [2]string{r.Operation, r.Outcome}
+		counts[k] += r.Count
+		s.settledRuns[k] += r.Settled
+	}
+	s.runsSince = snap.SettledBefore
 	for _, op := range runOperations {
 		for _, res := range runResults {
 			ch <- prometheus.MustNewConstMetric(s.runs, prometheus.CounterValue, float64(counts[[2]string{op, res}]), op, res)
