@@ -28,10 +28,14 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 var t0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// clock is the injected clock; tests move it instead of sleeping.
+// clock is the injected clock; tests move it instead of sleeping. When
+// rounds is set, After announces each wait on it and fires when the test
+// sends on tick.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	rounds chan time.Duration
+	tick   chan time.Time
 }
 
 func (c *clock) Now() time.Time {
@@ -44,7 +48,13 @@ func (c *clock) Add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
-func (c *clock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
+func (c *clock) After(d time.Duration) <-chan time.Time {
+	if c.rounds == nil {
+		return make(chan time.Time)
+	}
+	c.rounds <- d
+	return c.tick
+}
 
 const secret = "webhook-secret-for-tests"
 
@@ -302,6 +312,42 @@ func TestEachEventDeliveredOnceAcrossRestartsAndReplicas(t *testing.T) {
 	}
 	if rc.snapshot()["quota/alice/2030-03-05"] != 1 {
 		t.Errorf("no next-day quota reminder: %v", rc.snapshot())
+	}
+}
+
+func TestRunScansAndDeliversEachInterval(t *testing.T) {
+	st, clk, _ := seed(t)
+	clk.rounds, clk.tick = make(chan time.Duration), make(chan time.Time)
+	rc := &receiver{t: t, accepted: map[string]int{}, events: map[string]notify.Event{}}
+	hook := httptest.NewServer(rc)
+	defer hook.Close()
+	s, err := notify.New(notify.Config{WebhookURL: hook.URL, WebhookSecret: secret, BudgetUSD: 1000,
+		RetryBackoff: func(int) time.Duration { return 0 }, ScanInterval: 2 * time.Minute, Clock: clk}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	// Round 1: the receiver's first answer is a 500, so the webhook
+	// channel stops there; round 2 retries and delivers the rest.
+	for round := 1; round <= 2; round++ {
+		if d := <-clk.rounds; d != 2*time.Minute {
+			t.Fatalf("round %d waits %s, want the scan interval", round, d)
+		}
+		if round == 1 {
+			if n := len(rc.snapshot()); n != 0 {
+				t.Fatalf("round 1 delivered %d despite the 500", n)
+			}
+			clk.tick <- clk.Now()
+		}
+	}
+	if n := len(rc.snapshot()); n != 5 {
+		t.Errorf("after two rounds the webhook has %d events, want 5: %v", n, rc.snapshot())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }
 
