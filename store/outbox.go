@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,7 +59,7 @@ func (s *Store) DeliverNotification(ctx context.Context, channels []string,
 		WHERE sent_at IS NULL AND next_attempt_at <= now() AND channel = ANY($1)
 		ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, channels).
 		Scan(&n.ID, &n.Channel, &n.DedupKey, &n.Kind, &n.Payload, &n.Attempts, &n.CreatedAt)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil, nil
 	}
 	if err != nil {
