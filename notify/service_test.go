@@ -345,6 +345,13 @@ func TestRunScansAndDeliversEachInterval(t *testing.T) {
 	if n := len(rc.snapshot()); n != 5 {
 		t.Errorf("after two rounds the webhook has %d events, want 5: %v", n, rc.snapshot())
 	}
+	// Sent notifications are pruned only after 90 days.
+	if n, err := st.DeleteSentNotifications(context.Background(), time.Hour); err != nil || n != 0 {
+		t.Errorf("pruned %d (%v) of today's notifications", n, err)
+	}
+	if n, err := st.DeleteSentNotifications(context.Background(), 0); err != nil || n != 5 {
+		t.Errorf("pruned %d (%v) notifications sent before now, want the 5 sent", n, err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)

@@ -177,3 +177,16 @@ func (s *Store) NotificationFacts(ctx context.Context, now time.Time, defaultMax
 	}
 	return f, nil
 }
+
+// DeleteSentNotifications removes notifications sent longer than olderThan
+// ago (by the database's clock, which stamped them), so the outbox does
+// not grow forever. Keep them longer than the longest dedup period (a
+// month), or an event would be announced again.
+func (s *Store) DeleteSentNotifications(ctx context.Context, olderThan time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM notification_outbox WHERE sent_at < now() - $1 * interval '1 microsecond'`,
+		olderThan.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("cannot prune the notification outbox: %w", translate(err))
+	}
+	return tag.RowsAffected(), nil
+}
