@@ -68,6 +68,7 @@ type State struct {
 	deployments, runs                                     *prometheus.Desc
 	queueDepth, queueOldestWait                           *prometheus.Desc
 	orphaned, stray, seriesCap                            *prometheus.Desc
+	outboxPending, outboxFailing                          *prometheus.Desc
 }
 
 // NewState returns the state collector over src.
@@ -105,6 +106,8 @@ func NewState(src StateSource, cfg StateConfig) *State {
 		runs:            prometheus.NewDesc("tenantform_terraform_runs_total", "Finished terraform runs, by operation and result (from the run history).", []string{"operation", "result"}, nil),
 		queueDepth:      prometheus.NewDesc("tenantform_reconcile_queue_depth", "Projects due for a reconcile that no reconciler holds.", nil, nil),
 		queueOldestWait: prometheus.NewDesc("tenantform_reconcile_queue_oldest_wait_seconds", "How long the longest-waiting due, unclaimed project has waited (0 when none).", nil, nil),
+		outboxPending:   prometheus.NewDesc("tenantform_notifications_pending", "Notifications not delivered yet, by channel (webhook, email).", []string{"channel"}, nil),
+		outboxFailing:   prometheus.NewDesc("tenantform_notifications_failing", "Undelivered notifications whose last attempt failed, by channel.", []string{"channel"}, nil),
 		orphaned:        prometheus.NewDesc("tenantform_orphaned_resources", "Tagged AWS resources whose project no longer exists.", nil, nil),
 		stray:           prometheus.NewDesc("tenantform_stray_resources", "AWS resources with tenantform's tags that no project's state holds.", nil, nil),
 		seriesCap:       prometheus.NewDesc("tenantform_metrics_max_series", "METRICS_MAX_SERIES: per-user and per-project series past it are summed into \"_other\".", nil, nil),
@@ -115,7 +118,8 @@ func NewState(src StateSource, cfg StateConfig) *State {
 func (s *State) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{s.up, s.queryDuration, s.projects, s.projectCost, s.projectCeiling,
 		s.projectTTL, s.projectReady, s.userProjects, s.userResources, s.userQuota, s.userCost, s.totalCost, s.budget,
-		s.deployments, s.runs, s.queueDepth, s.queueOldestWait, s.orphaned, s.stray, s.seriesCap} {
+		s.deployments, s.runs, s.queueDepth, s.queueOldestWait, s.orphaned, s.stray, s.seriesCap,
+		s.outboxPending, s.outboxFailing} {
 		ch <- d
 	}
 }
@@ -171,6 +175,15 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 	gauge(s.totalCost, snap.TotalEstimatedMonthlyCostUSD)
 	gauge(s.queueDepth, float64(snap.QueueDepth))
 	gauge(s.queueOldestWait, snap.OldestWaitSeconds)
+
+	outbox := map[string]store.OutboxCount{}
+	for _, o := range snap.Outbox {
+		outbox[o.Channel] = o
+	}
+	for _, ch := range []string{store.ChannelWebhook, store.ChannelEmail} {
+		gauge(s.outboxPending, float64(outbox[ch].Pending), ch)
+		gauge(s.outboxFailing, float64(outbox[ch].Failing), ch)
+	}
 
 	counts := map[[2]string]int64{}
 	for k, n := range s.settledRuns {

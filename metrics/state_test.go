@@ -28,6 +28,8 @@ func seedSeveralPhases(t *testing.T, d db) {
 		project{user: "carol", id: "x", phase: store.PhaseApplying, resources: 2, cost: 5, ceiling: 5, expiresIn: -10, dueIn: -5, leased: true},
 	)
 	d.exec(t, `INSERT INTO user_quotas (user_id, max_resources, updated_at) VALUES ('alice', 7, now())`)
+	d.exec(t, `INSERT INTO notification_outbox (channel, dedup_key, kind, payload, attempts, sent_at) VALUES
+		('webhook', 'a', 'k', '{}', 0, NULL), ('webhook', 'b', 'k', '{}', 2, NULL), ('email', 'a', 'k', '{}', 1, now())`)
 	d.insertRuns(t, store.OpApply, store.OutcomeSucceeded, 3)
 	d.insertRuns(t, store.OpApply, store.OutcomeFailed, 2)
 	d.insertRuns(t, store.OpPlan, store.OutcomeSucceeded, 5)
@@ -93,6 +95,10 @@ func TestStateMatchesDatabase(t *testing.T) {
 		`tenantform_terraform_runs_total{operation="plan",result="failed"}`:       0,
 		`tenantform_terraform_runs_total{operation="destroy",result="succeeded"}`: 0,
 		`tenantform_terraform_runs_total{operation="destroy",result="failed"}`:    0,
+		`tenantform_notifications_pending{channel="webhook"}`:                     2,
+		`tenantform_notifications_failing{channel="webhook"}`:                     1,
+		`tenantform_notifications_pending{channel="email"}`:                       0,
+		`tenantform_notifications_failing{channel="email"}`:                       0,
 	}
 	// Figures that depend on the database's clock are checked within a
 	// tolerance below; everything else must match exactly.

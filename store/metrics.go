@@ -38,6 +38,16 @@ type MetricsSnapshot struct {
 	// due (0 when none waits): the sign of a reconciler that is not
 	// progressing.
 	OldestWaitSeconds float64
+	// Outbox counts undelivered notifications per channel.
+	Outbox []OutboxCount
+}
+
+// OutboxCount is the notification backlog of one channel.
+type OutboxCount struct {
+	Channel string
+	// Pending are not delivered yet; Failing are those of them whose last
+	// attempt failed.
+	Pending, Failing int
 }
 
 // ProjectFigures are one project's exported figures.
@@ -128,6 +138,9 @@ SELECT 'run', operation, outcome, count(*),
        count(*) FILTER (WHERE finished_at < now() - $4 * interval '1 microsecond'), 0, 0
 FROM runs WHERE finished_at >= $3 GROUP BY operation, outcome
 UNION ALL
+SELECT 'outbox', channel, '', count(*), count(*) FILTER (WHERE attempts > 0), 0, 0
+FROM notification_outbox WHERE sent_at IS NULL GROUP BY channel
+UNION ALL
 SELECT 'total', '', '', COALESCE(sum(cost), 0), count(*) FILTER (WHERE waiting),
        COALESCE(max(waited) FILTER (WHERE waiting), 0),
        -- microseconds since the epoch: exact in a float8
@@ -167,6 +180,8 @@ func (s *Store) MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResour
 				EstimatedMonthlyCostUSD: v3, MaxResources: int(v4)})
 		case "run":
 			snap.Runs = append(snap.Runs, RunCount{Operation: a, Outcome: b, Count: int64(v1), Settled: int64(v2)})
+		case "outbox":
+			snap.Outbox = append(snap.Outbox, OutboxCount{Channel: a, Pending: int(v1), Failing: int(v2)})
 		case "total":
 			snap.TotalEstimatedMonthlyCostUSD, snap.QueueDepth, snap.OldestWaitSeconds = v1, int(v2), v3
 			snap.SettledBefore = time.UnixMicro(int64(v4)).UTC()
