@@ -86,7 +86,8 @@ func (s *Store) DeliverNotification(ctx context.Context, channels []string,
 // NotificationFacts is what the notification scanner derives events from.
 type NotificationFacts struct {
 	TotalEstimatedMonthlyCostUSD float64
-	// UsersAtQuota hold at least their resource quota.
+	// UsersAtQuota hold at least their resource quota (a quota of 0 is a
+	// deliberate block, not news).
 	UsersAtQuota []UserQuotaFact
 	// Expiring projects reach their time to live within the window asked
 	// for and are not being deleted.
@@ -133,7 +134,7 @@ func (s *Store) NotificationFacts(ctx context.Context, now time.Time, defaultMax
 	}
 	rows, err := s.pool.Query(ctx, `SELECT p.user_id, sum(p.resource_count)::int, COALESCE(max(q.max_resources), $1)
 		FROM projects p LEFT JOIN user_quotas q ON q.user_id = p.user_id
-		GROUP BY p.user_id HAVING sum(p.resource_count) >= COALESCE(max(q.max_resources), $1)
+		GROUP BY p.user_id HAVING sum(p.resource_count) >= COALESCE(max(q.max_resources), $1) AND COALESCE(max(q.max_resources), $1) > 0
 		ORDER BY p.user_id LIMIT $2`, defaultMaxResources, maxFactsPerKind)
 	if err != nil {
 		return f, fmt.Errorf("cannot read users at quota: %w", translate(err))
