@@ -416,3 +416,53 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestFactsLeaveOutWhatIsNotNews(t *testing.T) {
+	st, _, url := seed(t)
+	ctx := context.Background()
+	raw, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(ctx, `INSERT INTO projects (user_id, project_id, spec, created_at, updated_at, expires_at, due_at,
+		phase, resource_count, attempts, next_attempt_at, deletion_requested_at) VALUES
+		('erin',  'retrying', '{}', $1::timestamptz, $1, $1 + interval '1 day', $1, 'Failed',     0, 1, $1 + interval '1 min', NULL),
+		('erin',  'expired',  '{}', $1, $1, $1 - interval '1 min', $1, 'Ready',      0, 0, NULL, NULL),
+		('erin',  'leaving',  '{}', $1, $1, $1 + interval '5 min', $1, 'Destroying', 0, 0, NULL, $1),
+		('frank', 'zero',     '{}', $1, $1, $1 + interval '1 day', $1, 'Blocked',    0, 0, NULL, NULL),
+		('gina',  'refused',  '{}', $1, $1, $1 + interval '1 day', $1, 'Failed',     0, 0, NULL, NULL)`, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(ctx, `INSERT INTO user_quotas (user_id, max_resources, updated_at) VALUES ('frank', 0, now())`); err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.NotificationFacts(ctx, t0, 10, 15*time.Minute, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(ps []store.ProjectFact) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Key.String())
+		}
+		return out
+	}
+	var users []string
+	for _, u := range f.UsersAtQuota {
+		users = append(users, u.UserID)
+	}
+	for what, c := range map[string]struct{ got, want []string }{
+		"at quota":       {users, []string{"alice"}},
+		"expiring":       {keys(f.Expiring), []string{"bob/soon"}},
+		"failed":         {keys(f.Failed), []string{"carol/bad", "gina/refused"}},
+		"stuck destroys": {keys(f.StuckDestroys), []string{"dan/gone"}},
+	} {
+		if strings.Join(c.got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s: %v, want %v", what, c.got, c.want)
+		}
+	}
+	if f.TotalEstimatedMonthlyCostUSD != 901 {
+		t.Errorf("total cost %v, want 901", f.TotalEstimatedMonthlyCostUSD)
+	}
+}
