@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,8 +33,11 @@ func seedPlatform(t testing.TB, d db, projects, users int) {
 		FROM generate_series(1, $1) AS i`, projects, users)
 	d.exec(t, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reconcile_id, owner,
 			started_at, finished_at, outcome)
-		SELECT uid, n, user_id, project_id, 1, op, 'rc', 'o', now(), now(), CASE WHEN random() < 0.1 THEN 'failed' ELSE 'succeeded' END
-		FROM projects, unnest(ARRAY['plan','apply','destroy']) WITH ORDINALITY AS ops(op, n)`)
+		SELECT uid, n, user_id, project_id, 1, op, 'rc', 'o', f - interval '1 minute', f,
+			CASE WHEN random() < 0.1 THEN 'failed' ELSE 'succeeded' END
+		FROM projects, unnest(ARRAY['plan','apply','destroy']) WITH ORDINALITY AS ops(op, n),
+			-- finished over the last 30 days, a few just now
+			LATERAL (SELECT now() - (random() * 720)::int * interval '1 hour' AS f) AS t`)
 	d.exec(t, `INSERT INTO user_quotas (user_id, max_resources, updated_at)
 		SELECT 'user-' || i, 50, now() FROM generate_series(0, $1 - 1, 10) AS i`, users)
 	d.exec(t, `ANALYZE`)
@@ -119,7 +123,7 @@ func BenchmarkStateQuery10000Projects(b *testing.B) {
 	seedPlatform(b, d, scaleProjects, scaleUsers)
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := d.st.MetricsSnapshot(ctx, scaleCap, 10); err != nil {
+		if _, err := d.st.MetricsSnapshot(ctx, scaleCap, 10, time.Time{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,7 +13,7 @@ import (
 
 // StateSource is the slice of *store.Store the state collector reads.
 type StateSource interface {
-	MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResources int) (store.MetricsSnapshot, error)
+	MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResources int, runsSince time.Time) (store.MetricsSnapshot, error)
 }
 
 // Inventory counts tagged AWS resources that no project accounts for. It is
@@ -52,6 +53,13 @@ type State struct {
 	src StateSource
 	cfg StateConfig
 
+	// mu serializes scrapes, which share the run counts below.
+	mu sync.Mutex
+	// settledRuns are the runs finished before runsSince, counted once:
+	// each scrape reads only the runs finished since.
+	settledRuns map[[2]string]int64
+	runsSince   time.Time
+
 	up, queryDuration                                     *prometheus.Desc
 	projects                                              *prometheus.Desc
 	projectCost, projectCeiling, projectTTL, projectReady *prometheus.Desc
@@ -60,6 +68,7 @@ type State struct {
 	deployments, runs                                     *prometheus.Desc
 	queueDepth, queueOldestWait                           *prometheus.Desc
 	orphaned, stray, seriesCap                            *prometheus.Desc
+	outboxPending, outboxFailing                          *prometheus.Desc
 }
 
 // NewState returns the state collector over src.
@@ -79,7 +88,7 @@ func NewState(src StateSource, cfg StateConfig) *State {
 	up := []string{"user", "project"}
 	u := []string{"user"}
 	return &State{
-		src: src, cfg: cfg,
+		src: src, cfg: cfg, settledRuns: map[[2]string]int64{},
 		up:              prometheus.NewDesc("tenantform_state_up", "1 if the last scrape read the database, 0 if the query failed (the other state families are then missing).", nil, nil),
 		queryDuration:   prometheus.NewDesc("tenantform_state_query_duration_seconds", "How long the state query of this scrape took.", nil, nil),
 		projects:        prometheus.NewDesc("tenantform_projects", "Projects by phase.", []string{"phase"}, nil),
@@ -97,6 +106,8 @@ func NewState(src StateSource, cfg StateConfig) *State {
 		runs:            prometheus.NewDesc("tenantform_terraform_runs_total", "Finished terraform runs, by operation and result (from the run history).", []string{"operation", "result"}, nil),
 		queueDepth:      prometheus.NewDesc("tenantform_reconcile_queue_depth", "Projects due for a reconcile that no reconciler holds.", nil, nil),
 		queueOldestWait: prometheus.NewDesc("tenantform_reconcile_queue_oldest_wait_seconds", "How long the longest-waiting due, unclaimed project has waited (0 when none).", nil, nil),
+		outboxPending:   prometheus.NewDesc("tenantform_notifications_pending", "Notifications not delivered yet, by channel (webhook, email).", []string{"channel"}, nil),
+		outboxFailing:   prometheus.NewDesc("tenantform_notifications_failing", "Undelivered notifications whose last attempt failed, by channel.", []string{"channel"}, nil),
 		orphaned:        prometheus.NewDesc("tenantform_orphaned_resources", "Tagged AWS resources whose project no longer exists.", nil, nil),
 		stray:           prometheus.NewDesc("tenantform_stray_resources", "AWS resources with tenantform's tags that no project's state holds.", nil, nil),
 		seriesCap:       prometheus.NewDesc("tenantform_metrics_max_series", "METRICS_MAX_SERIES: per-user and per-project series past it are summed into \"_other\".", nil, nil),
@@ -107,7 +118,8 @@ func NewState(src StateSource, cfg StateConfig) *State {
 func (s *State) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{s.up, s.queryDuration, s.projects, s.projectCost, s.projectCeiling,
 		s.projectTTL, s.projectReady, s.userProjects, s.userResources, s.userQuota, s.userCost, s.totalCost, s.budget,
-		s.deployments, s.runs, s.queueDepth, s.queueOldestWait, s.orphaned, s.stray, s.seriesCap} {
+		s.deployments, s.runs, s.queueDepth, s.queueOldestWait, s.orphaned, s.stray, s.seriesCap,
+		s.outboxPending, s.outboxFailing} {
 		ch <- d
 	}
 }
@@ -127,10 +139,12 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 	gauge(s.budget, s.cfg.BudgetUSD)
 	gauge(s.seriesCap, float64(s.cfg.MaxSeries))
 
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	snap, err := s.src.MetricsSnapshot(ctx, s.cfg.MaxSeries, s.cfg.DefaultMaxResources)
+	snap, err := s.src.MetricsSnapshot(ctx, s.cfg.MaxSeries, s.cfg.DefaultMaxResources, s.runsSince)
 	gauge(s.queryDuration, time.Since(start).Seconds())
 	if err != nil {
 		s.cfg.Logger.Warn("cannot compute the state metrics", zap.Error(err))
@@ -162,10 +176,25 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 	gauge(s.queueDepth, float64(snap.QueueDepth))
 	gauge(s.queueOldestWait, snap.OldestWaitSeconds)
 
-	counts := map[[2]string]int64{}
-	for _, r := range snap.Runs {
-		counts[[2]string{r.Operation, r.Outcome}] += r.Count
+	outbox := map[string]store.OutboxCount{}
+	for _, o := range snap.Outbox {
+		outbox[o.Channel] = o
 	}
+	for _, ch := range []string{store.ChannelWebhook, store.ChannelEmail} {
+		gauge(s.outboxPending, float64(outbox[ch].Pending), ch)
+		gauge(s.outboxFailing, float64(outbox[ch].Failing), ch)
+	}
+
+	counts := map[[2]string]int64{}
+	for k, n := range s.settledRuns {
+		counts[k] = n
+	}
+	for _, r := range snap.Runs {
+		k := [2]string{r.Operation, r.Outcome}
+		counts[k] += r.Count
+		s.settledRuns[k] += r.Settled
+	}
+	s.runsSince = snap.SettledBefore
 	for _, op := range runOperations {
 		for _, res := range runResults {
 			ch <- prometheus.MustNewConstMetric(s.runs, prometheus.CounterValue, float64(counts[[2]string{op, res}]), op, res)

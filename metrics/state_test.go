@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,8 @@ func seedSeveralPhases(t *testing.T, d db) {
 		project{user: "carol", id: "x", phase: store.PhaseApplying, resources: 2, cost: 5, ceiling: 5, expiresIn: -10, dueIn: -5, leased: true},
 	)
 	d.exec(t, `INSERT INTO user_quotas (user_id, max_resources, updated_at) VALUES ('alice', 7, now())`)
+	d.exec(t, `INSERT INTO notification_outbox (channel, dedup_key, kind, payload, attempts, sent_at) VALUES
+		('webhook', 'a', 'k', '{}', 0, NULL), ('webhook', 'b', 'k', '{}', 2, NULL), ('email', 'a', 'k', '{}', 1, now())`)
 	d.insertRuns(t, store.OpApply, store.OutcomeSucceeded, 3)
 	d.insertRuns(t, store.OpApply, store.OutcomeFailed, 2)
 	d.insertRuns(t, store.OpPlan, store.OutcomeSucceeded, 5)
@@ -92,6 +95,10 @@ func TestStateMatchesDatabase(t *testing.T) {
 		`tenantform_terraform_runs_total{operation="plan",result="failed"}`:       0,
 		`tenantform_terraform_runs_total{operation="destroy",result="succeeded"}`: 0,
 		`tenantform_terraform_runs_total{operation="destroy",result="failed"}`:    0,
+		`tenantform_notifications_pending{channel="webhook"}`:                     2,
+		`tenantform_notifications_failing{channel="webhook"}`:                     1,
+		`tenantform_notifications_pending{channel="email"}`:                       0,
+		`tenantform_notifications_failing{channel="email"}`:                       0,
 	}
 	// Figures that depend on the database's clock are checked within a
 	// tolerance below; everything else must match exactly.
@@ -155,9 +162,76 @@ func TestStateCapSumsTheRestIntoOther(t *testing.T) {
 	}
 }
 
+// The run counters come from the history without reading all of it on
+// every scrape: settled runs are counted once and kept.
+func TestRunCountsAreIncrementalAndExact(t *testing.T) {
+	t.Parallel()
+	d := openDB(t)
+	run := func(op, outcome, finishedAgo string) {
+		d.exec(t, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reconcile_id, owner,
+			started_at, finished_at, outcome)
+			VALUES (gen_random_uuid(), 1, 'u', 'p', 1, $1, 'rc', 'o', now() - $3::interval, now() - $3::interval, $2)`, op, outcome, finishedAgo)
+	}
+	run("apply", "succeeded", "2 hours")
+	run("apply", "succeeded", "1 hour")
+	run("apply", "failed", "30 days")
+	run("apply", "succeeded", "0 seconds")
+	run("plan", "failed", "1 second")
+	// A run still going is not counted, and is once it finishes.
+	d.exec(t, `INSERT INTO runs (project_uid, user_id, project_id, generation, operation, reconcile_id, owner, started_at)
+		VALUES (gen_random_uuid(), 'u', 'p', 1, 'destroy', 'rc', 'o', now())`)
+
+	state := metrics.NewState(d.st, metrics.StateConfig{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(state)
+	check := func(when string, want map[string]float64) {
+		t.Helper()
+		got := gather(t, reg)
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s = %v, want %v", when, k, got[k], v)
+			}
+		}
+	}
+	first := map[string]float64{
+		`tenantform_deployments_total{result="succeeded"}`:                        3,
+		`tenantform_deployments_total{result="failed"}`:                           1,
+		`tenantform_terraform_runs_total{operation="plan",result="failed"}`:       1,
+		`tenantform_terraform_runs_total{operation="destroy",result="succeeded"}`: 0,
+	}
+	check("first scrape", first)
+	check("second scrape, nothing new", first)
+
+	d.exec(t, `UPDATE runs SET finished_at = now(), outcome = 'succeeded' WHERE finished_at IS NULL`)
+	run("apply", "failed", "0 seconds")
+	check("after more runs", map[string]float64{
+		`tenantform_deployments_total{result="succeeded"}`:                        3,
+		`tenantform_deployments_total{result="failed"}`:                           2,
+		`tenantform_terraform_runs_total{operation="plan",result="failed"}`:       1,
+		`tenantform_terraform_runs_total{operation="destroy",result="succeeded"}`: 1,
+	})
+
+	// And the query behind a later scrape reads only the recent runs.
+	snap, err := d.st.MetricsSnapshot(context.Background(), 10, 10, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent, err := d.st.MetricsSnapshot(context.Background(), 10, 10, snap.SettledBefore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, r := range recent.Runs {
+		n += r.Count
+	}
+	if n != 4 {
+		t.Errorf("a scrape after settling reads %d runs, want the 4 finished in the last %s: %+v", n, store.RunSettleDelay, recent.Runs)
+	}
+}
+
 type failingSource struct{}
 
-func (failingSource) MetricsSnapshot(context.Context, int, int) (store.MetricsSnapshot, error) {
+func (failingSource) MetricsSnapshot(context.Context, int, int, time.Time) (store.MetricsSnapshot, error) {
 	return store.MetricsSnapshot{}, errors.New("database unreachable")
 }
 

@@ -18,7 +18,14 @@ type Store interface {
 	NotificationFacts(ctx context.Context, now time.Time, defaultMaxResources int, expiringWithin time.Duration, minAttempts int) (store.NotificationFacts, error)
 	EnqueueNotification(ctx context.Context, channel, dedupKey, kind string, payload json.RawMessage) (bool, error)
 	DeliverNotification(ctx context.Context, channels []string, send func(context.Context, store.Notification) error, retryIn func(attempts int) time.Duration) (bool, error, error)
+	DeleteSentNotifications(ctx context.Context, olderThan time.Duration) (int64, error)
 }
+
+// keepSent is how long delivered notifications stay in the outbox: longer
+// than the longest dedup period (a calendar month), so that no event is
+// announced twice; past it, a project still failing at the same generation
+// is announced again, as a reminder.
+const keepSent = 90 * 24 * time.Hour
 
 // Clock is the service's source of time; tests move it instead of sleeping.
 type Clock interface {
@@ -184,6 +191,9 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		if _, err := s.Deliver(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn("cannot deliver notifications", zap.Error(err))
+		}
+		if _, err := s.st.DeleteSentNotifications(ctx, keepSent); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("cannot prune sent notifications", zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():

@@ -28,10 +28,14 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 var t0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// clock is the injected clock; tests move it instead of sleeping.
+// clock is the injected clock; tests move it instead of sleeping. When
+// rounds is set, After announces each wait on it and fires when the test
+// sends on tick.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	rounds chan time.Duration
+	tick   chan time.Time
 }
 
 func (c *clock) Now() time.Time {
@@ -44,7 +48,13 @@ func (c *clock) Add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
-func (c *clock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
+func (c *clock) After(d time.Duration) <-chan time.Time {
+	if c.rounds == nil {
+		return make(chan time.Time)
+	}
+	c.rounds <- d
+	return c.tick
+}
 
 const secret = "webhook-secret-for-tests"
 
@@ -305,6 +315,49 @@ func TestEachEventDeliveredOnceAcrossRestartsAndReplicas(t *testing.T) {
 	}
 }
 
+func TestRunScansAndDeliversEachInterval(t *testing.T) {
+	st, clk, _ := seed(t)
+	clk.rounds, clk.tick = make(chan time.Duration), make(chan time.Time)
+	rc := &receiver{t: t, accepted: map[string]int{}, events: map[string]notify.Event{}}
+	hook := httptest.NewServer(rc)
+	defer hook.Close()
+	s, err := notify.New(notify.Config{WebhookURL: hook.URL, WebhookSecret: secret, BudgetUSD: 1000,
+		RetryBackoff: func(int) time.Duration { return 0 }, ScanInterval: 2 * time.Minute, Clock: clk}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	// Round 1: the receiver's first answer is a 500, so the webhook
+	// channel stops there; round 2 retries and delivers the rest.
+	for round := 1; round <= 2; round++ {
+		if d := <-clk.rounds; d != 2*time.Minute {
+			t.Fatalf("round %d waits %s, want the scan interval", round, d)
+		}
+		if round == 1 {
+			if n := len(rc.snapshot()); n != 0 {
+				t.Fatalf("round 1 delivered %d despite the 500", n)
+			}
+			clk.tick <- clk.Now()
+		}
+	}
+	if n := len(rc.snapshot()); n != 5 {
+		t.Errorf("after two rounds the webhook has %d events, want 5: %v", n, rc.snapshot())
+	}
+	// Sent notifications are pruned only after 90 days.
+	if n, err := st.DeleteSentNotifications(context.Background(), time.Hour); err != nil || n != 0 {
+		t.Errorf("pruned %d (%v) of today's notifications", n, err)
+	}
+	if n, err := st.DeleteSentNotifications(context.Background(), 0); err != nil || n != 5 {
+		t.Errorf("pruned %d (%v) notifications sent before now, want the 5 sent", n, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
 func TestWebhookErrorsDoNotRevealTheURL(t *testing.T) {
 	st, clk, url := seed(t)
 	// A port that refuses connections.
@@ -361,5 +414,55 @@ func TestConfigValidate(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error reveals the SMTP password: %v", err)
 		}
+	}
+}
+
+func TestFactsLeaveOutWhatIsNotNews(t *testing.T) {
+	st, _, url := seed(t)
+	ctx := context.Background()
+	raw, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(ctx, `INSERT INTO projects (user_id, project_id, spec, created_at, updated_at, expires_at, due_at,
+		phase, resource_count, attempts, next_attempt_at, deletion_requested_at) VALUES
+		('erin',  'retrying', '{}', $1::timestamptz, $1, $1 + interval '1 day', $1, 'Failed',     0, 1, $1 + interval '1 min', NULL),
+		('erin',  'expired',  '{}', $1, $1, $1 - interval '1 min', $1, 'Ready',      0, 0, NULL, NULL),
+		('erin',  'leaving',  '{}', $1, $1, $1 + interval '5 min', $1, 'Destroying', 0, 0, NULL, $1),
+		('frank', 'zero',     '{}', $1, $1, $1 + interval '1 day', $1, 'Blocked',    0, 0, NULL, NULL),
+		('gina',  'refused',  '{}', $1, $1, $1 + interval '1 day', $1, 'Failed',     0, 0, NULL, NULL)`, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(ctx, `INSERT INTO user_quotas (user_id, max_resources, updated_at) VALUES ('frank', 0, now())`); err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.NotificationFacts(ctx, t0, 10, 15*time.Minute, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(ps []store.ProjectFact) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Key.String())
+		}
+		return out
+	}
+	var users []string
+	for _, u := range f.UsersAtQuota {
+		users = append(users, u.UserID)
+	}
+	for what, c := range map[string]struct{ got, want []string }{
+		"at quota":       {users, []string{"alice"}},
+		"expiring":       {keys(f.Expiring), []string{"bob/soon"}},
+		"failed":         {keys(f.Failed), []string{"carol/bad", "gina/refused"}},
+		"stuck destroys": {keys(f.StuckDestroys), []string{"dan/gone"}},
+	} {
+		if strings.Join(c.got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s: %v, want %v", what, c.got, c.want)
+		}
+	}
+	if f.TotalEstimatedMonthlyCostUSD != 901 {
+		t.Errorf("total cost %v, want 901", f.TotalEstimatedMonthlyCostUSD)
 	}
 }

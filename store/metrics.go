@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // OtherSeries is the user and project label under which everything past
@@ -21,8 +22,13 @@ type MetricsSnapshot struct {
 	Projects []ProjectFigures
 	// Users are the users holding the most resources, capped the same way.
 	Users []UserFigures
-	// Runs counts finished terraform runs by operation and outcome.
+	// Runs counts the terraform runs finished at or after the runsSince
+	// passed to MetricsSnapshot, by operation and outcome.
 	Runs []RunCount
+	// SettledBefore is the database's now() less RunSettleDelay: runs
+	// finished before it are settled (RunCount.Settled) and need not be
+	// read again; pass it as the next runsSince.
+	SettledBefore time.Time
 	// TotalEstimatedMonthlyCostUSD is the sum over every project.
 	TotalEstimatedMonthlyCostUSD float64
 	// QueueDepth counts projects that are due and that no live lease
@@ -32,6 +38,16 @@ type MetricsSnapshot struct {
 	// due (0 when none waits): the sign of a reconciler that is not
 	// progressing.
 	OldestWaitSeconds float64
+	// Outbox counts undelivered notifications per channel.
+	Outbox []OutboxCount
+}
+
+// OutboxCount is the notification backlog of one channel.
+type OutboxCount struct {
+	Channel string
+	// Pending are not delivered yet; Failing are those of them whose last
+	// attempt failed.
+	Pending, Failing int
 }
 
 // ProjectFigures are one project's exported figures.
@@ -64,10 +80,22 @@ type RunCount struct {
 	Operation string
 	Outcome   string
 	Count     int64
+	// Settled is the part of Count finished before SettledBefore.
+	Settled int64
 }
 
+// RunSettleDelay is how long after a run finished it is counted as
+// settled. The margin covers finish times written from a reconciler's own
+// clock and transactions that commit late, so that no run is settled
+// before it is visible.
+const RunSettleDelay = 10 * time.Minute
+
 // metricsSQL computes the whole snapshot in one statement. Rows are tagged
-// by kind; $1 is the series cap (at least 1), $2 the default resource quota.
+// by kind; $1 is the series cap (at least 1), $2 the default resource quota,
+// $3 the finish time from which runs are counted: the run history only
+// grows, so a caller keeps the settled counts and reads only recent runs
+// (through runs_finished_at), keeping every scrape's cost independent of
+// the history's length.
 // Past the cap, cap-1 entries keep their own series and the rest share
 // OtherSeries, so no family ever has more than cap per-tenant series.
 // Ranking by cost (projects) and resources (users) keeps the entries that
@@ -106,19 +134,30 @@ FROM (SELECT CASE WHEN n <= $1 OR rn < $1 THEN user_id ELSE '_other' END AS u,
              projects, resources, cost, quota FROM ur) k
 GROUP BY k.u
 UNION ALL
-SELECT 'run', operation, outcome, count(*), 0, 0, 0 FROM runs WHERE finished_at IS NOT NULL GROUP BY operation, outcome
+SELECT 'run', operation, outcome, count(*),
+       count(*) FILTER (WHERE finished_at < now() - $4 * interval '1 microsecond'), 0, 0
+FROM runs WHERE finished_at >= $3 GROUP BY operation, outcome
+UNION ALL
+SELECT 'outbox', channel, '', count(*), count(*) FILTER (WHERE attempts > 0), 0, 0
+FROM notification_outbox WHERE sent_at IS NULL GROUP BY channel
 UNION ALL
 SELECT 'total', '', '', COALESCE(sum(cost), 0), count(*) FILTER (WHERE waiting),
-       COALESCE(max(waited) FILTER (WHERE waiting), 0), 0 FROM p`
+       COALESCE(max(waited) FILTER (WHERE waiting), 0),
+       -- microseconds since the epoch: exact in a float8
+       (EXTRACT(EPOCH FROM date_trunc('microseconds', now() - $4 * interval '1 microsecond')) * 1000000)::float8 FROM p`
 
 // MetricsSnapshot reads the figures of the state metrics, at most
 // maxSeries entries per user and per project (see metricsSQL), with
-// defaultMaxResources as the quota of users without an override.
-func (s *Store) MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResources int) (MetricsSnapshot, error) {
+// defaultMaxResources as the quota of users without an override, and the
+// runs finished since runsSince (the zero time: all).
+func (s *Store) MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResources int, runsSince time.Time) (MetricsSnapshot, error) {
 	if maxSeries < 1 {
 		return MetricsSnapshot{}, fmt.Errorf("metrics series cap must be at least 1, not %d", maxSeries)
 	}
-	rows, err := s.pool.Query(ctx, metricsSQL, maxSeries, defaultMaxResources)
+	if runsSince.IsZero() {
+		runsSince = time.Unix(0, 0)
+	}
+	rows, err := s.pool.Query(ctx, metricsSQL, maxSeries, defaultMaxResources, micro(runsSince), RunSettleDelay.Microseconds())
 	if err != nil {
 		return MetricsSnapshot{}, fmt.Errorf("cannot read the metrics snapshot: %w", translate(err))
 	}
@@ -140,9 +179,12 @@ func (s *Store) MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResour
 			snap.Users = append(snap.Users, UserFigures{UserID: a, Projects: int(v1), Resources: int(v2),
 				EstimatedMonthlyCostUSD: v3, MaxResources: int(v4)})
 		case "run":
-			snap.Runs = append(snap.Runs, RunCount{Operation: a, Outcome: b, Count: int64(v1)})
+			snap.Runs = append(snap.Runs, RunCount{Operation: a, Outcome: b, Count: int64(v1), Settled: int64(v2)})
+		case "outbox":
+			snap.Outbox = append(snap.Outbox, OutboxCount{Channel: a, Pending: int(v1), Failing: int(v2)})
 		case "total":
 			snap.TotalEstimatedMonthlyCostUSD, snap.QueueDepth, snap.OldestWaitSeconds = v1, int(v2), v3
+			snap.SettledBefore = time.UnixMicro(int64(v4)).UTC()
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,7 +59,7 @@ func (s *Store) DeliverNotification(ctx context.Context, channels []string,
 		WHERE sent_at IS NULL AND next_attempt_at <= now() AND channel = ANY($1)
 		ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, channels).
 		Scan(&n.ID, &n.Channel, &n.DedupKey, &n.Kind, &n.Payload, &n.Attempts, &n.CreatedAt)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil, nil
 	}
 	if err != nil {
@@ -85,7 +86,8 @@ func (s *Store) DeliverNotification(ctx context.Context, channels []string,
 // NotificationFacts is what the notification scanner derives events from.
 type NotificationFacts struct {
 	TotalEstimatedMonthlyCostUSD float64
-	// UsersAtQuota hold at least their resource quota.
+	// UsersAtQuota hold at least their resource quota (a quota of 0 is a
+	// deliberate block, not news).
 	UsersAtQuota []UserQuotaFact
 	// Expiring projects reach their time to live within the window asked
 	// for and are not being deleted.
@@ -132,7 +134,7 @@ func (s *Store) NotificationFacts(ctx context.Context, now time.Time, defaultMax
 	}
 	rows, err := s.pool.Query(ctx, `SELECT p.user_id, sum(p.resource_count)::int, COALESCE(max(q.max_resources), $1)
 		FROM projects p LEFT JOIN user_quotas q ON q.user_id = p.user_id
-		GROUP BY p.user_id HAVING sum(p.resource_count) >= COALESCE(max(q.max_resources), $1)
+		GROUP BY p.user_id HAVING sum(p.resource_count) >= COALESCE(max(q.max_resources), $1) AND COALESCE(max(q.max_resources), $1) > 0
 		ORDER BY p.user_id LIMIT $2`, defaultMaxResources, maxFactsPerKind)
 	if err != nil {
 		return f, fmt.Errorf("cannot read users at quota: %w", translate(err))
@@ -175,4 +177,17 @@ func (s *Store) NotificationFacts(ctx context.Context, now time.Time, defaultMax
 		return f, err
 	}
 	return f, nil
+}
+
+// DeleteSentNotifications removes notifications sent longer than olderThan
+// ago (by the database's clock, which stamped them), so the outbox does
+// not grow forever. Keep them longer than the longest dedup period (a
+// month), or an event would be announced again.
+func (s *Store) DeleteSentNotifications(ctx context.Context, olderThan time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM notification_outbox WHERE sent_at < now() - $1 * interval '1 microsecond'`,
+		olderThan.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("cannot prune the notification outbox: %w", translate(err))
+	}
+	return tag.RowsAffected(), nil
 }

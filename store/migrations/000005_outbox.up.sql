@@ -26,3 +26,7 @@ CREATE INDEX notification_outbox_pending ON notification_outbox (next_attempt_at
 ALTER TABLE projects ADD COLUMN max_monthly_cost_usd float8 GENERATED ALWAYS AS (
     CASE WHEN jsonb_typeof(spec->'maxMonthlyCostUSD') = 'number' THEN (spec->'maxMonthlyCostUSD')::float8 END
 ) STORED;
+
+-- The metrics scrape counts only recently finished runs (the older counts
+-- it keeps), so that its cost does not grow with the run history.
+CREATE INDEX runs_finished_at ON runs (finished_at);
