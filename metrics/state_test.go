@@ -178,8 +178,8 @@ func TestRunCountsAreIncrementalAndExact(t *testing.T) {
 	run("apply", "succeeded", "0 seconds")
 	run("plan", "failed", "1 second")
 	// A run still going is not counted, and is once it finishes.
-	d.exec(t, `INSERT INTO runs (project_uid, user_id, project_id, generation, operation, reconcile_id, owner, started_at)
-		VALUES (gen_random_uuid(), 'u', 'p', 1, 'destroy', 'rc', 'o', now())`)
+	d.exec(t, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reconcile_id, owner, started_at)
+		VALUES (gen_random_uuid(), 1, 'u', 'p', 1, 'destroy', 'rc', 'o', now())`)
 
 	state := metrics.NewState(d.st, metrics.StateConfig{})
 	reg := prometheus.NewRegistry()
