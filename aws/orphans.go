@@ -189,29 +189,43 @@ func (o *Orphans) Sweep(ctx context.Context) ([]Removal, error) {
 	if err != nil {
 		return nil, err
 	}
+	return o.remove(ctx, items, o.cfg.Mode == CleanupDelete), nil
+}
+
+// Delete deletes the given inventory items (a project's strays that its
+// configuration does not adopt), whatever the cleanup mode, in dependency
+// order and with the same safety as a sweep: each item's live tags must
+// still say ManagedBy=chart-app-platform and name the project its
+// inventory tags name.
+func (o *Orphans) Delete(ctx context.Context, items []store.InventoryItem) []Removal {
+	return o.remove(ctx, items, true)
+}
+
+func (o *Orphans) remove(ctx context.Context, items []store.InventoryItem, del bool) []Removal {
+	items = append([]store.InventoryItem(nil), items...)
 	sort.SliceStable(items, func(i, j int) bool {
 		return deleteRank(items[i].Type) < deleteRank(items[j].Type)
 	})
 	out := make([]Removal, 0, len(items))
 	for _, it := range items {
-		r := o.sweepOne(ctx, it)
+		r := o.sweepOne(ctx, it, del)
 		fields := []zap.Field{zap.String("arn", r.ARN), zap.String("project", r.Project), zap.Strings("steps", r.Steps)}
 		switch {
 		case r.Error != "":
-			o.log.Warn("cannot delete an orphaned resource", append(fields, zap.String("error", r.Error))...)
+			o.log.Warn("cannot delete a tagged resource", append(fields, zap.String("error", r.Error))...)
 		case r.Skipped != "":
-			o.log.Info("orphaned resource left alone", append(fields, zap.String("reason", r.Skipped))...)
+			o.log.Info("tagged resource left alone", append(fields, zap.String("reason", r.Skipped))...)
 		case r.Deleted:
-			o.log.Info("deleted an orphaned resource", fields...)
+			o.log.Info("deleted a tagged resource", fields...)
 		default:
 			o.log.Info("orphaned resource (ORPHAN_CLEANUP=report: not deleted)", fields...)
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return out
 }
 
-func (o *Orphans) sweepOne(ctx context.Context, it store.InventoryItem) Removal {
+func (o *Orphans) sweepOne(ctx context.Context, it store.InventoryItem, del bool) Removal {
 	r := Removal{ARN: it.ARN, Type: it.Type, Region: it.Region, Project: it.Tags["Project"]}
 	d, ok := deleters[it.Type]
 	if !ok {
@@ -246,7 +260,7 @@ func (o *Orphans) sweepOne(ctx context.Context, it store.InventoryItem) Removal 
 	for _, s := range steps {
 		r.Steps = append(r.Steps, s.what)
 	}
-	if o.cfg.Mode != CleanupDelete {
+	if !del {
 		return r
 	}
 	for _, s := range steps {
