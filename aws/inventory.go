@@ -10,6 +10,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	taggingtypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/store"
@@ -44,7 +45,9 @@ type InventoryConfig struct {
 	Interval time.Duration
 	// PageSize is GetResources' ResourcesPerPage (1-100). Default 100.
 	PageSize int
-	Logger   *zap.Logger
+	// Registerer gets the refresher's metrics. Nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *zap.Logger
 }
 
 // Refresher keeps the tagged inventory in the store: every Interval it
@@ -54,6 +57,7 @@ type Refresher struct {
 	cfg     InventoryConfig
 	clients map[string]*tagging.Client
 	log     *zap.Logger
+	metrics *inventoryMetrics
 }
 
 // NewRefresher validates cfg and builds one Tagging API client per region.
@@ -76,7 +80,8 @@ func NewRefresher(cfg InventoryConfig) (*Refresher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	r := &Refresher{cfg: cfg, clients: map[string]*tagging.Client{}, log: cfg.Logger}
+	r := &Refresher{cfg: cfg, clients: map[string]*tagging.Client{}, log: cfg.Logger,
+		metrics: newInventoryMetrics(cfg.Registerer, cfg.Regions)}
 	for _, region := range cfg.Regions {
 		r.clients[region] = tagging.NewFromConfig(forRegion(cfg.Base, region))
 	}
@@ -107,15 +112,18 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	var errs []error
 	for _, region := range r.cfg.Regions {
 		start := time.Now()
+		r.metrics.listings.WithLabelValues(region).Inc()
 		items, err := r.List(ctx, region)
+		if err == nil {
+			_, err = r.cfg.Store.ReplaceInventory(ctx, region, items)
+		}
 		if err != nil {
+			r.metrics.failures.WithLabelValues(region).Inc()
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := r.cfg.Store.ReplaceInventory(ctx, region, items); err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		r.metrics.resources.WithLabelValues(region).Set(float64(len(items)))
+		r.metrics.duration.WithLabelValues(region).Observe(time.Since(start).Seconds())
 		r.log.Debug("listed the AWS inventory", zap.String("region", region),
 			zap.Int("resources", len(items)), zap.Duration("took", time.Since(start)))
 	}

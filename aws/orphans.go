@@ -11,6 +11,7 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/store"
@@ -53,7 +54,9 @@ type OrphanConfig struct {
 	Mode CleanupMode
 	// Interval between sweeps. Default DefaultInventoryInterval.
 	Interval time.Duration
-	Logger   *zap.Logger
+	// Registerer gets the sweep's metrics. Nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *zap.Logger
 }
 
 // Orphans reports the inventory's resources whose project has no live row
@@ -62,8 +65,9 @@ type OrphanConfig struct {
 // ever deleted while it carries ManagedBy=chart-app-platform and names the
 // same project, still not live.
 type Orphans struct {
-	cfg OrphanConfig
-	log *zap.Logger
+	cfg     OrphanConfig
+	log     *zap.Logger
+	metrics *orphanMetrics
 
 	clientsMu sync.Mutex
 	clients   map[string]*serviceClients
@@ -86,7 +90,7 @@ func NewOrphans(cfg OrphanConfig) (*Orphans, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Orphans{cfg: cfg, log: cfg.Logger, clients: map[string]*serviceClients{}}, nil
+	return &Orphans{cfg: cfg, log: cfg.Logger, metrics: newOrphanMetrics(cfg.Registerer), clients: map[string]*serviceClients{}}, nil
 }
 
 // Orphan is one entry of GET /api/v1/orphans.
@@ -189,6 +193,7 @@ func (o *Orphans) Sweep(ctx context.Context) ([]Removal, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.metrics.orphans.Set(float64(len(items)))
 	return o.remove(ctx, items, o.cfg.Mode == CleanupDelete), nil
 }
 
@@ -263,8 +268,10 @@ func (o *Orphans) sweepOne(ctx context.Context, it store.InventoryItem, del bool
 	if !del {
 		return r
 	}
+	o.metrics.deletions.Inc()
 	for _, s := range steps {
 		if err := s.do(ctx); err != nil && !isGone(err) {
+			o.metrics.failures.Inc()
 			r.Error = fmt.Sprintf("%s: %v", s.what, err)
 			return r
 		}
