@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/aws/awstest"
+	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
 )
@@ -29,7 +31,17 @@ import (
 func TestTerraformResourcesCarryThePlatformTagsAndDriftIsSeen(t *testing.T) {
 	ctx := t.Context()
 	emu := awstest.New(t)
-	st := openStore(t)
+	// One database for tenantform's tables and terraform's pg backend, as
+	// in production.
+	dbURL := storetest.NewDatabase(t)
+	st, err := store.Open(ctx, dbURL, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	mirror := awstest.ProviderMirror(t)
 	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
 	if errors.Is(err, tf.ErrBinaryNotFound) {
@@ -41,7 +53,7 @@ func TestTerraformResourcesCarryThePlatformTagsAndDriftIsSeen(t *testing.T) {
 	engine, err := tf.New(tf.Config{
 		BinaryPath:       bin,
 		WorkRoot:         t.TempDir(),
-		PGConnStr:        storetest.NewDatabase(t),
+		PGConnStr:        dbURL,
 		FilesystemMirror: mirror,
 		AWSEndpointURL:   emu.URL,
 		Environment:      "test",
@@ -143,6 +155,19 @@ output "bucket_arn" { value = aws_s3_bucket.data.arn }
 		var arns []string
 		for _, r := range res {
 			arns = append(arns, r.ARN)
+		}
+		sort.Strings(arns)
+		// The same ARNs straight from the pg backend, without terraform.
+		states, err := st.TerraformStates(ctx, tf.DefaultPGSchema, []string{tf.WorkspaceName(p.UserID, p.ProjectID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromDB, err := tfaws.StateARNs(states[tf.WorkspaceName(p.UserID, p.ProjectID)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(arns, fromDB); diff != "" {
+			t.Fatalf("ARNs from the pg backend differ from terraform's (-terraform +pg):\n%s", diff)
 		}
 		return tfaws.ProjectFacts{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Region,
 			PlatformTags: map[string]string{"Project": tf.ProjectTag(p.UserID, p.ProjectID), "ManagedBy": tf.ManagedByTag,
