@@ -93,6 +93,19 @@ func NewOrphans(cfg OrphanConfig) (*Orphans, error) {
 	return &Orphans{cfg: cfg, log: cfg.Logger, metrics: newOrphanMetrics(cfg.Registerer), clients: map[string]*serviceClients{}}, nil
 }
 
+// ErrNoInventory: no region has been listed yet, so orphans cannot be told
+// apart from an empty account. The API answers it with 501
+// InventoryUnavailable (it has InventoryUnavailable() true).
+var ErrNoInventory error = noInventoryError{}
+
+type noInventoryError struct{}
+
+func (noInventoryError) Error() string {
+	return "the AWS inventory has not been listed yet (a reconciler lists it every INVENTORY_INTERVAL)"
+}
+
+func (noInventoryError) InventoryUnavailable() bool { return true }
+
 // Orphan is one entry of GET /api/v1/orphans.
 type Orphan struct {
 	ARN    string `json:"arn"`
@@ -111,7 +124,9 @@ type Orphan struct {
 	Cleanup string `json:"cleanup"`
 }
 
-// List returns the orphans of the stored snapshot; it makes no AWS call.
+// List returns the orphans of the stored snapshot; it makes no AWS call
+// (an Orphans with only a Store can serve the API). Before the first
+// listing it returns ErrNoInventory.
 func (o *Orphans) List(ctx context.Context) ([]Orphan, error) {
 	items, err := o.find(ctx)
 	if err != nil {
@@ -141,6 +156,9 @@ func (o *Orphans) find(ctx context.Context) ([]store.InventoryItem, error) {
 	inv, err := o.cfg.Store.Inventory(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the AWS inventory: %w", err)
+	}
+	if len(inv.ListedAt) == 0 {
+		return nil, ErrNoInventory
 	}
 	live, err := o.cfg.Store.LiveProjectKeys(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	goversion "github.com/hashicorp/go-version"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -41,6 +42,8 @@ func TestDefaults(t *testing.T) {
 		AWSAllowedRegions:      []string{"us-east-1", "us-west-2"},
 		AWSSessionName:         "tenantform-reconciler",
 		AWSCostBudgetLimitUSD:  1000,
+		InventoryInterval:      5 * time.Minute,
+		OrphanCleanup:          aws.CleanupReport,
 		TFConcurrency:          2,
 		ResyncInterval:         10 * time.Minute,
 		DriftCheckInterval:     6 * time.Hour,
@@ -97,6 +100,8 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		"ALERT_WEBHOOK_URL":        "https://hooks.example.com/T0/B0/x",
 		"AWS_ALLOWED_REGIONS":      " us-west-2 , eu-west-1 ",
 		"AWS_ENDPOINT_URL":         "http://127.0.0.1:4566",
+		"INVENTORY_INTERVAL":       "90s",
+		"ORPHAN_CLEANUP":           "delete",
 		"TF_CONCURRENCY":           "4",
 		"RESYNC_INTERVAL":          "2m",
 		"DRIFT_CHECK_INTERVAL":     "90m",
@@ -135,6 +140,8 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		AWSSessionName:         "chart-app-heroku-session",
 		AWSCostBudgetLimitUSD:  0,
 		AWSEndpointURL:         "http://127.0.0.1:4566",
+		InventoryInterval:      90 * time.Second,
+		OrphanCleanup:          aws.CleanupDelete,
 		AlertEmail:             "admin@yourapp.com",
 		AlertWebhookURL:        e["ALERT_WEBHOOK_URL"],
 		TFConcurrency:          4,
@@ -196,6 +203,8 @@ func TestBadValueNamesItsVariable(t *testing.T) {
 		{"AWS_ALLOWED_REGIONS", "us-east-1,mars", `AWS_ALLOWED_REGIONS="us-east-1,mars" has "mars", which is not an AWS region name`},
 		{"AWS_ALLOWED_REGIONS", " , ", `AWS_ALLOWED_REGIONS="," names no region`},
 		{"AWS_ENDPOINT_URL", "localhost:4566", `AWS_ENDPOINT_URL="localhost:4566" is not an http(s) URL`},
+		{"INVENTORY_INTERVAL", "1s", `INVENTORY_INTERVAL="1s" must be at least 30s`},
+		{"ORPHAN_CLEANUP", "yes", `ORPHAN_CLEANUP="yes" is not "report" or "delete"`},
 		{"TF_CONCURRENCY", "0", `TF_CONCURRENCY="0" must be between 1 and 256`},
 		{"RESYNC_INTERVAL", "10", `RESYNC_INTERVAL="10" is not a duration such as 30s, 5m or 1h`},
 		{"LEASE_DURATION", "1s", `LEASE_DURATION="1s" must be at least 3s`},

@@ -79,7 +79,7 @@ func newAPIHandler(cfg Config, st *store.Store, metrics http.Handler, log *zap.L
 		Now:                  time.Now,
 		Logger:               log,
 		Metrics:              metrics,
-		// Orphans stays nil (501) until the AWS inventory exists.
+		Orphans:              orphanReport(cfg, st),
 	}, st)
 }
 
