@@ -6,11 +6,16 @@
 //   - inventory.go: the tagged inventory (Resource Groups Tagging API
 //     GetResources filtered on ManagedBy=chart-app-platform), one listing
 //     per region for every project, kept in PostgreSQL by a refresher;
+//   - state.go: the ARNs of a project's state, read from the pg backend's
+//     document without a terraform process;
 //   - compare.go: the pure comparison of a project's terraform state with
 //     the inventory (drift, strays) and of the inventory with the live
-//     projects (orphans);
-//   - orphans.go: the orphan report and, when enabled, their deletion
-//     through the service APIs.
+//     projects (orphans); adopt.go: import blocks for the strays a
+//     configuration declares;
+//   - orphans.go, deleters.go: the orphan report and, when enabled, the
+//     deletion of orphans and unadopted strays through the service APIs;
+//   - awstest: the in-process emulator for tests and dev mode, and
+//     awstest/provider, a test double of the hashicorp/aws provider.
 //
 // Nothing here ever touches a resource that does not carry
 // ManagedBy=chart-app-platform, and no credential value is ever logged.
