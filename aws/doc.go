@@ -6,8 +6,6 @@
 //   - inventory.go: the tagged inventory (Resource Groups Tagging API
 //     GetResources filtered on ManagedBy=chart-app-platform), one listing
 //     per region for every project, kept in PostgreSQL by a refresher;
-//   - state.go: the ARNs of a project's state, read from the pg backend's
-//     document without a terraform process;
 //   - compare.go: the pure comparison of a project's terraform state with
 //     the inventory (drift, strays) and of the inventory with the live
 //     projects (orphans); adopt.go: import blocks for the strays a

@@ -102,18 +102,6 @@ func TestTerraformResourcesCarryThePlatformTagsAndDriftIsSeen(t *testing.T) {
 			arns = append(arns, r.ARN)
 		}
 		sort.Strings(arns)
-		// The same ARNs straight from the pg backend, without terraform.
-		states, err := st.TerraformStates(ctx, tf.DefaultPGSchema, []string{tf.WorkspaceName(p.UserID, p.ProjectID)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fromDB, err := tfaws.StateARNs(states[tf.WorkspaceName(p.UserID, p.ProjectID)])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(arns, fromDB); diff != "" {
-			t.Fatalf("ARNs from the pg backend differ from terraform's (-terraform +pg):\n%s", diff)
-		}
 		return tfaws.ProjectFacts{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Region,
 			PlatformTags: map[string]string{"Project": tf.ProjectTag(p.UserID, p.ProjectID), "ManagedBy": tf.ManagedByTag,
 				"UserId": p.UserID, "ProjectId": p.ProjectID, "Environment": "test", "CreatedAt": "2026-11-30T12:00:00Z"},
@@ -326,16 +314,13 @@ func TestACrashedApplyLeavesAStrayTheComparisonFinds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ws := tf.WorkspaceName(p.UserID, p.ProjectID)
-		states, err := st.TerraformStates(ctx, tf.DefaultPGSchema, []string{ws})
+		resources, err := engine.StateResources(ctx, p, c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var arns []string
-		if states[ws] != nil {
-			if arns, err = tfaws.StateARNs(states[ws]); err != nil {
-				t.Fatal(err)
-			}
+		for _, r := range resources {
+			arns = append(arns, r.ARN)
 		}
 		return tfaws.CompareProject(tfaws.ProjectFacts{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Region,
 			PlatformTags: map[string]string{"ManagedBy": tf.ManagedByTag, "UserId": p.UserID, "ProjectId": p.ProjectID},

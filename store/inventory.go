@@ -138,26 +138,3 @@ func (s *Store) LiveProjectKeys(ctx context.Context) ([]Key, error) {
 	})
 	return keys, translate(err)
 }
-
-// TerraformStates returns the raw state documents (terraform's JSON state)
-// of the given workspaces from the pg backend's table in schema, keyed by
-// workspace name; a workspace without state is absent. Reading the state
-// here costs one query for any number of projects and no terraform
-// process.
-func (s *Store) TerraformStates(ctx context.Context, schema string, workspaces []string) (map[string][]byte, error) {
-	table := pgx.Identifier{schema, "states"}.Sanitize()
-	rows, err := s.pool.Query(ctx, `SELECT name, data FROM `+table+` WHERE name = ANY($1::text[])`, workspaces)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read terraform state: %w", translate(err))
-	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var name, data string
-		if err := rows.Scan(&name, &data); err != nil {
-			return nil, translate(err)
-		}
-		out[name] = []byte(data)
-	}
-	return out, translate(rows.Err())
-}

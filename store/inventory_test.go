@@ -100,23 +100,3 @@ func arns(items []store.InventoryItem) []string {
 	}
 	return out
 }
-
-func TestTerraformStates(t *testing.T) {
-	s := openStore(t)
-	ctx := context.Background()
-	// The table terraform's pg backend creates.
-	if _, err := s.Pool().Exec(ctx, `CREATE SCHEMA tfstate;
-		CREATE TABLE tfstate.states (id bigserial PRIMARY KEY, name text UNIQUE, data text)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Pool().Exec(ctx, `INSERT INTO tfstate.states (name, data) VALUES ('alice_demo', '{"version":4}'), ('bob_x', '{}')`); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.TerraformStates(ctx, "tfstate", []string{"alice_demo", "carol_none"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || string(got["alice_demo"]) != `{"version":4}` {
-		t.Fatalf("states %v", got)
-	}
-}
