@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -49,14 +48,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	defer log.Sync()
 	awsNote := "as configured by the environment"
-	var emulatorBase *awssdk.Config
 	if awsMode == devAWSEmulator {
-		url, base, stop, err := startDevEmulator(&cfg)
+		url, stop, err := startDevEmulator(&cfg)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		emulatorBase = base
 		awsNote = "in-process emulator at " + url
 		log.Info("AWS emulator started; terraform's aws provider points at it", zap.String("url", url))
 	}
@@ -105,7 +102,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err != nil {
 		return err
 	}
-	reg, metrics := newMetrics()
+	_, metrics := newMetrics()
 	// Loopback only: dev mode is for the machine it runs on.
 	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)), newAPIHandler(cfg, st, metrics, log), cfg.ShutdownGrace, log)
 	if err != nil {
@@ -116,23 +113,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return err
 	}
 
-	// Against the emulator the inventory and the orphan report work without
-	// any AWS account. (Against real AWS a reconciler runs them.)
-	var services *awsServices
-	if emulatorBase != nil {
-		if services, err = newAWSServices(ctx, cfg, emulatorBase, st, reg, log); err != nil {
-			return err
-		}
-	}
 	var g errgroup.Group
 	g.Go(func() error {
 		err := srv.Serve(ctx)
 		cancel(err)
 		return err
 	})
-	if services != nil {
-		g.Go(func() error { return services.Run(ctx) })
-	}
 	g.Go(func() error {
 		err := newController(cfg, st, engine, log).Run(ctx)
 		cancel(err)

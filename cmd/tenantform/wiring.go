@@ -79,7 +79,7 @@ func newAPIHandler(cfg Config, st *store.Store, metrics http.Handler, log *zap.L
 		Now:                  time.Now,
 		Logger:               log,
 		Metrics:              metrics,
-		Orphans:              orphanReport(cfg, st),
+		// Orphans stays nil (501) until the AWS inventory exists.
 	}, st)
 }
 
