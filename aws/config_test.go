@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	tfaws "github.com/tenantform/tenantform/aws"
 )
@@ -30,5 +31,19 @@ func TestLoadConfigUsesTheAdaptiveRetryer(t *testing.T) {
 	creds, err := cfg.Credentials.Retrieve(t.Context())
 	if err != nil || creds.AccessKeyID != "AKIDTEST" {
 		t.Fatalf("the default chain did not find the environment's keys: %v", err)
+	}
+}
+
+func TestLoadConfigTakesGivenCredentials(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCHAIN")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	cfg, err := tfaws.LoadConfig(t.Context(), tfaws.SDKOptions{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDGIVEN", "s", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(t.Context())
+	if err != nil || creds.AccessKeyID != "AKIDGIVEN" {
+		t.Fatalf("got %q, %v; want the given credentials", creds.AccessKeyID, err)
 	}
 }
