@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ const (
 // InventoryStore is the slice of the store the refresher writes to.
 type InventoryStore interface {
 	ReplaceInventory(ctx context.Context, region string, items []store.InventoryItem) (time.Time, error)
+	FreshInventoryRegions(ctx context.Context, within time.Duration) ([]string, error)
 }
 
 // InventoryConfig configures a Refresher.
@@ -88,14 +90,15 @@ func NewRefresher(cfg InventoryConfig) (*Refresher, error) {
 	return r, nil
 }
 
-// Run refreshes at once and then every Interval until ctx ends. A failed
+// Run refreshes what is due at once and then every Interval until ctx
+// ends (RefreshDue). A failed
 // listing is logged and tried again at the next tick: the previous
 // snapshot stays, and its listing time tells readers how old it is.
 func (r *Refresher) Run(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
 	for {
-		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+		if err := r.RefreshDue(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("cannot refresh the AWS inventory", zap.Error(err))
 		}
 		select {
@@ -106,11 +109,32 @@ func (r *Refresher) Run(ctx context.Context) error {
 	}
 }
 
-// Refresh lists every region once and stores each complete listing. A
+// RefreshDue lists the regions no replica has listed in the last half
+// interval (Run calls it): several reconcilers then still make about one
+// listing per region and interval, not one each.
+func (r *Refresher) RefreshDue(ctx context.Context) error {
+	fresh, err := r.cfg.Store.FreshInventoryRegions(ctx, r.cfg.Interval/2)
+	if err != nil {
+		return fmt.Errorf("cannot read when the inventory was listed: %w", err)
+	}
+	var due []string
+	for _, region := range r.cfg.Regions {
+		if !slices.Contains(fresh, region) {
+			due = append(due, region)
+		}
+	}
+	return r.refresh(ctx, due)
+}
+
+// Refresh lists every region now and stores each complete listing. A
 // region that fails keeps its previous snapshot; the others are stored.
 func (r *Refresher) Refresh(ctx context.Context) error {
+	return r.refresh(ctx, r.cfg.Regions)
+}
+
+func (r *Refresher) refresh(ctx context.Context, regions []string) error {
 	var errs []error
-	for _, region := range r.cfg.Regions {
+	for _, region := range regions {
 		start := time.Now()
 		r.metrics.listings.WithLabelValues(region).Inc()
 		items, err := r.List(ctx, region)

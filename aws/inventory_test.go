@@ -204,3 +204,19 @@ func arns(items []store.InventoryItem) []string {
 	}
 	return out
 }
+
+// Several reconcilers each run a refresher: a region one of them has just
+// listed is not listed again by the others.
+func TestReplicasShareTheListing(t *testing.T) {
+	emu := awstest.New(t)
+	st := openStore(t)
+	createBucket(t, emu, "alice-demo-0", platformTags("alice", "demo"))
+	for range 3 {
+		if err := newRefresher(t, emu, st, 0).RefreshDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"us-east-1": 1, "us-west-2": 1}, emu.TaggingCalls()); diff != "" {
+		t.Fatalf("GetResources calls of three replicas (-want +got):\n%s", diff)
+	}
+}

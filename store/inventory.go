@@ -138,3 +138,16 @@ func (s *Store) LiveProjectKeys(ctx context.Context) ([]Key, error) {
 	})
 	return keys, translate(err)
 }
+
+// FreshInventoryRegions returns the regions listed less than `within` ago,
+// by the database's clock: another replica's listing that this one need
+// not repeat.
+func (s *Store) FreshInventoryRegions(ctx context.Context, within time.Duration) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT region FROM aws_inventory_listings
+		WHERE listed_at > now() - make_interval(secs => $1) ORDER BY region`, within.Seconds())
+	if err != nil {
+		return nil, translate(err)
+	}
+	regions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return regions, translate(err)
+}
