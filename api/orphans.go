@@ -1,6 +1,9 @@
 package api
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+)
 
 type orphanList struct {
 	Items any `json:"items"`
@@ -15,6 +18,12 @@ func (s *server) listOrphans(w http.ResponseWriter, r *http.Request, _ *call) er
 			"the AWS resource inventory is not configured on this server, so orphans cannot be listed")
 	}
 	items, err := s.cfg.Orphans.ListOrphans(r.Context())
+	// An inventory that exists but was never listed says so through its
+	// error (aws.ErrNoInventory), without api depending on package aws.
+	var unavailable interface{ InventoryUnavailable() bool }
+	if errors.As(err, &unavailable) && unavailable.InventoryUnavailable() {
+		return newError(http.StatusNotImplemented, codeInventoryUnavailable, "%s", err.Error())
+	}
 	if err != nil {
 		return err
 	}

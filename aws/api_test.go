@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantform/tenantform/api"
+	tfaws "github.com/tenantform/tenantform/aws"
 )
 
 // GET /api/v1/orphans served by the real API over Orphans and the store:
@@ -65,5 +67,28 @@ func TestOrphansEndpointServesTheReport(t *testing.T) {
 	sort.Strings(got)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("orphan fields vs the OpenAPI Orphan schema (-schema +served):\n%s", diff)
+	}
+}
+
+func TestOrphansBeforeTheFirstListingAnswer501(t *testing.T) {
+	st := openStore(t)
+	o, err := tfaws.NewOrphans(tfaws.OrphanConfig{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.List(t.Context()); !errors.Is(err, tfaws.ErrNoInventory) {
+		t.Fatalf("List before any listing: %v, want ErrNoInventory", err)
+	}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	token, err := api.SignToken(secret, "ops", true, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/orphans", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	api.New(api.Config{JWTSecret: secret, Orphans: o}, st).ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotImplemented {
+		t.Fatalf("GET /api/v1/orphans before the first listing: %d %s", rec.Code, rec.Body)
 	}
 }

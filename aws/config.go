@@ -23,6 +23,9 @@ type SDKOptions struct {
 	// MaxAttempts bounds the adaptive retryer's attempts per call. 0 keeps
 	// the SDK's default (3).
 	MaxAttempts int
+	// Credentials replaces the default chain (dev mode's emulator passes
+	// its dummy keys). Nil uses the chain.
+	Credentials awssdk.CredentialsProvider
 }
 
 // LoadConfig returns the SDK configuration of the server's base identity:
@@ -44,6 +47,9 @@ func LoadConfig(ctx context.Context, o SDKOptions) (awssdk.Config, error) {
 	}
 	if o.EndpointURL != "" {
 		opts = append(opts, config.WithBaseEndpoint(o.EndpointURL))
+	}
+	if o.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(o.Credentials))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

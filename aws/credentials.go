@@ -10,6 +10,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
@@ -52,8 +53,10 @@ type CredentialsConfig struct {
 	// expire. Default ten minutes.
 	RefreshBefore time.Duration
 	// Now is the clock. Nil means time.Now.
-	Now    func() time.Time
-	Logger *zap.Logger
+	Now func() time.Time
+	// Registerer gets the STS call metrics. Nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *zap.Logger
 }
 
 // Credentials hands out one set of temporary AWS credentials per project.
@@ -61,10 +64,11 @@ type CredentialsConfig struct {
 // requests for one project share a single STS call. It is safe for
 // concurrent use.
 type Credentials struct {
-	cfg    CredentialsConfig
-	sts    *sts.Client
-	log    *zap.Logger
-	flight singleflight.Group
+	cfg     CredentialsConfig
+	sts     *sts.Client
+	log     *zap.Logger
+	metrics *credentialMetrics
+	flight  singleflight.Group
 
 	mu    sync.Mutex
 	cache map[string]cachedCredentials
@@ -96,10 +100,11 @@ func NewCredentials(cfg CredentialsConfig) (*Credentials, error) {
 		cfg.Logger = zap.NewNop()
 	}
 	return &Credentials{
-		cfg:   cfg,
-		sts:   sts.NewFromConfig(cfg.Base),
-		log:   cfg.Logger,
-		cache: map[string]cachedCredentials{},
+		cfg:     cfg,
+		sts:     sts.NewFromConfig(cfg.Base),
+		log:     cfg.Logger,
+		metrics: newCredentialMetrics(cfg.Registerer),
+		cache:   map[string]cachedCredentials{},
 	}, nil
 }
 
@@ -178,9 +183,11 @@ func (c *Credentials) assume(ctx context.Context, key, userID, projectID string)
 	if c.cfg.ExternalID != "" {
 		in.ExternalId = awssdk.String(c.cfg.ExternalID)
 	}
+	c.metrics.calls.Inc()
 	out, err := c.sts.AssumeRole(ctx, in)
 	if err != nil {
 		err = classify(err, c.cfg.RoleARN)
+		c.metrics.failed(err)
 		c.log.Warn("cannot assume the tenant role",
 			zap.String("role_arn", c.cfg.RoleARN), zap.String("session_name", session), zap.Error(err))
 		return nil, fmt.Errorf("cannot get AWS credentials for project %s: %w", tf.ProjectTag(userID, projectID), err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -34,15 +35,19 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newCredentials(t *testing.T, emu *awstest.Emulator, now func() time.Time, log *zap.Logger) *tfaws.Credentials {
+func newCredentials(t *testing.T, emu *awstest.Emulator, now func() time.Time, log *zap.Logger, reg ...prometheus.Registerer) *tfaws.Credentials {
 	t.Helper()
-	c, err := tfaws.NewCredentials(tfaws.CredentialsConfig{
+	cfg := tfaws.CredentialsConfig{
 		Base:       emu.Config(),
 		RoleARN:    testRole,
 		ExternalID: "the-external-id",
 		Now:        now,
 		Logger:     log,
-	})
+	}
+	if len(reg) > 0 {
+		cfg.Registerer = reg[0]
+	}
+	c, err := tfaws.NewCredentials(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +56,8 @@ func newCredentials(t *testing.T, emu *awstest.Emulator, now func() time.Time, l
 
 func TestConcurrentReconcilesOfOneProjectMakeOneSTSCall(t *testing.T) {
 	emu := awstest.New(t)
-	creds := newCredentials(t, emu, nil, nil)
+	reg := prometheus.NewRegistry()
+	creds := newCredentials(t, emu, nil, nil, reg)
 
 	var wg sync.WaitGroup
 	got := make([]*tf.Credentials, 20)
@@ -74,6 +80,37 @@ func TestConcurrentReconcilesOfOneProjectMakeOneSTSCall(t *testing.T) {
 	if n := len(emu.STSCalls()); n != 1 {
 		t.Fatalf("20 reconciles made %d STS calls, want 1", n)
 	}
+	if got := metricValue(t, reg, "tenantform_aws_assume_role_total", nil); got != 1 {
+		t.Fatalf("tenantform_aws_assume_role_total = %v, want 1", got)
+	}
+}
+
+// metricValue reads one series of a registry (labels nil for none).
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue metrics
+				}
+			}
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+	}
+	t.Fatalf("no series %s %v", name, labels)
+	return 0
 }
 
 func TestAssumeRoleSendsExternalIDSessionNameAndTags(t *testing.T) {
@@ -151,7 +188,8 @@ func TestEachProjectGetsItsOwnSession(t *testing.T) {
 func TestWrongExternalIDIsATerminalDeniedError(t *testing.T) {
 	emu := awstest.New(t)
 	emu.RequireExternalID("the-right-one")
-	creds := newCredentials(t, emu, nil, nil)
+	reg := prometheus.NewRegistry()
+	creds := newCredentials(t, emu, nil, nil, reg)
 
 	_, err := creds.ForProject(t.Context(), "alice", "demo")
 	var denied *tfaws.DeniedError
@@ -170,6 +208,9 @@ func TestWrongExternalIDIsATerminalDeniedError(t *testing.T) {
 	}
 	if n := len(emu.STSCalls()); n != 2 {
 		t.Fatalf("%d STS calls, want 2", n)
+	}
+	if got := metricValue(t, reg, "tenantform_aws_assume_role_failures_total", map[string]string{"reason": "denied"}); got != 2 {
+		t.Fatalf("denied failures = %v, want 2", got)
 	}
 }
 
@@ -215,7 +256,8 @@ func TestWithoutARoleTheBaseCredentialsAreUsed(t *testing.T) {
 func TestCredentialValuesNeverReachTheLog(t *testing.T) {
 	emu := awstest.New(t)
 	core, logs := observer.New(zapcore.DebugLevel)
-	creds := newCredentials(t, emu, nil, zap.New(core))
+	reg := prometheus.NewRegistry()
+	creds := newCredentials(t, emu, nil, zap.New(core), reg)
 	got, err := creds.ForProject(t.Context(), "alice", "demo")
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +269,19 @@ func TestCredentialValuesNeverReachTheLog(t *testing.T) {
 	}
 	if logs.Len() == 0 {
 		t.Fatal("nothing was logged; the test would prove nothing")
+	}
+	var exposition strings.Builder
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		exposition.WriteString(f.String())
+	}
+	for _, secret := range []string{got.AccessKeyID, got.SecretAccessKey, got.SessionToken, "the-external-id"} {
+		if strings.Contains(exposition.String(), secret) {
+			t.Fatal("a credential reached the metrics")
+		}
 	}
 	for _, e := range logs.All() {
 		line := e.Message

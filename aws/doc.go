@@ -8,9 +8,12 @@
 //     per region for every project, kept in PostgreSQL by a refresher;
 //   - compare.go: the pure comparison of a project's terraform state with
 //     the inventory (drift, strays) and of the inventory with the live
-//     projects (orphans);
-//   - orphans.go: the orphan report and, when enabled, their deletion
-//     through the service APIs.
+//     projects (orphans); adopt.go: import blocks for the strays a
+//     configuration declares;
+//   - orphans.go, deleters.go: the orphan report and, when enabled, the
+//     deletion of orphans and unadopted strays through the service APIs;
+//   - awstest: the in-process emulator for tests and dev mode, and
+//     awstest/provider, a test double of the hashicorp/aws provider.
 //
 // Nothing here ever touches a resource that does not carry
 // ManagedBy=chart-app-platform, and no credential value is ever logged.

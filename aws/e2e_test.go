@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/aws/awstest"
+	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
 )
@@ -28,53 +30,8 @@ import (
 // comparison. Two projects are applied in parallel.
 func TestTerraformResourcesCarryThePlatformTagsAndDriftIsSeen(t *testing.T) {
 	ctx := t.Context()
-	emu := awstest.New(t)
-	st := openStore(t)
-	mirror := awstest.ProviderMirror(t)
-	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
-	if errors.Is(err, tf.ErrBinaryNotFound) {
-		t.Skip("no terraform binary")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := tf.New(tf.Config{
-		BinaryPath:       bin,
-		WorkRoot:         t.TempDir(),
-		PGConnStr:        storetest.NewDatabase(t),
-		FilesystemMirror: mirror,
-		AWSEndpointURL:   emu.URL,
-		Environment:      "test",
-		Logger:           zaptest.NewLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := tfaws.NewCredentials(tfaws.CredentialsConfig{Base: emu.Config(), RoleARN: testRole, ExternalID: "xid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	createdAt := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	project := func(user string) tf.Project {
-		return tf.Project{UserID: user, ProjectID: "demo", Region: "us-east-1", CreatedAt: createdAt, Files: map[string]string{
-			"main.tf": `
-resource "aws_s3_bucket" "data" {
-  bucket = "` + user + `-demo-data"
-  tags   = { Purpose = "e2e" }
-}
-resource "aws_dynamodb_table" "items" {
-  name         = "` + user + `-demo-items"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "id"
-  attribute {
-    name = "id"
-    type = "S"
-  }
-}
-output "bucket_arn" { value = aws_s3_bucket.data.arn }
-`}}
-	}
-	alice, bob := project("alice"), project("bob")
+	emu, st, engine, creds := newE2E(t, 0)
+	alice, bob := e2eProject("alice"), e2eProject("bob")
 	keys := map[string]*tf.Credentials{}
 	apply := func(p tf.Project) error {
 		c, err := creds.ForProject(ctx, p.UserID, p.ProjectID)
@@ -144,6 +101,7 @@ output "bucket_arn" { value = aws_s3_bucket.data.arn }
 		for _, r := range res {
 			arns = append(arns, r.ARN)
 		}
+		sort.Strings(arns)
 		return tfaws.ProjectFacts{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Region,
 			PlatformTags: map[string]string{"Project": tf.ProjectTag(p.UserID, p.ProjectID), "ManagedBy": tf.ManagedByTag,
 				"UserId": p.UserID, "ProjectId": p.ProjectID, "Environment": "test", "CreatedAt": "2026-11-30T12:00:00Z"},
@@ -239,4 +197,166 @@ func tableTags(t *testing.T, emu *awstest.Emulator, name string) map[string]stri
 		tags[awssdk.ToString(tag.Key)] = awssdk.ToString(tag.Value)
 	}
 	return tags
+}
+
+// newE2E is an emulator, a store and an engine running real terraform with
+// the test provider, sharing one database; stopGrace 0 keeps the default.
+func newE2E(t *testing.T, stopGrace time.Duration) (*awstest.Emulator, *store.Store, *tf.Engine, *tfaws.Credentials) {
+	t.Helper()
+	ctx := t.Context()
+	emu := awstest.New(t)
+	// One database for tenantform's tables and terraform's pg backend, as
+	// in production.
+	dbURL := storetest.NewDatabase(t)
+	st, err := store.Open(ctx, dbURL, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mirror := awstest.ProviderMirror(t)
+	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
+	if errors.Is(err, tf.ErrBinaryNotFound) {
+		t.Skip("no terraform binary")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := tf.New(tf.Config{
+		BinaryPath:       bin,
+		WorkRoot:         t.TempDir(),
+		PGConnStr:        dbURL,
+		FilesystemMirror: mirror,
+		AWSEndpointURL:   emu.URL,
+		Environment:      "test",
+		StopGrace:        stopGrace,
+		Logger:           zaptest.NewLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := tfaws.NewCredentials(tfaws.CredentialsConfig{Base: emu.Config(), RoleARN: testRole, ExternalID: "xid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu, st, engine, creds
+}
+
+// e2eProject is a user's project "demo": a bucket and a table.
+func e2eProject(user string) tf.Project {
+	createdAt := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	return tf.Project{UserID: user, ProjectID: "demo", Region: "us-east-1", CreatedAt: createdAt, Files: map[string]string{
+		"main.tf": `
+resource "aws_s3_bucket" "data" {
+  bucket = "` + user + `-demo-data"
+  tags   = { Purpose = "e2e" }
+}
+resource "aws_dynamodb_table" "items" {
+  name         = "` + user + `-demo-items"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+  attribute {
+    name = "id"
+    type = "S"
+  }
+}
+output "bucket_arn" { value = aws_s3_bucket.data.arn }
+`}}
+}
+
+// A reconciler that dies while terraform creates a table leaves the table
+// in AWS, tagged with the project, but not in the state: a stray. The
+// comparison finds it and Adopt names the import that adopts it; here it
+// is deleted instead (adopting needs the engine to render import blocks),
+// after which the next apply creates the table once, never twice.
+func TestACrashedApplyLeavesAStrayTheComparisonFinds(t *testing.T) {
+	ctx := t.Context()
+	emu, st, engine, creds := newE2E(t, 2*time.Second)
+	p := e2eProject("carol")
+	c, err := creds.ForProject(ctx, p.UserID, p.ProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := engine.Plan(ctx, p, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := emu.HoldAnswers(t, func(r awstest.Request) bool { return r.Target == "DynamoDB_20120810.CreateTable" })
+	applyCtx, die := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := engine.Apply(applyCtx, p, plan, c)
+		done <- err
+	}()
+	select {
+	case <-hold.Held:
+	case err := <-done:
+		t.Fatalf("the apply ended before the table was created: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("terraform never created the table")
+	}
+	die() // the reconciler dies: terraform is interrupted, then killed
+	if err := <-done; err == nil {
+		t.Fatal("the interrupted apply reported success")
+	}
+	hold.Release()
+	settled := time.Now()
+
+	refresher := newRefresher(t, emu, st, 0)
+	compare := func() tfaws.Comparison {
+		t.Helper()
+		if err := refresher.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := st.Inventory(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resources, err := engine.StateResources(ctx, p, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var arns []string
+		for _, r := range resources {
+			arns = append(arns, r.ARN)
+		}
+		return tfaws.CompareProject(tfaws.ProjectFacts{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Region,
+			PlatformTags: map[string]string{"ManagedBy": tf.ManagedByTag, "UserId": p.UserID, "ProjectId": p.ProjectID},
+			StateARNs:    arns, SettledAt: settled}, inv)
+	}
+	table := "arn:aws:dynamodb:us-east-1:000000000000:table/carol-demo-items"
+	cmp1 := compare()
+	if len(cmp1.Strays) != 1 || cmp1.Strays[0].ARN != table {
+		t.Fatalf("after the crash: %+v, want the table as the one stray", cmp1)
+	}
+	imports, unadopted := tfaws.Adopt(cmp1.Strays, []tfaws.PlannedCreate{
+		{Address: "aws_dynamodb_table.items", Type: "aws_dynamodb_table", ID: "carol-demo-items"},
+	})
+	if len(imports) != 1 || imports[0] != (tfaws.Import{To: "aws_dynamodb_table.items", ID: "carol-demo-items"}) || len(unadopted) != 0 {
+		t.Fatalf("adoption: %+v, left %+v", imports, unadopted)
+	}
+
+	o, err := tfaws.NewOrphans(tfaws.OrphanConfig{Base: emu.Config(), Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := o.Delete(ctx, cmp1.Strays); len(r) != 1 || !r[0].Deleted {
+		t.Fatalf("deleting the stray: %+v", r)
+	}
+	plan, err = engine.Plan(ctx, p, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Apply(ctx, p, plan, c); err != nil {
+		t.Fatal(err)
+	}
+	settled = time.Now()
+	if cmp2 := compare(); !cmp2.InSync() {
+		t.Fatalf("after the next apply: %+v", cmp2)
+	}
+	if !tableExists(t, emu, "carol-demo-items") {
+		t.Fatal("no table after the next apply")
+	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	taggingtypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/store"
@@ -28,6 +30,7 @@ const (
 // InventoryStore is the slice of the store the refresher writes to.
 type InventoryStore interface {
 	ReplaceInventory(ctx context.Context, region string, items []store.InventoryItem) (time.Time, error)
+	FreshInventoryRegions(ctx context.Context, within time.Duration) ([]string, error)
 }
 
 // InventoryConfig configures a Refresher.
@@ -44,7 +47,9 @@ type InventoryConfig struct {
 	Interval time.Duration
 	// PageSize is GetResources' ResourcesPerPage (1-100). Default 100.
 	PageSize int
-	Logger   *zap.Logger
+	// Registerer gets the refresher's metrics. Nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *zap.Logger
 }
 
 // Refresher keeps the tagged inventory in the store: every Interval it
@@ -54,6 +59,7 @@ type Refresher struct {
 	cfg     InventoryConfig
 	clients map[string]*tagging.Client
 	log     *zap.Logger
+	metrics *inventoryMetrics
 }
 
 // NewRefresher validates cfg and builds one Tagging API client per region.
@@ -76,21 +82,23 @@ func NewRefresher(cfg InventoryConfig) (*Refresher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	r := &Refresher{cfg: cfg, clients: map[string]*tagging.Client{}, log: cfg.Logger}
+	r := &Refresher{cfg: cfg, clients: map[string]*tagging.Client{}, log: cfg.Logger,
+		metrics: newInventoryMetrics(cfg.Registerer, cfg.Regions)}
 	for _, region := range cfg.Regions {
 		r.clients[region] = tagging.NewFromConfig(forRegion(cfg.Base, region))
 	}
 	return r, nil
 }
 
-// Run refreshes at once and then every Interval until ctx ends. A failed
+// Run refreshes what is due at once and then every Interval until ctx
+// ends (RefreshDue). A failed
 // listing is logged and tried again at the next tick: the previous
 // snapshot stays, and its listing time tells readers how old it is.
 func (r *Refresher) Run(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
 	for {
-		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+		if err := r.RefreshDue(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("cannot refresh the AWS inventory", zap.Error(err))
 		}
 		select {
@@ -101,21 +109,45 @@ func (r *Refresher) Run(ctx context.Context) error {
 	}
 }
 
-// Refresh lists every region once and stores each complete listing. A
+// RefreshDue lists the regions no replica has listed in the last half
+// interval (Run calls it): several reconcilers then still make about one
+// listing per region and interval, not one each.
+func (r *Refresher) RefreshDue(ctx context.Context) error {
+	fresh, err := r.cfg.Store.FreshInventoryRegions(ctx, r.cfg.Interval/2)
+	if err != nil {
+		return fmt.Errorf("cannot read when the inventory was listed: %w", err)
+	}
+	var due []string
+	for _, region := range r.cfg.Regions {
+		if !slices.Contains(fresh, region) {
+			due = append(due, region)
+		}
+	}
+	return r.refresh(ctx, due)
+}
+
+// Refresh lists every region now and stores each complete listing. A
 // region that fails keeps its previous snapshot; the others are stored.
 func (r *Refresher) Refresh(ctx context.Context) error {
+	return r.refresh(ctx, r.cfg.Regions)
+}
+
+func (r *Refresher) refresh(ctx context.Context, regions []string) error {
 	var errs []error
-	for _, region := range r.cfg.Regions {
+	for _, region := range regions {
 		start := time.Now()
+		r.metrics.listings.WithLabelValues(region).Inc()
 		items, err := r.List(ctx, region)
+		if err == nil {
+			_, err = r.cfg.Store.ReplaceInventory(ctx, region, items)
+		}
 		if err != nil {
+			r.metrics.failures.WithLabelValues(region).Inc()
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := r.cfg.Store.ReplaceInventory(ctx, region, items); err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		r.metrics.resources.WithLabelValues(region).Set(float64(len(items)))
+		r.metrics.duration.WithLabelValues(region).Observe(time.Since(start).Seconds())
 		r.log.Debug("listed the AWS inventory", zap.String("region", region),
 			zap.Int("resources", len(items)), zap.Duration("took", time.Since(start)))
 	}

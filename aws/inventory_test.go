@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/aws/awstest"
@@ -59,14 +60,18 @@ func createTable(t *testing.T, emu *awstest.Emulator, name string, tags map[stri
 	return awssdk.ToString(out.TableDescription.TableArn)
 }
 
-func newRefresher(t *testing.T, emu *awstest.Emulator, st tfaws.InventoryStore, pageSize int) *tfaws.Refresher {
+func newRefresher(t *testing.T, emu *awstest.Emulator, st tfaws.InventoryStore, pageSize int, reg ...prometheus.Registerer) *tfaws.Refresher {
 	t.Helper()
-	r, err := tfaws.NewRefresher(tfaws.InventoryConfig{
+	cfg := tfaws.InventoryConfig{
 		Base:     emu.Config(),
 		Regions:  []string{"us-east-1", "us-west-2"},
 		Store:    st,
 		PageSize: pageSize,
-	})
+	}
+	if len(reg) > 0 {
+		cfg.Registerer = reg[0]
+	}
+	r, err := tfaws.NewRefresher(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +92,12 @@ func TestInventoryListsEveryPageOfTaggedResources(t *testing.T) {
 	createBucket(t, emu, "untagged", nil)
 	createBucket(t, emu, "other-platform", with(platformTags("carol", "y"), "ManagedBy", "someone-else"))
 
-	if err := newRefresher(t, emu, st, 2).Refresh(t.Context()); err != nil {
+	reg := prometheus.NewRegistry()
+	if err := newRefresher(t, emu, st, 2, reg).Refresh(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if got := metricValue(t, reg, "tenantform_aws_inventory_resources", map[string]string{"region": "us-east-1"}); got != 6 {
+		t.Fatalf("tenantform_aws_inventory_resources{us-east-1} = %v, want 6", got)
 	}
 	// 6 tagged resources, 2 a page: 3 pages in us-east-1, 1 (empty) in us-west-2.
 	if diff := cmp.Diff(map[string]int{"us-east-1": 3, "us-west-2": 1}, emu.TaggingCalls()); diff != "" {
@@ -169,9 +178,15 @@ func (f failingStore) ReplaceInventory(ctx context.Context, region string, items
 func TestAFailedRegionKeepsItsSnapshotAndTheOthersAreStored(t *testing.T) {
 	emu := awstest.New(t)
 	st := openStore(t)
-	err := newRefresher(t, emu, failingStore{InventoryStore: st, failRegion: "us-east-1"}, 0).Refresh(t.Context())
+	reg := prometheus.NewRegistry()
+	err := newRefresher(t, emu, failingStore{InventoryStore: st, failRegion: "us-east-1"}, 0, reg).Refresh(t.Context())
 	if err == nil {
 		t.Fatal("want the failure reported")
+	}
+	for region, want := range map[string]float64{"us-east-1": 1, "us-west-2": 0} {
+		if got := metricValue(t, reg, "tenantform_aws_inventory_listing_failures_total", map[string]string{"region": region}); got != want {
+			t.Fatalf("failures in %s = %v, want %v", region, got, want)
+		}
 	}
 	inv, err := st.Inventory(t.Context())
 	if err != nil {
@@ -188,4 +203,20 @@ func arns(items []store.InventoryItem) []string {
 		out = append(out, it.ARN)
 	}
 	return out
+}
+
+// Several reconcilers each run a refresher: a region one of them has just
+// listed is not listed again by the others.
+func TestReplicasShareTheListing(t *testing.T) {
+	emu := awstest.New(t)
+	st := openStore(t)
+	createBucket(t, emu, "alice-demo-0", platformTags("alice", "demo"))
+	for range 3 {
+		if err := newRefresher(t, emu, st, 0).RefreshDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"us-east-1": 1, "us-west-2": 1}, emu.TaggingCalls()); diff != "" {
+		t.Fatalf("GetResources calls of three replicas (-want +got):\n%s", diff)
+	}
 }

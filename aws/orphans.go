@@ -11,6 +11,7 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/store"
@@ -53,7 +54,9 @@ type OrphanConfig struct {
 	Mode CleanupMode
 	// Interval between sweeps. Default DefaultInventoryInterval.
 	Interval time.Duration
-	Logger   *zap.Logger
+	// Registerer gets the sweep's metrics. Nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *zap.Logger
 }
 
 // Orphans reports the inventory's resources whose project has no live row
@@ -62,8 +65,9 @@ type OrphanConfig struct {
 // ever deleted while it carries ManagedBy=chart-app-platform and names the
 // same project, still not live.
 type Orphans struct {
-	cfg OrphanConfig
-	log *zap.Logger
+	cfg     OrphanConfig
+	log     *zap.Logger
+	metrics *orphanMetrics
 
 	clientsMu sync.Mutex
 	clients   map[string]*serviceClients
@@ -86,8 +90,21 @@ func NewOrphans(cfg OrphanConfig) (*Orphans, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Orphans{cfg: cfg, log: cfg.Logger, clients: map[string]*serviceClients{}}, nil
+	return &Orphans{cfg: cfg, log: cfg.Logger, metrics: newOrphanMetrics(cfg.Registerer), clients: map[string]*serviceClients{}}, nil
 }
+
+// ErrNoInventory: no region has been listed yet, so orphans cannot be told
+// apart from an empty account. The API answers it with 501
+// InventoryUnavailable (it has InventoryUnavailable() true).
+var ErrNoInventory error = noInventoryError{}
+
+type noInventoryError struct{}
+
+func (noInventoryError) Error() string {
+	return "the AWS inventory has not been listed yet (a reconciler lists it every INVENTORY_INTERVAL)"
+}
+
+func (noInventoryError) InventoryUnavailable() bool { return true }
 
 // Orphan is one entry of GET /api/v1/orphans.
 type Orphan struct {
@@ -107,7 +124,9 @@ type Orphan struct {
 	Cleanup string `json:"cleanup"`
 }
 
-// List returns the orphans of the stored snapshot; it makes no AWS call.
+// List returns the orphans of the stored snapshot; it makes no AWS call
+// (an Orphans with only a Store can serve the API). Before the first
+// listing it returns ErrNoInventory.
 func (o *Orphans) List(ctx context.Context) ([]Orphan, error) {
 	items, err := o.find(ctx)
 	if err != nil {
@@ -137,6 +156,9 @@ func (o *Orphans) find(ctx context.Context) ([]store.InventoryItem, error) {
 	inv, err := o.cfg.Store.Inventory(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the AWS inventory: %w", err)
+	}
+	if len(inv.ListedAt) == 0 {
+		return nil, ErrNoInventory
 	}
 	live, err := o.cfg.Store.LiveProjectKeys(ctx)
 	if err != nil {
@@ -189,29 +211,44 @@ func (o *Orphans) Sweep(ctx context.Context) ([]Removal, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.metrics.orphans.Set(float64(len(items)))
+	return o.remove(ctx, items, o.cfg.Mode == CleanupDelete), nil
+}
+
+// Delete deletes the given inventory items (a project's strays that its
+// configuration does not adopt), whatever the cleanup mode, in dependency
+// order and with the same safety as a sweep: each item's live tags must
+// still say ManagedBy=chart-app-platform and name the project its
+// inventory tags name.
+func (o *Orphans) Delete(ctx context.Context, items []store.InventoryItem) []Removal {
+	return o.remove(ctx, items, true)
+}
+
+func (o *Orphans) remove(ctx context.Context, items []store.InventoryItem, del bool) []Removal {
+	items = append([]store.InventoryItem(nil), items...)
 	sort.SliceStable(items, func(i, j int) bool {
 		return deleteRank(items[i].Type) < deleteRank(items[j].Type)
 	})
 	out := make([]Removal, 0, len(items))
 	for _, it := range items {
-		r := o.sweepOne(ctx, it)
+		r := o.sweepOne(ctx, it, del)
 		fields := []zap.Field{zap.String("arn", r.ARN), zap.String("project", r.Project), zap.Strings("steps", r.Steps)}
 		switch {
 		case r.Error != "":
-			o.log.Warn("cannot delete an orphaned resource", append(fields, zap.String("error", r.Error))...)
+			o.log.Warn("cannot delete a tagged resource", append(fields, zap.String("error", r.Error))...)
 		case r.Skipped != "":
-			o.log.Info("orphaned resource left alone", append(fields, zap.String("reason", r.Skipped))...)
+			o.log.Info("tagged resource left alone", append(fields, zap.String("reason", r.Skipped))...)
 		case r.Deleted:
-			o.log.Info("deleted an orphaned resource", fields...)
+			o.log.Info("deleted a tagged resource", fields...)
 		default:
 			o.log.Info("orphaned resource (ORPHAN_CLEANUP=report: not deleted)", fields...)
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return out
 }
 
-func (o *Orphans) sweepOne(ctx context.Context, it store.InventoryItem) Removal {
+func (o *Orphans) sweepOne(ctx context.Context, it store.InventoryItem, del bool) Removal {
 	r := Removal{ARN: it.ARN, Type: it.Type, Region: it.Region, Project: it.Tags["Project"]}
 	d, ok := deleters[it.Type]
 	if !ok {
@@ -246,11 +283,13 @@ func (o *Orphans) sweepOne(ctx context.Context, it store.InventoryItem) Removal 
 	for _, s := range steps {
 		r.Steps = append(r.Steps, s.what)
 	}
-	if o.cfg.Mode != CleanupDelete {
+	if !del {
 		return r
 	}
+	o.metrics.deletions.Inc()
 	for _, s := range steps {
 		if err := s.do(ctx); err != nil && !isGone(err) {
+			o.metrics.failures.Inc()
 			r.Error = fmt.Sprintf("%s: %v", s.what, err)
 			return r
 		}

@@ -192,3 +192,18 @@ func removed(list []string, s string) []string {
 	}
 	return out
 }
+
+func TestDeleteRemovesAStrayOfALiveProjectButNothingElse(t *testing.T) {
+	emu, st := orphanWorld(t)
+	o := newOrphans(t, emu, st, tfaws.CleanupReport)
+	stray := store.InventoryItem{ARN: "arn:aws:s3:::alice-live", Type: "s3:bucket", Region: "us-east-1", Tags: platformTags("alice", "demo")}
+	// Claims to be alice's, but the bucket's live tags say another platform.
+	forged := store.InventoryItem{ARN: "arn:aws:s3:::theirs", Type: "s3:bucket", Region: "us-east-1", Tags: platformTags("alice", "demo")}
+	got := o.Delete(t.Context(), []store.InventoryItem{stray, forged})
+	if len(got) != 2 || !got[0].Deleted || got[1].Deleted || got[1].Skipped == "" {
+		t.Fatalf("removals %+v", got)
+	}
+	if bucketExists(t, emu, "alice-live") || !bucketExists(t, emu, "theirs") {
+		t.Fatal("want the stray gone and the other platform's bucket kept")
+	}
+}

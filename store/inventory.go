@@ -96,6 +96,19 @@ func (s *Store) ReplaceInventory(ctx context.Context, region string, items []Inv
 	return listedAt.UTC(), nil
 }
 
+// FreshInventoryRegions returns the regions listed less than `within` ago,
+// by the database's clock: another replica's listing that this one need
+// not repeat.
+func (s *Store) FreshInventoryRegions(ctx context.Context, within time.Duration) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT region FROM aws_inventory_listings
+		WHERE listed_at > now() - make_interval(secs => $1) ORDER BY region`, within.Seconds())
+	if err != nil {
+		return nil, translate(err)
+	}
+	regions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return regions, translate(err)
+}
+
 // Inventory returns the whole snapshot, sorted by ARN.
 func (s *Store) Inventory(ctx context.Context) (Inventory, error) {
 	return s.inventory(ctx, `SELECT arn, resource_type, region, tags, first_seen, last_seen FROM aws_inventory ORDER BY arn`)

@@ -54,6 +54,33 @@ type Emulator struct {
 	stsFailures  []injectedFailure
 	taggingCalls map[string]int
 	requests     []Request
+	holds        []*Hold
+}
+
+// Hold keeps the answers to matching requests back (HoldAnswers).
+type Hold struct {
+	match func(Request) bool
+	// Held receives each matching request once it has been carried out
+	// and its answer is being held.
+	Held    chan Request
+	release chan struct{}
+	once    sync.Once
+}
+
+// Release lets every held answer, and later ones, through.
+func (h *Hold) Release() { h.once.Do(func() { close(h.release) }) }
+
+// HoldAnswers makes the emulator carry out the requests that match but
+// keep their answers back until Release (or the client gives up): what a
+// client sees when it dies in the middle of a call that has already taken
+// effect. The hold is released when the test ends.
+func (e *Emulator) HoldAnswers(t testing.TB, match func(Request) bool) *Hold {
+	h := &Hold{match: match, Held: make(chan Request, 16), release: make(chan struct{})}
+	e.mu.Lock()
+	e.holds = append(e.holds, h)
+	e.mu.Unlock()
+	t.Cleanup(h.Release)
+	return h
 }
 
 // Request is one request the emulator received: who signed it (the access
@@ -63,6 +90,9 @@ type Request struct {
 	Service     string
 	Method      string
 	Path        string
+	// Target is the X-Amz-Target of JSON protocols
+	// (DynamoDB_20120810.CreateTable).
+	Target string
 }
 
 // STSCall is one recorded AssumeRole request.
@@ -169,9 +199,39 @@ func (e *Emulator) Requests() []Request {
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, kumo http.Handler) {
+	req := Request{AccessKeyID: scopePart(r, 0), Service: signingService(r), Method: r.Method, Path: r.URL.Path, Target: r.Header.Get("X-Amz-Target")}
 	e.mu.Lock()
-	e.requests = append(e.requests, Request{AccessKeyID: scopePart(r, 0), Service: signingService(r), Method: r.Method, Path: r.URL.Path})
+	e.requests = append(e.requests, req)
+	var hold *Hold
+	for _, h := range e.holds {
+		if h.match(req) {
+			hold = h
+		}
+	}
 	e.mu.Unlock()
+	if hold != nil {
+		rec := httptest.NewRecorder()
+		e.serveNow(rec, r, kumo)
+		select {
+		case hold.Held <- req:
+		default:
+		}
+		select {
+		case <-hold.release:
+		case <-r.Context().Done():
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return
+	}
+	e.serveNow(w, r, kumo)
+}
+
+func (e *Emulator) serveNow(w http.ResponseWriter, r *http.Request, kumo http.Handler) {
 	if op, proto := taggingOperation(r); op != "" {
 		e.serveTagging(w, r, op, proto)
 		return

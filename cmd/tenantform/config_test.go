@@ -237,6 +237,8 @@ func TestBadValueNamesItsVariable(t *testing.T) {
 		{"AWS_ALLOWED_REGIONS", "us-east-1,mars", `AWS_ALLOWED_REGIONS="us-east-1,mars" has "mars", which is not an AWS region name`},
 		{"AWS_ALLOWED_REGIONS", " , ", `AWS_ALLOWED_REGIONS="," names no region`},
 		{"AWS_ENDPOINT_URL", "localhost:4566", `AWS_ENDPOINT_URL="localhost:4566" is not an http(s) URL`},
+		{"INVENTORY_INTERVAL", "1s", `INVENTORY_INTERVAL="1s" must be at least 30s`},
+		{"ORPHAN_CLEANUP", "yes", `ORPHAN_CLEANUP="yes" is not "report" or "delete"`},
 		{"TF_CONCURRENCY", "0", `TF_CONCURRENCY="0" must be between 1 and 256`},
 		{"RESYNC_INTERVAL", "10", `RESYNC_INTERVAL="10" is not a duration such as 30s, 5m or 1h`},
 		{"LEASE_DURATION", "1s", `LEASE_DURATION="1s" must be at least 3s`},
