@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"io"
 	"net"
 	"os"
@@ -49,7 +51,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	defer log.Sync()
 	awsNote := "as configured by the environment"
+	// The emulator accepts any keys; the default chain has none to give.
+	var emulatorCredentials awssdk.CredentialsProvider
 	if awsMode == devAWSEmulator {
+		emulatorCredentials = awssdk.NewCredentialsCache(credentials.NewStaticCredentialsProvider("emulator", "emulator", ""))
 		url, stop, err := startDevEmulator(&cfg)
 		if err != nil {
 			return err
@@ -103,7 +108,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err != nil {
 		return err
 	}
-	awsSvc, err := newAWSServices(ctx, cfg, st, log)
+	reg := newMetrics()
+	awsSvc, err := newAWSServices(ctx, cfg, st, emulatorCredentials, reg, log)
 	if err != nil {
 		return err
 	}
@@ -113,7 +119,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	// One process serves everything on the API's /metrics.
 	httpMetrics, recMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries), metrics.NewReconciler(nil)
-	reg := newMetrics(newStateCollector(cfg, st, awsSvc, log), httpMetrics, recMetrics)
+	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics, recMetrics)
 	// Loopback only: dev mode is for the machine it runs on.
 	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)),
 		newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)

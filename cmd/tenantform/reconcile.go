@@ -34,12 +34,13 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 	if err != nil {
 		return err
 	}
-	awsSvc, err := newAWSServices(ctx, cfg, st, log)
+	reg := newMetrics()
+	awsSvc, err := newAWSServices(ctx, cfg, st, nil, reg, log)
 	if err != nil {
 		return err
 	}
 	recMetrics := metrics.NewReconciler(nil)
-	reg := newMetrics(newStateCollector(cfg, st, awsSvc, log), recMetrics)
+	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), recMetrics)
 	if err := serveMetrics(ctx, cfg, reg, log); err != nil {
 		return err
 	}

@@ -23,12 +23,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 
 	// The web process reads the inventory the reconciler keeps (orphans,
 	// metrics); it lists nothing in AWS itself.
-	awsSvc, err := newAWSServices(ctx, cfg, st, log)
+	reg := newMetrics()
+	awsSvc, err := newAWSServices(ctx, cfg, st, nil, reg, log)
 	if err != nil {
 		return err
 	}
 	httpMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries)
-	reg := newMetrics(newStateCollector(cfg, st, awsSvc, log), httpMetrics)
+	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics)
 	// All interfaces: Heroku's router and container runtimes connect from
 	// outside the dyno.
 	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.Port)), newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -32,8 +34,11 @@ type awsServices struct {
 // newAWSServices builds the AWS services from the SDK's default chain (and
 // AWS_ROLE_ARN when set). An identity the chain cannot produce is not an
 // error: it is logged, and AWS stays off.
-func newAWSServices(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) (*awsServices, error) {
-	base, err := aws.LoadConfig(ctx, aws.SDKOptions{Region: cfg.AWSRegion, EndpointURL: cfg.AWSEndpointURL})
+//
+// static, when not nil, replaces the default chain (dev mode's emulator).
+// reg receives the STS, inventory and cleanup metrics.
+func newAWSServices(ctx context.Context, cfg Config, st *store.Store, static awssdk.CredentialsProvider, reg prometheus.Registerer, log *zap.Logger) (*awsServices, error) {
+	base, err := aws.LoadConfig(ctx, aws.SDKOptions{Region: cfg.AWSRegion, EndpointURL: cfg.AWSEndpointURL, Credentials: static})
 	if err != nil {
 		return nil, err
 	}
@@ -46,18 +51,18 @@ func newAWSServices(ctx context.Context, cfg Config, st *store.Store, log *zap.L
 		return &awsServices{}, nil
 	}
 	creds, err := aws.NewCredentials(aws.CredentialsConfig{Base: base, RoleARN: cfg.AWSRoleARN, ExternalID: cfg.AWSExternalID,
-		Logger: log.Named("aws")})
+		Registerer: reg, Logger: log.Named("aws")})
 	if err != nil {
 		return nil, err
 	}
 	own := aws.ServiceConfig(base, cfg.AWSRoleARN, cfg.AWSExternalID, cfg.AWSSessionName)
 	refresher, err := aws.NewRefresher(aws.InventoryConfig{Base: own, Regions: cfg.AWSAllowedRegions, Store: st,
-		Interval: cfg.InventoryInterval, Logger: log.Named("inventory")})
+		Interval: cfg.InventoryInterval, Registerer: reg, Logger: log.Named("inventory")})
 	if err != nil {
 		return nil, err
 	}
 	orphans, err := aws.NewOrphans(aws.OrphanConfig{Base: own, Store: st, Mode: cfg.OrphanCleanup,
-		Interval: cfg.InventoryInterval, Logger: log.Named("orphans")})
+		Interval: cfg.InventoryInterval, Registerer: reg, Logger: log.Named("orphans")})
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +88,9 @@ type orphanCounts struct {
 
 func (o orphanCounts) ResourceCounts(ctx context.Context) (orphaned, stray int, err error) {
 	list, err := o.orphans.List(ctx)
+	if errors.Is(err, aws.ErrNoInventory) {
+		return 0, 0, nil // nothing listed yet: nothing known to be orphaned
+	}
 	if err != nil {
 		return 0, 0, err
 	}
