@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,40 +178,5 @@ func TestDeadlineKillsProviders(t *testing.T) {
 	}
 	t.Logf("stopped after %s: %v", time.Since(start), err)
 	time.Sleep(200 * time.Millisecond) // the kernel delivers SIGKILL asynchronously
-	if left := processMemoryIn(e.workdir(p)); len(left) > 0 {
-		t.Errorf("processes left running in the workdir: %v", left)
-	}
-}
-
-// processMemoryIn reads the memory of every process whose working
-// directory is dir (terraform and its providers), by name and pid.
-func processMemoryIn(dir string) map[string]procMemory {
-	out := map[string]procMemory{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
-		if err != nil || cwd != dir {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		var m procMemory
-		name := e.Name()
-		for _, line := range strings.Split(string(b), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
-			switch k {
-			case "Name":
-				name = v
-			case "VmPeak":
-				fmt.Sscan(v, &m.VmPeakKB)
-			case "VmHWM":
-				fmt.Sscan(v, &m.VmHWMKB)
-			}
-		}
-		out[name] = m
-	}
-	return out
+	assertNoProcesses(t, e.workdir(p))
 }

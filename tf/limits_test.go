@@ -90,7 +90,7 @@ func planLimited(t *testing.T, e *Engine, p Project, limit string) (*LimitError,
 	if IsConfigurationError(err) {
 		t.Errorf("a limit is reported apart from configuration errors")
 	}
-	assertNoChildren(t, e.workdir(p))
+	assertNoProcesses(t, e.workdir(p))
 	t.Logf("%s: %v after %s", p.ProjectID, err, took.Round(time.Millisecond))
 	return le, took
 }
@@ -133,6 +133,7 @@ func TestMemoryLimit(t *testing.T) {
 	t.Parallel()
 	const limitMB = 2048
 	e := newTestEngine(t, "", func(c *Config) { c.MemoryLimitMB = limitMB })
+	p := hostileProject("memory", memoryBomb)
 	stop := make(chan struct{})
 	var (
 		wg      sync.WaitGroup
@@ -143,7 +144,7 @@ func TestMemoryLimit(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for {
-			for _, m := range childMemory(t) {
+			if m, ok := processMemoryIn(e.workdir(p))["terraform"]; ok {
 				peak.VmPeakKB = max(peak.VmPeakKB, m.VmPeakKB)
 				peak.VmHWMKB = max(peak.VmHWMKB, m.VmHWMKB)
 				samples++
@@ -155,7 +156,7 @@ func TestMemoryLimit(t *testing.T) {
 			}
 		}
 	}()
-	planLimited(t, e, hostileProject("memory", memoryBomb), LimitMemory)
+	planLimited(t, e, p, LimitMemory)
 	close(stop)
 	wg.Wait()
 	t.Logf("%d samples of terraform processes: peak address space %d MB, peak resident %d MB (limit %d MB)",
@@ -200,68 +201,44 @@ func TestLimitsLeaveNormalRunsAlone(t *testing.T) {
 
 type procMemory struct{ VmPeakKB, VmHWMKB int }
 
-// childMemory reads the memory figures of this process's terraform
-// children (the wrapper execs terraform, so they are direct children).
-func childMemory(t *testing.T) []procMemory {
-	var out []procMemory
-	for _, pid := range childPIDs() {
-		b, err := os.ReadFile("/proc/" + pid + "/status")
+// processMemoryIn reads the memory figures of every process whose working
+// directory is dir (terraform and its providers), by process name.
+func processMemoryIn(dir string) map[string]procMemory {
+	out := map[string]procMemory{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
+		if err != nil || cwd != dir {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
 		if err != nil {
 			continue
 		}
 		var m procMemory
-		isTerraform := false
+		name := e.Name()
 		for _, line := range strings.Split(string(b), "\n") {
 			k, v, _ := strings.Cut(line, ":")
 			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
 			switch k {
 			case "Name":
-				isTerraform = v == "terraform"
+				name = v
 			case "VmPeak":
 				m.VmPeakKB, _ = strconv.Atoi(v)
 			case "VmHWM":
 				m.VmHWMKB, _ = strconv.Atoi(v)
 			}
 		}
-		if isTerraform {
-			out = append(out, m)
-		}
+		out[name] = m
 	}
 	return out
 }
 
-// childPIDs lists the processes whose parent is this test process.
-func childPIDs() []string {
-	self := strconv.Itoa(os.Getpid())
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == self {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
-// assertNoChildren: a stopped terraform does not outlive the operation.
-// Other tests run in parallel, so only processes in workdir count.
-func assertNoChildren(t *testing.T, workdir string) {
+// assertNoProcesses: a stopped terraform, and the providers it started, do
+// not outlive the operation.
+func assertNoProcesses(t *testing.T, workdir string) {
 	t.Helper()
-	for _, pid := range childPIDs() {
-		cwd, err := os.Readlink("/proc/" + pid + "/cwd")
-		if err == nil && cwd == workdir {
-			t.Errorf("terraform (pid %s, in %s) still runs after the operation returned", pid, cwd)
-		}
+	if left := processMemoryIn(workdir); len(left) > 0 {
+		t.Errorf("processes still running in %s after the operation returned: %v", workdir, left)
 	}
 }
