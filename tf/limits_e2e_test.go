@@ -180,3 +180,20 @@ func TestDeadlineKillsProviders(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the kernel delivers SIGKILL asynchronously
 	assertNoProcesses(t, e.workdir(p))
 }
+
+// TestDeadlineCPUBomb: the real CPU bomb, with a CPU limit too high to
+// stop it, is stopped at the operation deadline: terraform does not react
+// to SIGINT while it evaluates, so it is killed StopGrace later.
+func TestDeadlineCPUBomb(t *testing.T) {
+	e := newTestEngine(t, "", func(c *Config) {
+		c.OperationTimeout = 4 * time.Second
+		c.StopGrace = time.Second
+	})
+	le, took := planLimited(t, e, hostileProject("slow", cpuBomb), LimitDeadline)
+	if le.Value != "4s" {
+		t.Errorf("limit value %q, want 4s", le.Value)
+	}
+	if took < e.cfg.OperationTimeout || took > e.cfg.OperationTimeout+e.cfg.StopGrace+5*time.Second {
+		t.Errorf("plan returned after %s; want the deadline (%s) plus at most the grace period", took, e.cfg.OperationTimeout)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,8 +107,14 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	if err != nil {
 		return "", err
 	}
-	// A non-nil map is the whole environment; see buildEnv.
-	if err := tf.SetEnv(r.env); err != nil {
+	// A non-nil map is the whole environment; see buildEnv. The wrapper
+	// alone sees the pid file's name.
+	pidFile := filepath.Join(r.dir, privateDir, fmt.Sprintf("pid-%d", r.e.commands.Add(1)))
+	os.MkdirAll(filepath.Dir(pidFile), 0o700)
+	defer os.Remove(pidFile)
+	env := maps.Clone(r.env)
+	env[pidFileEnv] = pidFile
+	if err := tf.SetEnv(env); err != nil {
 		return "", err
 	}
 	// tfexec cancels a command by sending SIGINT (cmd.Cancel) and kills it
@@ -148,7 +155,9 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 		uiArg = guardedWriter{g: guard, w: uiW}
 	}
 	start := time.Now()
+	stopReaper := groupReaper(cmdCtx, r.e.cfg.StopGrace, pidFile)
 	err = fn(cmdCtx, tf, uiArg)
+	stopReaper()
 	errW.Close()
 	if outW != nil {
 		outW.Close()
