@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
@@ -31,11 +32,18 @@ func rawStateFromDatabase(t *testing.T, e *Engine, workspace string) []byte {
 // TestApplySavedOnAnotherEngine: a plan made by one engine is applied from
 // its bytes by another engine with its own, empty WorkRoot (another
 // replica, or this one after a restart), sharing only the state database.
+// Both run under limits far below the defaults, which normal runs do not
+// notice.
 func TestApplySavedOnAnotherEngine(t *testing.T) {
 	t.Parallel()
 	db := newTestDatabase(t)
-	a := newTestEngine(t, db)
-	b := newTestEngine(t, db)
+	lowLimits := func(c *Config) {
+		c.MemoryLimitMB = 2048
+		c.CPULimit = 5 * time.Second
+		c.OutputLimitBytes = 256 << 10
+	}
+	a := newTestEngine(t, db, lowLimits)
+	b := newTestEngine(t, db, lowLimits)
 	ctx := testContext(t)
 	p := counterProject("ivan", "moved", 5)
 
