@@ -128,6 +128,9 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 		// tfexec checks the version before these commands; doing it here,
 		// before stdout is captured, keeps the version JSON out of the log.
 		if _, _, err := tf.Version(r.ctx, false); err != nil {
+			if r.ctx.Err() != nil {
+				return "", r.stopped(op, r.ctx.Err())
+			}
 			return "", r.commandError(op, err, "", nil)
 		}
 	}
