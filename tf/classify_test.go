@@ -125,6 +125,13 @@ func TestIsConfigurationError(t *testing.T) {
 			}
 		})
 	}
+	wrapped := fmt.Errorf("x: %w", &LimitError{Limit: LimitCPU, Value: "1s", Op: "plan", Cmd: cmdErr("", unsupported).(*CommandError)})
+	if diff := cmp.Diff([]Diagnostic{unsupported}, DiagnosticsOf(wrapped)); diff != "" {
+		t.Errorf("DiagnosticsOf (-want +got):\n%s", diff)
+	}
+	if DiagnosticsOf(errors.New("plain")) != nil {
+		t.Error("DiagnosticsOf a plain error")
+	}
 	stale := cmdErr("", Diagnostic{Severity: "error", Summary: "Saved plan is stale"})
 	if !errors.Is(stale, ErrPlanStale) {
 		t.Error("a stale plan diagnostic does not match ErrPlanStale")
