@@ -222,7 +222,7 @@ func (r *run) limitHit(opCtx, cmdCtx context.Context, err error, stderr string) 
 			// the CPU time used tells it from the host's OOM killer.
 			if ru, ok := exitErr.SysUsage().(*syscall.Rusage); ok {
 				used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-				if used >= cfg.CPULimit-time.Second {
+				if used >= cfg.CPULimit*9/10 {
 					return LimitCPU, fmt.Sprintf("%ds", cpuSeconds(cfg.CPULimit))
 				}
 			}
