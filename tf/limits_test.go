@@ -204,11 +204,20 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 // TestOutputLimit: a configuration whose plan prints more than
-// OutputLimitBytes is stopped at the limit.
+// OutputLimitBytes is stopped at the limit: `show -json` prints the plan
+// as one line, which the engine reads in chunks, never whole.
 func TestOutputLimit(t *testing.T) {
 	t.Parallel()
-	e := newTestEngine(t, "", func(c *Config) { c.OutputLimitBytes = 256 << 10 })
-	le, _ := planLimited(t, e, hostileProject("output", outputBomb), LimitOutput)
+	e := newTestEngine(t, "", func(c *Config) {
+		c.OutputLimitBytes = 256 << 10
+		c.StopGrace = time.Minute
+	})
+	le, took := planLimited(t, e, hostileProject("output", outputBomb), LimitOutput)
+	// A flood is killed at once, not after the grace period a state lock
+	// holder gets.
+	if took > 30*time.Second {
+		t.Errorf("plan returned %s after it started; the flood was not killed at once", took)
+	}
 	if le.Op != "show" {
 		t.Errorf("stopped command %q, want show (the plan's JSON holds the value)", le.Op)
 	}
