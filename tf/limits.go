@@ -40,8 +40,9 @@ const (
 	DefaultCPULimit = 600 * time.Second
 	// DefaultOutputLimitBytes bounds what one terraform process may print
 	// (stdout and stderr together, including the JSON the engine reads back:
-	// the plan's `show -json`, `output -json`). A plan of hundreds of AWS
-	// resources prints a few MB.
+	// the plan's `show -json`, `output -json`). Measured: a plan creating
+	// 4000 terraform_data instances prints 1.6 MB (plan -json) and 2.3 MB
+	// (show -json); its planfile is 35 kB.
 	DefaultOutputLimitBytes = 16 << 20
 	// DefaultMaxPlanBytes bounds a saved plan file (Plan.Bytes), which the
 	// reconciler stores in the database.
