@@ -187,8 +187,13 @@ func TestMemoryLimit(t *testing.T) {
 			}
 		}
 	}()
-	planLimited(t, e, p, LimitMemory)
+	le, _ := planLimited(t, e, p, LimitMemory)
 	close(stop)
+	// The log keeps terraform's last words, not its stack dump.
+	if tail := le.Cmd.LogTail; !strings.Contains(tail, "fatal error: out of memory") ||
+		!strings.Contains(tail, "stack dump left out") || strings.Contains(tail, "goroutine ") {
+		t.Errorf("log tail:\n%s", tail)
+	}
 	wg.Wait()
 	t.Logf("%d samples of terraform processes: peak address space %d MB, peak resident %d MB (limit %d MB)",
 		samples, peak.VmPeakKB>>10, peak.VmHWMKB>>10, limitMB)
