@@ -188,3 +188,14 @@ func isStalePlan(text string) bool {
 	return strings.Contains(text, "Saved plan is stale") ||
 		strings.Contains(text, "Saved plan does not match the given state")
 }
+
+// DiagnosticsOf returns the diagnostics terraform reported for a failed
+// operation (through a *CommandError, also inside a *LimitError), for the
+// run history and status.lastError; nil when err carries none.
+func DiagnosticsOf(err error) []Diagnostic {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return ce.Diagnostics
+	}
+	return nil
+}

@@ -125,6 +125,13 @@ func TestIsConfigurationError(t *testing.T) {
 			}
 		})
 	}
+	wrapped := fmt.Errorf("x: %w", &LimitError{Limit: LimitCPU, Value: "1s", Op: "plan", Cmd: cmdErr("", unsupported).(*CommandError)})
+	if diff := cmp.Diff([]Diagnostic{unsupported}, DiagnosticsOf(wrapped)); diff != "" {
+		t.Errorf("DiagnosticsOf (-want +got):\n%s", diff)
+	}
+	if DiagnosticsOf(errors.New("plain")) != nil {
+		t.Error("DiagnosticsOf a plain error")
+	}
 	stale := cmdErr("", Diagnostic{Severity: "error", Summary: "Saved plan is stale"})
 	if !errors.Is(stale, ErrPlanStale) {
 		t.Error("a stale plan diagnostic does not match ErrPlanStale")
@@ -164,5 +171,22 @@ func TestDiagnosticsRedactedAndBounded(t *testing.T) {
 	tail := log.String()
 	if strings.Contains(tail, "s3cr3t") || !strings.Contains(tail, "left out") || !strings.HasSuffix(tail, "after\n") {
 		t.Errorf("log tail:\n%.2000s", tail)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc…"},
+		{"aé", 2, "a…"}, // é is two bytes: never cut in half
+		{"éé", 2, "é…"},
+	} {
+		if got := truncate(tc.in, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Diagnostic is one diagnostic terraform reported, as its machine-readable
@@ -85,21 +86,16 @@ func (s *diagnosticSet) all() []Diagnostic {
 	return append([]Diagnostic(nil), s.list...)
 }
 
+// truncate cuts s to at most n bytes, at a rune boundary, marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	s = s[:n]
-	for len(s) > 0 && !utf8Start(s[len(s)-1]) {
-		s = s[:len(s)-1]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	if len(s) > 0 {
-		s = s[:len(s)-1] // drop the rune whose start we stopped at
-	}
-	return s + "…"
+	return s[:n] + "…"
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // jsonUIMessage is one line of terraform's machine-readable UI (plan,
 // apply and destroy with -json), as far as the engine reads it.

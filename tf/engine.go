@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -126,6 +127,8 @@ type Engine struct {
 	initSem chan struct{}
 	// adminMu guards rendering and initialising the admin workdir.
 	adminMu sync.Mutex
+	// commands numbers terraform processes, for their pid files.
+	commands atomic.Int64
 }
 
 // New validates cfg, creates WorkRoot and the plugin cache, and writes the

@@ -155,6 +155,7 @@ func listWorkspaces(t *testing.T, e *Engine) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.close()
 	var list []string
 	if _, err := r.terraform("workspace list", false, func(ctx context.Context, tf *tfexec.Terraform) error {
 		var err error

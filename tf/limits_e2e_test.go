@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,40 +178,22 @@ func TestDeadlineKillsProviders(t *testing.T) {
 	}
 	t.Logf("stopped after %s: %v", time.Since(start), err)
 	time.Sleep(200 * time.Millisecond) // the kernel delivers SIGKILL asynchronously
-	if left := processMemoryIn(e.workdir(p)); len(left) > 0 {
-		t.Errorf("processes left running in the workdir: %v", left)
-	}
+	assertNoProcesses(t, e.workdir(p))
 }
 
-// processMemoryIn reads the memory of every process whose working
-// directory is dir (terraform and its providers), by name and pid.
-func processMemoryIn(dir string) map[string]procMemory {
-	out := map[string]procMemory{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
-		if err != nil || cwd != dir {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		var m procMemory
-		name := e.Name()
-		for _, line := range strings.Split(string(b), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
-			switch k {
-			case "Name":
-				name = v
-			case "VmPeak":
-				fmt.Sscan(v, &m.VmPeakKB)
-			case "VmHWM":
-				fmt.Sscan(v, &m.VmHWMKB)
-			}
-		}
-		out[name] = m
+// TestDeadlineCPUBomb: the real CPU bomb, with a CPU limit too high to
+// stop it, is stopped at the operation deadline: terraform does not react
+// to SIGINT while it evaluates, so it is killed StopGrace later.
+func TestDeadlineCPUBomb(t *testing.T) {
+	e := newTestEngine(t, "", func(c *Config) {
+		c.OperationTimeout = 4 * time.Second
+		c.StopGrace = time.Second
+	})
+	le, took := planLimited(t, e, hostileProject("slow", cpuBomb), LimitDeadline)
+	if le.Value != "4s" {
+		t.Errorf("limit value %q, want 4s", le.Value)
 	}
-	return out
+	if took < e.cfg.OperationTimeout || took > e.cfg.OperationTimeout+e.cfg.StopGrace+5*time.Second {
+		t.Errorf("plan returned after %s; want the deadline (%s) plus at most the grace period", took, e.cfg.OperationTimeout)
+	}
 }

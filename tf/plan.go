@@ -79,12 +79,8 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 	if err != nil {
 		return nil, fmt.Errorf("tf: reading the saved plan: %w", err)
 	}
-	var tfplan *tfjson.Plan
-	if _, err := r.terraform("show", false, func(ctx context.Context, tf *tfexec.Terraform) error {
-		var err error
-		tfplan, err = tf.ShowPlanFile(ctx, file)
-		return err
-	}); err != nil {
+	tfplan, err := r.showPlan(file)
+	if err != nil {
 		return nil, err
 	}
 	sum := summarize(tfplan)

@@ -2,6 +2,7 @@ package tf
 
 import (
 	"bytes"
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
@@ -209,6 +210,13 @@ type lineWriter struct {
 	log     *runLog
 	pending []byte
 	copyTo  *strings.Builder
+	// A Go program (terraform, a provider) that dies of a fatal error,
+	// such as running out of memory under the limit, prints its message
+	// and then a stack dump of every goroutine: tens of kB that would push
+	// the message out of the log tail and tell the tenant nothing. The
+	// dump is counted, not kept.
+	sawFatal  bool
+	dumpLines int
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -234,6 +242,16 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 func (w *lineWriter) emit(line []byte) {
+	switch {
+	case w.dumpLines > 0:
+		w.dumpLines++
+		return
+	case w.sawFatal && bytes.HasPrefix(line, []byte("goroutine ")):
+		w.dumpLines = 1
+		return
+	case bytes.HasPrefix(line, []byte("fatal error: ")):
+		w.sawFatal = true
+	}
 	s := w.log.red.redact(string(line))
 	w.log.appendLine(s)
 	if w.copyTo != nil {
@@ -248,6 +266,10 @@ func (w *lineWriter) Close() error {
 	if len(w.pending) > 0 {
 		w.emit(append(w.pending, '\n'))
 		w.pending = nil
+	}
+	if w.dumpLines > 0 {
+		w.log.note(fmt.Sprintf("%d lines of Go runtime stack dump left out", w.dumpLines))
+		w.dumpLines = 0
 	}
 	return nil
 }

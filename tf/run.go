@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,8 +67,9 @@ type stdoutMode int
 const (
 	// stdoutLog: human-readable output, sent to the run log.
 	stdoutLog stdoutMode = iota
-	// stdoutData: JSON that tfexec parses (show, output); it can hold
-	// sensitive values, so it never reaches the log. It is counted against
+	// stdoutData: JSON that tfexec parses (workspace list); data never
+	// reaches the log. (show and output, whose JSON can be large and hold
+	// sensitive values, run as dataCommand.) It is counted against
 	// the output limit all the same.
 	stdoutData
 	// stdoutJSONUI: terraform's machine-readable UI (-json); fn gets a
@@ -106,8 +108,14 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	if err != nil {
 		return "", err
 	}
-	// A non-nil map is the whole environment; see buildEnv.
-	if err := tf.SetEnv(r.env); err != nil {
+	// A non-nil map is the whole environment; see buildEnv. The wrapper
+	// alone sees the pid file's name.
+	pidFile := filepath.Join(r.dir, privateDir, fmt.Sprintf("pid-%d", r.e.commands.Add(1)))
+	os.MkdirAll(filepath.Dir(pidFile), 0o700)
+	defer os.Remove(pidFile)
+	env := maps.Clone(r.env)
+	env[pidFileEnv] = pidFile
+	if err := tf.SetEnv(env); err != nil {
 		return "", err
 	}
 	// tfexec cancels a command by sending SIGINT (cmd.Cancel) and kills it
@@ -121,6 +129,9 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 		// tfexec checks the version before these commands; doing it here,
 		// before stdout is captured, keeps the version JSON out of the log.
 		if _, _, err := tf.Version(r.ctx, false); err != nil {
+			if r.ctx.Err() != nil {
+				return "", r.stopped(op, r.ctx.Err())
+			}
 			return "", r.commandError(op, err, "", nil)
 		}
 	}
@@ -148,7 +159,9 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 		uiArg = guardedWriter{g: guard, w: uiW}
 	}
 	start := time.Now()
+	stopReaper := groupReaper(cmdCtx, r.e.cfg.StopGrace, pidFile)
 	err = fn(cmdCtx, tf, uiArg)
+	stopReaper()
 	errW.Close()
 	if outW != nil {
 		outW.Close()
@@ -166,15 +179,23 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 		err = errors.New("terraform aborted: out of memory")
 	}
 	if err != nil {
-		killProcessGroup(err)
-		if limit, value := r.limitHit(r.ctx, cmdCtx, err, stderr.String()); limit != "" {
-			r.log.note(fmt.Sprintf("terraform %s stopped: %s limit (%s) exceeded", op, limit, value))
-			ce := newCommandError(context.Background(), op, err, stderr.String(), diags.all(), r.log.String(), r.red)
-			return stderr.String(), &LimitError{Limit: limit, Value: value, Op: op, Cmd: ce}
-		}
-		return stderr.String(), r.commandError(op, err, stderr.String(), diags.all())
+		return stderr.String(), r.commandFailed(op, err, cmdCtx, stderr.String(), diags.all())
 	}
 	return stderr.String(), nil
+}
+
+// commandFailed turns a failed command into the operation's error: a
+// *LimitError when one of the engine's limits stopped it, else a
+// *CommandError. Whatever terraform left running is killed first.
+func (r *run) commandFailed(op string, err error, cmdCtx context.Context, stderr string, diags []Diagnostic) error {
+	killProcessGroup(err)
+	if limit, value := r.limitHit(r.ctx, cmdCtx, err, stderr); limit != "" {
+		r.log.note(fmt.Sprintf("terraform %s stopped: %s limit (%s) exceeded", op, limit, value))
+		// Not r.ctx: the engine stopped the command, not the caller.
+		ce := newCommandError(context.Background(), op, err, stderr, diags, r.log.String(), r.red)
+		return &LimitError{Limit: limit, Value: value, Op: op, Cmd: ce}
+	}
+	return r.commandError(op, err, stderr, diags)
 }
 
 // stopped is the error of an operation whose context ended between

@@ -1,10 +1,15 @@
 package tf
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
@@ -31,16 +36,27 @@ func rawStateFromDatabase(t *testing.T, e *Engine, workspace string) []byte {
 // TestApplySavedOnAnotherEngine: a plan made by one engine is applied from
 // its bytes by another engine with its own, empty WorkRoot (another
 // replica, or this one after a restart), sharing only the state database.
+// Both run under limits far below the defaults, which normal runs do not
+// notice.
 func TestApplySavedOnAnotherEngine(t *testing.T) {
 	t.Parallel()
 	db := newTestDatabase(t)
-	a := newTestEngine(t, db)
-	b := newTestEngine(t, db)
+	lowLimits := func(c *Config) {
+		c.MemoryLimitMB = 2048
+		c.CPULimit = 5 * time.Second
+		c.OutputLimitBytes = 256 << 10
+	}
+	a := newTestEngine(t, db, lowLimits)
+	b := newTestEngine(t, db, lowLimits)
 	ctx := testContext(t)
 	p := counterProject("ivan", "moved", 5)
 
-	plan := mustPlan(t, a, p, nil)
-	if _, err := b.ApplySaved(ctx, p, plan.Bytes, nil); err != nil {
+	creds := &Credentials{AccessKeyID: "AKIASAVED", SecretAccessKey: "saved-plan-secret"}
+	plan := mustPlan(t, a, p, creds)
+	// The planfile goes into the database: it must hold neither the
+	// run's credentials nor the state database's connection string.
+	assertPlanHoldsNo(t, plan.Bytes, creds.AccessKeyID, creds.SecretAccessKey, a.cfg.PGConnStr, pgPassword(t, a))
+	if _, err := b.ApplySaved(ctx, p, plan.Bytes, creds); err != nil {
 		t.Fatalf("apply on engine B: %s", describe(err))
 	}
 	want := []StateResource{{Address: "terraform_data.counter", Type: "terraform_data"}}
@@ -63,6 +79,45 @@ func TestApplySavedOnAnotherEngine(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseState of the stored state (-want +got):\n%s", diff)
+	}
+}
+
+func pgPassword(t *testing.T, e *Engine) string {
+	t.Helper()
+	u, err := url.Parse(e.cfg.PGConnStr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	if pw == "" {
+		t.Fatal("test database URL has no password")
+	}
+	return pw
+}
+
+// assertPlanHoldsNo fails when any file of the planfile (a zip archive)
+// contains one of secrets.
+func assertPlanHoldsNo(t *testing.T, planfile []byte, secrets ...string) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(planfile), int64(len(planfile)))
+	if err != nil {
+		t.Fatalf("planfile is not a zip archive: %v", err)
+	}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("planfile member %s holds a secret", f.Name)
+			}
+		}
 	}
 }
 

@@ -63,12 +63,8 @@ func (e *Engine) Outputs(ctx context.Context, p Project, creds *Credentials) (ma
 	if exists, err := r.selectWorkspace(false); err != nil || !exists {
 		return out, err
 	}
-	var metas map[string]tfexec.OutputMeta
-	if _, err := r.terraform("output", false, func(ctx context.Context, tf *tfexec.Terraform) error {
-		var err error
-		metas, err = tf.Output(ctx)
-		return err
-	}); err != nil {
+	metas, err := r.outputs()
+	if err != nil {
 		return nil, err
 	}
 	return boundOutputs(metas, r.red, e.cfg.MaxOutputBytes, e.cfg.MaxOutputsTotalBytes)
@@ -138,12 +134,8 @@ func (e *Engine) StateResources(ctx context.Context, p Project, creds *Credentia
 	if exists, err := r.selectWorkspace(false); err != nil || !exists {
 		return nil, err
 	}
-	var st *tfjson.State
-	if _, err := r.terraform("show", false, func(ctx context.Context, tf *tfexec.Terraform) error {
-		var err error
-		st, err = tf.Show(ctx)
-		return err
-	}); err != nil {
+	st, err := r.showState()
+	if err != nil {
 		return nil, err
 	}
 	var out []StateResource
