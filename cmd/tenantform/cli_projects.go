@@ -141,6 +141,15 @@ func (cc *clientCommand) parse(args []string, minArgs, maxArgs int) error {
 	return err
 }
 
+// progressOut is where --watch writes: stdout for a table, stderr when
+// stdout carries a JSON or YAML document that must stay parseable.
+func (cc *clientCommand) progressOut(stdout, stderr io.Writer) io.Writer {
+	if cc.c.output == "table" {
+		return stdout
+	}
+	return stderr
+}
+
 // watchFlags are the flags of verbs that can follow the phase.
 type watchFlags struct {
 	watch    *bool
@@ -359,7 +368,7 @@ func projectsApply(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if !*w.watch {
 		return nil
 	}
-	return cc.c.watch(ctx, stdout, name, p.Generation, w, true)
+	return cc.c.watch(ctx, cc.progressOut(stdout, stderr), name, p.Generation, w, true)
 }
 
 // readProjectSource reads -f: a project JSON file or a directory of .tf
@@ -450,7 +459,7 @@ func projectsDelete(ctx context.Context, args []string, stdout, stderr io.Writer
 	if !*w.watch {
 		return nil
 	}
-	return cc.c.watchGone(ctx, stdout, name, w)
+	return cc.c.watchGone(ctx, cc.progressOut(stdout, stderr), name, w)
 }
 
 func projectsExtend(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -509,7 +518,7 @@ func projectsApprove(ctx context.Context, args []string, stdout, stderr io.Write
 	if !*w.watch {
 		return nil
 	}
-	return cc.c.watch(ctx, stdout, name, *gen, w, false)
+	return cc.c.watch(ctx, cc.progressOut(stdout, stderr), name, *gen, w, false)
 }
 
 // sortProjects orders a table by user, then name.

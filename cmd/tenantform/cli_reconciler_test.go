@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -72,6 +73,15 @@ func TestCLIWatchWithARealReconciler(t *testing.T) {
 	t.Logf("Ready in %s:\n%s", time.Since(start).Round(time.Millisecond), r.stdout)
 	e.run(alice, "runs", "demo").want(t, 0, "plan", "apply", "succeeded")
 	e.run(alice, "logs", "demo").want(t, 0, "Apply complete")
+
+	// With -o json the document alone is on stdout; progress goes to
+	// stderr.
+	r = e.run(alice, "projects", "apply", "-f", dir, "json-too", "-var", "n=2", "-var", "label=x", "-o", "json", "--watch", "--interval", "100ms")
+	r.want(t, 0, "is Ready (generation 1)")
+	var doc struct{ ProjectID string }
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.ProjectID != "json-too" {
+		t.Errorf("apply -o json --watch: stdout is not the project document (%v):\n%s", err, r.stdout)
+	}
 
 	// Three resources against a quota of 2: Blocked, exit 1, the reason.
 	three := writeTerraformDir(t, "three", map[string]string{
