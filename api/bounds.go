@@ -33,6 +33,10 @@ const (
 	// maxLogTailBytes bounds a run's logTail; its end is kept, as a tail
 	// should.
 	maxLogTailBytes = 64 << 10
+	// maxListPageBytes bounds a page of projects: a page holds fewer
+	// than ?limit= projects when more would not fit (one at least), and
+	// "next" continues after the last one shown.
+	maxListPageBytes = 1 << 20
 	// maxPlanDocumentBytes bounds a run's planSummary and costEstimate
 	// each; a larger document is replaced by null.
 	maxPlanDocumentBytes = 256 << 10

@@ -399,12 +399,37 @@ func (s *server) listProjects(w http.ResponseWriter, r *http.Request, q map[stri
 	} else if err != nil {
 		return err
 	}
+	if k := fittingProjects(projects); k < len(projects) {
+		// The page would pass maxListPageBytes: ask for the k projects
+		// that fit, so that the store hands out the cursor after them.
+		opts.Limit = k
+		if projects, next, err = s.st.ListProjects(r.Context(), opts); err != nil {
+			return err
+		}
+	}
 	out := projectList{Items: make([]projectView, len(projects)), Next: next}
 	for i, p := range projects {
 		out.Items[i] = view(p)
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
 	return nil
+}
+
+// fittingProjects is how many of the first projects fit in one list page
+// of maxListPageBytes, and at least one: a page always makes progress.
+func fittingProjects(projects []store.Project) int {
+	total := 0
+	for i, p := range projects {
+		b, err := json.Marshal(view(p))
+		if err != nil {
+			return max(i, 1)
+		}
+		total += len(b) + 1
+		if total > maxListPageBytes {
+			return max(i, 1)
+		}
+	}
+	return len(projects)
 }
 
 // limitParam reads ?limit=: 1 to maxListLimit, default defaultListLimit.
