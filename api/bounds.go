@@ -28,6 +28,9 @@ const (
 	// maxMessageBytes bounds status.message, status.lastError, each
 	// condition's message and a run's error; their beginning is kept.
 	maxMessageBytes = 4 << 10
+	// maxListedErrorBytes bounds a run's error in a list of runs (500 at
+	// most); GET of the run shows maxMessageBytes of it.
+	maxListedErrorBytes = 1 << 10
 	// maxConditions bounds the conditions shown.
 	maxConditions = 32
 	// maxLogTailBytes bounds a run's logTail; its end is kept, as a tail

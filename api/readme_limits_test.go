@@ -22,14 +22,15 @@ func TestREADMELimitsMatchTheCode(t *testing.T) {
 	sec, _, _ = strings.Cut(sec, "\n## ")
 	kib := func(n int) string { return fmt.Sprintf("%d KiB", n>>10) }
 	for row, value := range map[string]string{
-		"| one output value":     kib(maxOutputBytes),
-		"| all outputs":          kib(maxOutputsBytes),
-		"| `status.message`":     kib(maxMessageBytes),
-		"| conditions":           fmt.Sprint(maxConditions),
-		"| a run's `logTail`":    kib(maxLogTailBytes),
-		"| a run's `planSummary": kib(maxPlanDocumentBytes),
-		"| database time":        fmt.Sprintf("%d s", int(defaultDatabaseTimeout.Seconds())),
-		"| list page":            fmt.Sprintf("1–%d (default %d)", maxListLimit, defaultListLimit),
+		"| one output value":          kib(maxOutputBytes),
+		"| all outputs":               kib(maxOutputsBytes),
+		"| `status.message`":          kib(maxMessageBytes),
+		"| a run's `error` in a list": kib(maxListedErrorBytes),
+		"| conditions":                fmt.Sprint(maxConditions),
+		"| a run's `logTail`":         kib(maxLogTailBytes),
+		"| a run's `planSummary":      kib(maxPlanDocumentBytes),
+		"| database time":             fmt.Sprintf("%d s", int(defaultDatabaseTimeout.Seconds())),
+		"| list page":                 fmt.Sprintf("1–%d (default %d)", maxListLimit, defaultListLimit),
 	} {
 		found := false
 		for _, line := range strings.Split(sec, "\n") {
