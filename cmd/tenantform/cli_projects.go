@@ -168,7 +168,7 @@ func addWatchFlags(fs *flag.FlagSet) watchFlags {
 func projectsList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cc := newClientCommand("projects list", "projects list [--all] [--phase P] [-o table|json|yaml]", stderr, getenv)
 	all := cc.fs.Bool("all", false, "every user's projects (needs an admin token)")
-	phase := cc.fs.String("phase", "", "with --all: only projects in this phase")
+	phase := cc.fs.String("phase", "", "only projects in this phase (Ready, Failed, …)")
 	if err := cc.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -203,6 +203,9 @@ func projectsList(ctx context.Context, args []string, stdout, stderr io.Writer, 
 			var p clientProject
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return fmt.Errorf("unexpected project in the list: %w", err)
+			}
+			if *phase != "" && p.Status.Phase != *phase {
+				continue // the user route has no ?phase=: filter here
 			}
 			items = append(items, raw)
 			projects = append(projects, p)

@@ -172,6 +172,11 @@ func TestCLIProjectVerbs(t *testing.T) {
 
 	// list: a table, or every project as one document.
 	e.run(alice, "projects", "list").want(t, 0, "demo", "second", "PHASE")
+	if r := e.run(alice, "projects", "list", "--phase", "Ready", "-o", "json"); strings.TrimSpace(r.stdout) != `{
+  "items": []
+}` {
+		t.Errorf("list --phase Ready: %s", r.stdout)
+	}
 	list := e.run(alice, "projects", "list", "-o", "json")
 	var items struct{ Items []map[string]any }
 	if err := json.Unmarshal([]byte(list.stdout), &items); err != nil || len(items.Items) != 2 {
