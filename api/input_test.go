@@ -95,12 +95,14 @@ func TestUnusualButValidTextIsKept(t *testing.T) {
 func TestJSONPathsAreNamed(t *testing.T) {
 	t.Parallel()
 	for body, want := range map[string]string{
-		`{"a": "\u0000"}`:                      "body field a",
-		`{"a": {"b c": "\u0000"}}`:             `body field a["b c"]`,
-		`{"a": [1, {"x": 2}, ["\u0000"]]}`:     "body field a[2][0]",
-		`{"a": [1, {"x": 2}], "b": "\u0000"}`:  "body field b",
-		`{"a": {}, "b": {"c": {"\u0000": 1}}}`: "a key of body field b.c",
-		`"\u0000"`:                             "the request body",
+		`{"a": "\u0000"}`:                                   "body field a",
+		`{"a": {"b c": "\u0000"}}`:                          `body field a["b c"]`,
+		`{"a": [1, {"x": 2}, ["\u0000"]]}`:                  "body field a[2][0]",
+		`{"a": [1, {"x": 2}], "b": "\u0000"}`:               "body field b",
+		`{"a": {}, "b": {"c": {"\u0000": 1}}}`:              "a key of body field b.c",
+		`"\u0000"`:                                          "the request body",
+		strings.Repeat("[", 101) + strings.Repeat("]", 101): "the request body nests",
+		`{"v": ` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`: "the request body nests objects and arrays more than 100 deep",
 	} {
 		err := checkJSONText([]byte(body))
 		if err == nil || !strings.HasPrefix(err.message, want+" ") {
