@@ -31,12 +31,12 @@ Commands:
   migrate     apply database schema migrations and exit
   token       print an API token: token --user U [--admin] [--ttl 1h]
   version     print the version
+  help        print this help
 
 Client commands (talk to a server at $TENANTFORM_URL with $TENANTFORM_TOKEN):
   projects    list|get|apply|delete|extend|approve projects ("projects -h")
   runs        a project's terraform runs: runs PROJECT
   logs        a run's log tail: logs PROJECT [RUN]
-  help        print this help
 
 Configuration comes from environment variables; see README.md.
 Run "tenantform <command> -h" for a command's flags.
