@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -181,9 +182,38 @@ func (e *apiError) Error() string {
 	return b.String()
 }
 
+// maxRetries bounds how often one request is repeated after an answer
+// that asks for it (429; 503 for reads), and maxRetryWait each wait.
+const (
+	maxRetries   = 3
+	maxRetryWait = 10 * time.Second
+)
+
 // do sends one request and returns the body of a 2xx answer. body, when
-// not nil, is sent as JSON. Any other answer is an *apiError.
+// not nil, is sent as JSON. Any other answer is an *apiError. A 429 (the
+// request was not processed) is retried after the server's Retry-After,
+// and so is a 503 of a GET (a write that met a database outage is left to
+// the caller, who knows whether repeating it is what they want).
 func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]byte, int, error) {
+	for attempt := 0; ; attempt++ {
+		b, status, err := c.doOnce(ctx, method, path, body)
+		var ae *apiError
+		retry := errors.As(err, &ae) && (status == http.StatusTooManyRequests ||
+			status == http.StatusServiceUnavailable && method == http.MethodGet)
+		if !retry || attempt == maxRetries {
+			return b, status, err
+		}
+		wait := time.Second
+		if n, perr := strconv.Atoi(ae.retryAfter); perr == nil && n > 0 {
+			wait = min(time.Duration(n)*time.Second, maxRetryWait)
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return nil, 0, err
+		}
+	}
+}
+
+func (c *apiClient) doOnce(ctx context.Context, method, path string, body any) ([]byte, int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

@@ -35,7 +35,7 @@ func TestCLIWatchWithARealReconciler(t *testing.T) {
 	cfg, err := parseConfig(modeDev, env{
 		"DATABASE_URL":           dbURL,
 		"JWT_SECRET":             cliTestSecret,
-		"MAX_RESOURCES_PER_USER": "2",
+		"MAX_RESOURCES_PER_USER": "3",
 		"TENANTFORM_DATA_DIR":    t.TempDir(),
 		"TF_PATH":                os.Getenv("TF_PATH"),
 		"HOME":                   os.Getenv("HOME"),
@@ -83,7 +83,18 @@ func TestCLIWatchWithARealReconciler(t *testing.T) {
 		t.Errorf("apply -o json --watch: stdout is not the project document (%v):\n%s", err, r.stdout)
 	}
 
-	// Three resources against a quota of 2: Blocked, exit 1, the reason.
+	// With approval: apply --watch stops at AwaitingApproval with the plan
+	// and the command that approves; approve --watch follows to Ready.
+	r = e.run(alice, "projects", "apply", "-f", dir, "gated", "-var", "n=3", "-var", "label=x", "--require-approval", "--watch", "--interval", "100ms", "--timeout", "2m")
+	r.want(t, 0, "] AwaitingApproval", "plan: 1 to add, 0 to change, 0 to destroy", "awaits approval: tenantform projects approve gated --generation 1 --watch")
+	e.run(alice, "projects", "approve", "gated", "--watch", "--interval", "100ms", "--timeout", "2m").
+		want(t, 0, "the plan of generation 1 is approved", "is Ready (generation 1)")
+	// delete --watch: destroyed, then gone.
+	e.run(alice, "projects", "delete", "gated", "--watch", "--interval", "100ms", "--timeout", "2m").
+		want(t, 0, "is being destroyed", "project alice/gated is gone")
+	e.run(alice, "projects", "get", "gated").want(t, 1, "NotFound (HTTP 404)")
+
+	// Three more resources against a quota of 3: Blocked, exit 1, the reason.
 	three := writeTerraformDir(t, "three", map[string]string{
 		"main.tf": `resource "terraform_data" "a" { count = 3 }`,
 	})
@@ -92,7 +103,7 @@ func TestCLIWatchWithARealReconciler(t *testing.T) {
 	if p, err := st.GetProject(ctx, store.Key{UserID: "alice", ProjectID: "three"}); err != nil || p.Status.ResourceCount != 0 {
 		t.Errorf("the blocked project: %+v, %v", p.Status, err)
 	}
-	if !strings.Contains(r.stderr, "over the limit of 2") {
+	if !strings.Contains(r.stderr, "over the limit of 3") {
 		t.Errorf("the Blocked error does not explain the quota:\n%s", r.stderr)
 	}
 }

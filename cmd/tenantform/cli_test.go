@@ -33,6 +33,12 @@ type cliEnv struct {
 
 func newCLIEnv(t *testing.T) *cliEnv {
 	t.Helper()
+	return newCLIEnvWith(t, nil)
+}
+
+// newCLIEnvWith lets configure adjust the API's configuration.
+func newCLIEnvWith(t *testing.T, configure func(*api.Config)) *cliEnv {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, storetest.NewDatabase(t), 10)
 	if err != nil {
@@ -42,12 +48,16 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{
+	cfg := api.Config{
 		JWTSecret:      []byte(cliTestSecret),
 		DefaultRegion:  "us-east-1",
 		AllowedRegions: []string{"us-east-1", "us-west-2"},
 		Policy:         policy.DefaultRules(),
-	}, st))
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := httptest.NewServer(api.New(cfg, st))
 	t.Cleanup(func() {
 		srv.Close()
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
@@ -371,4 +381,19 @@ func maps(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// TestCLIWaitsOutRateLimits: a 429 is retried after the server's
+// Retry-After instead of failing the command.
+func TestCLIWaitsOutRateLimits(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnvWith(t, func(c *api.Config) { c.RateLimitPerSecond, c.RateLimitBurst = 2, 1 })
+	alice := e.token("alice", false)
+	start := time.Now()
+	for range 3 {
+		e.run(alice, "projects", "list").want(t, 0, "NAME")
+	}
+	if time.Since(start) < 500*time.Millisecond {
+		t.Errorf("3 requests at 2/s with a burst of 1 took only %s: was the limit applied?", time.Since(start))
+	}
 }

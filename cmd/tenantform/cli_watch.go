@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,11 +61,12 @@ func (c *apiClient) watch(ctx context.Context, out io.Writer, name string, gen i
 	for {
 		var p clientProject
 		_, err := c.getJSON(ctx, c.projectPath(name), &p)
-		var ae *apiError
+		wait := *w.interval
 		switch {
-		case errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable:
-			// The database is down for a while: keep watching.
-			fmt.Fprintf(out, "%s the server's database is unavailable; still watching\n", elapsedSince(start))
+		case retryable(err, &wait):
+			// Rate limited, or the database is down for a while: keep
+			// watching, at the pace the server asks for.
+			fmt.Fprintf(out, "%s %s; still watching\n", elapsedSince(start), firstLine(err.Error()))
 		case err != nil:
 			return err
 		default:
@@ -112,7 +114,7 @@ func (c *apiClient) watch(ctx context.Context, out io.Writer, name string, gen i
 		if time.Since(start) > *w.timeout {
 			return fmt.Errorf("project %s/%s did not settle within %s (phase %s)", c.user, name, *w.timeout, lastPhase)
 		}
-		if err := sleepCtx(ctx, *w.interval); err != nil {
+		if err := sleepCtx(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -145,11 +147,12 @@ func (c *apiClient) watchGone(ctx context.Context, out io.Writer, name string, w
 		var p clientProject
 		_, err := c.getJSON(ctx, c.projectPath(name), &p)
 		var ae *apiError
+		wait := *w.interval
 		switch {
 		case errors.As(err, &ae) && (ae.status == http.StatusNotFound || ae.status == http.StatusGone):
 			fmt.Fprintf(out, "%s project %s/%s is gone\n", elapsedSince(start), c.user, name)
 			return nil
-		case errors.As(err, &ae) && ae.status == http.StatusServiceUnavailable:
+		case retryable(err, &wait):
 		case err != nil:
 			return err
 		default:
@@ -165,10 +168,24 @@ func (c *apiClient) watchGone(ctx context.Context, out io.Writer, name string, w
 		if time.Since(start) > *w.timeout {
 			return fmt.Errorf("project %s/%s was not destroyed within %s", c.user, name, *w.timeout)
 		}
-		if err := sleepCtx(ctx, *w.interval); err != nil {
+		if err := sleepCtx(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+// retryable reports whether err is an answer a watch waits out (429 rate
+// limited, 503 database unavailable) and, if so, raises *wait to the
+// server's Retry-After.
+func retryable(err error, wait *time.Duration) bool {
+	var ae *apiError
+	if !errors.As(err, &ae) || (ae.status != http.StatusTooManyRequests && ae.status != http.StatusServiceUnavailable) {
+		return false
+	}
+	if n, perr := strconv.Atoi(ae.retryAfter); perr == nil && time.Duration(n)*time.Second > *wait {
+		*wait = time.Duration(n) * time.Second
+	}
+	return true
 }
 
 // latestPlanSummary describes the newest plan run's summary, or "" when
