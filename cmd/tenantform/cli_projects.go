@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // clientProject is what the client reads of a project; -o json and -o
@@ -300,7 +302,7 @@ func (m *minutesFlag) Set(s string) error {
 
 func projectsApply(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cc := newClientCommand("projects apply", "projects apply -f FILE|DIR [NAME] [-var k=v]... [--ttl 2h] [--watch]", stderr, getenv)
-	file := cc.fs.String("f", "", "a project JSON file (the PUT body, or a project as \"get -o json\" prints it) or a directory of .tf/.tf.json files")
+	file := cc.fs.String("f", "", "a project file, JSON or YAML (the PUT body, or a project as \"get -o json|yaml\" prints it), or a directory of .tf/.tf.json files")
 	vars := varFlags{}
 	cc.fs.Var(vars, "var", "set a variable, NAME=VALUE (VALUE is JSON if it parses as JSON, else a string); repeatable")
 	var ttl minutesFlag
@@ -397,6 +399,12 @@ func readProjectSource(path string) (map[string]json.RawMessage, string, error) 
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, "", err
+	}
+	if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
+		// What `get -o yaml` printed applies back, as with kubectl.
+		if b, err = yaml.YAMLToJSON(b); err != nil {
+			return nil, "", fmt.Errorf("%s is not YAML: %w", path, err)
+		}
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(b, &doc); err != nil {

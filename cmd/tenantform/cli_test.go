@@ -169,7 +169,11 @@ func TestCLIProjectVerbs(t *testing.T) {
 	if err := json.Unmarshal([]byte(got.stdout), &doc); err != nil || doc["projectId"] != "demo" {
 		t.Fatalf("get -o json printed %s (%v)", got.stdout, err)
 	}
-	e.run(alice, "projects", "get", "-o", "yaml", "demo").want(t, 0, "projectId: demo", "userId: alice", "  ttlMinutes: 120")
+	y := e.run(alice, "projects", "get", "-o", "yaml", "demo")
+	y.want(t, 0, "projectId: demo", "userId: alice", "  ttlMinutes: 120")
+	yamlFile := filepath.Join(t.TempDir(), "saved.yaml")
+	os.WriteFile(yamlFile, []byte(y.stdout), 0o644)
+	e.run(alice, "projects", "apply", "-f", yamlFile).want(t, 0, "project alice/demo configured (generation 1)")
 
 	// A project as get -o json printed it applies back unchanged, under
 	// its own name; a PUT body file works too, named after the file.
