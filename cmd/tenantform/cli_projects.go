@@ -67,7 +67,7 @@ const projectsUsage = `Usage: tenantform projects <verb> [flags]
 Verbs:
   list                        the user's projects (--all: every user's, admin token)
   get NAME                    one project with its status
-  apply -f FILE|DIR [NAME]    create or replace a project from a project JSON file
+  apply -f FILE|DIR [NAME]    create or replace a project from a JSON or YAML file
                               or a directory of .tf files (-var k=v, --ttl 2h)
   delete NAME                 destroy a project (202; --watch waits until it is gone)
   extend NAME [--ttl 2h]      move its expiry to now + ttl (default: the server's TTL)
