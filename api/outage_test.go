@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +123,23 @@ func TestDatabaseOutageIs503NeverA500(t *testing.T) {
 			t.Fatalf("request %d succeeded with the database stopped", n)
 		}
 	}
+	// Every route that needs the database says so, whichever it is.
+	root := e.token("root", true)
+	bodies := map[string]any{
+		"PUT /api/v1/users/{userId}/projects/{projectId}":          spec(1),
+		"POST /api/v1/users/{userId}/projects/{projectId}/extend":  `{"ttlMinutes": 5}`,
+		"POST /api/v1/users/{userId}/projects/{projectId}/approve": `{"generation": 1}`,
+		"PUT /api/v1/users/{userId}/quota":                         `{"maxResources": 5}`,
+	}
+	for _, rt := range (&server{}).routes() {
+		if rt.access == public || rt.path == "/api/v1/orphans" { // the orphan list needs AWS, not the database
+			continue
+		}
+		path := strings.NewReplacer("{userId}", "alice", "{projectId}", "p1", "{runId}", "1").Replace(rt.path)
+		r := e.do(rt.method, path, root, bodies[rt.method+" "+rt.path])
+		r.wantError(t, http.StatusServiceUnavailable, codeDatabaseUnavailable)
+	}
+	e.do("GET", "/healthz", "", nil).wantStatus(t, http.StatusOK)
 	got := e.do("GET", "/readyz", "", nil).wantError(t, http.StatusServiceUnavailable, codeNotReady)
 	if got.Error.Message != "not ready: database unreachable" {
 		t.Errorf("readyz during the outage says %q", got.Error.Message)
