@@ -399,28 +399,34 @@ func (s *server) listProjects(w http.ResponseWriter, r *http.Request, q map[stri
 	} else if err != nil {
 		return err
 	}
-	if k := fittingProjects(projects); k < len(projects) {
+	out := projectList{Items: views(projects), Next: next}
+	if k := fittingViews(out.Items); k < len(out.Items) {
 		// The page would pass maxListPageBytes: ask for the k projects
 		// that fit, so that the store hands out the cursor after them.
 		opts.Limit = k
 		if projects, next, err = s.st.ListProjects(r.Context(), opts); err != nil {
 			return err
 		}
-	}
-	out := projectList{Items: make([]projectView, len(projects)), Next: next}
-	for i, p := range projects {
-		out.Items[i] = view(p)
+		out = projectList{Items: views(projects), Next: next}
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
 	return nil
 }
 
-// fittingProjects is how many of the first projects fit in one list page
-// of maxListPageBytes, and at least one: a page always makes progress.
-func fittingProjects(projects []store.Project) int {
-	total := 0
+func views(projects []store.Project) []projectView {
+	out := make([]projectView, len(projects))
 	for i, p := range projects {
-		b, err := json.Marshal(view(p))
+		out[i] = view(p)
+	}
+	return out
+}
+
+// fittingViews is how many of the first projects fit in one list page of
+// maxListPageBytes, and at least one: a page always makes progress.
+func fittingViews(vs []projectView) int {
+	total := 0
+	for i, v := range vs {
+		b, err := json.Marshal(v)
 		if err != nil {
 			return max(i, 1)
 		}
@@ -429,7 +435,7 @@ func fittingProjects(projects []store.Project) int {
 			return max(i, 1)
 		}
 	}
-	return len(projects)
+	return len(vs)
 }
 
 // limitParam reads ?limit=: 1 to maxListLimit, default defaultListLimit.
