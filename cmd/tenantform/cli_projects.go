@@ -167,6 +167,20 @@ func addWatchFlags(fs *flag.FlagSet) watchFlags {
 	}
 }
 
+// minWatchInterval keeps --watch from polling in a tight loop.
+const minWatchInterval = 10 * time.Millisecond
+
+// check refuses watch settings that make no sense, before any request.
+func (w watchFlags) check() error {
+	if *w.interval < minWatchInterval {
+		return fmt.Errorf("--interval %s is too short; poll at most every %s", *w.interval, minWatchInterval)
+	}
+	if *w.timeout <= 0 {
+		return fmt.Errorf("--timeout %s must be positive", *w.timeout)
+	}
+	return nil
+}
+
 func projectsList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cc := newClientCommand("projects list", "projects list [--all] [--phase P] [-o table|json|yaml]", stderr, getenv)
 	all := cc.fs.Bool("all", false, "every user's projects (needs an admin token)")
@@ -313,6 +327,9 @@ func projectsApply(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if err := cc.parse(args, 0, 1); err != nil {
 		return err
 	}
+	if err := w.check(); err != nil {
+		return err
+	}
 	if *file == "" {
 		fmt.Fprintln(stderr, "tenantform projects apply: -f FILE|DIR is required")
 		cc.fs.Usage()
@@ -455,6 +472,9 @@ func projectsDelete(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cc.parse(args, 1, 1); err != nil {
 		return err
 	}
+	if err := w.check(); err != nil {
+		return err
+	}
 	name := cc.args[0]
 	raw, _, err := cc.c.do(ctx, http.MethodDelete, cc.c.projectPath(name), nil)
 	if err != nil {
@@ -505,6 +525,9 @@ func projectsApprove(ctx context.Context, args []string, stdout, stderr io.Write
 	gen := cc.fs.Int64("generation", 0, "the generation whose plan you reviewed (default: the current one)")
 	w := addWatchFlags(cc.fs)
 	if err := cc.parse(args, 1, 1); err != nil {
+		return err
+	}
+	if err := w.check(); err != nil {
 		return err
 	}
 	name := cc.args[0]

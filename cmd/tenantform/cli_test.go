@@ -250,6 +250,7 @@ func TestCLIErrors(t *testing.T) {
 	e.run(alice, "projects", "apply", "-f", dir, "--region", "mars-1").want(t, 1, "InvalidSpec (HTTP 422)", `region: "mars-1" is not allowed`)
 	e.run(alice, "projects", "apply", "-f", dir, "-var", "novalue").want(t, 2, `"novalue" is not NAME=VALUE`)
 	e.run(alice, "projects", "apply").want(t, 2, "-f FILE|DIR is required")
+	e.run(alice, "projects", "apply", "-f", dir, "--watch", "--interval", "0s").want(t, 1, "--interval 0s is too short")
 	e.run(alice, "projects", "get").want(t, 2, "wrong number of arguments")
 	e.run(alice, "projects", "get", "demo", "-o", "xml").want(t, 1, `-o "xml": use table, json or yaml`)
 	e.run("", "projects", "list").want(t, 1, "no token: set TENANTFORM_TOKEN")
