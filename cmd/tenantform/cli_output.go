@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -149,4 +150,14 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fmt.Fprintf(stderr, "error: %s\n", run.Error)
 	}
 	return nil
+}
+
+// sortProjects orders a table by user, then name.
+func sortProjects(ps []clientProject) {
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].UserID != ps[j].UserID {
+			return ps[i].UserID < ps[j].UserID
+		}
+		return ps[i].ProjectID < ps[j].ProjectID
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -269,3 +270,34 @@ func isTerminal(w io.Writer) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// watchFlags are the flags of verbs that can follow the phase.
+type watchFlags struct {
+	watch    *bool
+	interval *time.Duration
+	timeout  *time.Duration
+}
+
+func addWatchFlags(fs *flag.FlagSet) watchFlags {
+	return watchFlags{
+		watch:    fs.Bool("watch", false, "follow the phase until it settles; exit 0 on Ready, 1 on Blocked or Failed"),
+		interval: fs.Duration("interval", 2*time.Second, "how often --watch polls"),
+		timeout:  fs.Duration("timeout", 30*time.Minute, "how long --watch waits before giving up (exit 1)"),
+	}
+}
+
+// minWatchInterval keeps --watch from polling in a tight loop.
+const minWatchInterval = 10 * time.Millisecond
+
+// check refuses watch settings that make no sense, before any request.
+func (w watchFlags) check() error {
+	if *w.interval < minWatchInterval {
+		return fmt.Errorf("--interval %s is too short; poll at most every %s", *w.interval, minWatchInterval)
+	}
+	if *w.timeout <= 0 {
+		return fmt.Errorf("--timeout %s must be positive", *w.timeout)
+	}
+	return nil
+}
+
+var errWatchFailed = errors.New("the project did not become Ready")
