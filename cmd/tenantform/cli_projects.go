@@ -39,6 +39,10 @@ type clientStatus struct {
 	Conditions              []clientCondition `json:"conditions"`
 	Message                 string            `json:"message"`
 	LastError               string            `json:"lastError"`
+	Omitted                 []struct {
+		Field string `json:"field"`
+		Bytes int    `json:"bytes"`
+	} `json:"omitted"`
 }
 
 type clientCondition struct {
@@ -230,6 +234,9 @@ func projectsGet(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	if p.Status.LastError != "" {
 		fmt.Fprintf(stdout, "\nlast error:\n%s\n", p.Status.LastError)
+	}
+	for _, o := range p.Status.Omitted {
+		fmt.Fprintf(stdout, "note: %s (%d bytes) was cut by the API's response limits\n", o.Field, o.Bytes)
 	}
 	return nil
 }

@@ -225,6 +225,11 @@ func TestCLIProjectVerbs(t *testing.T) {
 	e.run(alice, "logs", "second", "99").want(t, 1, "NotFound (HTTP 404): run not found")
 	e.run(alice, "logs", "demo").want(t, 1, "has no runs yet")
 
+	// A value the API's limits cut is pointed out.
+	e.reconcilerStep(store.Key{UserID: "alice", ProjectID: "demo"}, store.Status{Phase: store.PhaseReady, ObservedGeneration: 1,
+		Outputs: map[string]any{"big": strings.Repeat("x", 5000)}})
+	e.run(alice, "projects", "get", "demo").want(t, 0, "Ready", "note: outputs.big (5002 bytes) was cut by the API's response limits")
+
 	// delete.
 	e.run(alice, "projects", "delete", "demo").want(t, 0, "project alice/demo is being destroyed")
 	e.run(alice, "projects", "get", "demo").want(t, 0, "Destroying")
