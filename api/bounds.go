@@ -28,11 +28,18 @@ const (
 	// maxMessageBytes bounds status.message, status.lastError, each
 	// condition's message and a run's error; their beginning is kept.
 	maxMessageBytes = 4 << 10
+	// maxListedErrorBytes bounds a run's error in a list of runs (500 at
+	// most); GET of the run shows maxMessageBytes of it.
+	maxListedErrorBytes = 1 << 10
 	// maxConditions bounds the conditions shown.
 	maxConditions = 32
 	// maxLogTailBytes bounds a run's logTail; its end is kept, as a tail
 	// should.
 	maxLogTailBytes = 64 << 10
+	// maxListPageBytes bounds a page of projects: a page holds fewer
+	// than ?limit= projects when more would not fit (one at least), and
+	// "next" continues after the last one shown.
+	maxListPageBytes = 1 << 20
 	// maxPlanDocumentBytes bounds a run's planSummary and costEstimate
 	// each; a larger document is replaced by null.
 	maxPlanDocumentBytes = 256 << 10

@@ -130,3 +130,42 @@ func TestLimiterCutsOnRuneBoundaries(t *testing.T) {
 		t.Errorf("head of a short string = %q, omitted %v", h, l.omitted)
 	}
 }
+
+// TestListPagesStayUnderOneMiB: projects with large (but allowed) specs
+// fill a page only up to 1 MiB; next continues where the page stopped, so
+// every project is still listed exactly once.
+func TestListPagesStayUnderOneMiB(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	alice := e.token("alice", false)
+	for i := range 5 {
+		big := spec(i)
+		big["files"].(map[string]string)["big.tf"] = "# " + strings.Repeat("x", 300<<10)
+		e.do("PUT", "/api/v1/users/alice/projects/p"+strconv.Itoa(i), alice, big).wantStatus(t, http.StatusCreated)
+	}
+	var names []string
+	pages := 0
+	for after := ""; ; {
+		r := e.do("GET", "/api/v1/users/alice/projects?limit=100&after="+after, alice, nil)
+		r.wantStatus(t, http.StatusOK)
+		if len(r.body) > maxListPageBytes {
+			t.Errorf("a page of %d bytes", len(r.body))
+		}
+		var page struct {
+			Items []project `json:"items"`
+			Next  string    `json:"next"`
+		}
+		r.decode(t, &page)
+		for _, p := range page.Items {
+			names = append(names, p.ProjectID)
+		}
+		pages++
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	if strings.Join(names, ",") != "p0,p1,p2,p3,p4" || pages != 2 {
+		t.Errorf("listed %v in %d pages, want p0..p4 in 2 pages of at most 1 MiB", names, pages)
+	}
+}

@@ -46,6 +46,7 @@ func (c *clock) Add(d time.Duration) {
 // env is one API server on its own fresh database.
 type env struct {
 	t     *testing.T
+	dbURL string
 	st    *store.Store
 	srv   *httptest.Server
 	clock *clock
@@ -74,7 +75,8 @@ func newEnv(t *testing.T, configure func(*Config)) *env {
 func newEnvMigrated(t *testing.T, migrate bool, configure func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, storetest.NewDatabase(t), 20)
+	dbURL := storetest.NewDatabase(t)
+	st, err := store.Open(ctx, dbURL, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func newEnvMigrated(t *testing.T, migrate bool, configure func(*Config)) *env {
 	}
 	srv := httptest.NewServer(New(cfg, st))
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, srv: srv, clock: c}
+	return &env{t: t, dbURL: dbURL, st: st, srv: srv, clock: c}
 }
 
 // token signs a token valid for an hour from the env's clock.

@@ -148,6 +148,11 @@ func checkJSONText(body []byte) *apiError {
 	return w.walk()
 }
 
+// maxJSONDepth bounds the nesting of a request body. encoding/json's
+// token stream keeps a frame per open level without limit, so a body of a
+// million "[" would cost tens of megabytes; no variable needs this depth.
+const maxJSONDepth = 100
+
 // jsonWalker tracks where a token sits while the decoder streams them.
 type jsonWalker struct {
 	body []byte
@@ -181,6 +186,9 @@ func (w *jsonWalker) walk() *apiError {
 		case json.Delim:
 			switch v {
 			case '{', '[':
+				if len(w.stack) >= maxJSONDepth {
+					return badRequest("the request body nests objects and arrays more than %d deep (at %s)", maxJSONDepth, fieldWhere(w.valuePath()))
+				}
 				name := w.valuePath()
 				w.stack = append(w.stack, jsonFrame{array: v == '[', name: name, wantKey: v == '{'})
 			case '}', ']':

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bufio"
 	"encoding/base64"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,16 +95,51 @@ func TestUnusualButValidTextIsKept(t *testing.T) {
 func TestJSONPathsAreNamed(t *testing.T) {
 	t.Parallel()
 	for body, want := range map[string]string{
-		`{"a": "\u0000"}`:                      "body field a",
-		`{"a": {"b c": "\u0000"}}`:             `body field a["b c"]`,
-		`{"a": [1, {"x": 2}, ["\u0000"]]}`:     "body field a[2][0]",
-		`{"a": [1, {"x": 2}], "b": "\u0000"}`:  "body field b",
-		`{"a": {}, "b": {"c": {"\u0000": 1}}}`: "a key of body field b.c",
-		`"\u0000"`:                             "the request body",
+		`{"a": "\u0000"}`:                                   "body field a",
+		`{"a": {"b c": "\u0000"}}`:                          `body field a["b c"]`,
+		`{"a": [1, {"x": 2}, ["\u0000"]]}`:                  "body field a[2][0]",
+		`{"a": [1, {"x": 2}], "b": "\u0000"}`:               "body field b",
+		`{"a": {}, "b": {"c": {"\u0000": 1}}}`:              "a key of body field b.c",
+		`"\u0000"`:                                          "the request body",
+		strings.Repeat("[", 101) + strings.Repeat("]", 101): "the request body nests",
+		`{"v": ` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`: "the request body nests objects and arrays more than 100 deep",
 	} {
 		err := checkJSONText([]byte(body))
 		if err == nil || !strings.HasPrefix(err.message, want+" ") {
 			t.Errorf("%s: got %v, want it to start with %q", body, err, want)
+		}
+	}
+}
+
+// TestRawBytesInTheRequest sends what no well-behaved client library
+// would: raw invalid UTF-8 in the request line and in a header value. Both
+// are the JSON 400, not a 500 or a plain-text answer.
+func TestRawBytesInTheRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	alice := e.token("alice", false)
+	for name, req := range map[string]string{
+		"request line": "GET /api/v1/users/alice/projects/de\xffmo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice + "\r\nConnection: close\r\n\r\n",
+		"query":        "GET /api/v1/users/alice/projects?after=\xc3\x28 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice + "\r\nConnection: close\r\n\r\n",
+		"header":       "GET /api/v1/users/alice/projects HTTP/1.1\r\nHost: x\r\nX-Note: caf\xe9\r\nAuthorization: Bearer " + alice + "\r\nConnection: close\r\n\r\n",
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		r := result{status: resp.StatusCode, header: resp.Header, body: body}
+		got := r.wantError(t, http.StatusBadRequest, codeBadRequest)
+		if !strings.Contains(got.Error.Message, "UTF-8") {
+			t.Errorf("%s: %q does not say UTF-8", name, got.Error.Message)
 		}
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/localpg"
@@ -120,6 +123,23 @@ func TestDatabaseOutageIs503NeverA500(t *testing.T) {
 			t.Fatalf("request %d succeeded with the database stopped", n)
 		}
 	}
+	// Every route that needs the database says so, whichever it is.
+	root := e.token("root", true)
+	bodies := map[string]any{
+		"PUT /api/v1/users/{userId}/projects/{projectId}":          spec(1),
+		"POST /api/v1/users/{userId}/projects/{projectId}/extend":  `{"ttlMinutes": 5}`,
+		"POST /api/v1/users/{userId}/projects/{projectId}/approve": `{"generation": 1}`,
+		"PUT /api/v1/users/{userId}/quota":                         `{"maxResources": 5}`,
+	}
+	for _, rt := range (&server{}).routes() {
+		if rt.access == public || rt.path == "/api/v1/orphans" { // the orphan list needs AWS, not the database
+			continue
+		}
+		path := strings.NewReplacer("{userId}", "alice", "{projectId}", "p1", "{runId}", "1").Replace(rt.path)
+		r := e.do(rt.method, path, root, bodies[rt.method+" "+rt.path])
+		r.wantError(t, http.StatusServiceUnavailable, codeDatabaseUnavailable)
+	}
+	e.do("GET", "/healthz", "", nil).wantStatus(t, http.StatusOK)
 	got := e.do("GET", "/readyz", "", nil).wantError(t, http.StatusServiceUnavailable, codeNotReady)
 	if got.Error.Message != "not ready: database unreachable" {
 		t.Errorf("readyz during the outage says %q", got.Error.Message)
@@ -159,4 +179,39 @@ func TestDatabaseOutageIs503NeverA500(t *testing.T) {
 	}
 	e.do("GET", "/readyz", "", nil).wantStatus(t, http.StatusOK)
 	t.Logf("%d requests in all", n)
+}
+
+// TestSlowDatabaseIs503: a request that waits on the database longer than
+// DatabaseTimeout (here, on a row another session holds locked) is a 503
+// with Retry-After, not a request hanging until the client gives up.
+func TestSlowDatabaseIs503(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.DatabaseTimeout = time.Second })
+	alice := e.token("alice", false)
+	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
+
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM projects WHERE user_id = 'alice' AND project_id = 'demo' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := e.do("PUT", projectPathAliceDemo, alice, spec(2))
+	r.wantError(t, http.StatusServiceUnavailable, codeDatabaseUnavailable)
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the request took %s with a 1s database timeout", took)
+	}
+	tx.Rollback(ctx)
+	e.do("PUT", projectPathAliceDemo, alice, spec(2)).wantStatus(t, http.StatusOK)
 }

@@ -413,12 +413,43 @@ func (s *server) listProjects(w http.ResponseWriter, r *http.Request, q map[stri
 	} else if err != nil {
 		return err
 	}
-	out := projectList{Items: make([]projectView, len(projects)), Next: next}
-	for i, p := range projects {
-		out.Items[i] = view(p)
+	out := projectList{Items: views(projects), Next: next}
+	if k := fittingViews(out.Items); k < len(out.Items) {
+		// The page would pass maxListPageBytes: ask for the k projects
+		// that fit, so that the store hands out the cursor after them.
+		opts.Limit = k
+		if projects, next, err = s.st.ListProjects(r.Context(), opts); err != nil {
+			return err
+		}
+		out = projectList{Items: views(projects), Next: next}
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
 	return nil
+}
+
+func views(projects []store.Project) []projectView {
+	out := make([]projectView, len(projects))
+	for i, p := range projects {
+		out[i] = view(p)
+	}
+	return out
+}
+
+// fittingViews is how many of the first projects fit in one list page of
+// maxListPageBytes, and at least one: a page always makes progress.
+func fittingViews(vs []projectView) int {
+	total := 0
+	for i, v := range vs {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return max(i, 1)
+		}
+		total += len(b) + 1
+		if total > maxListPageBytes {
+			return max(i, 1)
+		}
+	}
+	return len(vs)
 }
 
 // limitParam reads ?limit=: 1 to maxListLimit, default defaultListLimit.
@@ -470,6 +501,13 @@ type statusView struct {
 	LastError               string            `json:"lastError"`
 	Attempts                int               `json:"attempts"`
 	NextAttemptAt           *time.Time        `json:"nextAttemptAt"`
+	// PendingPlanRun is the run whose saved plan awaits approval; approve
+	// it with {"runId": N}.
+	PendingPlanRun int64 `json:"pendingPlanRun,omitempty"`
+	// ReservedResources and ReservedMonthlyCostUSD are what admission
+	// granted to the newest plan (counted against quota and budget).
+	ReservedResources      int     `json:"reservedResources"`
+	ReservedMonthlyCostUSD float64 `json:"reservedMonthlyCostUSD"`
 	// Omitted lists what the API's response limits cut (see bounds.go);
 	// absent when nothing was.
 	Omitted []omission `json:"omitted,omitempty"`
@@ -507,6 +545,9 @@ func view(p store.Project) projectView {
 			LastError:               l.head("lastError", st.LastError, maxMessageBytes),
 			Attempts:                st.Attempts,
 			NextAttemptAt:           utc(st.NextAttemptAt),
+			PendingPlanRun:          st.PendingPlanRun,
+			ReservedResources:       st.ReservedResources,
+			ReservedMonthlyCostUSD:  st.ReservedMonthlyCostUSD,
 		},
 	}
 	v.Status.Omitted = l.omitted

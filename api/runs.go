@@ -45,7 +45,9 @@ type runView struct {
 	LogTail     string          `json:"logTail"`
 }
 
-func summarize(r store.Run, l *limiter) runSummary {
+// summarize keeps at most errorLimit bytes of the run's error: the full
+// limit for one run, less in a list, whose 500 runs must stay small too.
+func summarize(r store.Run, l *limiter, errorLimit int) runSummary {
 	s := runSummary{
 		ID:                      r.ID,
 		Generation:              r.Generation,
@@ -57,7 +59,7 @@ func summarize(r store.Run, l *limiter) runSummary {
 		StartedAt:               r.StartedAt.UTC(),
 		FinishedAt:              utc(r.FinishedAt),
 		EstimatedMonthlyCostUSD: r.EstimatedMonthlyCostUSD,
-		Error:                   l.head("error", r.Error, maxMessageBytes),
+		Error:                   l.head("error", r.Error, errorLimit),
 	}
 	if r.FinishedAt != nil {
 		d := r.FinishedAt.Sub(r.StartedAt).Seconds()
@@ -115,7 +117,7 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request, c *call) error
 	out.Items = make([]runSummary, len(runs))
 	for i, run := range runs {
 		var l limiter
-		out.Items[i] = summarize(run, &l)
+		out.Items[i] = summarize(run, &l, maxListedErrorBytes)
 		out.Items[i].Omitted = l.omitted
 	}
 	s.writeJSON(w, r, http.StatusOK, out)
@@ -136,7 +138,7 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	var l limiter
 	v := runView{
-		runSummary:   summarize(run, &l),
+		runSummary:   summarize(run, &l, maxMessageBytes),
 		PlanSummary:  l.document("planSummary", run.PlanSummary),
 		CostEstimate: l.document("costEstimate", run.CostEstimate),
 		Diagnostics:  l.document("diagnostics", run.Diagnostics),

@@ -288,7 +288,7 @@ func (s *server) endpoint(rt route) http.Handler {
 				return
 			}
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DatabaseTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.handlerTimeout(rt.path))
 		defer cancel()
 		// Errors are written against the original request: its context
 		// tells a client that went away from a database that timed out.
@@ -296,6 +296,20 @@ func (s *server) endpoint(rt route) http.Handler {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// inventoryTimeout bounds the orphan listing, which pages through the AWS
+// tagging API rather than the database; it stays inside the HTTP server's
+// 60 s write timeout.
+const inventoryTimeout = 50 * time.Second
+
+// handlerTimeout is how long a route's handler may take: DatabaseTimeout,
+// except for routes that wait on something slower than the database.
+func (s *server) handlerTimeout(path string) time.Duration {
+	if path == "/api/v1/orphans" {
+		return inventoryTimeout
+	}
+	return s.cfg.DatabaseTimeout
 }
 
 func (s *server) unknownRoute(w http.ResponseWriter, r *http.Request) {

@@ -156,6 +156,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.sleep(ctx)
 			continue
 		}
+		c.track(p) // before the next claim can look at in-flight keys
 		workers.Add(1)
 		go func() {
 			defer workers.Done()

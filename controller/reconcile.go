@@ -52,11 +52,7 @@ func (c *Controller) reconcileClaimed(workCtx, stopCtx context.Context, p store.
 	log := c.log.With(zap.String("user_id", p.UserID), zap.String("project_id", p.ProjectID),
 		zap.String("reconcile_id", id), zap.Int64("generation", p.Generation))
 
-	f := &flight{generation: p.Generation, deleting: p.DeletionRequestedAt != nil}
-	c.mu.Lock()
-	c.inFlight[p.Key] = f
-	c.cfg.Metrics.SetLeasesHeld(len(c.inFlight))
-	c.mu.Unlock()
+	f := c.track(p)
 	defer func() {
 		c.mu.Lock()
 		delete(c.inFlight, p.Key)
@@ -101,6 +97,21 @@ func (c *Controller) reconcileClaimed(workCtx, stopCtx context.Context, p store.
 			log.Error("cannot record the reconcile outcome", zap.Error(err))
 		}
 	}
+}
+
+// track records p as in flight in this process. The claim loop calls it
+// before it starts the pass, so that the next claim, which may take back
+// this replica's own leases, can never take p a second time.
+func (c *Controller) track(p store.Project) *flight {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.inFlight[p.Key]; ok {
+		return f
+	}
+	f := &flight{generation: p.Generation, deleting: p.DeletionRequestedAt != nil}
+	c.inFlight[p.Key] = f
+	c.cfg.Metrics.SetLeasesHeld(len(c.inFlight))
+	return f
 }
 
 // result names the pass's outcome for the reconcile counter.

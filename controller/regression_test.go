@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -387,5 +388,56 @@ func TestForcedDeletion(t *testing.T) {
 	var gone *store.GoneError
 	if !errors.As(err, &gone) || !strings.Contains(gone.Tombstone.Status.Message, "forced removal") {
 		t.Fatalf("forced deletion: %v", err)
+	}
+}
+
+// A running reconciler with free workers never claims a project it is
+// already reconciling: its own lease is taken back only when the project
+// is not in flight (regression: the key was registered by the worker, after
+// the next claim could already see the lease as this replica's stale one).
+func TestRunNeverReconcilesOneProjectTwice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Concurrency = 8; c.Clock = nil })
+	h.fake.planHook = func(ctx context.Context, p tf.Project) error {
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	h.c = New(h.cfg, h.st, h.tf)
+	const n = 12
+	for i := 0; i < n; i++ {
+		if _, _, err := h.st.PutSpec(context.Background(), h.key(fmt.Sprintf("u%d", i%4), fmt.Sprintf("p%d", i)), oneResource(), nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { h.c.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	waitFor(t, 30*time.Second, "every project Ready", func() bool {
+		for i := 0; i < n; i++ {
+			p, err := h.st.GetProject(context.Background(), h.key(fmt.Sprintf("u%d", i%4), fmt.Sprintf("p%d", i)))
+			if err != nil || p.Status.Phase != store.PhaseReady {
+				return false
+			}
+		}
+		return true
+	})
+	for i := 0; i < n; i++ {
+		key := h.key(fmt.Sprintf("u%d", i%4), fmt.Sprintf("p%d", i))
+		runs, err := h.st.ListRuns(context.Background(), key, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			if strings.Contains(r.Error, "stopped during") || r.Outcome != store.OutcomeSucceeded {
+				t.Errorf("%s run %d (%s) %s: %s", key, r.ID, r.Operation, r.Outcome, r.Error)
+			}
+		}
+		if c := h.fake.count("plan", key.String()); c != 1 {
+			t.Errorf("%d plans of the new project %s, want 1", c, key)
+		}
 	}
 }

@@ -176,9 +176,14 @@ curl -sS -X PUT %s \
   -d '{"files":{"main.tf":"resource \"terraform_data\" \"hello\" { input = \"world\" }"}}'
 curl -sS %s -H "Authorization: Bearer $TOKEN"
 
+or use the client in this binary:
+
+  export TENANTFORM_URL=%s TENANTFORM_TOKEN=$TOKEN
+  tenantform projects list
+
 The token is valid for %s; "tenantform token --user NAME" signs more.
 
-`, apiURL, dbURL, dbNote, awsNote, devUser, token, project, project, devTokenTTL)
+`, apiURL, dbURL, dbNote, awsNote, devUser, token, project, project, apiURL, devTokenTTL)
 }
 
 // withEnv returns getenv with name set to value.

@@ -1,6 +1,7 @@
 // Command tenantform is the single tenantform binary: the HTTP API (serve),
 // the reconciler (reconcile), both together on a laptop (dev), schema
-// migrations (migrate), API tokens (token) and its version.
+// migrations (migrate), API tokens (token) and its version, and the
+// client verbs (projects, runs, logs) that speak to a server over HTTP.
 //
 // This package is the only one that reads the environment: it parses every
 // setting once into Config and hands each package the part it needs.
@@ -31,6 +32,11 @@ Commands:
   token       print an API token: token --user U [--admin] [--ttl 1h]
   version     print the version
   help        print this help
+
+Client commands (talk to a server at $TENANTFORM_URL with $TENANTFORM_TOKEN):
+  projects    list|get|apply|delete|extend|approve projects ("projects -h")
+  runs        a project's terraform runs: runs PROJECT
+  logs        a run's log tail: logs PROJECT [RUN]
 
 Configuration comes from environment variables; see README.md.
 Run "tenantform <command> -h" for a command's flags.
@@ -63,6 +69,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = withSignals(func(ctx context.Context) error { return runMigrate(ctx, rest, stderr, getenv) })
 	case "token":
 		err = runToken(rest, stdout, stderr, getenv)
+	case "projects":
+		err = withSignals(func(ctx context.Context) error { return runProjects(ctx, rest, stdout, stderr, getenv) })
+	case "runs":
+		err = withSignals(func(ctx context.Context) error { return runRuns(ctx, rest, stdout, stderr, getenv) })
+	case "logs":
+		err = withSignals(func(ctx context.Context) error { return runLogs(ctx, rest, stdout, stderr, getenv) })
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tenantform", buildVersion())
 		return 0
