@@ -213,6 +213,7 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 			schema:      e.cfg.PGSchema,
 			endpointURL: e.cfg.AWSEndpointURL,
 			environment: e.cfg.Environment,
+			awsVersion:  e.cfg.Policy.AWSProviderVersion,
 		})
 		if err != nil {
 			unlock()

@@ -103,7 +103,7 @@ variable "keep" { default = true }`),
 		},
 	},
 	{
-		name: "json: prevent_destroy",
+		name:  "json: prevent_destroy",
 		files: tfJSON(`{"resource": {"terraform_data": {"x": {"lifecycle": {"prevent_destroy": true}}}}}`),
 		want:  []want{{"main.tf.json", 1, "lifecycle { prevent_destroy } is not allowed"}},
 	},
@@ -246,11 +246,11 @@ resource "aws_s3_bucket_notification" "n" {
 	{
 		name: "module reaching out of the project, calling the root, or itself",
 		files: map[string]string{
-			"main.tf":          `module "a" { source = "./modules/a" }` + "\n" + `module "up" { source = "../../x" }`,
-			"modules/a/a.tf":   `module "b" { source = "../b" }`,
-			"modules/b/b.tf":   `module "a" { source = "../a" }` + "\n" + `module "root" { source = "../.." }`,
+			"main.tf":           `module "a" { source = "./modules/a" }` + "\n" + `module "up" { source = "../../x" }`,
+			"modules/a/a.tf":    `module "b" { source = "../b" }`,
+			"modules/b/b.tf":    `module "a" { source = "../a" }` + "\n" + `module "root" { source = "../.." }`,
 			"modules/c/none.js": "",
-			"other.tf":         `module "c" { source = "./modules/c" }`,
+			"other.tf":          `module "c" { source = "./modules/c" }`,
 		},
 		want: []want{
 			{"main.tf", 2, "a local module must be a directory of the project"},
@@ -262,7 +262,7 @@ resource "aws_s3_bucket_notification" "n" {
 	{
 		name: "a module is checked like the root, and may not configure providers",
 		files: map[string]string{
-			"main.tf":              `module "api" { source = "./modules/api" }`,
+			"main.tf":             `module "api" { source = "./modules/api" }`,
 			"modules/api/main.tf": "provider \"aws\" {\n  region = \"us-east-1\"\n}\nresource \"terraform_data\" \"x\" {\n  provisioner \"local-exec\" { command = \"id\" }\n}\n",
 		},
 		want: []want{
@@ -404,7 +404,7 @@ resource "aws_apigatewayv2_stage" "default" {
   name        = "$default"
   auto_deploy = true
 }`,
-		"modules/api/src/handler.py": "def main(event, ctx):\n    return {}\n",
+		"modules/api/src/handler.py":  "def main(event, ctx):\n    return {}\n",
 		"modules/api/src/lib/util.py": "X = 1\n",
 	},
 	"json: un-aliased provider, removed block that destroys, lifecycle without prevent_destroy": {
