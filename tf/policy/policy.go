@@ -10,14 +10,31 @@ import (
 	"strings"
 )
 
-// Violation is one problem found in the configuration.
+// Violation is one problem found in the configuration (File and Line) or
+// in its plan (Address).
 type Violation struct {
-	File    string `json:"file"`
+	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
+	Address string `json:"address,omitempty"`
 	Message string `json:"message"`
+	// Reason classifies plan violations: ReasonPolicy, ReasonQuota or
+	// ReasonCostUnknown. Empty for the source check, whose violations are
+	// all ReasonPolicy.
+	Reason string `json:"reason,omitempty"`
 }
 
+// Reasons of plan violations. A policy violation is terminal; the others
+// block the project until the quota or the configuration changes.
+const (
+	ReasonPolicy      = "PolicyViolation"
+	ReasonQuota       = "QuotaExceeded"
+	ReasonCostUnknown = "CostUnknown"
+)
+
 func (v Violation) String() string {
+	if v.Address != "" {
+		return fmt.Sprintf("%s: %s", v.Address, v.Message)
+	}
 	if v.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", v.File, v.Line, v.Message)
 	}

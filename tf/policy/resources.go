@@ -386,14 +386,7 @@ func managedHint(ref ownedRef, allowed []string) string {
 }
 
 func (c *checker) managedPolicyAllowed(arn string) bool {
-	for _, p := range c.rules.AllowedManagedPolicies {
-		for _, part := range []string{"aws", "aws-us-gov", "aws-cn"} {
-			if strings.ReplaceAll(p, "${partition}", part) == arn {
-				return true
-			}
-		}
-	}
-	return false
+	return managedPolicyAllowed(c.rules.AllowedManagedPolicies, arn)
 }
 
 // resourceRef returns the type of the managed resource an argument refers
