@@ -29,6 +29,8 @@ Commands:
               PostgreSQL when DATABASE_URL is unset
   migrate     apply database schema migrations and exit
   token       print an API token: token --user U [--admin] [--ttl 1h]
+  aws-setup   print the AWS role, ABAC policy and permissions boundary:
+              aws-setup --account-id ID --external-id X
   version     print the version
   help        print this help
 
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = withSignals(func(ctx context.Context) error { return runMigrate(ctx, rest, stderr, getenv) })
 	case "token":
 		err = runToken(rest, stdout, stderr, getenv)
+	case "aws-setup":
+		err = runAWSSetup(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tenantform", buildVersion())
 		return 0
