@@ -26,6 +26,9 @@ type configInfo struct {
 	// policy allows the default one and aliased ones, with a checked
 	// region and literal default_tags). Each gets the project's tags.
 	awsProviders []policy.AWSProvider
+	// iamRoles are the aws_iam_role resources by module directory: each
+	// gets the platform's permissions boundary.
+	iamRoles map[string][]string
 	// initDigest covers exactly what `terraform init` reads from tenant
 	// configuration: terraform, provider and module blocks, and the
 	// provider each resource type implies. Editing a resource's arguments
@@ -40,6 +43,7 @@ func analyze(files map[string]string) configInfo {
 		requiresAWS:  in.RequiresAWS,
 		awsVersion:   in.AWSVersion,
 		awsProviders: in.AWSProviders,
+		iamRoles:     in.IAMRoles,
 		initDigest:   in.InitDigest,
 	}
 }

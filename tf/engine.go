@@ -214,6 +214,7 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 			endpointURL: e.cfg.AWSEndpointURL,
 			environment: e.cfg.Environment,
 			awsVersion:  e.cfg.Policy.AWSProviderVersion,
+			boundaryARN: e.cfg.Policy.PermissionsBoundaryARN,
 		})
 		if err != nil {
 			unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -114,7 +115,14 @@ type renderInput struct {
 	// awsVersion is the platform's constraint for hashicorp/aws
 	// (policy.Rules.AWSProviderVersion).
 	awsVersion string
+	// boundaryARN is the permissions boundary of tenant roles
+	// (policy.Rules.PermissionsBoundaryARN), or "".
+	boundaryARN string
 }
+
+// boundaryOverrideFile is written into each module directory declaring
+// aws_iam_role resources; "_override" makes terraform merge it into them.
+const boundaryOverrideFile = "tenantform_boundary_override.tf.json"
 
 // generatedFiles returns the content of the files tenantform owns for a
 // project; a nil value means the file must not exist.
@@ -140,6 +148,23 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 	if in.info.usesAWS {
 		if err := awsProviderFiles(in, out); err != nil {
 			return nil, err
+		}
+	}
+	// Every role a tenant creates carries the platform's permissions
+	// boundary, whatever its own configuration says: AWS refuses to
+	// create one without it (deploy/aws), so this keeps such roles
+	// working rather than being the guard itself.
+	if in.boundaryARN != "" {
+		for dir, roles := range in.info.iamRoles {
+			byName := map[string]any{}
+			for _, name := range roles {
+				byName[name] = map[string]any{"permissions_boundary": in.boundaryARN}
+			}
+			b, err := marshalFile(map[string]any{"resource": map[string]any{"aws_iam_role": byName}})
+			if err != nil {
+				return nil, err
+			}
+			out[path.Join(dir, boundaryOverrideFile)] = b
 		}
 	}
 

@@ -513,3 +513,36 @@ output "page" { value = terraform_data.page.output }
 	}
 	mustApply(t, e, p, plan, nil)
 }
+
+// TestRolesGetThePermissionsBoundary: every aws_iam_role, in the root
+// module and in local modules, gets the platform's boundary through an
+// override file in its own module directory.
+func TestRolesGetThePermissionsBoundary(t *testing.T) {
+	p := awsProject()
+	p.Files = map[string]string{
+		"main.tf":              `resource "aws_iam_role" "a" { assume_role_policy = "{}" }` + "\n" + `module "m" { source = "./modules/m" }`,
+		"modules/m/roles.tf":   `resource "aws_iam_role" "b" { assume_role_policy = "{}" }` + "\n" + `resource "aws_iam_role" "c" { assume_role_policy = "{}" }`,
+		"modules/n/nothing.tf": `resource "terraform_data" "x" {}`,
+	}
+	const arn = "arn:aws:iam::111122223333:policy/tenantform-tenant-boundary"
+	gen, err := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s", boundaryARN: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundary := map[string]any{"permissions_boundary": arn}
+	for file, roles := range map[string]string{
+		boundaryOverrideFile:                "a",
+		"modules/m/" + boundaryOverrideFile: "bc",
+	} {
+		want := map[string]any{}
+		for _, r := range roles {
+			want[string(r)] = boundary
+		}
+		if diff := cmp.Diff(map[string]any{"resource": map[string]any{"aws_iam_role": want}}, decodeJSON(t, gen[file])); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", file, diff)
+		}
+	}
+	if _, ok := gen["modules/n/"+boundaryOverrideFile]; ok {
+		t.Errorf("boundary override written into a module without roles")
+	}
+}

@@ -26,6 +26,9 @@ type Inspection struct {
 	AWSVersion string
 	// AWSProviders are the root module's provider "aws" configurations.
 	AWSProviders []AWSProvider
+	// IAMRoles maps a module directory ("" for the root) to the names of
+	// the aws_iam_role resources it declares.
+	IAMRoles map[string][]string
 	// InitDigest covers exactly what `terraform init` reads from tenant
 	// configuration: terraform, provider and module blocks, the provider
 	// each resource type implies, and the module directories. Editing a
@@ -86,6 +89,13 @@ func Inspect(files map[string]string) Inspection {
 				}
 				local, _, _ := strings.Cut(typ, "_")
 				providers[local] = true
+				if blk.typ == "resource" && typ == "aws_iam_role" {
+					if out.IAMRoles == nil {
+						out.IAMRoles = map[string][]string{}
+					}
+					dir := moduleDir(name)
+					out.IAMRoles[dir] = append(out.IAMRoles[dir], blk.label(1))
+				}
 			case "terraform", "provider", "module":
 				fmt.Fprintf(h, "block %q %q %q\n", name, blk.typ, blk.labels)
 				hashBody(h, src, blk.body)
@@ -97,6 +107,9 @@ func Inspect(files map[string]string) Inspection {
 	}
 	for _, p := range sortedSet(providers) {
 		fmt.Fprintf(h, "implied provider %q\n", p)
+	}
+	for dir := range out.IAMRoles {
+		sort.Strings(out.IAMRoles[dir])
 	}
 	sort.Slice(out.AWSProviders, func(i, j int) bool { return out.AWSProviders[i].Alias < out.AWSProviders[j].Alias })
 	if len(out.AWSProviders) > 0 {

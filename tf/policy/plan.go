@@ -106,6 +106,11 @@ func (pk *planChecker) resource(rc *tfjson.ResourceChange) {
 		}
 	}
 	pk.ownedRefs(rc.Type, v)
+	if boundary := pk.pc.Rules.PermissionsBoundaryARN; rc.Type == "aws_iam_role" && boundary != "" {
+		if got := v.strings("permissions_boundary"); len(got) != 1 || got[0] != boundary {
+			pk.report(ReasonPolicy, "permissions_boundary must be the platform's boundary %s: every role a tenant creates carries it", boundary)
+		}
+	}
 	if rc.Type == "aws_iam_role" {
 		for _, arn := range v.stringList("managed_policy_arns") {
 			if !managedPolicyAllowed(pk.pc.Rules.AllowedManagedPolicies, arn) {

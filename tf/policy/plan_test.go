@@ -240,3 +240,21 @@ func TestCheckPlanAWSRules(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckPlanRequiresThePermissionsBoundary(t *testing.T) {
+	rules := policy.DefaultRules()
+	rules.PermissionsBoundaryARN = "arn:aws:iam::111122223333:policy/tenantform-tenant-boundary"
+	plan := &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{
+		change("aws_iam_role.ok", "aws_iam_role", create, map[string]any{"name": "ok", "assume_role_policy": lambdaTrust, "permissions_boundary": rules.PermissionsBoundaryARN, "tags_all": tagsWith(nil)}, nil),
+		change("aws_iam_role.none", "aws_iam_role", create, map[string]any{"name": "none", "assume_role_policy": lambdaTrust, "tags_all": tagsWith(nil)}, nil),
+		change("aws_iam_role.other", "aws_iam_role", create, map[string]any{"name": "other", "assume_role_policy": lambdaTrust, "permissions_boundary": "arn:aws:iam::aws:policy/AdministratorAccess", "tags_all": tagsWith(nil)}, nil),
+	}}
+	want := []planWant{
+		{"aws_iam_role.none", policy.ReasonPolicy, "permissions_boundary must be the platform's boundary"},
+		{"aws_iam_role.other", policy.ReasonPolicy, "permissions_boundary must be the platform's boundary"},
+	}
+	got := policy.CheckPlan(plan, policy.PlanContext{Rules: rules, Tags: platformStrings()})
+	if diff := cmp.Diff(want, planProbes(got, want)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}

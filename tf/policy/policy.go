@@ -97,6 +97,11 @@ type Rules struct {
 	// resource. Callers set it to the user's remaining quota; zero or less
 	// means DefaultMaxResources.
 	MaxResources int
+	// PermissionsBoundaryARN is the permissions boundary package tf puts
+	// on every aws_iam_role of a project and the plan check requires
+	// (AWS_PERMISSIONS_BOUNDARY_ARN, from tenantform aws-setup). Empty:
+	// none (local emulators).
+	PermissionsBoundaryARN string
 	// AWSProviderVersion is the version constraint of hashicorp/aws that
 	// tenantform has tested. A tenant's own constraint must leave some
 	// version within it.
