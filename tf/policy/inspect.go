@@ -26,6 +26,15 @@ type Inspection struct {
 	AWSVersion string
 	// AWSProviders are the root module's provider "aws" configurations.
 	AWSProviders []AWSProvider
+	// Addresses are the root module's resources ("type.name"), data
+	// sources ("data.type.name"), module calls ("module.name"), variables
+	// ("var.name") and outputs ("output.name"), sorted, one per block:
+	// a duplicate, which terraform refuses, appears twice.
+	Addresses []string
+	// Providers are the local names of the providers the configuration
+	// needs, in any module: implied by resource types, configured by
+	// provider blocks or listed in required_providers.
+	Providers []string
 	// IAMRoles maps a module directory ("" for the root) to the names of
 	// the aws_iam_role resources it declares.
 	IAMRoles map[string][]string
@@ -81,6 +90,11 @@ func Inspect(files map[string]string) Inspection {
 		}
 		root := moduleDir(name) == ""
 		for _, blk := range p.body.blocks {
+			if root {
+				if addr := rootAddress(blk); addr != "" {
+					out.Addresses = append(out.Addresses, addr)
+				}
+			}
 			switch blk.typ {
 			case "resource", "data", "ephemeral":
 				typ := blk.label(0)
@@ -102,12 +116,26 @@ func Inspect(files map[string]string) Inspection {
 				if root {
 					out.inspectRoot(blk)
 				}
+				if blk.typ == "provider" {
+					providers[blk.label(0)] = true
+				}
+				if blk.typ == "terraform" {
+					for _, rp := range blk.body.blocks {
+						if rp.typ == "required_providers" {
+							for _, a := range rp.body.attrs {
+								providers[a.name] = true
+							}
+						}
+					}
+				}
 			}
 		}
 	}
-	for _, p := range sortedSet(providers) {
+	out.Providers = sortedSet(providers)
+	for _, p := range out.Providers {
 		fmt.Fprintf(h, "implied provider %q\n", p)
 	}
+	sort.Strings(out.Addresses)
 	for dir := range out.IAMRoles {
 		sort.Strings(out.IAMRoles[dir])
 	}
@@ -117,6 +145,23 @@ func Inspect(files map[string]string) Inspection {
 	}
 	out.InitDigest = fmt.Sprintf("%x", h.Sum(nil))
 	return out
+}
+
+// rootAddress is the address of a top-level block in terraform's terms.
+func rootAddress(blk *block) string {
+	switch blk.typ {
+	case "resource":
+		return blk.label(0) + "." + blk.label(1)
+	case "data":
+		return "data." + blk.label(0) + "." + blk.label(1)
+	case "module":
+		return "module." + blk.label(0)
+	case "variable":
+		return "var." + blk.label(0)
+	case "output":
+		return "output." + blk.label(0)
+	}
+	return ""
 }
 
 func (out *Inspection) inspectRoot(blk *block) {
