@@ -305,7 +305,11 @@ func (c *checker) resourceBlock(blk *block, depth int) {
 	c.resourceProvider(blk.body)
 	c.lifecycle(blk)
 	c.repetition(blk)
+	if kind == "data" && typ == "aws_iam_policy_document" {
+		c.policyDocumentData(blk.body)
+	}
 	if kind == "resource" {
+		c.iamDocuments(typ, blk.body)
 		c.resourceTags(typ, blk.body)
 		c.resourceRegions(typ, blk.body)
 		c.ownedReferences(typ, blk.body)

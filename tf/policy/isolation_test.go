@@ -425,3 +425,57 @@ func TestCheckAcceptsOrdinaryTerraform(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckRefusesLiteralIAMEscalation(t *testing.T) {
+	files := tf(`resource "aws_iam_role" "r" {
+  name = "r"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { AWS = "arn:aws:iam::999999999999:root" }
+    }]
+  })
+}
+resource "aws_iam_role_policy" "p" {
+  role = aws_iam_role.r.id
+  policy = jsonencode({
+    Statement = [
+      { Effect = "Allow", Action = ["dynamodb:GetItem", "iam:CreateUser"], Resource = "*" },
+      { Effect = "Allow", Action = "*", Resource = "*" },
+      { Effect = "Deny", NotAction = "s3:*", Resource = "*" },
+    ]
+  })
+}
+resource "aws_iam_policy" "q" {
+  name   = "q"
+  policy = <<-EOT
+    {"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}
+  EOT
+}
+data "aws_iam_policy_document" "d" {
+  statement {
+    actions   = ["sts:AssumeRole", "s3:GetObject"]
+    resources = ["*"]
+  }
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}`)
+	want := []want{
+		{"main.tf", 8, "assume_role_policy: AWS principals are not allowed"},
+		{"main.tf", 16, `policy: action "iam:CreateUser" is not allowed`},
+		{"main.tf", 17, `policy: action "*" is not allowed`},
+		{"main.tf", 24, "policy allows NotAction"},
+		{"main.tf", 30, `action "sts:AssumeRole" is not allowed`},
+	}
+	got := policy.Check(files, policy.DefaultRules())
+	if diff := cmp.Diff(want, probes(got, want)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}
