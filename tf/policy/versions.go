@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 
 	version "github.com/hashicorp/go-version"
 )
@@ -12,14 +13,14 @@ import (
 // constraint that leaves no such version is refused here, with a message,
 // rather than failing init with terraform's.
 
-// maxProbedMinor bounds the minor versions probed per major version.
-const maxProbedMinor = 120
+// versionNumbers finds the versions a constraint string names.
+var versionNumbers = regexp.MustCompile(`[0-9]+(\.[0-9]+){0,2}`)
 
 // compatibleVersions reports whether some release accepted by platform is
-// also accepted by tenant. Releases are probed as major.minor.patch for
-// the majors the platform constraint allows (0 to 20) and a handful of
-// patches: provider releases follow semantic versioning, so a constraint
-// that accepts any release accepts one of these.
+// also accepted by tenant. Both accept sets are unions of intervals whose
+// ends are the versions the constraints name, so if the sets meet, they
+// meet at one of those versions, just after one (a ">" or "!=" bound), or
+// at 0.0.0: those are the candidates probed.
 func compatibleVersions(platform, tenant string) (bool, error) {
 	p, err := version.NewConstraint(platform)
 	if err != nil {
@@ -29,14 +30,21 @@ func compatibleVersions(platform, tenant string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for major := 0; major <= 20; major++ {
-		for minor := 0; minor <= maxProbedMinor; minor++ {
-			for _, patch := range []int{0, 1, 2, 5, 10, 20, 50} {
-				v := version.Must(version.NewVersion(fmt.Sprintf("%d.%d.%d", major, minor, patch)))
-				if p.Check(v) && t.Check(v) {
-					return true, nil
-				}
-			}
+	candidates := []*version.Version{version.Must(version.NewVersion("0.0.0"))}
+	for _, raw := range versionNumbers.FindAllString(platform+" "+tenant, -1) {
+		v, err := version.NewVersion(raw)
+		if err != nil {
+			continue
+		}
+		seg := v.Segments()
+		candidates = append(candidates, v,
+			version.Must(version.NewVersion(fmt.Sprintf("%d.%d.%d", seg[0], seg[1], seg[2]+1))),
+			version.Must(version.NewVersion(fmt.Sprintf("%d.%d.0", seg[0], seg[1]+1))),
+			version.Must(version.NewVersion(fmt.Sprintf("%d.0.0", seg[0]+1))))
+	}
+	for _, v := range candidates {
+		if p.Check(v) && t.Check(v) {
+			return true, nil
 		}
 	}
 	return false, nil
