@@ -296,6 +296,16 @@ output "y" { value = file("${path.module}/src/index.js") }`,
 		},
 	},
 	{
+		name: "each.value over a variable of names",
+		files: tf(`variable "buckets" { default = ["theirs"] }
+resource "aws_s3_bucket_policy" "p" {
+  for_each = toset(var.buckets)
+  bucket   = each.value
+  policy   = "{}"
+}`),
+		want: []want{{"main.tf", 4, "aws_s3_bucket_policy.bucket must refer to a resource of this project"}},
+	},
+	{
 		name:  "ephemeral resources",
 		files: tf(`ephemeral "random_password" "p" { length = 8 }`),
 		want:  []want{{"main.tf", 1, "ephemeral resources are not allowed"}},
@@ -398,6 +408,17 @@ resource "aws_lambda_permission" "api" {
 resource "aws_apigatewayv2_api" "http" {
   name          = var.name
   protocol_type = "HTTP"
+}
+resource "aws_s3_bucket" "logs" {
+  for_each = toset(["a", "b"])
+  bucket   = "logs-${each.key}"
+}
+resource "aws_s3_bucket_versioning" "logs" {
+  for_each = aws_s3_bucket.logs
+  bucket   = each.value.id
+  versioning_configuration {
+    status = "Enabled"
+  }
 }
 resource "aws_apigatewayv2_stage" "default" {
   api_id      = aws_apigatewayv2_api.http.id
