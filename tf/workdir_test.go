@@ -508,6 +508,9 @@ output "page" { value = terraform_data.page.output }
 		t.Fatalf("refused by the policy: %v", v)
 	}
 	plan := mustPlan(t, e, p, nil)
+	if plan.Violations != nil {
+		t.Errorf("plan policy violations on a clean project: %v", plan.Violations)
+	}
 	if got := toJSON(t, plan.Summary.Resources); !strings.Contains(got, `"address":"module.site.terraform_data.page"`) || !strings.Contains(got, `\u003ch1\u003eNotes`) {
 		t.Errorf("planned resources = %s, want module.site.terraform_data.page with the rendered template", got)
 	}
