@@ -73,7 +73,8 @@ func Inspect(files map[string]string) Inspection {
 	}
 	sort.Strings(names)
 	parsedFiles := parseAll(files, names, scanLimit(DefaultMaxNestingDepth))
-	providers := map[string]bool{}
+	providers := map[string]bool{} // implied by resource types
+	named := map[string]bool{}     // in provider blocks and required_providers
 	for _, name := range names {
 		p, ok := parsedFiles[name]
 		if !ok {
@@ -117,13 +118,13 @@ func Inspect(files map[string]string) Inspection {
 					out.inspectRoot(blk)
 				}
 				if blk.typ == "provider" {
-					providers[blk.label(0)] = true
+					named[blk.label(0)] = true
 				}
 				if blk.typ == "terraform" {
 					for _, rp := range blk.body.blocks {
 						if rp.typ == "required_providers" {
 							for _, a := range rp.body.attrs {
-								providers[a.name] = true
+								named[a.name] = true
 							}
 						}
 					}
@@ -131,10 +132,11 @@ func Inspect(files map[string]string) Inspection {
 			}
 		}
 	}
-	out.Providers = sortedSet(providers)
-	for _, p := range out.Providers {
+	for _, p := range sortedSet(providers) {
 		fmt.Fprintf(h, "implied provider %q\n", p)
+		named[p] = true
 	}
+	out.Providers = sortedSet(named)
 	sort.Strings(out.Addresses)
 	for dir := range out.IAMRoles {
 		sort.Strings(out.IAMRoles[dir])
