@@ -46,7 +46,12 @@ func CheckPlan(plan *tfjson.Plan, pc PlanContext) []Violation {
 	pk := &planChecker{pc: pc, owned: ownedValues(plan)}
 	count := 0
 	for _, rc := range plan.ResourceChanges {
-		if rc == nil || rc.Mode != tfjson.ManagedResourceMode || rc.Change == nil || !existsAfter(rc.Change.Actions) {
+		if rc == nil || rc.Change == nil {
+			continue
+		}
+		pk.rc = rc
+		pk.typeAllowed(rc)
+		if rc.Mode != tfjson.ManagedResourceMode || !existsAfter(rc.Change.Actions) {
 			continue
 		}
 		count++
@@ -67,6 +72,23 @@ func CheckPlan(plan *tfjson.Plan, pc PlanContext) []Violation {
 		out = out[:MaxViolations]
 	}
 	return out
+}
+
+// typeAllowed re-checks the type allow-lists on what terraform plans,
+// modules included: the source check decides them, this catches what it
+// could not see.
+func (pk *planChecker) typeAllowed(rc *tfjson.ResourceChange) {
+	kind := "resource"
+	if rc.Mode == tfjson.DataResourceMode {
+		kind = "data"
+	}
+	if rc.Change.Actions.Delete() {
+		return
+	}
+	c := checker{rules: pk.pc.Rules}
+	if why := c.typeRefusal(kind, rc.Type); why != "" {
+		pk.report(ReasonPolicy, "%s %q is not allowed: %s", kindNouns[kind], rc.Type, why)
+	}
 }
 
 // existsAfter reports whether a change leaves the resource in place.

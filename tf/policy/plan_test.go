@@ -226,6 +226,18 @@ func TestCheckPlanAWSRules(t *testing.T) {
 			},
 		},
 		{
+			name: "types outside the allow-lists, in any module",
+			changes: []*tfjson.ResourceChange{
+				change("module.m.null_resource.x", "null_resource", create, map[string]any{}, nil),
+				{Address: "module.m.data.aws_s3_object.o", Type: "aws_s3_object", Mode: tfjson.DataResourceMode,
+					Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionRead}, After: map[string]any{}}},
+			},
+			want: []planWant{
+				{"module.m.data.aws_s3_object.o", policy.ReasonPolicy, `data source "aws_s3_object" is not allowed`},
+				{"module.m.null_resource.x", policy.ReasonPolicy, `resource type "null_resource" is not allowed`},
+			},
+		},
+		{
 			name: "deleted resources are not checked",
 			changes: []*tfjson.ResourceChange{
 				change("aws_s3_bucket.old", "aws_s3_bucket", tfjson.Actions{tfjson.ActionDelete}, nil, nil),
