@@ -57,6 +57,7 @@ func CheckPlan(plan *tfjson.Plan, pc PlanContext) []Violation {
 		count++
 		pk.resource(rc)
 	}
+	pk.providerRegions(plan)
 	if pc.MaxResources > 0 && count > pc.MaxResources {
 		pk.out = append(pk.out, Violation{Address: "(plan)", Reason: ReasonQuota,
 			Message: fmt.Sprintf("the plan leaves %d resources, more than the %d this project may have", count, pc.MaxResources)})
@@ -88,6 +89,33 @@ func (pk *planChecker) typeAllowed(rc *tfjson.ResourceChange) {
 	c := checker{rules: pk.pc.Rules}
 	if why := c.typeRefusal(kind, rc.Type); why != "" {
 		pk.report(ReasonPolicy, "%s %q is not allowed: %s", kindNouns[kind], rc.Type, why)
+	}
+}
+
+// providerRegions checks the region of every aws provider configuration
+// in the plan's configuration (a literal, as the source check requires;
+// the generated one is the project's region).
+func (pk *planChecker) providerRegions(plan *tfjson.Plan) {
+	if plan.Config == nil {
+		return
+	}
+	for _, key := range sortedKeysOf(plan.Config.ProviderConfigs) {
+		pcfg := plan.Config.ProviderConfigs[key]
+		if pcfg == nil || pcfg.Name != "aws" {
+			continue
+		}
+		expr := pcfg.Expressions["region"]
+		if expr == nil || expr.ExpressionData == nil {
+			continue
+		}
+		region, ok := expr.ConstantValue.(string)
+		addr := "provider." + key
+		switch {
+		case !ok:
+			pk.out = append(pk.out, Violation{Address: addr, Reason: ReasonPolicy, Message: "the provider's region must be a literal: a computed region could be any region"})
+		case !slices.Contains(pk.pc.Rules.AllowedRegions, region):
+			pk.out = append(pk.out, Violation{Address: addr, Reason: ReasonPolicy, Message: fmt.Sprintf("region %q is not allowed: use one of %s", region, strings.Join(pk.pc.Rules.AllowedRegions, ", "))})
+		}
 	}
 }
 

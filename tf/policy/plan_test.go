@@ -270,3 +270,24 @@ func TestCheckPlanRequiresThePermissionsBoundary(t *testing.T) {
 		t.Errorf("violations (-want +got):\n%s", diff)
 	}
 }
+
+func TestCheckPlanProviderRegions(t *testing.T) {
+	var plan tfjson.Plan
+	// The configuration part of terraform show -json, as terraform 1.11
+	// writes it for provider "aws" blocks.
+	if err := json.Unmarshal([]byte(`{"format_version": "1.2", "configuration": {"provider_config": {
+  "aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws", "expressions": {"region": {"constant_value": "us-east-1"}}},
+  "aws.eu": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws", "alias": "eu", "expressions": {"region": {"constant_value": "eu-west-1"}}},
+  "aws.x": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws", "alias": "x", "expressions": {"region": {"references": ["var.r"]}}}
+}}}`), &plan); err != nil {
+		t.Fatal(err)
+	}
+	want := []planWant{
+		{"provider.aws.eu", policy.ReasonPolicy, `region "eu-west-1" is not allowed`},
+		{"provider.aws.x", policy.ReasonPolicy, "the provider's region must be a literal"},
+	}
+	got := policy.CheckPlan(&plan, policy.PlanContext{Rules: policy.DefaultRules()})
+	if diff := cmp.Diff(want, planProbes(got, want)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}
