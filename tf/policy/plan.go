@@ -285,9 +285,17 @@ func (pk *planChecker) regions(typ string, v values) {
 	}
 }
 
-// ownedValues collects, per resource type, every known top-level string
-// value of the plan's managed resources, before and after: the names,
-// ids and ARNs of what the project owns.
+// identityAttrs are the attributes that name a resource: a naming
+// argument must equal one of them. Other strings (a bucket_prefix, a
+// description) are the tenant's to choose and could spell anything.
+var identityAttrs = []string{
+	"id", "arn", "name", "bucket", "function_name", "qualified_arn",
+	"invoke_arn", "qualified_invoke_arn", "stream_arn", "execution_arn",
+}
+
+// ownedValues collects, per resource type, the known identity values
+// (identityAttrs) of the plan's managed resources, before and after: the
+// names, ids and ARNs of what the project owns.
 func ownedValues(plan *tfjson.Plan) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
 	for _, rc := range plan.ResourceChanges {
@@ -296,8 +304,8 @@ func ownedValues(plan *tfjson.Plan) map[string]map[string]bool {
 		}
 		for _, state := range []any{rc.Change.Before, rc.Change.After} {
 			m, _ := state.(map[string]any)
-			for _, val := range m {
-				if s, ok := val.(string); ok && s != "" {
+			for _, attr := range identityAttrs {
+				if s, ok := m[attr].(string); ok && s != "" {
 					if out[rc.Type] == nil {
 						out[rc.Type] = map[string]bool{}
 					}

@@ -206,11 +206,16 @@ func TestCheckPlanAWSRules(t *testing.T) {
 				change("aws_s3_bucket_policy.p", "aws_s3_bucket_policy", create, map[string]any{"bucket": "other-tenant-site", "policy": "{}"}, nil),
 				change("aws_dynamodb_table_item.i", "aws_dynamodb_table_item", create, map[string]any{"table_name": "other-notes"}, nil),
 				change("aws_lambda_permission.p", "aws_lambda_permission", create, map[string]any{"function_name": "other-fn"}, nil),
+				// A string of one's own bucket that is not its identity
+				// names nothing the project owns.
+				change("aws_s3_bucket.mine", "aws_s3_bucket", create, map[string]any{"bucket_prefix": "victim", "tags_all": tagsWith(nil)}, map[string]any{"bucket": true, "id": true}),
+				change("aws_s3_bucket_policy.q", "aws_s3_bucket_policy", create, map[string]any{"bucket": "victim", "policy": "{}"}, nil),
 			},
 			want: []planWant{
 				{"aws_dynamodb_table_item.i", policy.ReasonPolicy, `table_name = "other-notes" is not a resource of this project (aws_dynamodb_table)`},
 				{"aws_lambda_permission.p", policy.ReasonPolicy, `function_name = "other-fn" is not a resource of this project`},
 				{"aws_s3_bucket_policy.p", policy.ReasonPolicy, `bucket = "other-tenant-site" is not a resource of this project (aws_s3_bucket)`},
+				{"aws_s3_bucket_policy.q", policy.ReasonPolicy, `bucket = "victim" is not a resource of this project`},
 			},
 		},
 		{
