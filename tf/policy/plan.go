@@ -245,9 +245,13 @@ func (pk *planChecker) tags(v values) {
 			pk.report(ReasonPolicy, "tags are unknown until apply, so the platform's tags on this resource cannot be verified; use tags whose keys are known at plan time")
 			return
 		}
-		for k := range tags {
-			if p, isPlatform := platformTagKey(k); isPlatform {
-				pk.report(ReasonPolicy, "tags sets %s, a platform tag (%s)", k, p)
+		// Keys whose value is unknown are in after_unknown only.
+		unknownTags, _ := v.unknown[tagsArg].(map[string]any)
+		for _, m := range []map[string]any{tags, unknownTags} {
+			for _, k := range sortedKeysOf(m) {
+				if p, isPlatform := platformTagKey(k); isPlatform {
+					pk.report(ReasonPolicy, "tags sets %s, a platform tag (%s)", k, p)
+				}
 			}
 		}
 		return

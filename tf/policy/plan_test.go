@@ -149,6 +149,7 @@ func TestCheckPlanAWSRules(t *testing.T) {
 				change("aws_s3_bucket.a", "aws_s3_bucket", create, map[string]any{"bucket": "a", "tags_all": map[string]any{"Team": "web"}}, nil),
 				change("aws_s3_bucket.b", "aws_s3_bucket", create, map[string]any{"bucket": "b", "tags_all": tagsWith(map[string]any{"UserId": "bob", "projectid": "x"})}, nil),
 				change("aws_s3_bucket.c", "aws_s3_bucket", create, map[string]any{"bucket": "c", "tags": map[string]any{"managedBy": "me"}}, map[string]any{"tags_all": true}),
+				change("aws_s3_bucket.d", "aws_s3_bucket", create, map[string]any{"bucket": "d", "tags": map[string]any{}}, map[string]any{"tags_all": true, "tags": map[string]any{"UserId": true}}),
 			},
 			want: []planWant{
 				{"aws_s3_bucket.a", policy.ReasonPolicy, "tags_all lacks the platform tag CreatedAt"},
@@ -160,6 +161,7 @@ func TestCheckPlanAWSRules(t *testing.T) {
 				{"aws_s3_bucket.b", policy.ReasonPolicy, `tags_all sets projectid, another spelling of the platform tag ProjectId`},
 				{"aws_s3_bucket.b", policy.ReasonPolicy, `tags_all sets the platform tag UserId to "bob" instead of "alice"`},
 				{"aws_s3_bucket.c", policy.ReasonPolicy, "tags sets managedBy, a platform tag (ManagedBy)"},
+				{"aws_s3_bucket.d", policy.ReasonPolicy, "tags sets UserId, a platform tag (UserId)"},
 			},
 		},
 		{
