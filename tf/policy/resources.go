@@ -56,10 +56,9 @@ func (c *checker) repetition(blk *block) {
 	limit := orDefault(c.rules.MaxResources, DefaultMaxResources)
 	if a := blk.body.attr("count"); a != nil {
 		if v, ok := c.literalValue(a.expr); ok && v.Type() == cty.Number {
-			if bf := v.AsBigFloat(); bf.IsInt() {
-				if n, _ := bf.Int64(); n > int64(limit) || !bf.IsInt() {
-					c.report(a.line, "count = %s is more than the %d resources this project may have", bf.Text('f', 0), limit)
-				}
+			// Int64 saturates, so a count too big for it is caught too.
+			if n, _ := v.AsBigFloat().Int64(); n > int64(limit) {
+				c.report(a.line, "count = %s is more than the %d resources this project may have", v.AsBigFloat().Text('g', 10), limit)
 			}
 		}
 	}
