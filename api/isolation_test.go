@@ -25,6 +25,8 @@ func TestPutRefusesIsolationEscapes(t *testing.T) {
 		"removed without destroy":    {map[string]string{"main.tf": "removed {\n  from = terraform_data.x\n  lifecycle {\n    destroy = false\n  }\n}\n"}, "main.tf", 4, "must destroy"},
 		"resource region":            {map[string]string{"main.tf": "resource \"aws_s3_bucket\" \"b\" {\n  region = \"eu-west-1\"\n}\n"}, "main.tf", 2, "eu-west-1"},
 		"data source reading others": {map[string]string{"main.tf": "data \"aws_s3_object\" \"o\" {\n  bucket = \"x\"\n  key = \"y\"\n}\n"}, "main.tf", 1, "data source"},
+		"admin policy on any role":   {map[string]string{"main.tf": "resource \"aws_iam_role_policy_attachment\" \"a\" {\n  role = \"tenantform-platform\"\n  policy_arn = \"arn:aws:iam::aws:policy/AdministratorAccess\"\n}\n"}, "main.tf", 2, "aws_iam_role_policy_attachment.role must refer"},
+		"star action":                {map[string]string{"main.tf": "resource \"aws_iam_policy\" \"p\" {\n  policy = jsonencode({ Statement = [{ Effect = \"Allow\", Action = \"*\", Resource = \"*\" }] })\n}\n"}, "main.tf", 2, `action "*" is not allowed`},
 		"module escaping":            {map[string]string{"main.tf": "module \"m\" {\n  source = \"../other\"\n}\n"}, "main.tf", 2, "local module"},
 	} {
 		t.Run(name, func(t *testing.T) {
