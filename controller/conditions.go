@@ -42,6 +42,9 @@ const (
 	// ReasonLimitExceeded: a terraform process hit a run limit (deadline,
 	// memory, CPU time, output): terminal.
 	ReasonLimitExceeded = "LimitExceeded"
+	// ReasonCostUnknown: the plan's cost depends on values unknown until
+	// apply; the project is Blocked until its configuration changes.
+	ReasonCostUnknown = "CostUnknown"
 	// ReasonCredentialsDenied: AWS refused the project's credentials.
 	ReasonCredentialsDenied = "CredentialsDenied"
 )

@@ -36,7 +36,9 @@ type fakeTerraform struct {
 	applied [][]byte
 
 	// Hooks replace one operation's behaviour; nil keeps the default.
-	planHook    func(ctx context.Context, p tf.Project) error
+	planHook func(ctx context.Context, p tf.Project) error
+	// violations are the plan-time policy's findings of every plan.
+	violations  []policy.Violation
 	applyHook   func(ctx context.Context, p tf.Project) error
 	destroyHook func(ctx context.Context, p tf.Project) error
 }
@@ -169,7 +171,7 @@ func (f *fakeTerraform) Plan(ctx context.Context, p tf.Project, _ *tf.Credential
 	}
 	sum.Destroy = len(haveSet)
 	planfile := fmt.Sprintf("plan:%s:%d:%s", ws, serial, strings.Join(addrs, ","))
-	return &tf.Plan{Summary: sum, Bytes: []byte(planfile), Log: "Plan: fake"}, nil
+	return &tf.Plan{Summary: sum, Bytes: []byte(planfile), Log: "Plan: fake", Violations: f.violations}, nil
 }
 
 func (f *fakeTerraform) ApplySaved(ctx context.Context, p tf.Project, planfile []byte, _ *tf.Credentials) (*tf.Result, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +14,7 @@ import (
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // errSuperseded ends a plan that a client write made pointless.
@@ -37,6 +39,9 @@ func (ps *pass) converge(ctx context.Context) outcome {
 		return ps.fail(err, ReasonPlanFailed)
 	}
 	ps.st.PlannedResources, ps.st.PlannedMonthlyCostUSD = len(plan.Summary.Resources), est.MonthlyUSD
+	if out := ps.planPolicy(plan); out != nil {
+		return *out
+	}
 	if blocked := ps.admit(ctx, plan.Summary.Resources, est); blocked != nil {
 		return *blocked
 	}
@@ -65,6 +70,36 @@ func (ps *pass) converge(ctx context.Context) outcome {
 		return ps.fail(err, ReasonApplyFailed)
 	}
 	return ps.ready(ctx, true)
+}
+
+// planPolicy acts on the plan-time policy stage (policy.CheckPlan on the
+// saved plan, before admission): a policy violation is terminal, with the
+// resource addresses; a cost the plan cannot know blocks the project
+// (CostUnknown) rather than pricing it at $0. Quota findings are left to
+// admission, which counts reservations too.
+func (ps *pass) planPolicy(plan *tf.Plan) *outcome {
+	var refused, unknown []string
+	for _, v := range plan.Violations {
+		line := v.Message
+		if v.Address != "" {
+			line = v.Address + ": " + v.Message
+		}
+		switch v.Reason {
+		case policy.ReasonCostUnknown:
+			unknown = append(unknown, line)
+		case policy.ReasonQuota:
+		default:
+			refused = append(refused, line)
+		}
+	}
+	switch {
+	case len(refused) > 0:
+		o := ps.terminal(ReasonPolicy, fmt.Sprintf("the plan breaks the policy (%d problem(s)):\n%s", len(refused), strings.Join(refused, "\n")))
+		return &o
+	case len(unknown) > 0:
+		return ps.blocked(ReasonCostUnknown, fmt.Sprintf("the plan's cost cannot be known before apply:\n%s", strings.Join(unknown, "\n")))
+	}
+	return nil
 }
 
 // applyReviewed applies exactly the planfile a client approved, read from
@@ -422,6 +457,9 @@ func (ps *pass) refusal(res store.AdmissionResult, resources int, monthly float6
 // the project planned again: a Blocked project costs no terraform run per
 // resync.
 func (ps *pass) blockedWait(ctx context.Context) outcome {
+	if c, ok := findCondition(ps.st, CondReady); ok && c.Reason == ReasonCostUnknown {
+		return ps.idle() // only a new configuration can make the cost known
+	}
 	maxResources, ceiling, err := ps.limits(ctx)
 	if err != nil {
 		return ps.fail(err, ReasonPlanFailed)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // Regression tests: each reproduces a way the reconciler once broke its
@@ -439,5 +440,40 @@ func TestRunNeverReconcilesOneProjectTwice(t *testing.T) {
 		if c := h.fake.count("plan", key.String()); c != 1 {
 			t.Errorf("%d plans of the new project %s, want 1", c, key)
 		}
+	}
+}
+
+// The plan-time policy stage: a violation is terminal with the resource
+// address, nothing applied; an unknowable cost blocks without re-planning
+// at every resync.
+func TestPlanTimePolicy(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fake.violations = []policy.Violation{{Address: "aws_iam_role.r", Message: "trusts an account, not an AWS service", Reason: policy.ReasonPolicy}}
+	h.put("pp", "iam", oneResource())
+	h.reconcileDue()
+	p := h.get("pp", "iam")
+	c, _ := findCondition(p.Status, CondReady)
+	if p.Status.Phase != store.PhaseFailed || c.Reason != ReasonPolicy || !strings.Contains(p.Status.LastError, "aws_iam_role.r: trusts") {
+		t.Fatalf("policy violation in the plan: %s %s %q", p.Status.Phase, c.Reason, p.Status.LastError)
+	}
+	if h.fake.count("apply", "pp/iam") != 0 {
+		t.Fatal("a plan that breaks the policy was applied")
+	}
+
+	h.fake.violations = []policy.Violation{{Address: "aws_dynamodb_table.t", Message: "read_capacity is unknown until apply", Reason: policy.ReasonCostUnknown}}
+	h.put("pp", "cost", oneResource())
+	h.reconcileDue()
+	p = h.get("pp", "cost")
+	c, _ = findCondition(p.Status, CondReady)
+	if p.Status.Phase != store.PhaseBlocked || c.Reason != ReasonCostUnknown {
+		t.Fatalf("unknown cost: %s %s %q", p.Status.Phase, c.Reason, p.Status.Message)
+	}
+	for i := 0; i < 3; i++ {
+		h.clock.Advance(11 * time.Minute)
+		h.reconcileDue()
+	}
+	if n := h.fake.count("plan", "pp/cost"); n != 1 {
+		t.Fatalf("%d plans of a project blocked on an unknown cost across 3 resyncs, want 1", n)
 	}
 }

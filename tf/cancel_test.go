@@ -22,8 +22,9 @@ func TestCancelApplyReleasesLock(t *testing.T) {
 	e := newTestEngine(t, "", func(c *Config) {
 		c.StopGrace = 15 * time.Second
 		c.LockTimeout = 2 * time.Second
+		// The literal count below is over the default bound of one resource's count.
 		c.Policy = policy.DefaultRules()
-		c.Policy.MaxResources = 5000 // a large project, on purpose
+		c.Policy.MaxResources = 4000
 	})
 	// Applying 4000 terraform_data instances takes terraform about eight
 	// seconds on a 2-core machine, planning them two: plenty of time to

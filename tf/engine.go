@@ -264,6 +264,8 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 			schema:      e.cfg.PGSchema,
 			endpointURL: e.cfg.AWSEndpointURL,
 			environment: e.cfg.Environment,
+			awsVersion:  e.cfg.Policy.AWSProviderVersion,
+			boundaryARN: e.cfg.Policy.PermissionsBoundaryARN,
 		})
 		if err != nil {
 			release()

@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // Plan is a saved plan: the planfile terraform wrote and what it will do.
@@ -27,6 +29,11 @@ type Plan struct {
 	Summary PlanSummary
 	// Log is the redacted tail of the output of init and plan.
 	Log string
+	// Violations are the plan policy's findings (policy.CheckPlan with the
+	// engine's rules and the project's platform tags; the caller adds the
+	// quota and prices, see policy.PlanContext). Any ReasonPolicy one is
+	// terminal: the plan must not be applied.
+	Violations []policy.Violation
 }
 
 // Result is the outcome of an Apply or Destroy.
@@ -93,7 +100,8 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 		zap.String("workspace", p.workspace()), zap.Int("add", sum.Add),
 		zap.Int("change", sum.Change), zap.Int("destroy", sum.Destroy),
 		zap.Int("plan_bytes", len(planBytes)), zap.Duration("took", r.elapsed()))
-	return &Plan{Bytes: planBytes, Summary: sum, Log: r.log.String()}, nil
+	violations := policy.CheckPlan(tfplan, policy.PlanContext{Rules: e.cfg.Policy, Tags: PlatformTags(p, e.cfg.Environment)})
+	return &Plan{Bytes: planBytes, Summary: sum, Log: r.log.String(), Violations: violations}, nil
 }
 
 // planFile returns a fresh private path for a planfile in the workdir,

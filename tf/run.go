@@ -223,12 +223,10 @@ func (r *run) ensureInit() error {
 	// been deleted, and terraform versions differ in how they react.
 	os.Remove(hashPath)
 	os.Remove(filepath.Join(r.dir, environmentFile))
-	// The dependency lock file of a workdir is a cache, not a reviewed
-	// artifact (tenants cannot submit one). Keeping it across a change of
-	// the tenant's version constraints would make init fail with "locked
-	// provider does not match the constraints" until someone deleted it;
-	// without it, init picks versions exactly as for a new project.
-	os.Remove(filepath.Join(r.dir, ".terraform.lock.hcl"))
+	// The dependency lock file is kept across inits: a project keeps the
+	// provider versions (and checksums) it was first planned with, as
+	// terraform intends. When the constraints changed so that the locked
+	// version no longer fits, init is repeated with -upgrade below.
 
 	// One init at a time per engine. Terraform documents its plugin cache
 	// as not safe for concurrent installers: two inits downloading the
@@ -246,13 +244,19 @@ func (r *run) ensureInit() error {
 		return r.stopped("init", r.ctx.Err())
 	}
 	var err error
+	upgrade := false
 	for attempt := 0; ; attempt++ {
 		var stderr string
 		stderr, err = r.terraform("init", true, func(ctx context.Context, tf *tfexec.Terraform) error {
 			// -reconfigure: the backend config is tenantform's, state
 			// always lives in the pg backend, nothing is ever migrated.
-			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(false))
+			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(upgrade))
 		})
+		if err != nil && !upgrade && r.ctx.Err() == nil && lockedVersionMismatch(stderr) {
+			r.log.note("the locked provider versions no longer fit the constraints; init -upgrade")
+			upgrade = true
+			continue
+		}
 		// Another replica creating the backend's schema at this moment.
 		if err != nil && attempt < 5 && r.ctx.Err() == nil && isBootstrapRace(stderr) {
 			r.e.log.Info("pg backend schema being created concurrently; retrying init", zap.Int("attempt", attempt+1))
@@ -270,6 +274,12 @@ func (r *run) ensureInit() error {
 		return fmt.Errorf("recording init digest: %w", err)
 	}
 	return nil
+}
+
+// lockedVersionMismatch recognises init's refusal of a dependency lock file
+// whose versions the current constraints exclude.
+func lockedVersionMismatch(stderr string) bool {
+	return strings.Contains(stderr, "locked provider") && strings.Contains(stderr, "does not match configured version constraint")
 }
 
 // isBootstrapRace recognises the errors PostgreSQL gives the loser of two

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -79,12 +80,27 @@ func (p Project) validate() error {
 		// The policy refuses these already; the engine checks again
 		// because a bad name here would write outside the workdir or over
 		// a file tenantform owns.
-		if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") ||
-			strings.HasPrefix(name, "tenantform_") || strings.ContainsAny(name, `/\`) {
+		if !safeFileName(name) {
 			return fmt.Errorf("invalid file name %q", name)
 		}
 	}
 	return nil
+}
+
+// safeFileName accepts a slash-separated path inside the workdir that
+// passes through no hidden entry (.terraform, .tenantform) and does not
+// start with a name tenantform generates.
+func safeFileName(name string) bool {
+	if name == "" || strings.HasPrefix(name, "/") || strings.ContainsAny(name, "\\\x00") ||
+		strings.HasPrefix(name, "tenantform_") {
+		return false
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.HasPrefix(seg, ".") {
+			return false
+		}
+	}
+	return true
 }
 
 func (p Project) workspace() string { return WorkspaceName(p.UserID, p.ProjectID) }
@@ -96,7 +112,17 @@ type renderInput struct {
 	schema      string
 	endpointURL string
 	environment string
+	// awsVersion is the platform's constraint for hashicorp/aws
+	// (policy.Rules.AWSProviderVersion).
+	awsVersion string
+	// boundaryARN is the permissions boundary of tenant roles
+	// (policy.Rules.PermissionsBoundaryARN), or "".
+	boundaryARN string
 }
+
+// boundaryOverrideFile is written into each module directory declaring
+// aws_iam_role resources; "_override" makes terraform merge it into them.
+const boundaryOverrideFile = "tenantform_boundary_override.tf.json"
 
 // generatedFiles returns the content of the files tenantform owns for a
 // project; a nil value means the file must not exist.
@@ -120,38 +146,25 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 	out[providerFile] = nil
 	out[providerOverrideFile] = nil
 	if in.info.usesAWS {
-		p := in.project
-		if p.Region == "" {
-			return nil, errors.New("the configuration uses AWS resources but the project has no region")
-		}
-		provider := awsSettings(in)
-		provider["region"] = p.Region
-		doc := map[string]any{"provider": map[string]any{"aws": provider}}
-		if !in.info.requiresAWS {
-			doc["terraform"] = map[string]any{
-				"required_providers": map[string]any{
-					"aws": map[string]string{"source": "hashicorp/aws"},
-				},
-			}
-		}
-		if out[providerFile], err = marshalFile(doc); err != nil {
+		if err := awsProviderFiles(in, out); err != nil {
 			return nil, err
 		}
-		// The tenant's aliased configurations get the same tags (and
-		// endpoints) through an override file, which terraform merges
-		// into the provider block of the same alias; their region stays
-		// the tenant's, which the policy has checked.
-		if len(in.info.awsAliases) > 0 {
-			var aliased []any
-			for _, alias := range in.info.awsAliases {
-				cfg := awsSettings(in)
-				cfg["alias"] = alias
-				aliased = append(aliased, cfg)
+	}
+	// Every role a tenant creates carries the platform's permissions
+	// boundary, whatever its own configuration says: AWS refuses to
+	// create one without it (deploy/aws), so this keeps such roles
+	// working rather than being the guard itself.
+	if in.boundaryARN != "" {
+		for dir, roles := range in.info.iamRoles {
+			byName := map[string]any{}
+			for _, name := range roles {
+				byName[name] = map[string]any{"permissions_boundary": in.boundaryARN}
 			}
-			override := map[string]any{"provider": map[string]any{"aws": aliased}}
-			if out[providerOverrideFile], err = marshalFile(override); err != nil {
+			b, err := marshalFile(map[string]any{"resource": map[string]any{"aws_iam_role": byName}})
+			if err != nil {
 				return nil, err
 			}
+			out[path.Join(dir, boundaryOverrideFile)] = b
 		}
 	}
 
@@ -164,9 +177,79 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 	return out, nil
 }
 
-// PlatformTags are the guide's tags on every AWS resource of a project,
-// rendered into the aws provider's default_tags; the reconciler compares
-// the tagged inventory with them.
+// awsProviderFiles generates the aws provider configuration. When the
+// tenant has no default aws provider, tenantform declares it (region,
+// tags, endpoints) in providerFile. The tenant's own aws provider blocks,
+// default or aliased, get the same settings through providerOverrideFile,
+// which terraform merges into the block of the same alias: their
+// default_tags become the tenant's tags with the platform's merged over
+// them (platform keys win), their region stays the tenant's (checked by
+// the policy) or becomes the project's. The provider version is pinned
+// the same way: the platform's constraint, joined to the tenant's own.
+func awsProviderFiles(in renderInput, out map[string][]byte) error {
+	p := in.project
+	if p.Region == "" {
+		return errors.New("the configuration uses AWS resources but the project has no region")
+	}
+	pin := in.awsVersion
+	if pin == "" {
+		pin = policy.DefaultAWSProviderVersion
+	}
+	doc := map[string]any{}
+	if _, tenantDefault := in.info.defaultAWSProvider(); !tenantDefault {
+		provider := awsSettings(in, nil)
+		provider["region"] = p.Region
+		doc["provider"] = map[string]any{"aws": provider}
+	}
+	if !in.info.requiresAWS {
+		doc["terraform"] = map[string]any{
+			"required_providers": map[string]any{
+				"aws": map[string]string{"source": "hashicorp/aws", "version": pin},
+			},
+		}
+	}
+	var err error
+	if len(doc) > 0 {
+		if out[providerFile], err = marshalFile(doc); err != nil {
+			return err
+		}
+	}
+
+	override := map[string]any{}
+	var configs []any
+	for _, tp := range in.info.awsProviders {
+		cfg := awsSettings(in, tp.DefaultTags)
+		if tp.Alias != "" {
+			cfg["alias"] = tp.Alias
+		} else if !tp.Region {
+			cfg["region"] = p.Region
+		}
+		configs = append(configs, cfg)
+	}
+	if len(configs) > 0 {
+		override["provider"] = map[string]any{"aws": configs}
+	}
+	if in.info.requiresAWS {
+		version := pin
+		if in.info.awsVersion != "" {
+			version = in.info.awsVersion + ", " + pin
+		}
+		override["terraform"] = map[string]any{
+			"required_providers": map[string]any{
+				"aws": map[string]string{"source": "hashicorp/aws", "version": version},
+			},
+		}
+	}
+	if len(override) > 0 {
+		if out[providerOverrideFile], err = marshalFile(override); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PlatformTags are the guide's tags of a project's AWS resources, by
+// policy.PlatformTagKeys.
 func PlatformTags(p Project, environment string) map[string]string {
 	return map[string]string{
 		"Project":     ProjectTag(p.UserID, p.ProjectID),
@@ -179,10 +262,18 @@ func PlatformTags(p Project, environment string) map[string]string {
 }
 
 // awsSettings are the aws provider settings every configuration of a
-// project gets: the guide's tags and, for emulators, the endpoints.
-func awsSettings(in renderInput) map[string]any {
+// project gets: the tenant's default tags with the guide's tags merged
+// over them and, for emulators, the endpoints.
+func awsSettings(in renderInput, tenantTags map[string]string) map[string]any {
+	tags := map[string]string{}
+	for k, v := range tenantTags {
+		tags[k] = v
+	}
+	for k, v := range PlatformTags(in.project, in.environment) {
+		tags[k] = v
+	}
 	settings := map[string]any{
-		"default_tags": map[string]any{"tags": PlatformTags(in.project, in.environment)},
+		"default_tags": map[string]any{"tags": tags},
 	}
 	if in.endpointURL != "" {
 		endpoints := map[string]string{}
@@ -231,29 +322,65 @@ func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
 			want[name] = content
 		}
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err := removeStale(dir, want); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			continue
-		}
-		if _, ok := want[name]; ok && e.Type().IsRegular() {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("removing stale %s: %w", name, err)
-		}
-	}
 	for _, name := range sortedKeys(want) {
-		path := filepath.Join(dir, name)
+		path := filepath.Join(dir, filepath.FromSlash(name))
 		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want[name]) {
 			continue
 		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
 		if err := writeFileAtomic(path, want[name]); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// removeStale removes every file and directory of dir that holds none of
+// the wanted files, except the dot-entries at its top, and anything that
+// is not a regular file or a directory.
+func removeStale(dir string, want map[string][]byte) error {
+	wantDirs := map[string]bool{}
+	for name := range want {
+		for d := filepath.Dir(filepath.FromSlash(name)); d != "."; d = filepath.Dir(d) {
+			wantDirs[d] = true
+		}
+	}
+	var stale []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		switch {
+		case rel == ".":
+			return nil
+		case !strings.Contains(rel, string(filepath.Separator)) && strings.HasPrefix(rel, "."):
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		case d.IsDir() && wantDirs[rel]:
+			return nil
+		case d.Type().IsRegular() && want[filepath.ToSlash(rel)] != nil:
+			return nil
+		}
+		stale = append(stale, path)
+		if d.IsDir() {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, path := range stale {
+		if err := os.RemoveAll(path); err != nil {
+			return fmt.Errorf("removing stale %s: %w", path, err)
 		}
 	}
 	return nil

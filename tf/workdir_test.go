@@ -49,7 +49,7 @@ func TestGeneratedAWSProvider(t *testing.T) {
 	}
 	want := map[string]any{
 		"terraform": map[string]any{
-			"required_providers": map[string]any{"aws": map[string]any{"source": "hashicorp/aws"}},
+			"required_providers": map[string]any{"aws": map[string]any{"source": "hashicorp/aws", "version": ">= 5.0, < 7.0"}},
 		},
 		"provider": map[string]any{"aws": map[string]any{
 			"region": "us-west-2",
@@ -143,6 +143,27 @@ func TestRenderedAWSConfigLoads(t *testing.T) {
   }
 }
 `},
+		"tenant default provider with default_tags and a version": {"main.tf": s3Config, "provider.tf": `terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 6.0" }
+  }
+}
+provider "aws" {
+  region = "us-east-1"
+  default_tags {
+    tags = { Team = "web" }
+  }
+}
+`},
+		"json duplicate provider keys and files in subdirectories": {
+			"main.tf.json": `{
+  "provider": {"aws": {"region": "us-east-1"}},
+  "provider": {"aws": {"alias": "b", "region": "us-west-2"}},
+  "resource": {"aws_s3_bucket": {"b": {"provider": "aws.b"}}}
+}`,
+			"modules/api/main.tf":      s3Config,
+			"modules/api/src/index.js": "exports.handler = async () => ({})\n",
+		},
 		"aliases": {"main.tf": s3Config, "west.tf": `provider "aws" {
   alias  = "west"
   region = "us-west-2"
@@ -303,7 +324,9 @@ func TestProjectValidate(t *testing.T) {
 		{UserID: "a", ProjectID: "p_q"},
 		{UserID: "a", ProjectID: strings.Repeat("p", 41)},
 		{UserID: "a", ProjectID: "p", Files: map[string]string{"../x.tf": ""}},
-		{UserID: "a", ProjectID: "p", Files: map[string]string{"sub/x.tf": ""}},
+		{UserID: "a", ProjectID: "p", Files: map[string]string{"sub/../../x.tf": ""}},
+		{UserID: "a", ProjectID: "p", Files: map[string]string{"sub/.terraform/x": ""}},
+		{UserID: "a", ProjectID: "p", Files: map[string]string{"/etc/x.tf": ""}},
 		{UserID: "a", ProjectID: "p", Files: map[string]string{".terraform": ""}},
 		{UserID: "a", ProjectID: "p", Files: map[string]string{"tenantform_backend.tf.json": ""}},
 	} {
@@ -311,7 +334,7 @@ func TestProjectValidate(t *testing.T) {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
-	good := Project{UserID: "a", ProjectID: "p-1", Files: map[string]string{"main.tf": "", "index.js": ""}}
+	good := Project{UserID: "a", ProjectID: "p-1", Files: map[string]string{"main.tf": "", "index.js": "", "modules/api/main.tf": "", "src/lib/x.py": ""}}
 	if err := good.validate(); err != nil {
 		t.Errorf("valid project refused: %v", err)
 	}
@@ -375,5 +398,154 @@ variable "n" {}
 		if digest(mod) == d0 {
 			t.Errorf("%s did not change the init digest", name)
 		}
+	}
+}
+
+// TestTenantAWSProvidersGetPlatformTags: every aws provider block of the
+// tenant, including the default one and both blocks of a .tf.json file
+// with a duplicate "provider" key (terraform's JSON parser keeps both),
+// gets the platform's tags merged over the tenant's own default_tags.
+func TestTenantAWSProvidersGetPlatformTags(t *testing.T) {
+	p := awsProject()
+	p.Files = map[string]string{"main.tf.json": `{
+  "provider": {"aws": {"region": "us-east-1", "default_tags": {"tags": {"Team": "web", "UserId": "mallory"}}}},
+  "provider": {"aws": {"alias": "b", "region": "us-west-2"}},
+  "resource": {"terraform_data": {"x": {}}},
+  "resource": {"aws_s3_bucket": {"b": {"provider": "aws.b"}}}
+}`}
+	info := analyze(p.Files)
+	if !info.usesAWS {
+		t.Fatal("the aws resource behind a duplicate \"resource\" key was not seen")
+	}
+	gen, err := generatedFiles(renderInput{project: p, info: info, schema: "s", environment: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, declared := decodeJSON(t, gen[providerFile])["provider"]; declared {
+		t.Errorf("the default aws provider is declared again although the tenant declares it:\n%s", gen[providerFile])
+	}
+	platform := PlatformTags(p, "production")
+	withTeam := map[string]any{"Team": "web"}
+	plain := map[string]any{}
+	for k, v := range platform {
+		withTeam[k] = v
+		plain[k] = v
+	}
+	want := map[string]any{"provider": map[string]any{"aws": []any{
+		map[string]any{"default_tags": map[string]any{"tags": withTeam}},
+		map[string]any{"alias": "b", "default_tags": map[string]any{"tags": plain}},
+	}}}
+	if diff := cmp.Diff(want, decodeJSON(t, gen[providerOverrideFile])); diff != "" {
+		t.Errorf("override file (-want +got):\n%s", diff)
+	}
+}
+
+// TestInjectedTagsArePolicyPlatformTags: the tags the engine injects are
+// exactly the ones the policy protects (and deploy/aws keys ABAC on).
+func TestInjectedTagsArePolicyPlatformTags(t *testing.T) {
+	got := sortedKeys(PlatformTags(awsProject(), "production"))
+	want := append([]string(nil), policy.PlatformTagKeys...)
+	sort.Strings(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("injected tag keys (-policy +engine):\n%s", diff)
+	}
+}
+
+// TestRenderWorkdirSubdirectories: files in subdirectories are written,
+// and those of an earlier generation removed, dot-entries kept.
+func TestRenderWorkdirSubdirectories(t *testing.T) {
+	dir := t.TempDir()
+	p := Project{UserID: "a", ProjectID: "p", Files: map[string]string{
+		"main.tf": "", "modules/api/main.tf": "x", "src/a/index.js": "y",
+	}}
+	if err := renderWorkdir(dir, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, ".terraform", "providers"), 0o700)
+	p.Files = map[string]string{"main.tf": "", "src/b.js": "z"}
+	if err := renderWorkdir(dir, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, path)
+		if !d.IsDir() || rel == ".terraform" {
+			got = append(got, filepath.ToSlash(rel))
+		}
+		if d.IsDir() && rel == ".terraform" {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	want := []string{".terraform", "main.tf", "src/b.js"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("workdir (-want +got):\n%s", diff)
+	}
+}
+
+// TestApplyLocalModuleReadingProjectFiles plans and applies with real terraform on a project
+// with a local module in a subdirectory that reads a file of its own
+// directory through path.module: what issue 10 says ordinary projects do.
+func TestApplyLocalModuleReadingProjectFiles(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, "")
+	p := Project{UserID: "mod", ProjectID: "files", Region: "us-east-1", Files: map[string]string{
+		"main.tf": `module "site" {
+  source = "./modules/site"
+  title  = "Notes"
+}
+output "page" { value = module.site.page }
+`,
+		"modules/site/main.tf": `variable "title" { type = string }
+resource "terraform_data" "page" {
+  input = templatefile("${path.module}/templates/page.tftpl", { title = var.title })
+}
+output "page" { value = terraform_data.page.output }
+`,
+		"modules/site/templates/page.tftpl": "<h1>${title}</h1>",
+	}}
+	if v := policyCheck(e, p); v != nil {
+		t.Fatalf("refused by the policy: %v", v)
+	}
+	plan := mustPlan(t, e, p, nil)
+	if plan.Violations != nil {
+		t.Errorf("plan policy violations on a clean project: %v", plan.Violations)
+	}
+	if got := toJSON(t, plan.Summary.Resources); !strings.Contains(got, `"address":"module.site.terraform_data.page"`) || !strings.Contains(got, `\u003ch1\u003eNotes`) {
+		t.Errorf("planned resources = %s, want module.site.terraform_data.page with the rendered template", got)
+	}
+	mustApply(t, e, p, plan, nil)
+}
+
+// TestRolesGetThePermissionsBoundary: every aws_iam_role, in the root
+// module and in local modules, gets the platform's boundary through an
+// override file in its own module directory.
+func TestRolesGetThePermissionsBoundary(t *testing.T) {
+	p := awsProject()
+	p.Files = map[string]string{
+		"main.tf":              `resource "aws_iam_role" "a" { assume_role_policy = "{}" }` + "\n" + `module "m" { source = "./modules/m" }`,
+		"modules/m/roles.tf":   `resource "aws_iam_role" "b" { assume_role_policy = "{}" }` + "\n" + `resource "aws_iam_role" "c" { assume_role_policy = "{}" }`,
+		"modules/n/nothing.tf": `resource "terraform_data" "x" {}`,
+	}
+	const arn = "arn:aws:iam::111122223333:policy/tenantform-tenant-boundary"
+	gen, err := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s", boundaryARN: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundary := map[string]any{"permissions_boundary": arn}
+	for file, roles := range map[string]string{
+		boundaryOverrideFile:                "a",
+		"modules/m/" + boundaryOverrideFile: "bc",
+	} {
+		want := map[string]any{}
+		for _, r := range roles {
+			want[string(r)] = boundary
+		}
+		if diff := cmp.Diff(map[string]any{"resource": map[string]any{"aws_iam_role": want}}, decodeJSON(t, gen[file])); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", file, diff)
+		}
+	}
+	if _, ok := gen["modules/n/"+boundaryOverrideFile]; ok {
+		t.Errorf("boundary override written into a module without roles")
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // Config is every setting of every subcommand. It is filled once, from the
@@ -82,6 +83,15 @@ type Config struct {
 	// OrphanCleanup is what happens to tagged resources without a live
 	// project (ORPHAN_CLEANUP): report them, or delete them.
 	OrphanCleanup aws.CleanupMode
+	// AllowedResourceTypes and AllowedDataSources extend the policy's
+	// allow-lists (ALLOWED_RESOURCE_TYPES, ALLOWED_DATA_SOURCES); they
+	// never switch an escape check off.
+	AllowedResourceTypes []string
+	AllowedDataSources   []string
+	// AWSPermissionsBoundaryARN is the permissions boundary put on every
+	// tenant role and required by the plan policy
+	// (AWS_PERMISSIONS_BOUNDARY_ARN); empty: none (emulators).
+	AWSPermissionsBoundaryARN string
 	// AlertEmail receives budget and failure alerts (ALERT_EMAIL).
 	AlertEmail string
 	// AlertWebhookURL receives the same alerts as JSON (ALERT_WEBHOOK_URL).
@@ -308,6 +318,15 @@ var settings = []setting{
 		return nil
 	}},
 	{name: "INVENTORY_INTERVAL", def: "5m", parse: durationVar(30*time.Second, func(c *Config, d time.Duration) { c.InventoryInterval = d })},
+	{name: "ALLOWED_RESOURCE_TYPES", parse: policyListVar(func(c *Config, l []string) { c.AllowedResourceTypes = l })},
+	{name: "ALLOWED_DATA_SOURCES", parse: policyListVar(func(c *Config, l []string) { c.AllowedDataSources = l })},
+	{name: "AWS_PERMISSIONS_BOUNDARY_ARN", parse: func(c *Config, v string) error {
+		if !policyARNPattern.MatchString(v) {
+			return errors.New("is not an IAM policy ARN (arn:aws:iam::123456789012:policy/Name)")
+		}
+		c.AWSPermissionsBoundaryARN = v
+		return nil
+	}},
 	{name: "ORPHAN_CLEANUP", def: "report", parse: func(c *Config, v string) error {
 		m, err := aws.ParseCleanupMode(v)
 		if err != nil {
@@ -393,6 +412,7 @@ var settings = []setting{
 
 var (
 	regionPattern      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`)
+	policyARNPattern   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:policy/[\w+=,.@/-]{1,512}$`)
 	roleARNPattern     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
 	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
@@ -611,4 +631,24 @@ func redactDatabaseURL(s string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// policyListVar parses a comma-separated extension of a policy allow-list,
+// checked by policy.Rules.Extend: an entry that is not a type name or
+// would allow an always-refused type stops start-up.
+func policyListVar(set func(*Config, []string)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var list []string
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				list = append(list, t)
+			}
+		}
+		probe := []string{}
+		if _, err := policy.DefaultRules().Extend(append(probe, list...), nil); err != nil {
+			return errors.New(strings.TrimPrefix(err.Error(), "ALLOWED_RESOURCE_TYPES: "))
+		}
+		set(c, list)
+		return nil
+	}
 }

@@ -30,6 +30,8 @@ Commands:
               PostgreSQL when DATABASE_URL is unset
   migrate     apply database schema migrations and exit
   token       print an API token: token --user U [--admin] [--ttl 1h]
+  aws-setup   print the AWS role, ABAC policy and permissions boundary:
+              aws-setup --account-id ID --external-id X
   version     print the version
   help        print this help
 
@@ -75,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = withSignals(func(ctx context.Context) error { return runRuns(ctx, rest, stdout, stderr, getenv) })
 	case "logs":
 		err = withSignals(func(ctx context.Context) error { return runLogs(ctx, rest, stdout, stderr, getenv) })
+	case "aws-setup":
+		err = runAWSSetup(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tenantform", buildVersion())
 		return 0

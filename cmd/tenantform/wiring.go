@@ -46,6 +46,11 @@ func openStore(ctx context.Context, cfg Config, log *zap.Logger) (*store.Store, 
 func policyRules(cfg Config) policy.Rules {
 	r := policy.DefaultRules()
 	r.AllowedRegions = cfg.AWSAllowedRegions
+	r.PermissionsBoundaryARN = cfg.AWSPermissionsBoundaryARN
+	// The lists were checked when the configuration was read.
+	if extended, err := r.Extend(cfg.AllowedResourceTypes, cfg.AllowedDataSources); err == nil {
+		r = extended
+	}
 	return r
 }
 

@@ -115,6 +115,11 @@ func (c *checker) requiredProviders(blk *block) {
 			c.report(a.line, "provider %q is not allowed: tenantform projects may use %s", a.name, c.providerList())
 			continue
 		}
+		if a.name == "aws" {
+			if v := awsVersion(a.expr); v != "" {
+				c.awsVersionCheck(v, a.line)
+			}
+		}
 		fields, isObject := c.objectFields(a.expr)
 		if !isObject {
 			continue // a bare version constraint: the source is hashicorp/<name>
@@ -153,6 +158,12 @@ func (c *checker) providerList() string {
 // objectFields returns the fields of an object value of either syntax,
 // by name.
 func (c *checker) objectFields(e hcl.Expression) (map[string]hcl.Expression, bool) {
+	return fieldsOf(e)
+}
+
+// fieldsOf returns the fields of an object value of either syntax, by
+// name.
+func fieldsOf(e hcl.Expression) (map[string]hcl.Expression, bool) {
 	if obj, ok := e.(*hclsyntax.ObjectConsExpr); ok {
 		fields := map[string]hcl.Expression{}
 		for _, item := range obj.Items {
@@ -162,7 +173,7 @@ func (c *checker) objectFields(e hcl.Expression) (map[string]hcl.Expression, boo
 			}
 			name := hcl.ExprAsKeyword(key)
 			if name == "" {
-				name, _ = c.literalString(key)
+				name, _ = literalOf(key)
 			}
 			fields[name] = item.ValueExpr
 		}
@@ -294,7 +305,11 @@ func (c *checker) resourceBlock(blk *block, depth int) {
 	c.resourceProvider(blk.body)
 	c.lifecycle(blk)
 	c.repetition(blk)
+	if kind == "data" && typ == "aws_iam_policy_document" {
+		c.policyDocumentData(blk.body)
+	}
 	if kind == "resource" {
+		c.iamDocuments(typ, blk.body)
 		c.resourceTags(typ, blk.body)
 		c.resourceRegions(typ, blk.body)
 		c.ownedReferences(typ, blk.body)

@@ -16,6 +16,13 @@ import (
 func FuzzCheck(f *testing.F) {
 	f.Add(`resource "terraform_data" "x" { input = templatefile("page.tftpl", {}) }`, false, "hi ${name}", "index.js")
 	f.Add(`{"resource": {"terraform_data": {"x": {"provisioner": {"local-exec": {"command": "id"}}}}}}`, true, "", "../x.tf")
+	f.Add(`{"resource": {"terraform_data": {"a": {}}}, "resource": {"null_resource": {"b": {}}}, "provider": {"aws": {"region": "us-east-1", "default_tags": {"tags": {"UserId": "x"}}}}}`, true, "", "modules/m/main.tf")
+	f.Add(`module "m" { source = "./modules/m" }
+resource "aws_s3_bucket_policy" "p" {
+  bucket = "x"
+  policy = jsonencode({ Statement = [{ Effect = "Allow", Action = "*" }] })
+  lifecycle { prevent_destroy = true }
+}`, false, "", "modules/m/../../x.tf")
 	f.Fuzz(func(t *testing.T, src string, asJSON bool, template, extraName string) {
 		name := "main.tf"
 		if asJSON {

@@ -296,6 +296,16 @@ output "y" { value = file("${path.module}/src/index.js") }`,
 		},
 	},
 	{
+		name: "each.value over a variable of names",
+		files: tf(`variable "buckets" { default = ["theirs"] }
+resource "aws_s3_bucket_policy" "p" {
+  for_each = toset(var.buckets)
+  bucket   = each.value
+  policy   = "{}"
+}`),
+		want: []want{{"main.tf", 4, "aws_s3_bucket_policy.bucket must refer to a resource of this project"}},
+	},
+	{
 		name:  "ephemeral resources",
 		files: tf(`ephemeral "random_password" "p" { length = 8 }`),
 		want:  []want{{"main.tf", 1, "ephemeral resources are not allowed"}},
@@ -399,6 +409,17 @@ resource "aws_apigatewayv2_api" "http" {
   name          = var.name
   protocol_type = "HTTP"
 }
+resource "aws_s3_bucket" "logs" {
+  for_each = toset(["a", "b"])
+  bucket   = "logs-${each.key}"
+}
+resource "aws_s3_bucket_versioning" "logs" {
+  for_each = aws_s3_bucket.logs
+  bucket   = each.value.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
 resource "aws_apigatewayv2_stage" "default" {
   api_id      = aws_apigatewayv2_api.http.id
   name        = "$default"
@@ -423,5 +444,59 @@ func TestCheckAcceptsOrdinaryTerraform(t *testing.T) {
 				t.Errorf("violations (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestCheckRefusesLiteralIAMEscalation(t *testing.T) {
+	files := tf(`resource "aws_iam_role" "r" {
+  name = "r"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { AWS = "arn:aws:iam::999999999999:root" }
+    }]
+  })
+}
+resource "aws_iam_role_policy" "p" {
+  role = aws_iam_role.r.id
+  policy = jsonencode({
+    Statement = [
+      { Effect = "Allow", Action = ["dynamodb:GetItem", "iam:CreateUser"], Resource = "*" },
+      { Effect = "Allow", Action = "*", Resource = "*" },
+      { Effect = "Deny", NotAction = "s3:*", Resource = "*" },
+    ]
+  })
+}
+resource "aws_iam_policy" "q" {
+  name   = "q"
+  policy = <<-EOT
+    {"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}
+  EOT
+}
+data "aws_iam_policy_document" "d" {
+  statement {
+    actions   = ["sts:AssumeRole", "s3:GetObject"]
+    resources = ["*"]
+  }
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}`)
+	want := []want{
+		{"main.tf", 8, "assume_role_policy: AWS principals are not allowed"},
+		{"main.tf", 16, `policy: action "iam:CreateUser" is not allowed`},
+		{"main.tf", 17, `policy: action "*" is not allowed`},
+		{"main.tf", 24, "policy allows NotAction"},
+		{"main.tf", 30, `action "sts:AssumeRole" is not allowed`},
+	}
+	got := policy.Check(files, policy.DefaultRules())
+	if diff := cmp.Diff(want, probes(got, want)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
 	}
 }

@@ -16,9 +16,8 @@ const (
 	dataFile              // templates, assets, Lambda sources: never parsed as configuration
 )
 
-// reservedPrefix marks the files tenantform writes next to the tenant's.
-// It is reserved for names in the project directory itself, where the
-// generated files live, and for top-level directories.
+// reservedPrefix marks the files tenantform writes next to the tenant's,
+// in the project directory and in module directories.
 const reservedPrefix = "tenantform_"
 
 // maxNameLength bounds one path segment, maxPathLength a whole name and
@@ -70,8 +69,10 @@ func classify(name string) (fileKind, string) {
 			return refusedFile, `file names may only contain letters, digits, ".", "-", "_" and "/" between directories`
 		}
 	}
-	if strings.HasPrefix(strings.ToLower(segments[0]), reservedPrefix) {
-		return refusedFile, fmt.Sprintf("names starting with %q are reserved for the files tenantform generates", reservedPrefix)
+	for _, seg := range segments {
+		if strings.HasPrefix(strings.ToLower(seg), reservedPrefix) {
+			return refusedFile, fmt.Sprintf("names starting with %q are reserved for the files tenantform generates", reservedPrefix)
+		}
 	}
 	base := segments[len(segments)-1]
 	switch {

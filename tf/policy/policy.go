@@ -10,14 +10,31 @@ import (
 	"strings"
 )
 
-// Violation is one problem found in the configuration.
+// Violation is one problem found in the configuration (File and Line) or
+// in its plan (Address).
 type Violation struct {
-	File    string `json:"file"`
+	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
+	Address string `json:"address,omitempty"`
 	Message string `json:"message"`
+	// Reason classifies plan violations: ReasonPolicy, ReasonQuota or
+	// ReasonCostUnknown. Empty for the source check, whose violations are
+	// all ReasonPolicy.
+	Reason string `json:"reason,omitempty"`
 }
 
+// Reasons of plan violations. A policy violation is terminal; the others
+// block the project until the quota or the configuration changes.
+const (
+	ReasonPolicy      = "PolicyViolation"
+	ReasonQuota       = "QuotaExceeded"
+	ReasonCostUnknown = "CostUnknown"
+)
+
 func (v Violation) String() string {
+	if v.Address != "" {
+		return fmt.Sprintf("%s: %s", v.Address, v.Message)
+	}
 	if v.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", v.File, v.Line, v.Message)
 	}
@@ -80,6 +97,11 @@ type Rules struct {
 	// resource. Callers set it to the user's remaining quota; zero or less
 	// means DefaultMaxResources.
 	MaxResources int
+	// PermissionsBoundaryARN is the permissions boundary package tf puts
+	// on every aws_iam_role of a project and the plan check requires
+	// (AWS_PERMISSIONS_BOUNDARY_ARN, from tenantform aws-setup). Empty:
+	// none (local emulators).
+	PermissionsBoundaryARN string
 	// AWSProviderVersion is the version constraint of hashicorp/aws that
 	// tenantform has tested. A tenant's own constraint must leave some
 	// version within it.

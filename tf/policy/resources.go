@@ -56,10 +56,9 @@ func (c *checker) repetition(blk *block) {
 	limit := orDefault(c.rules.MaxResources, DefaultMaxResources)
 	if a := blk.body.attr("count"); a != nil {
 		if v, ok := c.literalValue(a.expr); ok && v.Type() == cty.Number {
-			if bf := v.AsBigFloat(); bf.IsInt() {
-				if n, _ := bf.Int64(); n > int64(limit) || !bf.IsInt() {
-					c.report(a.line, "count = %s is more than the %d resources this project may have", bf.Text('f', 0), limit)
-				}
+			// Int64 saturates, so a count too big for it is caught too.
+			if n, _ := v.AsBigFloat().Int64(); n > int64(limit) {
+				c.report(a.line, "count = %s is more than the %d resources this project may have", v.AsBigFloat().Text('g', 10), limit)
 			}
 		}
 	}
@@ -358,6 +357,9 @@ func (c *checker) ownedReferences(typ string, b *body) {
 				}
 			}
 			target, ok := c.resourceRef(a.expr)
+			if !ok {
+				target, ok = c.eachRef(a.expr, b)
+			}
 			switch {
 			case !ok:
 				c.report(a.line, "%s.%s must refer to a resource of this project (%s), such as %s.<name>.%s: a literal or a variable could name another tenant's resource%s", typ, ref.Arg, strings.Join(ref.Targets, " or "), ref.Targets[0], refAttr(ref), managedHint(ref, c.rules.AllowedManagedPolicies))
@@ -386,14 +388,32 @@ func managedHint(ref ownedRef, allowed []string) string {
 }
 
 func (c *checker) managedPolicyAllowed(arn string) bool {
-	for _, p := range c.rules.AllowedManagedPolicies {
-		for _, part := range []string{"aws", "aws-us-gov", "aws-cn"} {
-			if strings.ReplaceAll(p, "${partition}", part) == arn {
-				return true
-			}
-		}
+	return managedPolicyAllowed(c.rules.AllowedManagedPolicies, arn)
+}
+
+// eachRef accepts each.value (or each.value.<attr>) in a resource whose
+// for_each is itself a reference to a resource of the module
+// (for_each = aws_s3_bucket.sites), and returns that resource's type.
+func (c *checker) eachRef(e hcl.Expression, b *body) (string, bool) {
+	n, ok := c.asNative(e)
+	if !ok {
+		return "", false
 	}
-	return false
+	if w, ok := n.(*hclsyntax.TemplateWrapExpr); ok {
+		n = w.Wrapped
+	}
+	st, ok := n.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(st.Traversal) < 2 || st.Traversal.RootName() != "each" {
+		return "", false
+	}
+	if step, ok := st.Traversal[1].(hcl.TraverseAttr); !ok || step.Name != "value" {
+		return "", false
+	}
+	fe := b.attr("for_each")
+	if fe == nil {
+		return "", false
+	}
+	return c.resourceRef(fe.expr)
 }
 
 // resourceRef returns the type of the managed resource an argument refers

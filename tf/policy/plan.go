@@ -1,0 +1,532 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	tfjson "github.com/hashicorp/terraform-json"
+)
+
+// The plan check is the second of tenantform's three lines of isolation
+// (source policy, plan policy, AWS ABAC). It reads `terraform show -json`
+// of the saved plan, before admission, and decides what only values
+// decide: tags computed from variables, computed regions, policy
+// documents, which bucket or role a naming argument ends up naming, the
+// resource count and values that leave the price open. It applies the
+// rules of rules.go, the ones the source check applies.
+
+// PlanContext is what the plan check needs besides the plan.
+type PlanContext struct {
+	// Rules are the project's rules (regions, managed policies): the
+	// same the source check used.
+	Rules Rules
+	// Tags are the platform tags the engine injected for this project
+	// (package tf's PlatformTags): every taggable AWS resource must carry
+	// exactly these values.
+	Tags map[string]string
+	// MaxResources is how many managed resources the project may have
+	// after apply (the user's quota less what their other projects hold).
+	// Zero or less: not checked here.
+	MaxResources int
+	// Priced reports whether the cost estimator knows a type's price
+	// (free types included). A type it does not know is CostUnknown,
+	// never $0. Nil: prices are not checked here.
+	Priced func(resourceType string) bool
+}
+
+// CheckPlan returns every violation of a plan, sorted by resource address,
+// or nil. Each names the resource address and carries a Reason.
+func CheckPlan(plan *tfjson.Plan, pc PlanContext) []Violation {
+	if plan == nil {
+		return nil
+	}
+	pk := &planChecker{pc: pc, owned: ownedValues(plan)}
+	count := 0
+	for _, rc := range plan.ResourceChanges {
+		if rc == nil || rc.Change == nil {
+			continue
+		}
+		pk.rc = rc
+		pk.typeAllowed(rc)
+		if rc.Mode != tfjson.ManagedResourceMode || !existsAfter(rc.Change.Actions) {
+			continue
+		}
+		count++
+		pk.resource(rc)
+	}
+	pk.providerRegions(plan)
+	if pc.MaxResources > 0 && count > pc.MaxResources {
+		pk.out = append(pk.out, Violation{Address: "(plan)", Reason: ReasonQuota,
+			Message: fmt.Sprintf("the plan leaves %d resources, more than the %d this project may have", count, pc.MaxResources)})
+	}
+	sort.SliceStable(pk.out, func(i, j int) bool {
+		if pk.out[i].Address != pk.out[j].Address {
+			return pk.out[i].Address < pk.out[j].Address
+		}
+		return pk.out[i].Message < pk.out[j].Message
+	})
+	out := slices.Compact(pk.out)
+	if len(out) > MaxViolations {
+		out = out[:MaxViolations]
+	}
+	return out
+}
+
+// typeAllowed re-checks the type allow-lists on what terraform plans,
+// modules included: the source check decides them, this catches what it
+// could not see.
+func (pk *planChecker) typeAllowed(rc *tfjson.ResourceChange) {
+	kind := "resource"
+	if rc.Mode == tfjson.DataResourceMode {
+		kind = "data"
+	}
+	if rc.Change.Actions.Delete() {
+		return
+	}
+	c := checker{rules: pk.pc.Rules}
+	if why := c.typeRefusal(kind, rc.Type); why != "" {
+		pk.report(ReasonPolicy, "%s %q is not allowed: %s", kindNouns[kind], rc.Type, why)
+	}
+}
+
+// providerRegions checks the region of every aws provider configuration
+// in the plan's configuration (a literal, as the source check requires;
+// the generated one is the project's region).
+func (pk *planChecker) providerRegions(plan *tfjson.Plan) {
+	if plan.Config == nil {
+		return
+	}
+	for _, key := range sortedKeysOf(plan.Config.ProviderConfigs) {
+		pcfg := plan.Config.ProviderConfigs[key]
+		if pcfg == nil || pcfg.Name != "aws" {
+			continue
+		}
+		expr := pcfg.Expressions["region"]
+		if expr == nil || expr.ExpressionData == nil {
+			continue
+		}
+		region, ok := expr.ConstantValue.(string)
+		addr := "provider." + key
+		switch {
+		case !ok:
+			pk.out = append(pk.out, Violation{Address: addr, Reason: ReasonPolicy, Message: "the provider's region must be a literal: a computed region could be any region"})
+		case !slices.Contains(pk.pc.Rules.AllowedRegions, region):
+			pk.out = append(pk.out, Violation{Address: addr, Reason: ReasonPolicy, Message: fmt.Sprintf("region %q is not allowed: use one of %s", region, strings.Join(pk.pc.Rules.AllowedRegions, ", "))})
+		}
+	}
+}
+
+// existsAfter reports whether a change leaves the resource in place.
+func existsAfter(a tfjson.Actions) bool {
+	return !a.Delete() && !a.Forget() && !a.Read()
+}
+
+type planChecker struct {
+	pc    PlanContext
+	owned map[string]map[string]bool // resource type → its known string values
+	out   []Violation
+	rc    *tfjson.ResourceChange
+}
+
+func (pk *planChecker) report(reason, format string, args ...any) {
+	pk.out = append(pk.out, Violation{Address: pk.rc.Address, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+// resource applies every rule to one planned resource.
+func (pk *planChecker) resource(rc *tfjson.ResourceChange) {
+	pk.rc = rc
+	after, _ := rc.Change.After.(map[string]any)
+	unknown, _ := rc.Change.AfterUnknown.(map[string]any)
+	v := values{after: after, unknown: unknown}
+	if strings.HasPrefix(rc.Type, "aws_") {
+		pk.tags(v)
+		pk.regions(rc.Type, v)
+	}
+	for _, arg := range trustPolicyArgs[rc.Type] {
+		for _, doc := range v.strings(arg) {
+			pk.trustPolicy(arg, doc)
+		}
+	}
+	for _, arg := range permissionPolicyArgs[rc.Type] {
+		for _, doc := range v.strings(arg) {
+			pk.permissionPolicy(arg, doc)
+		}
+	}
+	pk.ownedRefs(rc.Type, v)
+	if boundary := pk.pc.Rules.PermissionsBoundaryARN; rc.Type == "aws_iam_role" && boundary != "" {
+		if got := v.strings("permissions_boundary"); len(got) != 1 || got[0] != boundary {
+			pk.report(ReasonPolicy, "permissions_boundary must be the platform's boundary %s: every role a tenant creates carries it", boundary)
+		}
+	}
+	if rc.Type == "aws_iam_role" {
+		for _, arn := range v.stringList("managed_policy_arns") {
+			if !managedPolicyAllowed(pk.pc.Rules.AllowedManagedPolicies, arn) {
+				pk.report(ReasonPolicy, "managed_policy_arns attaches %s, which is not an allowed managed policy (%s)", arn, strings.Join(pk.pc.Rules.AllowedManagedPolicies, ", "))
+			}
+		}
+	}
+	pk.cost(rc.Type, v)
+}
+
+// values are a resource's planned attributes and which are unknown.
+type values struct {
+	after, unknown map[string]any
+}
+
+// isUnknown reports whether the attribute at path ("a" or "block.a") is
+// unknown, wholly or in one of its nested blocks.
+func (v values) isUnknown(path string) bool {
+	top, rest, nested := strings.Cut(path, ".")
+	u := v.unknown[top]
+	if !nested {
+		return u == true
+	}
+	if u == true {
+		return true
+	}
+	if list, ok := u.([]any); ok {
+		for _, item := range list {
+			if m, ok := item.(map[string]any); ok && m[rest] == true {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// strings returns the known string values at path ("a" or "block.a").
+func (v values) strings(path string) []string {
+	top, rest, nested := strings.Cut(path, ".")
+	if !nested {
+		if s, ok := v.after[top].(string); ok {
+			return []string{s}
+		}
+		return nil
+	}
+	var out []string
+	list, _ := v.after[top].([]any)
+	for _, item := range list {
+		if m, ok := item.(map[string]any); ok {
+			if s, ok := m[rest].(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func (v values) stringList(name string) []string {
+	var out []string
+	list, _ := v.after[name].([]any)
+	for _, item := range list {
+		if s, ok := item.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// tags checks tags_all, the tags AWS will hold: every platform tag with
+// the platform's value, and no other spelling of a platform key. A
+// resource type without tags_all is not taggable.
+func (pk *planChecker) tags(v values) {
+	_, hasAll := v.after[tagsAllArg]
+	if !hasAll && !v.isUnknown(tagsAllArg) {
+		return
+	}
+	if v.isUnknown(tagsAllArg) {
+		// A tag value is unknown until apply: the keys still are known
+		// in tags, and may not spell a platform key.
+		tags, ok := v.after[tagsArg].(map[string]any)
+		if v.isUnknown(tagsArg) && !ok {
+			pk.report(ReasonPolicy, "tags are unknown until apply, so the platform's tags on this resource cannot be verified; use tags whose keys are known at plan time")
+			return
+		}
+		// Keys whose value is unknown are in after_unknown only.
+		unknownTags, _ := v.unknown[tagsArg].(map[string]any)
+		for _, m := range []map[string]any{tags, unknownTags} {
+			for _, k := range sortedKeysOf(m) {
+				if p, isPlatform := platformTagKey(k); isPlatform {
+					pk.report(ReasonPolicy, "tags sets %s, a platform tag (%s)", k, p)
+				}
+			}
+		}
+		return
+	}
+	all, _ := v.after[tagsAllArg].(map[string]any)
+	for _, key := range sortedKeysOf(pk.pc.Tags) {
+		want := pk.pc.Tags[key]
+		got, ok := all[key].(string)
+		switch {
+		case !ok:
+			pk.report(ReasonPolicy, "tags_all lacks the platform tag %s", key)
+		case got != want:
+			pk.report(ReasonPolicy, "tags_all sets the platform tag %s to %q instead of %q", key, got, want)
+		}
+	}
+	for k := range all {
+		if p, isPlatform := platformTagKey(k); isPlatform && p != k {
+			pk.report(ReasonPolicy, "tags_all sets %s, another spelling of the platform tag %s", k, p)
+		}
+	}
+}
+
+// regions checks every region argument of regionArgs: known and allowed.
+func (pk *planChecker) regions(typ string, v values) {
+	for _, r := range regionArgsOf(typ) {
+		if v.isUnknown(r.Arg) {
+			pk.report(ReasonPolicy, "%s is unknown until apply: a region must be known at plan time", r.Arg)
+			continue
+		}
+		for _, region := range v.strings(r.Arg) {
+			if region != "" && !slices.Contains(pk.pc.Rules.AllowedRegions, region) {
+				pk.report(ReasonPolicy, "%s %q is not allowed: use one of %s", r.Arg, region, strings.Join(pk.pc.Rules.AllowedRegions, ", "))
+			}
+		}
+	}
+}
+
+// identityAttrs are the attributes that name a resource: a naming
+// argument must equal one of them. Other strings (a bucket_prefix, a
+// description) are the tenant's to choose and could spell anything.
+var identityAttrs = []string{
+	"id", "arn", "name", "bucket", "function_name", "qualified_arn",
+	"invoke_arn", "qualified_invoke_arn", "stream_arn", "execution_arn",
+}
+
+// ownedValues collects, per resource type, the known identity values
+// (identityAttrs) of the plan's managed resources, before and after: the
+// names, ids and ARNs of what the project owns.
+func ownedValues(plan *tfjson.Plan) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, rc := range plan.ResourceChanges {
+		if rc == nil || rc.Mode != tfjson.ManagedResourceMode || rc.Change == nil {
+			continue
+		}
+		for _, state := range []any{rc.Change.Before, rc.Change.After} {
+			m, _ := state.(map[string]any)
+			for _, attr := range identityAttrs {
+				if s, ok := m[attr].(string); ok && s != "" {
+					if out[rc.Type] == nil {
+						out[rc.Type] = map[string]bool{}
+					}
+					out[rc.Type][s] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ownedRefs re-checks the ownedRefs table on values: a known value must
+// be a name, id or ARN of one of the plan's resources of a target type.
+// An unknown value comes from a resource the plan creates.
+func (pk *planChecker) ownedRefs(typ string, v values) {
+	for _, ref := range ownedRefsOf(typ) {
+		for _, val := range v.strings(ref.Arg) {
+			if ref.Managed && managedPolicyAllowed(pk.pc.Rules.AllowedManagedPolicies, val) {
+				continue
+			}
+			if pk.ownedBy(ref.Targets, val) {
+				continue
+			}
+			what := "a resource of this project"
+			if ref.Arg == "role" || strings.HasSuffix(ref.Arg, "credentials") || strings.HasSuffix(ref.Arg, "credentials_arn") {
+				what = "a role this project creates (a role passed to a service must be the project's own)"
+			}
+			pk.report(ReasonPolicy, "%s = %q is not %s (%s)", ref.Arg, val, what, strings.Join(ref.Targets, " or "))
+		}
+	}
+}
+
+func (pk *planChecker) ownedBy(types []string, val string) bool {
+	for _, t := range types {
+		if pk.owned[t][val] {
+			return true
+		}
+	}
+	return false
+}
+
+func managedPolicyAllowed(allowed []string, arn string) bool {
+	for _, p := range allowed {
+		for _, part := range []string{"aws", "aws-us-gov", "aws-cn"} {
+			if strings.ReplaceAll(p, "${partition}", part) == arn {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// cost blocks a plan whose price is open-ended: a type the estimator
+// has no price for, or an argument that decides the price left unknown
+// until apply (the estimator would price it at its cheapest).
+func (pk *planChecker) cost(typ string, v values) {
+	if pk.pc.Priced != nil && !pk.pc.Priced(typ) {
+		pk.report(ReasonCostUnknown, "tenantform has no price for %s, so the project's cost cannot be bounded", typ)
+	}
+	for _, arg := range costArgs[typ] {
+		if v.isUnknown(arg) {
+			pk.report(ReasonCostUnknown, "%s is unknown until apply, so the cost is open-ended; set it to a value known at plan time", arg)
+		}
+	}
+}
+
+// policyDocument is an IAM policy document, with the forms AWS accepts
+// for its fields (a string or a list).
+type policyDocument struct {
+	Statement statements `json:"Statement"`
+}
+
+type statements []statement
+
+func (s *statements) UnmarshalJSON(b []byte) error {
+	var one statement
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = statements{one}
+		return nil
+	}
+	var many []statement
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*s = many
+	return nil
+}
+
+type statement struct {
+	Effect       string          `json:"Effect"`
+	Action       stringOrList    `json:"Action"`
+	NotAction    stringOrList    `json:"NotAction"`
+	Principal    json.RawMessage `json:"Principal"`
+	NotPrincipal json.RawMessage `json:"NotPrincipal"`
+}
+
+type stringOrList []string
+
+func (s *stringOrList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = []string{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*s = many
+	return nil
+}
+
+func parsePolicy(doc string) (policyDocument, error) {
+	var p policyDocument
+	err := json.Unmarshal([]byte(doc), &p)
+	return p, err
+}
+
+// trustPolicy allows only AWS services as principals: a role trusted by an
+// account, a user, a federated identity or "*" could be assumed from
+// outside the project.
+func (pk *planChecker) trustPolicy(arg, doc string) {
+	p, err := parsePolicy(doc)
+	if err != nil {
+		pk.report(ReasonPolicy, "%s is not a valid policy document: %v", arg, err)
+		return
+	}
+	for i, st := range p.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		if len(st.NotPrincipal) > 0 {
+			pk.report(ReasonPolicy, "%s statement %d uses NotPrincipal: only AWS services may assume a tenant role", arg, i+1)
+		}
+		if why := principalRefusal(st.Principal); why != "" {
+			pk.report(ReasonPolicy, "%s statement %d: %s", arg, i+1, why)
+		}
+	}
+}
+
+// principalRefusal says why a trust policy principal is refused, or "".
+func principalRefusal(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var star string
+	if json.Unmarshal(raw, &star) == nil {
+		return fmt.Sprintf("principal %q is not allowed: only AWS services (Service principals) may assume a tenant role", star)
+	}
+	var m map[string]stringOrList
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "the principal is not valid"
+	}
+	for _, kind := range sortedKeysOf(m) {
+		if kind != "Service" {
+			return fmt.Sprintf("%s principals (%s) are not allowed: only AWS services may assume a tenant role", kind, strings.Join(m[kind], ", "))
+		}
+		for _, svc := range m[kind] {
+			if !strings.HasSuffix(svc, ".amazonaws.com") || strings.Contains(svc, "*") {
+				return fmt.Sprintf("service principal %q is not allowed: name an AWS service such as lambda.amazonaws.com", svc)
+			}
+		}
+	}
+	return ""
+}
+
+// permissionPolicy refuses "*" actions, NotAction grants and IAM, STS or
+// Organizations actions beyond allowedControlActions.
+func (pk *planChecker) permissionPolicy(arg, doc string) {
+	p, err := parsePolicy(doc)
+	if err != nil {
+		pk.report(ReasonPolicy, "%s is not a valid policy document: %v", arg, err)
+		return
+	}
+	for i, st := range p.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		if len(st.NotAction) > 0 {
+			pk.report(ReasonPolicy, "%s statement %d allows NotAction, i.e. every other action: list the actions instead", arg, i+1)
+		}
+		for _, action := range st.Action {
+			if why := actionRefusal(action); why != "" {
+				pk.report(ReasonPolicy, "%s statement %d: %s", arg, i+1, why)
+			}
+		}
+	}
+}
+
+// actionRefusal says why a permission policy may not allow an action, or
+// "". The source check applies it to literal actions, the plan check to
+// every known one.
+func actionRefusal(action string) string {
+	a := strings.ToLower(strings.TrimSpace(action))
+	if a == "*" || a == "*:*" {
+		return fmt.Sprintf("action %q is not allowed: a tenant role may only be given the actions it needs", action)
+	}
+	service, _, _ := strings.Cut(a, ":")
+	if strings.Contains(service, "*") {
+		return fmt.Sprintf("action %q is not allowed: name the service", action)
+	}
+	if !slices.Contains(controlServices, service) {
+		return ""
+	}
+	for _, ok := range allowedControlActions {
+		if strings.EqualFold(ok, action) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("action %q is not allowed: IAM, STS and Organizations control identities and accounts; tenant roles may only use %s", action, strings.Join(allowedControlActions, ", "))
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
