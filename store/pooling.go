@@ -15,8 +15,11 @@ import (
 //
 //   - no named prepared statements: pgx's default caches them per
 //     connection, and the next transaction's server has never seen them.
-//     The "exec" mode sends each statement unnamed, parse to execute in one
-//     round trip, which a pooler forwards whole;
+//     The "cache_describe" mode caches only each statement's parameter
+//     and result types, client-side, and sends every execution as one
+//     unnamed parse-bind-execute round trip, which a pooler forwards whole.
+//     (The "exec" mode would guess parameter types from Go types instead,
+//     and sends a []byte meant for a jsonb column as bytea.)
 //   - no session state: every advisory lock the store takes is
 //     transaction-scoped (pg_advisory_xact_lock), it sets no session
 //     variables and creates no temporary tables;
@@ -26,8 +29,8 @@ import (
 //   - terraform's pg backend over a direct connection, for the same reason
 //     (its state locks are session advisory locks).
 
-// ForTransactionPooling returns connString with pgx told to use no
-// prepared statements (default_query_exec_mode=exec), unless the string
+// ForTransactionPooling returns connString with pgx told to use no named
+// prepared statements (default_query_exec_mode=cache_describe), unless the string
 // already chooses a mode. URLs and key=value strings are both accepted, as
 // by Open.
 func ForTransactionPooling(connString string) (string, error) {
@@ -42,7 +45,7 @@ func ForTransactionPooling(connString string) (string, error) {
 		}
 		q := u.Query()
 		if q.Get(param) == "" {
-			q.Set(param, "exec")
+			q.Set(param, "cache_describe")
 			u.RawQuery = q.Encode()
 		}
 		return u.String(), nil
@@ -50,5 +53,5 @@ func ForTransactionPooling(connString string) (string, error) {
 	if strings.Contains(connString, param+"=") {
 		return connString, nil
 	}
-	return strings.TrimSpace(connString) + " " + param + "=exec", nil
+	return strings.TrimSpace(connString) + " " + param + "=cache_describe", nil
 }
