@@ -17,8 +17,8 @@ func TestForTransactionPooling(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"postgres://app:pw@pooler:6432/app?sslmode=require":                       "postgres://app:pw@pooler:6432/app?default_query_exec_mode=cache_describe&sslmode=require",
-		"postgres://app@pooler/app?default_query_exec_mode=simple_protocol":        "postgres://app@pooler/app?default_query_exec_mode=simple_protocol",
-		"host=pooler port=6432 user=app dbname=app":                                "host=pooler port=6432 user=app dbname=app default_query_exec_mode=cache_describe",
+		"postgres://app@pooler/app?default_query_exec_mode=simple_protocol":       "postgres://app@pooler/app?default_query_exec_mode=simple_protocol",
+		"host=pooler port=6432 user=app dbname=app":                               "host=pooler port=6432 user=app dbname=app default_query_exec_mode=cache_describe",
 		"host=pooler user=app dbname=app default_query_exec_mode=simple_protocol": "host=pooler user=app dbname=app default_query_exec_mode=simple_protocol",
 	} {
 		got, err := store.ForTransactionPooling(in)
