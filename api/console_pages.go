@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -190,8 +191,18 @@ func (s *server) consoleProject(tpl *template.Template) consolePage {
 		}
 		d.Project = view(p)
 		for _, name := range sortedKeys(d.Project.Status.Outputs) {
-			raw, _ := json.Marshal(d.Project.Status.Outputs[name])
-			d.Outputs = append(d.Outputs, outputRow{name, string(raw)})
+			// As JSON, without Go's \u003c escapes: the template escapes
+			// for HTML, and an operator should read the value as it is.
+			// (A value may be terraform's own JSON, escapes included, so
+			// it is decoded first.)
+			var v any
+			b, _ := json.Marshal(d.Project.Status.Outputs[name])
+			json.Unmarshal(b, &v)
+			var out strings.Builder
+			enc := json.NewEncoder(&out)
+			enc.SetEscapeHTML(false)
+			enc.Encode(v)
+			d.Outputs = append(d.Outputs, outputRow{name, strings.TrimSpace(out.String())})
 		}
 		runs, err := s.st.ListRuns(r.Context(), c.key, consoleRuns, 0)
 		if err != nil {
