@@ -25,8 +25,14 @@
           return null;
         }
         return r.text().then(function (html) {
-          live.innerHTML = html;
-          say(r.ok ? "live · " + new Date().toLocaleTimeString() : "refresh failed: HTTP " + r.status, r.ok);
+          // A failed refresh (a database outage: 503) keeps the last
+          // good content on the page and says so in the header.
+          if (r.ok) {
+            live.innerHTML = html;
+            say("live · " + new Date().toLocaleTimeString(), true);
+          } else {
+            say("refresh failed (HTTP " + r.status + "); showing the last update", false);
+          }
         });
       })
       .catch(function (e) {
