@@ -102,8 +102,10 @@ func TestConsoleLogin(t *testing.T) {
 	c.login("").want(t, http.StatusUnauthorized, "paste an admin token")
 	c.login("not-a-jwt").want(t, http.StatusUnauthorized, "malformed")
 	c.login(e.token("alice", false)).want(t, http.StatusUnauthorized, "needs an admin token", "alice")
-	c.do("POST", "/console/login", url.Values{"token": {e.token("root", true)}}, "Origin", "https://evil.example").
-		want(t, http.StatusForbidden, "only be posted from the console")
+	for _, origin := range []string{"https://evil.example", "null"} {
+		c.do("POST", "/console/login", url.Values{"token": {e.token("root", true)}}, "Origin", origin).
+			want(t, http.StatusForbidden, "only be posted from the console")
+	}
 	if c.cookie != nil {
 		t.Fatalf("a refused login set a cookie: %v", c.cookie)
 	}
@@ -208,6 +210,17 @@ func TestConsolePages(t *testing.T) {
 	if !strings.Contains(project.body, "&lt;script&gt;") || !strings.Contains(run.body, "&lt;img src=x") {
 		t.Errorf("tenant text is not shown escaped")
 	}
+
+	// A deleted project's page shows its tombstone and keeps its runs.
+	webKey := store.Key{UserID: "bob", ProjectID: "web"}
+	if _, err := e.st.RequestDeletion(ctx, webKey, false, t0); err != nil {
+		t.Fatal(err)
+	}
+	web := e.claimed(webKey)
+	if err := e.st.DeleteFinalized(ctx, webKey, web.LeaseToken, web.UID, "Deleted", store.Status{Phase: store.PhaseDestroying}, t0); err != nil {
+		t.Fatal(err)
+	}
+	c.do("GET", "/console/projects/bob/web", nil).want(t, http.StatusOK, "was removed at", "Destroying", "No runs yet.")
 
 	// Missing things are 404 pages; a bad run number a 400 page.
 	c.do("GET", "/console/projects/alice/ghost", nil).want(t, http.StatusNotFound, "project not found")
