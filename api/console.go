@@ -60,7 +60,6 @@ const (
 func consoleTemplates() *template.Template {
 	funcs := template.FuncMap{
 		"money":    money,
-		"percent":  percent,
 		"timeLeft": timeLeft,
 		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 		"whenPtr": func(t *time.Time) string {
@@ -91,18 +90,6 @@ func money(v any) string {
 		}
 	}
 	return "—"
-}
-
-// percent is used of limit, 0 to 100 (for the bars), 100 when the limit
-// is zero and something is used.
-func percent(used, limit float64) int {
-	switch {
-	case limit <= 0 && used > 0:
-		return 100
-	case limit <= 0:
-		return 0
-	}
-	return int(min(100, max(0, used/limit*100)))
 }
 
 // timeLeft says how long until t, to the minute, from now.
@@ -145,17 +132,27 @@ func (s *server) consoleRouter() http.Handler {
 	tpl := consoleTemplates()
 	static, _ := fs.Sub(consoleFiles, "console")
 	r := mux.NewRouter().SkipClean(true)
+	// handle registers h, labelled with its route template in the request
+	// log and the HTTP metrics like the API's routes.
+	handle := func(method, path, label string, h http.Handler) {
+		r.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			infoFrom(r.Context()).route = label
+			metrics.SetRoute(r.Context(), label)
+			consoleHeaders(w)
+			h.ServeHTTP(w, r)
+		})).Methods(method)
+	}
 	page := func(path string, h consolePage) {
-		r.Handle(path, s.consolePage(tpl, path, h)).Methods(http.MethodGet)
+		handle(http.MethodGet, path, path, s.consolePage(tpl, h))
 	}
 	page(consolePrefix, s.consoleOverview(tpl))
 	page(consolePrefix+"/projects/{userId}/{projectId}", s.consoleProject(tpl))
 	page(consolePrefix+"/projects/{userId}/{projectId}/runs/{run}", s.consoleRun(tpl))
-	r.Handle(consolePrefix+"/login", s.consoleLoginForm(tpl)).Methods(http.MethodGet)
-	r.Handle(consolePrefix+"/login", s.consoleLogin(tpl)).Methods(http.MethodPost)
-	r.Handle(consolePrefix+"/logout", s.consoleLogout()).Methods(http.MethodPost)
-	r.Handle(consolePrefix+"/static/{file:console\\.(?:css|js)}", http.StripPrefix(consolePrefix+"/static/",
-		http.FileServerFS(static))).Methods(http.MethodGet)
+	handle(http.MethodGet, consolePrefix+"/login", consolePrefix+"/login", s.consoleLoginForm(tpl))
+	handle(http.MethodPost, consolePrefix+"/login", consolePrefix+"/login", s.consoleLogin(tpl))
+	handle(http.MethodPost, consolePrefix+"/logout", consolePrefix+"/logout", s.consoleLogout())
+	handle(http.MethodGet, consolePrefix+"/static/{file:console\\.(?:css|js)}", consolePrefix+"/static/{file}",
+		http.StripPrefix(consolePrefix+"/static/", http.FileServerFS(static)))
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		consoleHeaders(w)
 		http.Error(w, "not found", http.StatusNotFound)
@@ -182,11 +179,8 @@ func consoleHeaders(w http.ResponseWriter) {
 // fragment (?fragment=1, what the page's script polls) without a valid
 // session is a bare 401, so the script can send the user to the login
 // form; a page request is redirected there.
-func (s *server) consolePage(tpl *template.Template, path string, h consolePage) http.Handler {
+func (s *server) consolePage(tpl *template.Template, h consolePage) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		metrics.SetRoute(r.Context(), path)
-		infoFrom(r.Context()).route = path
-		consoleHeaders(w)
 		c := &call{now: s.now()}
 		who, err := s.consoleSession(r, c.now)
 		if err != nil {
@@ -198,6 +192,7 @@ func (s *server) consolePage(tpl *template.Template, path string, h consolePage)
 			return
 		}
 		infoFrom(r.Context()).userID = who.userID
+		metrics.SetUser(r.Context(), who.userID)
 		c.caller = who
 		if err := scope(c, mux.Vars(r)); err != nil {
 			s.consoleError(w, r, tpl, c, err)
@@ -225,9 +220,7 @@ func (s *server) consoleSession(r *http.Request, now time.Time) (caller, error) 
 
 // consoleToken verifies an admin token with the API's own check.
 func (s *server) consoleToken(token string, now time.Time) (caller, error) {
-	probe, _ := http.NewRequest(http.MethodGet, "/", nil)
-	probe.Header.Set("Authorization", "Bearer "+token)
-	who, err := s.authenticate(probe, now)
+	who, err := s.verifyToken(strings.TrimSpace(token), now)
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {

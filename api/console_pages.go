@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/store"
 )
@@ -128,7 +129,7 @@ func (s *server) consoleOrphans(r *http.Request) orphansData {
 		}
 	}
 	if err != nil {
-		s.logger(r).Warn("console: cannot list orphans")
+		s.logger(r).Warn("console: cannot list orphans", zap.Error(err))
 		d.Error = "cannot list orphans (request id " + requestID(r.Context()) + ")"
 	}
 	sort.Slice(d.Items, func(i, j int) bool { return d.Items[i].ARN < d.Items[j].ARN })
@@ -273,7 +274,6 @@ type loginData struct {
 
 func (s *server) consoleLoginForm(tpl *template.Template) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		consoleHeaders(w)
 		s.render(w, r, tpl, http.StatusOK, "login", loginData{consoleChrome: consoleChrome{Title: "Log in"}})
 	})
 }
@@ -283,7 +283,6 @@ func (s *server) consoleLoginForm(tpl *template.Template) http.Handler {
 // sites from using a session, this keeps them from starting one.
 func (s *server) consoleLogin(tpl *template.Template) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		consoleHeaders(w)
 		fail := func(status int, msg string) {
 			s.render(w, r, tpl, status, "login", loginData{consoleChrome: consoleChrome{Title: "Log in"}, Error: msg})
 		}
@@ -316,7 +315,6 @@ func (s *server) consoleLogin(tpl *template.Template) http.Handler {
 
 func (s *server) consoleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		consoleHeaders(w)
 		http.SetCookie(w, &http.Cookie{
 			Name: consoleCookie, Value: "", Path: consolePrefix, MaxAge: -1,
 			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(r),
