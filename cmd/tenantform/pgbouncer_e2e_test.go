@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/store/localpg"
@@ -184,6 +185,33 @@ func TestServeAndReconcileThroughPgBouncer(t *testing.T) {
 		fail("the reconciler did not say it polls")
 	}
 	stopAll()
+
+	// Behind the pooler, `tenantform migrate` needs the direct connection.
+	var out syncBuffer
+	noDirect := env{"DATABASE_URL": pooled, "DATABASE_POOL_MODE": "transaction", "HOME": os.Getenv("HOME")}
+	if code := run([]string{"migrate"}, &out, &out, noDirect.get); code == 0 || !strings.Contains(out.String(), "migrations hold a session advisory lock") {
+		t.Errorf("migrate through the pooler without DATABASE_DIRECT_URL: exit %d: %s", code, out.String())
+	}
+	// serve and reconcile without it only check the schema: fine when it
+	// is current, a clear refusal when it is not.
+	cfg := Config{DatabaseURL: pooled, DatabasePoolMode: "transaction", DBMaxConns: 4}
+	st, err := openStore(ctx, cfg, zap.NewNop())
+	if err != nil {
+		t.Errorf("a current schema behind the pooler without DATABASE_DIRECT_URL: %v", err)
+	} else {
+		st.Close()
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE empty"); err != nil {
+		t.Fatal(err)
+	}
+	emptyURL := strings.Replace(pg.URL, "/tenantform?", "/empty?", 1)
+	if emptyURL == pg.URL {
+		t.Fatalf("cannot name the empty database in %s", pg.URL)
+	}
+	cfg.DatabaseURL = pgbouncertest.Start(t, emptyURL, pgbouncertest.Options{})
+	if _, err := openStore(ctx, cfg, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "migrations need a direct connection") {
+		t.Errorf("an empty schema behind the pooler without DATABASE_DIRECT_URL: %v", err)
+	}
 }
 
 func freeTCPPort(t *testing.T) int {
