@@ -194,6 +194,12 @@ func (s *server) consolePage(tpl *template.Template, h consolePage) http.Handler
 		infoFrom(r.Context()).userID = who.userID
 		metrics.SetUser(r.Context(), who.userID)
 		c.caller = who
+		// The API's per-user rate limit covers the console too: an open
+		// page polls every consoleRefresh, far below it.
+		if err := s.limiters.allow(who.userID, c.now); err != nil {
+			s.consoleError(w, r, tpl, c, err)
+			return
+		}
 		if err := scope(c, mux.Vars(r)); err != nil {
 			s.consoleError(w, r, tpl, c, err)
 			return

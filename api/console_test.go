@@ -312,3 +312,14 @@ func TestConsoleDuringDatabaseOutage(t *testing.T) {
 		}
 	}
 }
+
+func TestConsoleIsRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.RateLimitPerSecond, c.RateLimitBurst = 1, 1 })
+	c := &consoleClient{t: t, e: e}
+	c.login(e.token("root", true))
+	c.do("GET", "/console?fragment=1", nil).want(t, http.StatusOK)
+	c.do("GET", "/console?fragment=1", nil).want(t, http.StatusTooManyRequests, "HTTP 429")
+	e.clock.Add(time.Second)
+	c.do("GET", "/console?fragment=1", nil).want(t, http.StatusOK)
+}

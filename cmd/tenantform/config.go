@@ -501,6 +501,9 @@ func (c Config) Validate(m mode) error {
 		errs = append(errs, errors.New("DATABASE_POOL_MODE=transaction: terraform's pg state backend holds session advisory locks, "+
 			"which a transaction pooler breaks; set DATABASE_DIRECT_URL (or TF_STATE_DATABASE_URL) to a direct connection"))
 	}
+	if c.DatabasePoolMode == poolTransaction && m == modeDev && c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_POOL_MODE=transaction needs DATABASE_URL: dev mode's private PostgreSQL has no pooler in front of it"))
+	}
 	if c.DatabasePoolMode == poolTransaction && m == modeMigrate && c.DatabaseDirectURL == "" {
 		errs = append(errs, errors.New("DATABASE_POOL_MODE=transaction: migrations hold a session advisory lock, "+
 			"which a transaction pooler breaks; set DATABASE_DIRECT_URL to a direct connection "+

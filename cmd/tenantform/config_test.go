@@ -341,7 +341,8 @@ func TestValidateRequirements(t *testing.T) {
 		{"pooled serve needs no direct connection", modeServe, env{"DATABASE_URL": url, "JWT_SECRET": secret, "DATABASE_POOL_MODE": "transaction"}, nil},
 		{"pooled migrate without a direct connection", modeMigrate, env{"DATABASE_URL": url, "DATABASE_POOL_MODE": "transaction"},
 			[]string{"migrations hold a session advisory lock", "set DATABASE_DIRECT_URL"}},
-		{"pooled dev with its private server", modeDev, env{"DATABASE_POOL_MODE": "transaction"}, nil},
+		{"pooled dev with its private server", modeDev, env{"DATABASE_POOL_MODE": "transaction"}, []string{"DATABASE_POOL_MODE=transaction needs DATABASE_URL"}},
+		{"pooled dev with a server of its own", modeDev, env{"DATABASE_POOL_MODE": "transaction", "DATABASE_URL": url, "DATABASE_DIRECT_URL": url}, nil},
 		{"dev with a short secret", modeDev, env{"JWT_SECRET": "short"}, []string{"JWT_SECRET is 5 bytes"}},
 		{"region outside the allow-list", modeDev, env{"AWS_REGION": "eu-west-1"}, []string{`AWS_REGION="eu-west-1" is not one of AWS_ALLOWED_REGIONS (us-east-1,us-west-2)`}},
 	}
