@@ -69,6 +69,12 @@ func (s *server) authenticate(r *http.Request, now time.Time) (caller, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 		return caller{}, unauthorized("the Authorization header must be \"Bearer <JWT>\"")
 	}
+	return s.verifyToken(strings.TrimSpace(raw), now)
+}
+
+// verifyToken checks a token at now, wherever it came from: the API's
+// Authorization header or the console's session cookie.
+func (s *server) verifyToken(raw string, now time.Time) (caller, error) {
 	if len(s.cfg.JWTSecret) == 0 {
 		// Fail closed: an empty HMAC key would let anyone sign tokens.
 		return caller{}, unauthorized("this server accepts no tokens (no JWT secret is configured)")
@@ -81,7 +87,7 @@ func (s *server) authenticate(r *http.Request, now time.Time) (caller, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
-	_, err := parser.ParseWithClaims(strings.TrimSpace(raw), &c, func(*jwt.Token) (any, error) {
+	_, err := parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) {
 		return s.cfg.JWTSecret, nil
 	})
 	if err != nil {

@@ -83,7 +83,7 @@ func TestPutAppliesDefaultsAndShowsAFreshStatus(t *testing.T) {
 			"requireApproval":   false,
 		},
 		"status": map[string]any{
-			"phase": "Pending", "observedGeneration": 0.0, "resourceCount": 0.0,
+			"phase": "Pending", "observedGeneration": 0.0, "resourceCount": 0.0, "reservedResources": 0.0, "reservedMonthlyCostUSD": 0.0,
 			"estimatedMonthlyCostUSD": 0.0, "outputs": map[string]any{}, "conditions": []any{},
 			"lastAppliedAt": nil, "lastVerifiedAt": nil, "message": "", "lastError": "", "attempts": 0.0, "nextAttemptAt": nil,
 		},
@@ -110,7 +110,7 @@ func TestStatusAsTheReconcilerWroteIt(t *testing.T) {
 	}
 	e.do("GET", projectPathAliceDemo, alice, nil).decode(t, &got)
 	want := map[string]any{
-		"phase": "Ready", "observedGeneration": 1.0, "resourceCount": 1.0, "estimatedMonthlyCostUSD": 0.5,
+		"phase": "Ready", "observedGeneration": 1.0, "resourceCount": 1.0, "reservedResources": 0.0, "reservedMonthlyCostUSD": 0.0, "estimatedMonthlyCostUSD": 0.5,
 		"outputs": map[string]any{"url": "https://x.example"},
 		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Applied", "message": "",
 			"lastTransitionTime": "2030-03-04T05:07:07Z"}},

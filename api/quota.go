@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/tenantform/tenantform/store"
@@ -34,13 +35,24 @@ func (s *server) getQuota(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 func (s *server) writeQuota(w http.ResponseWriter, r *http.Request, userID string) error {
-	usage, err := s.st.UserUsage(r.Context(), userID, "")
+	v, err := s.quota(r.Context(), userID)
 	if err != nil {
 		return err
 	}
-	o, err := s.st.GetQuotaOverride(r.Context(), userID)
+	s.writeJSON(w, r, http.StatusOK, v)
+	return nil
+}
+
+// quota is the user's use against their limits (the API's and the
+// console's view alike).
+func (s *server) quota(ctx context.Context, userID string) (quotaView, error) {
+	usage, err := s.st.UserUsage(ctx, userID, "")
 	if err != nil {
-		return err
+		return quotaView{}, err
+	}
+	o, err := s.st.GetQuotaOverride(ctx, userID)
+	if err != nil {
+		return quotaView{}, err
 	}
 	v := quotaView{
 		UserID:                      userID,
@@ -57,8 +69,7 @@ func (s *server) writeQuota(w http.ResponseWriter, r *http.Request, userID strin
 	if o.MaxMonthlyCostUSD != nil {
 		v.MaxMonthlyCostPerProjectUSD = *o.MaxMonthlyCostUSD
 	}
-	s.writeJSON(w, r, http.StatusOK, v)
-	return nil
+	return v, nil
 }
 
 // Bounds of an override: the database columns' ranges, with room to spare.

@@ -164,7 +164,7 @@ type server struct {
 // New returns the API's handler, routes and middleware included.
 func New(cfg Config, st Store) http.Handler {
 	s := newServer(cfg, st)
-	h := s.middleware(s.router)
+	h := s.middleware(s.consoleOr(s.router))
 	if cfg.HTTPMetrics != nil {
 		h = cfg.HTTPMetrics.Middleware(h)
 	}

@@ -29,6 +29,13 @@ type Config struct {
 	// happen every third of it. A crashed replica's projects are taken
 	// over this long after its last renewal.
 	LeaseDuration time.Duration
+	// PollInterval, when positive, replaces LISTEN/NOTIFY: the reconciler
+	// looks for due projects this often and holds no listening connection
+	// (DATABASE_POOL_MODE=transaction, where a pooler shares server
+	// connections between transactions and a LISTEN hears nothing). Client
+	// writes then wake it within the interval, and a plan running when a
+	// newer spec arrives is not cut short, since no notification says so.
+	PollInterval time.Duration
 	// ResyncInterval is how often an unchanged project is looked at again.
 	ResyncInterval time.Duration
 	// DriftCheckInterval is how often a Ready project is re-planned (with

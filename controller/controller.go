@@ -122,9 +122,15 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	listenCtx, stopListening := context.WithCancel(ctx)
 	defer stopListening()
-	go c.store.Listen(listenCtx, c.kick, func(k store.Key) { c.kick(); c.noticeWrite(ctx, k) }, func(err error) {
-		c.log.Warn("lost the notification connection; reconnecting", zap.Error(err))
-	})
+	if c.cfg.PollInterval > 0 {
+		// Behind a transaction pooler LISTEN would hold no session of its
+		// own and hear nothing: the loop polls instead (see sleep).
+		c.log.Info("polling for due projects instead of listening", zap.Duration("interval", c.cfg.PollInterval))
+	} else {
+		go c.store.Listen(listenCtx, c.kick, func(k store.Key) { c.kick(); c.noticeWrite(ctx, k) }, func(err error) {
+			c.log.Warn("lost the notification connection; reconnecting", zap.Error(err))
+		})
+	}
 
 	// Limits come from this process's configuration and may have been
 	// raised since projects were refused: give those another look.
@@ -230,6 +236,9 @@ func (f *flight) supersedeIfStale(generation int64, deleting bool) {
 // sleep waits for a kick, the next due time, or the idle poll.
 func (c *Controller) sleep(ctx context.Context) {
 	wait := idlePoll
+	if c.cfg.PollInterval > 0 {
+		wait = c.cfg.PollInterval
+	}
 	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	next, ok, err := c.store.NextDueAt(dctx, c.cfg.Clock.Now())
 	cancel()

@@ -171,6 +171,23 @@ type Config struct {
 	// DBMaxConns bounds the connection pool of one process (DB_MAX_CONNS).
 	// Heroku Postgres plans limit connections per database.
 	DBMaxConns int32
+	// DatabasePoolMode says how DATABASE_URL's connections are pooled
+	// (DATABASE_POOL_MODE): "session" (a direct server, or a session
+	// pooler) or "transaction" (PgBouncer's transaction pooling, Heroku's
+	// connection pooler). Transaction pooling shares server connections
+	// between transactions, so tenantform then uses no prepared statements
+	// and no LISTEN (the reconciler polls every DatabasePollInterval), and
+	// runs what needs a session (migrations, terraform's state locks) over
+	// DatabaseDirectURL.
+	DatabasePoolMode string
+	// DatabaseDirectURL is a direct, unpooled connection to the same
+	// database (DATABASE_DIRECT_URL). With transaction pooling, migrations
+	// and terraform's pg backend (unless TF_STATE_DATABASE_URL is set) use
+	// it. Never logged.
+	DatabaseDirectURL string
+	// DatabasePollInterval is how often the reconciler looks for due
+	// projects under transaction pooling (DATABASE_POLL_INTERVAL).
+	DatabasePollInterval time.Duration
 	// MetricsPort is where the reconciler serves /metrics (METRICS_PORT);
 	// the API serves it on PORT. 0 picks a free port.
 	MetricsPort int
@@ -197,6 +214,12 @@ const (
 	modeMigrate   mode = "migrate"
 	modeDev       mode = "dev"
 	modeToken     mode = "token"
+)
+
+// DATABASE_POOL_MODE values.
+const (
+	poolSession     = "session"
+	poolTransaction = "transaction"
 )
 
 // minJWTSecretBytes: HS256 keys shorter than its 256-bit output weaken it
@@ -393,6 +416,15 @@ var settings = []setting{
 	{name: "MAX_BODY_BYTES", def: "1048576", parse: intVar(1024, 1<<30, func(c *Config, n int) { c.MaxBodyBytes = int64(n) })},
 	{name: "TENANTFORM_DATA_DIR", docDefault: "`~/.local/share/tenantform` (`$XDG_DATA_HOME/tenantform`); as root `/var/lib/tenantform`", parse: pathVar(func(c *Config, p string) { c.DataDir = p })},
 	{name: "DB_MAX_CONNS", def: "10", parse: intVar(2, 10_000, func(c *Config, n int) { c.DBMaxConns = int32(n) })},
+	{name: "DATABASE_POOL_MODE", def: poolSession, parse: func(c *Config, v string) error {
+		if v != poolSession && v != poolTransaction {
+			return fmt.Errorf("is not %q or %q", poolSession, poolTransaction)
+		}
+		c.DatabasePoolMode = v
+		return nil
+	}},
+	{name: "DATABASE_DIRECT_URL", secret: true, parse: connStringVar(func(c *Config, v string) { c.DatabaseDirectURL = v })},
+	{name: "DATABASE_POLL_INTERVAL", def: "2s", parse: durationVar(100*time.Millisecond, func(c *Config, d time.Duration) { c.DatabasePollInterval = d })},
 	{name: "METRICS_PORT", def: "9091", parse: intVar(0, 65535, func(c *Config, n int) { c.MetricsPort = n })},
 	{name: "METRICS_MAX_SERIES", def: "2000", parse: intVar(1, 1_000_000, func(c *Config, n int) { c.MetricsMaxSeries = n })},
 	{name: "ALERT_WEBHOOK_SECRET", secret: true, parse: func(c *Config, v string) error {
@@ -483,6 +515,19 @@ func (c Config) Validate(m mode) error {
 	}
 	if (m == modeServe || m == modeDev) && c.JWTSecret != "" && len(c.JWTSecret) < minJWTSecretBytes {
 		errs = append(errs, fmt.Errorf("JWT_SECRET is %d bytes; use at least %d random bytes (openssl rand -hex 32)", len(c.JWTSecret), minJWTSecretBytes))
+	}
+	if c.DatabasePoolMode == poolTransaction && (m == modeReconcile || m == modeDev && c.DatabaseURL != "") &&
+		c.TFStateDatabaseURL == "" && c.DatabaseDirectURL == "" {
+		errs = append(errs, errors.New("DATABASE_POOL_MODE=transaction: terraform's pg state backend holds session advisory locks, "+
+			"which a transaction pooler breaks; set DATABASE_DIRECT_URL (or TF_STATE_DATABASE_URL) to a direct connection"))
+	}
+	if c.DatabasePoolMode == poolTransaction && m == modeDev && c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_POOL_MODE=transaction needs DATABASE_URL: dev mode's private PostgreSQL has no pooler in front of it"))
+	}
+	if c.DatabasePoolMode == poolTransaction && m == modeMigrate && c.DatabaseDirectURL == "" {
+		errs = append(errs, errors.New("DATABASE_POOL_MODE=transaction: migrations hold a session advisory lock, "+
+			"which a transaction pooler breaks; set DATABASE_DIRECT_URL to a direct connection "+
+			"(or run tenantform migrate with DATABASE_URL set to it and DATABASE_POOL_MODE unset)"))
 	}
 	if !slices.Contains(c.AWSAllowedRegions, c.AWSRegion) {
 		errs = append(errs, fmt.Errorf("AWS_REGION=%q is not one of AWS_ALLOWED_REGIONS (%s)", c.AWSRegion, strings.Join(c.AWSAllowedRegions, ",")))
@@ -609,13 +654,20 @@ func connStringVar(set func(*Config, string)) func(*Config, string) error {
 }
 
 // stateConnString is what terraform's pg backend connects with: its own
-// credential when one is configured, else the server's.
+// credential when one is configured, else the direct connection when there
+// is one (its state locks need a session), else the server's.
 func (c Config) stateConnString() string {
 	if c.TFStateDatabaseURL != "" {
 		return c.TFStateDatabaseURL
 	}
+	if c.DatabaseDirectURL != "" {
+		return c.DatabaseDirectURL
+	}
 	return c.DatabaseURL
 }
+
+// transactionPooled: DATABASE_URL goes through a transaction pooler.
+func (c Config) transactionPooled() bool { return c.DatabasePoolMode == poolTransaction }
 
 // redactDatabaseURL is the form of a connection string that may be logged
 // or printed: the password replaced by "xxxxx".

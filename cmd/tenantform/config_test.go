@@ -66,6 +66,8 @@ func TestDefaults(t *testing.T) {
 		MaxBodyBytes:           1 << 20,
 		DataDir:                dataDir,
 		DBMaxConns:             10,
+		DatabasePoolMode:       "session",
+		DatabasePollInterval:   2 * time.Second,
 		MetricsPort:            9091,
 		MetricsMaxSeries:       2000,
 		AlertExpiryWarning:     15 * time.Minute,
@@ -140,6 +142,9 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		"MAX_BODY_BYTES":               "65536",
 		"TENANTFORM_DATA_DIR":          "/srv/data",
 		"DB_MAX_CONNS":                 "20",
+		"DATABASE_POOL_MODE":           "transaction",
+		"DATABASE_DIRECT_URL":          "postgres://app:pw@db.example.com:5432/app?sslmode=require&direct=1",
+		"DATABASE_POLL_INTERVAL":       "500ms",
 		"METRICS_PORT":                 "9999",
 		"METRICS_MAX_SERIES":           "500",
 		"ALERT_WEBHOOK_SECRET":         "whsec-1",
@@ -202,6 +207,9 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		AlertWebhookSecret:        "whsec-1",
 		SMTPURL:                   e["SMTP_URL"],
 		AlertExpiryWarning:        30 * time.Minute,
+		DatabasePoolMode:          "transaction",
+		DatabaseDirectURL:         e["DATABASE_DIRECT_URL"],
+		DatabasePollInterval:      500 * time.Millisecond,
 	}
 	got, err := parseConfig(modeServe, e.get)
 	if err != nil {
@@ -259,6 +267,9 @@ func TestBadValueNamesItsVariable(t *testing.T) {
 		{"RATE_LIMIT_BURST", "0", `RATE_LIMIT_BURST="0" must be between 1 and 100000`},
 		{"MAX_BODY_BYTES", "1MiB", `MAX_BODY_BYTES="1MiB" is not a whole number`},
 		{"DB_MAX_CONNS", "1", `DB_MAX_CONNS="1" must be between 2 and 10000`},
+		{"DATABASE_POOL_MODE", "statement", `DATABASE_POOL_MODE="statement" is not "session" or "transaction"`},
+		{"DATABASE_DIRECT_URL", "postgres://u:hunter2@db:port/x", `DATABASE_DIRECT_URL is not a valid PostgreSQL connection string (postgres://user:password@host:5432/db)`},
+		{"DATABASE_POLL_INTERVAL", "10ms", `DATABASE_POLL_INTERVAL="10ms" must be at least 100ms`},
 		{"DATABASE_URL", "postgres://u:hunter2@db:port/x", `DATABASE_URL is not a valid PostgreSQL connection string (postgres://user:password@host:5432/db)`},
 	}
 	for _, tt := range tests {
@@ -331,6 +342,15 @@ func TestValidateRequirements(t *testing.T) {
 		{"migrate needs only the database", modeMigrate, env{"DATABASE_URL": url}, nil},
 		{"migrate without DATABASE_URL", modeMigrate, env{}, []string{"DATABASE_URL is not set; tenantform migrate needs it"}},
 		{"dev needs nothing", modeDev, env{}, nil},
+		{"pooled reconcile without a direct connection", modeReconcile, env{"DATABASE_URL": url, "JWT_SECRET": secret, "DATABASE_POOL_MODE": "transaction"},
+			[]string{"DATABASE_POOL_MODE=transaction: terraform's pg state backend holds session advisory locks", "set DATABASE_DIRECT_URL (or TF_STATE_DATABASE_URL)"}},
+		{"pooled reconcile with a direct connection", modeReconcile, env{"DATABASE_URL": url, "JWT_SECRET": secret, "DATABASE_POOL_MODE": "transaction", "DATABASE_DIRECT_URL": url}, nil},
+		{"pooled reconcile with a state connection", modeReconcile, env{"DATABASE_URL": url, "JWT_SECRET": secret, "DATABASE_POOL_MODE": "transaction", "TF_STATE_DATABASE_URL": url}, nil},
+		{"pooled serve needs no direct connection", modeServe, env{"DATABASE_URL": url, "JWT_SECRET": secret, "DATABASE_POOL_MODE": "transaction"}, nil},
+		{"pooled migrate without a direct connection", modeMigrate, env{"DATABASE_URL": url, "DATABASE_POOL_MODE": "transaction"},
+			[]string{"migrations hold a session advisory lock", "set DATABASE_DIRECT_URL"}},
+		{"pooled dev with its private server", modeDev, env{"DATABASE_POOL_MODE": "transaction"}, []string{"DATABASE_POOL_MODE=transaction needs DATABASE_URL"}},
+		{"pooled dev with a server of its own", modeDev, env{"DATABASE_POOL_MODE": "transaction", "DATABASE_URL": url, "DATABASE_DIRECT_URL": url}, nil},
 		{"dev with a short secret", modeDev, env{"JWT_SECRET": "short"}, []string{"JWT_SECRET is 5 bytes"}},
 		{"region outside the allow-list", modeDev, env{"AWS_REGION": "eu-west-1"}, []string{`AWS_REGION="eu-west-1" is not one of AWS_ALLOWED_REGIONS (us-east-1,us-west-2)`}},
 	}
@@ -429,5 +449,9 @@ func TestStateConnString(t *testing.T) {
 	only := Config{DatabaseURL: "postgres://app@db/app"}
 	if got := only.stateConnString(); got != only.DatabaseURL {
 		t.Errorf("without TF_STATE_DATABASE_URL, terraform gets %q", got)
+	}
+	pooled := Config{DatabaseURL: "postgres://app@pooler/app", DatabaseDirectURL: "postgres://app@db/app"}
+	if got := pooled.stateConnString(); got != pooled.DatabaseDirectURL {
+		t.Errorf("with DATABASE_DIRECT_URL set, terraform gets %q, want the direct connection", got)
 	}
 }

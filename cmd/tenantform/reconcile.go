@@ -109,6 +109,9 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 		Metrics:              m,
 		Logger:               log.Named("controller"),
 	}
+	if cfg.transactionPooled() {
+		cc.PollInterval = cfg.DatabasePollInterval
+	}
 	if awsSvc != nil && awsSvc.creds != nil {
 		cc.Credentials = awsSvc.creds
 		cc.Inventory = st

@@ -21,13 +21,21 @@ import (
 // Every long-running subcommand migrates at start; several processes doing
 // so at once is safe (the store holds an advisory lock while migrating).
 func openStore(ctx context.Context, cfg Config, log *zap.Logger) (*store.Store, error) {
-	log.Info("connecting to the database", zap.String("url", redactDatabaseURL(cfg.DatabaseURL)))
-	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	log.Info("connecting to the database", zap.String("url", redactDatabaseURL(cfg.DatabaseURL)),
+		zap.String("pool_mode", cfg.DatabasePoolMode))
+	dbURL := cfg.DatabaseURL
+	if cfg.transactionPooled() {
+		var err error
+		if dbURL, err = store.ForTransactionPooling(dbURL); err != nil {
+			return nil, fmt.Errorf("DATABASE_URL is %v", err)
+		}
+	}
+	st, err := store.Open(ctx, dbURL, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	if err := st.Migrate(ctx); err != nil {
+	if err := migrateSchema(ctx, cfg, st, log); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -38,6 +46,36 @@ func openStore(ctx context.Context, cfg Config, log *zap.Logger) (*store.Store, 
 	}
 	log.Info("database schema is current", zap.Uint("version", v), zap.Duration("took", time.Since(start)))
 	return st, nil
+}
+
+// migrateSchema brings the schema up to date over a connection that keeps
+// its session: DATABASE_URL itself, or DATABASE_DIRECT_URL behind a
+// transaction pooler (golang-migrate's advisory lock is a session lock).
+// Behind a pooler with no direct connection it only checks that someone
+// (tenantform migrate over a direct URL) has migrated.
+func migrateSchema(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) error {
+	if !cfg.transactionPooled() {
+		return st.Migrate(ctx)
+	}
+	if cfg.DatabaseDirectURL == "" {
+		v, dirty, err := st.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if dirty || v < store.LatestSchemaVersion() {
+			return fmt.Errorf("the database schema is at version %d (dirty=%v), this release needs %d, and with DATABASE_POOL_MODE=transaction "+
+				"migrations need a direct connection: set DATABASE_DIRECT_URL, or run `tenantform migrate` with DATABASE_URL set to a direct connection",
+				v, dirty, store.LatestSchemaVersion())
+		}
+		log.Info("not migrating: DATABASE_POOL_MODE=transaction and no DATABASE_DIRECT_URL; the schema is current")
+		return nil
+	}
+	direct, err := store.Open(ctx, cfg.DatabaseDirectURL, 2)
+	if err != nil {
+		return fmt.Errorf("DATABASE_DIRECT_URL: %w", err)
+	}
+	defer direct.Close()
+	return direct.Migrate(ctx)
 }
 
 // policyRules is the tenant configuration policy, shared by the API (checked
