@@ -20,6 +20,9 @@ type quotaView struct {
 	// MaxMonthlyCostPerProjectUSD caps each project's maxMonthlyCostUSD.
 	MaxMonthlyCostPerProjectUSD float64     `json:"maxMonthlyCostPerProjectUSD"`
 	Override                    quotaLimits `json:"override"`
+	// ActualMonthToDateUSD is what AWS charged this month so far for the
+	// user's projects (Cost Explorer); absent when unknown.
+	ActualMonthToDateUSD *float64 `json:"actualMonthToDateUSD,omitempty"`
 }
 
 // quotaLimits is a user's override, and the body of PUT …/quota. A null
@@ -42,6 +45,10 @@ func (s *server) writeQuota(w http.ResponseWriter, r *http.Request, userID strin
 	if err != nil {
 		return err
 	}
+	actual, err := s.userActualUSD(r.Context(), userID)
+	if err != nil {
+		return err
+	}
 	v := quotaView{
 		UserID:                      userID,
 		Projects:                    usage.Projects,
@@ -50,6 +57,7 @@ func (s *server) writeQuota(w http.ResponseWriter, r *http.Request, userID strin
 		MonthlyCostUSD:              usage.MonthlyCostUSD,
 		MaxMonthlyCostPerProjectUSD: s.cfg.MaxCostPerProjectUSD,
 		Override:                    quotaLimits(o),
+		ActualMonthToDateUSD:        actual,
 	}
 	if o.MaxResources != nil {
 		v.MaxResources = *o.MaxResources
