@@ -104,7 +104,7 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 		OperationTimeout:     cfg.TFOperationTimeout,
 		RunRetention:         cfg.RunRetention,
 		RunsPerProject:       cfg.RunsPerProject,
-		Estimator:            cost.NewEstimator(),
+		Estimator:            cost.Estimator{Usage: cost.DefaultUsage(), Source: awsSvc.priceSource()},
 		Environment:          cfg.Environment,
 		Metrics:              m,
 		Logger:               log.Named("controller"),
