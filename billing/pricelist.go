@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"strconv"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -23,13 +24,14 @@ const PricingRegion = "us-east-1"
 
 // usageTypes maps, per Price List service code, a product's usagetype (its
 // region prefix removed) to the estimator's dimension. A dimension missing
-// here or from the answer keeps its built-in price.
+// here or from the answer keeps its built-in price. Usage types are
+// matched without regard to case (AWS is not consistent: "Gb"/"GB").
 var usageTypes = map[string]map[string]cost.Dimension{
 	"AWSLambda": {
 		"Request":                  cost.LambdaRequests,
 		"Lambda-GB-Second":         cost.LambdaDurationX86,
 		"Lambda-GB-Second-ARM":     cost.LambdaDurationARM,
-		"Lambda-Storage-Gb-Second": cost.LambdaEphemeralStorage,
+		"Lambda-Storage-GB-Second": cost.LambdaEphemeralStorage,
 	},
 	"AmazonApiGateway": {
 		"ApiGatewayRequest":     cost.APIGatewayRESTRequests,
@@ -55,6 +57,34 @@ var usageTypes = map[string]map[string]cost.Dimension{
 		"DataProcessingIA-Bytes": cost.LogsIngestInfrequent,
 		"TimedStorage-ByteHrs":   cost.LogsStorage,
 	},
+}
+
+// dimensionOf returns the dimension a product of service code with
+// usage type (region prefix included) prices.
+func dimensionOf(code, usage string) (cost.Dimension, bool) {
+	bare := regionPrefix.ReplaceAllString(usage, "")
+	for u, d := range usageTypes[code] {
+		if strings.EqualFold(u, bare) {
+			return d, true
+		}
+	}
+	return "", false
+}
+
+// maxDeviation bounds how far a fetched price may stray from the built-in
+// one (times or divided by): regions and price changes stay well inside
+// it, while a misread unit (per million instead of per request, bytes
+// instead of GB) lands far outside. Such a price is not used.
+const maxDeviation = 10
+
+// plausible reports whether usd is within maxDeviation of the built-in
+// price of d in region.
+func plausible(region string, d cost.Dimension, usd float64) bool {
+	builtIn, ok := cost.PriceTable{}.Price(region, d)
+	if !ok || builtIn == 0 {
+		return true
+	}
+	return usd >= builtIn/maxDeviation && usd <= builtIn*maxDeviation
 }
 
 // cacheSizeAttribute names the API Gateway cache size of a cache product
@@ -91,12 +121,21 @@ type priceListItem struct {
 	} `json:"terms"`
 }
 
+// Fetched is the Price List API's answer for one region.
+type Fetched struct {
+	// Prices are the usable prices, sorted by dimension.
+	Prices []store.Price
+	// Implausible are prices more than maxDeviation away from the built-in
+	// ones, left out (the built-in price stays).
+	Implausible []store.Price
+}
+
 // FetchPrices returns the prices of region's dimensions from the Price
 // List API: for each service, GetProducts filtered on the service code and
 // the region code, through all pages. A product whose usage type the
 // estimator does not use is skipped; a service that fails fails the whole
 // region, so that a partial answer never replaces a complete one.
-func FetchPrices(ctx context.Context, client *pricing.Client, region string) ([]store.Price, error) {
+func FetchPrices(ctx context.Context, client *pricing.Client, region string) (Fetched, error) {
 	found := map[cost.Dimension]store.Price{}
 	for _, code := range ServiceCodes() {
 		p := pricing.NewGetProductsPaginator(client, &pricing.GetProductsInput{
@@ -110,12 +149,12 @@ func FetchPrices(ctx context.Context, client *pricing.Client, region string) ([]
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("cannot get the %s prices of %s from the AWS Price List API: %w", code, region, err)
+				return Fetched{}, fmt.Errorf("cannot get the %s prices of %s from the AWS Price List API: %w", code, region, err)
 			}
 			for i, doc := range page.PriceList {
 				price, ok, err := parseProduct(code, region, doc)
 				if err != nil {
-					return nil, fmt.Errorf("%s price list item %d of %s: %w", code, i, region, err)
+					return Fetched{}, fmt.Errorf("%s price list item %d of %s: %w", code, i, region, err)
 				}
 				// Several products can map to one dimension; the
 				// higher price errs on the safe side of a ceiling.
@@ -125,11 +164,15 @@ func FetchPrices(ctx context.Context, client *pricing.Client, region string) ([]
 			}
 		}
 	}
-	prices := make([]store.Price, 0, len(found))
+	var out Fetched
 	for _, d := range slices.Sorted(maps.Keys(found)) {
-		prices = append(prices, found[d])
+		if p := found[d]; plausible(region, d, p.USD) {
+			out.Prices = append(out.Prices, p)
+		} else {
+			out.Implausible = append(out.Implausible, p)
+		}
 	}
-	return prices, nil
+	return out, nil
 }
 
 // parseProduct reads one PriceList item of service code. ok is false for
@@ -144,7 +187,7 @@ func parseProduct(code, region, doc string) (store.Price, bool, error) {
 		return store.Price{}, false, nil
 	}
 	usage := attrs["usagetype"]
-	dim, ok := usageTypes[code][regionPrefix.ReplaceAllString(usage, "")]
+	dim, ok := dimensionOf(code, usage)
 	if size, isCache := attrs[cacheSizeAttribute]; code == "AmazonApiGateway" && isCache {
 		dim, ok = cost.APIGatewayCache(size), slices.Contains(cost.Dimensions(), cost.APIGatewayCache(size))
 	}

@@ -73,6 +73,9 @@ func TestPricesAreFetchedPerServiceAndRegionAndCached(t *testing.T) {
 	ctx := context.Background()
 	fake := awstest.NewBilling(t)
 	addPriceList(fake)
+	// Priced per 1,000 requests where the estimator expects per request:
+	// 1,000× the built-in price, so it is not used.
+	fake.AddProduct("AmazonS3", "us-east-1", "Requests-Tier1", nil, tier("0.005", "Requests"))
 	st := openStore(t)
 	clock := &fakeClock{now: time.Now()}
 	svc := newService(t, fake, st, clock, "us-east-1", "eu-west-1")
@@ -100,6 +103,9 @@ func TestPricesAreFetchedPerServiceAndRegionAndCached(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(store.Price{}, "FetchedAt")); diff != "" {
 		t.Errorf("stored prices (-want +got):\n%s", diff)
+	}
+	if _, _, ok := svc.Prices().UnitPrice("us-east-1", cost.S3Tier1Requests); ok {
+		t.Error("an implausible price (1,000× the built-in one) is used")
 	}
 
 	// One query per service and region, plus S3's second page; all to the

@@ -196,15 +196,21 @@ func (s *Service) RefreshPrices(ctx context.Context) error {
 	s.metrics.attempts.WithLabelValues(kindPrices).Inc()
 	var errs []error
 	for _, region := range s.cfg.Regions {
-		prices, err := FetchPrices(ctx, s.pricing, region)
+		fetched, err := FetchPrices(ctx, s.pricing, region)
 		if err == nil {
-			_, err = s.cfg.Store.ReplacePrices(ctx, region, prices)
+			_, err = s.cfg.Store.ReplacePrices(ctx, region, fetched.Prices)
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		s.log.Info("fetched AWS prices", zap.String("region", region), zap.Int("prices", len(prices)))
+		for _, p := range fetched.Implausible {
+			s.log.Warn("AWS price far from the built-in one, not used (a usage type whose unit the mapping misreads?)",
+				zap.String("region", region), zap.String("dimension", p.Dimension),
+				zap.String("usage_type", p.UsageType), zap.Float64("usd", p.USD))
+		}
+		s.log.Info("fetched AWS prices", zap.String("region", region), zap.Int("prices", len(fetched.Prices)),
+			zap.Int("implausible", len(fetched.Implausible)))
 	}
 	if err := s.cfg.Prices.Load(ctx, s.cfg.Store); err != nil {
 		errs = append(errs, fmt.Errorf("cannot load the fetched prices: %w", err))
