@@ -7,8 +7,8 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
