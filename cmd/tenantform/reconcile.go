@@ -89,6 +89,14 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 	})
 }
 
+// newEstimator prices plans: from the AWS Price List API's prices when
+// billing runs, else (and for what it lacks) from the built-in table.
+func newEstimator(awsSvc *awsServices) cost.Estimator {
+	est := cost.NewEstimator()
+	est.Source = awsSvc.priceSource()
+	return est
+}
+
 // newController is the reconciler over st and engine, configured from cfg.
 func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsServices, m *metrics.Reconciler, log *zap.Logger) *controller.Controller {
 	cc := controller.Config{
@@ -104,7 +112,7 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 		OperationTimeout:     cfg.TFOperationTimeout,
 		RunRetention:         cfg.RunRetention,
 		RunsPerProject:       cfg.RunsPerProject,
-		Estimator:            cost.Estimator{Usage: cost.DefaultUsage(), Source: awsSvc.priceSource()},
+		Estimator:            newEstimator(awsSvc),
 		Environment:          cfg.Environment,
 		Metrics:              m,
 		Logger:               log.Named("controller"),
