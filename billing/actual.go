@@ -23,7 +23,9 @@ const costMetric = "UnblendedCost"
 
 // MonthToDate is the Cost Explorer period of now's UTC month so far: from
 // the 1st to the end of today (End is exclusive), so today's partial costs
-// count and the 1st of a month is not an empty period.
+// count. Cost Explorer refuses an empty period (Start must be before End,
+// which End = today would break on the 1st) and an End past the beginning
+// of next month (which tomorrow never is).
 func MonthToDate(now time.Time) (start, end time.Time) {
 	u := now.UTC()
 	start = time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
