@@ -6,6 +6,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/cost"
+	"github.com/tenantform/tenantform/tf"
 )
 
 // TestBillingIsWiredWithAWS: with an AWS identity the reconciler gets the
@@ -30,8 +33,8 @@ func TestBillingIsWiredWithAWS(t *testing.T) {
 	if a.billing == nil || a.priceSource() == nil {
 		t.Fatal("with AWS credentials there is no billing service or price source")
 	}
-	if est := newEstimator(a); est.Source == nil {
-		t.Error("the reconciler's estimator has no price source")
+	if est := newEstimator(a); est.Source != a.priceSource() {
+		t.Error("the reconciler's estimator does not price from the billing service's cache")
 	}
 
 	dev, err := newAWSServices(ctx, cfg, nil, credentials.NewStaticCredentialsProvider("AKIDEMU", "emu", ""), nil, zap.NewNop())
@@ -41,10 +44,12 @@ func TestBillingIsWiredWithAWS(t *testing.T) {
 	if dev.billing != nil || dev.priceSource() != nil {
 		t.Error("against the emulator the billing service is built")
 	}
-	if est := newEstimator(dev); est.Source != nil {
-		t.Error("against the emulator the estimator has a price source")
-	}
-	if est := newEstimator(nil); est.Source != nil {
-		t.Error("without AWS the estimator has a price source")
+	// Without fetched prices every line says it used the built-in table.
+	for name, a := range map[string]*awsServices{"emulator": dev, "no AWS": nil} {
+		est := newEstimator(a)
+		line := est.Estimate("us-east-1", []tf.PlannedResource{{Address: "aws_s3_bucket.b", Type: "aws_s3_bucket"}}).Lines[0]
+		if line.Source != cost.BuiltInSource {
+			t.Errorf("%s: estimate line source %q, want %q", name, line.Source, cost.BuiltInSource)
+		}
 	}
 }

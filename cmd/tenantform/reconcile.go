@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantform/tenantform/billing"
 	"github.com/tenantform/tenantform/controller"
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/metrics"
@@ -91,9 +92,14 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 
 // newEstimator prices plans: from the AWS Price List API's prices when
 // billing runs, else (and for what it lacks) from the built-in table.
+// Without billing the source is an empty cache, so that every line still
+// says where its prices came from ("built-in table").
 func newEstimator(awsSvc *awsServices) cost.Estimator {
 	est := cost.NewEstimator()
 	est.Source = awsSvc.priceSource()
+	if est.Source == nil {
+		est.Source = &billing.PriceCache{}
+	}
 	return est
 }
 
