@@ -94,7 +94,8 @@ func (a *awsServices) priceSource() cost.PriceSource {
 	return a.billing.Prices()
 }
 
-// start runs the inventory refresher and the orphan sweep until ctx ends.
+// start runs the inventory refresher, the orphan sweep and billing (prices
+// and actual costs) until ctx ends.
 func (a *awsServices) start(ctx context.Context) {
 	if a == nil || a.refresher == nil {
 		return
