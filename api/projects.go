@@ -264,7 +264,11 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
 	}
-	s.writeProject(w, r, http.StatusOK, p)
+	v := view(p)
+	if v.Status.ActualMonthToDateUSD, err = s.projectActualUSD(r.Context(), c.key); err != nil {
+		return err
+	}
+	s.writeView(w, r, http.StatusOK, v)
 	return nil
 }
 
@@ -511,6 +515,9 @@ type statusView struct {
 	// Omitted lists what the API's response limits cut (see bounds.go);
 	// absent when nothing was.
 	Omitted []omission `json:"omitted,omitempty"`
+	// ActualMonthToDateUSD is what AWS charged this month so far (Cost
+	// Explorer), shown by GET of one project; absent when unknown.
+	ActualMonthToDateUSD *float64 `json:"actualMonthToDateUSD,omitempty"`
 }
 
 func view(p store.Project) projectView {
@@ -581,6 +588,10 @@ func nonNilMap[V any](m map[string]V) map[string]V {
 // generation: it versions the spec (what If-Match protects), not the
 // status, which changes under it as the reconciler works.
 func (s *server) writeProject(w http.ResponseWriter, r *http.Request, status int, p store.Project) {
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(p.Generation, 10)))
-	s.writeJSON(w, r, status, view(p))
+	s.writeView(w, r, status, view(p))
+}
+
+func (s *server) writeView(w http.ResponseWriter, r *http.Request, status int, v projectView) {
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(v.Generation, 10)))
+	s.writeJSON(w, r, status, v)
 }

@@ -21,6 +21,9 @@ type quotaView struct {
 	// MaxMonthlyCostPerProjectUSD caps each project's maxMonthlyCostUSD.
 	MaxMonthlyCostPerProjectUSD float64     `json:"maxMonthlyCostPerProjectUSD"`
 	Override                    quotaLimits `json:"override"`
+	// ActualMonthToDateUSD is what AWS charged this month so far for the
+	// user's projects (Cost Explorer); absent when unknown.
+	ActualMonthToDateUSD *float64 `json:"actualMonthToDateUSD,omitempty"`
 }
 
 // quotaLimits is a user's override, and the body of PUT …/quota. A null
@@ -54,6 +57,10 @@ func (s *server) quota(ctx context.Context, userID string) (quotaView, error) {
 	if err != nil {
 		return quotaView{}, err
 	}
+	actual, err := s.userActualUSD(ctx, userID)
+	if err != nil {
+		return quotaView{}, err
+	}
 	v := quotaView{
 		UserID:                      userID,
 		Projects:                    usage.Projects,
@@ -62,6 +69,7 @@ func (s *server) quota(ctx context.Context, userID string) (quotaView, error) {
 		MonthlyCostUSD:              usage.MonthlyCostUSD,
 		MaxMonthlyCostPerProjectUSD: s.cfg.MaxCostPerProjectUSD,
 		Override:                    quotaLimits(o),
+		ActualMonthToDateUSD:        actual,
 	}
 	if o.MaxResources != nil {
 		v.MaxResources = *o.MaxResources

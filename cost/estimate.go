@@ -34,6 +34,11 @@ type Line struct {
 	// Basis explains the figure in words and numbers, e.g. "provisioned:
 	// 5 RCU × 730 h × $0.00013 + 5 WCU × 730 h × $0.00065 + …".
 	Basis string `json:"basis"`
+	// Source says where the line's unit prices came from: the
+	// PriceSource's description, BuiltInSource, or both joined by " + ".
+	// It is set only when the Estimator has a Source, and empty on lines
+	// without a price.
+	Source string `json:"source,omitempty"`
 }
 
 // Estimate is the monthly cost of a whole plan.
@@ -51,6 +56,9 @@ type Estimate struct {
 type Estimator struct {
 	Prices PriceTable
 	Usage  Usage
+	// Source, when set, is asked for each price before Prices (see
+	// PriceSource). Nil prices from Prices alone.
+	Source PriceSource
 }
 
 // NewEstimator returns an estimator with the built-in prices and
@@ -71,13 +79,14 @@ func (e Estimator) Estimate(region string, resources []tf.PlannedResource) Estim
 	est := Estimate{Lines: make([]Line, 0, len(resources))}
 	var total int64
 	for _, r := range resources {
-		c, basis := e.line(region, r)
+		c, basis, source := e.line(region, r)
 		total += c
 		est.Lines = append(est.Lines, Line{
 			Address:    r.Address,
 			Type:       r.Type,
 			MonthlyUSD: float64(c) / 100,
 			Basis:      basis,
+			Source:     source,
 		})
 	}
 	est.MonthlyUSD = float64(total) / 100

@@ -103,27 +103,30 @@ var freePrefixes = []struct{ prefix, reason string }{
 	{"aws_iam_", iamNoCharge},
 }
 
-// line prices one resource: its monthly cost in cents and the Basis.
-func (e Estimator) line(region string, r tf.PlannedResource) (int64, string) {
+// line prices one resource: its monthly cost in cents, the Basis and the
+// source of its prices (see Line.Source).
+func (e Estimator) line(region string, r tf.PlannedResource) (int64, string, string) {
 	if price, ok := pricers[r.Type]; ok {
-		c := &calc{prices: e.Prices, region: region, factor: 1}
+		c := &calc{prices: e.Prices, source: e.Source, region: region, factor: 1}
 		price(c, attrs(r.Values), e.Usage)
-		return c.result()
+		cents, basis := c.result()
+		return cents, basis, c.sourceText()
 	}
 	if reason, ok := freeTypes[r.Type]; ok {
-		return 0, "free: " + reason
+		return 0, "free: " + reason, ""
 	}
 	for _, f := range freePrefixes {
 		if strings.HasPrefix(r.Type, f.prefix) {
-			return 0, "free: " + f.reason
+			return 0, "free: " + f.reason, ""
 		}
 	}
-	return 0, fmt.Sprintf("no price known for %s: counted as $0", r.Type)
+	return 0, fmt.Sprintf("no price known for %s: counted as $0", r.Type), ""
 }
 
 // calc accumulates one resource's sum and the words that explain it.
 type calc struct {
 	prices PriceTable
+	source PriceSource // nil: prices alone
 	region string
 
 	head  string   // what the figure rests on, e.g. "provisioned"
@@ -138,10 +141,22 @@ type calc struct {
 	// scaled is set when any term used a us-east-1 price times the region
 	// multiplier, so the Basis says so.
 	scaled bool
+	// sources are where the terms' prices came from, in order of first
+	// use, when the Estimator has a Source.
+	sources []string
 }
 
 // add prices qty units of d; what describes qty ("5 RCU × 730 h").
 func (c *calc) add(qty float64, what string, d Dimension) {
+	if c.source != nil {
+		if p, src, ok := c.source.UnitPrice(c.region, d); ok && checkPrice(p) == nil {
+			c.used(src)
+			c.usd += qty * p
+			c.terms = append(c.terms, fmt.Sprintf("%s × $%s", what, money(p)))
+			return
+		}
+		c.used(BuiltInSource)
+	}
 	p, m, ok := c.prices.price(c.region, d)
 	if !ok {
 		c.terms = append(c.terms, fmt.Sprintf("%s × no price for %s ($0)", what, d))
@@ -152,6 +167,22 @@ func (c *calc) add(qty float64, what string, d Dimension) {
 	}
 	c.usd += qty * p
 	c.terms = append(c.terms, fmt.Sprintf("%s × $%s", what, money(p)))
+}
+
+// used records that a term was priced from source.
+func (c *calc) used(source string) {
+	if !slices.Contains(c.sources, source) {
+		c.sources = append(c.sources, source)
+	}
+}
+
+// sourceText is Line.Source: "" without a PriceSource or when nothing was
+// priced (a free stage).
+func (c *calc) sourceText() string {
+	if c.free != "" {
+		return ""
+	}
+	return strings.Join(c.sources, " + ")
 }
 
 func (c *calc) note(format string, args ...any) {

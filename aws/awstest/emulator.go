@@ -12,6 +12,9 @@
 //
 // Everything else goes to kumo unchanged. Point SDK clients (BaseEndpoint
 // or AWS_ENDPOINT_URL) and terraform's provider endpoints at URL.
+//
+// Billing (billing.go), a separate fake, answers the Price List API's
+// GetProducts and Cost Explorer's GetCostAndUsage, which kumo lacks.
 package awstest
 
 import (

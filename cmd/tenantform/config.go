@@ -92,6 +92,13 @@ type Config struct {
 	// tenant role and required by the plan policy
 	// (AWS_PERMISSIONS_BOUNDARY_ARN); empty: none (emulators).
 	AWSPermissionsBoundaryARN string
+	// PricingRefreshInterval is how often unit prices are fetched from the
+	// AWS Price List API (PRICING_REFRESH_INTERVAL).
+	PricingRefreshInterval time.Duration
+	// CostExplorerInterval is how often the month-to-date actual cost of
+	// every project is read from Cost Explorer (COST_EXPLORER_INTERVAL);
+	// negative when "off".
+	CostExplorerInterval time.Duration
 	// AlertEmail receives budget and failure alerts (ALERT_EMAIL).
 	AlertEmail string
 	// AlertWebhookURL receives the same alerts as JSON (ALERT_WEBHOOK_URL).
@@ -357,6 +364,14 @@ var settings = []setting{
 		}
 		c.OrphanCleanup = m
 		return nil
+	}},
+	{name: "PRICING_REFRESH_INTERVAL", def: "24h", parse: durationVar(time.Hour, func(c *Config, d time.Duration) { c.PricingRefreshInterval = d })},
+	{name: "COST_EXPLORER_INTERVAL", def: "6h", parse: func(c *Config, v string) error {
+		if v == "off" {
+			c.CostExplorerInterval = -1
+			return nil
+		}
+		return durationVar(time.Hour, func(c *Config, d time.Duration) { c.CostExplorerInterval = d })(c, v)
 	}},
 	{name: "TF_CONCURRENCY", def: "2", parse: intVar(1, 256, func(c *Config, n int) { c.TFConcurrency = n })},
 	{name: "RESYNC_INTERVAL", def: "10m", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ResyncInterval = d })},

@@ -44,6 +44,8 @@ func TestDefaults(t *testing.T) {
 		AWSCostBudgetLimitUSD:  1000,
 		InventoryInterval:      5 * time.Minute,
 		OrphanCleanup:          aws.CleanupReport,
+		PricingRefreshInterval: 24 * time.Hour,
+		CostExplorerInterval:   6 * time.Hour,
 		TFConcurrency:          2,
 		ResyncInterval:         10 * time.Minute,
 		DriftCheckInterval:     6 * time.Hour,
@@ -110,6 +112,8 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		"AWS_COST_BUDGET_LIMIT":        "0",
 		"INVENTORY_INTERVAL":           "2m",
 		"ORPHAN_CLEANUP":               "delete",
+		"PRICING_REFRESH_INTERVAL":     "12h",
+		"COST_EXPLORER_INTERVAL":       "off",
 		"ALLOWED_RESOURCE_TYPES":       "aws_sqs_queue, aws_sns_topic",
 		"ALLOWED_DATA_SOURCES":         "aws_ami",
 		"AWS_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/TenantBoundary",
@@ -210,6 +214,8 @@ func TestEverySettingFromEnvironment(t *testing.T) {
 		DatabasePoolMode:          "transaction",
 		DatabaseDirectURL:         e["DATABASE_DIRECT_URL"],
 		DatabasePollInterval:      500 * time.Millisecond,
+		PricingRefreshInterval:    12 * time.Hour,
+		CostExplorerInterval:      -1,
 	}
 	got, err := parseConfig(modeServe, e.get)
 	if err != nil {
@@ -253,6 +259,8 @@ func TestBadValueNamesItsVariable(t *testing.T) {
 		{"AWS_ENDPOINT_URL", "localhost:4566", `AWS_ENDPOINT_URL="localhost:4566" is not an http(s) URL`},
 		{"INVENTORY_INTERVAL", "1s", `INVENTORY_INTERVAL="1s" must be at least 30s`},
 		{"ORPHAN_CLEANUP", "yes", `ORPHAN_CLEANUP="yes" is not "report" or "delete"`},
+		{"PRICING_REFRESH_INTERVAL", "5m", `PRICING_REFRESH_INTERVAL="5m" must be at least 1h0m0s`},
+		{"COST_EXPLORER_INTERVAL", "never", `COST_EXPLORER_INTERVAL="never" is not a duration such as 30s, 5m or 1h`},
 		{"TF_CONCURRENCY", "0", `TF_CONCURRENCY="0" must be between 1 and 256`},
 		{"RESYNC_INTERVAL", "10", `RESYNC_INTERVAL="10" is not a duration such as 30s, 5m or 1h`},
 		{"LEASE_DURATION", "1s", `LEASE_DURATION="1s" must be at least 3s`},

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantform/tenantform/billing"
 	"github.com/tenantform/tenantform/controller"
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/metrics"
@@ -89,6 +90,19 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 	})
 }
 
+// newEstimator prices plans: from the AWS Price List API's prices when
+// billing runs, else (and for what it lacks) from the built-in table.
+// Without billing the source is an empty cache, so that every line still
+// says where its prices came from ("built-in table").
+func newEstimator(awsSvc *awsServices) cost.Estimator {
+	est := cost.NewEstimator()
+	est.Source = awsSvc.priceSource()
+	if est.Source == nil {
+		est.Source = &billing.PriceCache{}
+	}
+	return est
+}
+
 // newController is the reconciler over st and engine, configured from cfg.
 func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsServices, m *metrics.Reconciler, log *zap.Logger) *controller.Controller {
 	cc := controller.Config{
@@ -104,7 +118,7 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 		OperationTimeout:     cfg.TFOperationTimeout,
 		RunRetention:         cfg.RunRetention,
 		RunsPerProject:       cfg.RunsPerProject,
-		Estimator:            cost.NewEstimator(),
+		Estimator:            newEstimator(awsSvc),
 		Environment:          cfg.Environment,
 		Metrics:              m,
 		Logger:               log.Named("controller"),

@@ -14,6 +14,8 @@ import (
 
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/aws"
+	"github.com/tenantform/tenantform/billing"
+	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/notify"
 	"github.com/tenantform/tenantform/store"
@@ -29,6 +31,9 @@ type awsServices struct {
 	creds     *aws.Credentials
 	refresher *aws.Refresher
 	orphans   *aws.Orphans
+	// billing fetches prices and actual costs; nil against the emulator,
+	// which has neither API.
+	billing *billing.Service
 }
 
 // newAWSServices builds the AWS services from the SDK's default chain (and
@@ -66,18 +71,40 @@ func newAWSServices(ctx context.Context, cfg Config, st *store.Store, static aws
 	if err != nil {
 		return nil, err
 	}
+	var bill *billing.Service
+	if static == nil {
+		bill, err = billing.New(billing.Config{Base: own, Regions: cfg.AWSAllowedRegions, Store: st,
+			PricesInterval: cfg.PricingRefreshInterval, ActualCostInterval: cfg.CostExplorerInterval,
+			Registerer: reg, Logger: log.Named("billing")})
+		if err != nil {
+			return nil, err
+		}
+	}
 	log.Info("AWS configured", zap.Bool("assumes_role", cfg.AWSRoleARN != ""),
 		zap.Strings("regions", cfg.AWSAllowedRegions), zap.String("orphan_cleanup", string(cfg.OrphanCleanup)))
-	return &awsServices{creds: creds, refresher: refresher, orphans: orphans}, nil
+	return &awsServices{creds: creds, refresher: refresher, orphans: orphans, billing: bill}, nil
 }
 
-// start runs the inventory refresher and the orphan sweep until ctx ends.
+// priceSource is the estimator's source of fetched prices, or nil (the
+// built-in table alone) without AWS.
+func (a *awsServices) priceSource() cost.PriceSource {
+	if a == nil || a.billing == nil {
+		return nil
+	}
+	return a.billing.Prices()
+}
+
+// start runs the inventory refresher, the orphan sweep and billing (prices
+// and actual costs) until ctx ends.
 func (a *awsServices) start(ctx context.Context) {
 	if a == nil || a.refresher == nil {
 		return
 	}
 	go a.refresher.Run(ctx)
 	go a.orphans.Run(ctx)
+	if a.billing != nil {
+		go a.billing.Run(ctx)
+	}
 }
 
 // orphanCounts feeds the orphaned and stray resource metrics.

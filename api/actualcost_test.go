@@ -1,0 +1,70 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/tenantform/tenantform/tf"
+)
+
+// TestActualCostBesideTheEstimate: once Cost Explorer's figures are
+// stored under the projects' Project tags (tf.ProjectTag, as AWS carries
+// them), GET of a project and the user's quota show the month-to-date
+// actual cost; before that, the field is absent rather than $0.
+func TestActualCostBesideTheEstimate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	alice, bob := e.token("alice", false), e.token("bob", false)
+	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
+	e.do("PUT", "/api/v1/users/alice/projects/two", alice, spec(1)).wantStatus(t, http.StatusCreated)
+	e.do("PUT", "/api/v1/users/bob/projects/demo", bob, spec(1)).wantStatus(t, http.StatusCreated)
+
+	actual := func(path, token string, status bool) (float64, bool) {
+		t.Helper()
+		r := e.do("GET", path, token, nil)
+		r.wantStatus(t, http.StatusOK)
+		var body struct {
+			ActualMonthToDateUSD *float64 `json:"actualMonthToDateUSD"`
+			Status               struct {
+				ActualMonthToDateUSD *float64 `json:"actualMonthToDateUSD"`
+			} `json:"status"`
+		}
+		r.decode(t, &body)
+		v := body.ActualMonthToDateUSD
+		if status {
+			v = body.Status.ActualMonthToDateUSD
+		}
+		if v == nil {
+			return 0, false
+		}
+		return *v, true
+	}
+	if v, ok := actual(projectPathAliceDemo, alice, true); ok {
+		t.Errorf("before Cost Explorer was asked, the project shows %v USD; want no figure", v)
+	}
+	if v, ok := actual("/api/v1/users/alice/quota", alice, false); ok {
+		t.Errorf("before Cost Explorer was asked, the quota shows %v USD; want no figure", v)
+	}
+
+	if err := e.st.ReplaceActualCosts(context.Background(), time.Now(), map[string]float64{
+		tf.ProjectTag("alice", "demo"): 1.5, tf.ProjectTag("alice", "two"): 2.25, tf.ProjectTag("bob", "demo"): 9,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path, token string
+		status      bool
+		want        float64
+	}{
+		{projectPathAliceDemo, alice, true, 1.5},
+		{"/api/v1/users/bob/projects/demo", bob, true, 9},
+		{"/api/v1/users/alice/quota", alice, false, 3.75},
+		{"/api/v1/users/bob/quota", bob, false, 9},
+	} {
+		if v, ok := actual(tt.path, tt.token, tt.status); !ok || v != tt.want {
+			t.Errorf("GET %s: actualMonthToDateUSD %v (present %v), want %v", tt.path, v, ok, tt.want)
+		}
+	}
+}

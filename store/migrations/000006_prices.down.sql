@@ -1,0 +1,3 @@
+DROP TABLE billing_refreshes;
+DROP TABLE project_actual_costs;
+DROP TABLE aws_prices;
