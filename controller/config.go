@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
@@ -87,6 +88,10 @@ type Config struct {
 	// Inventory reads the tagged AWS inventory (store). Nil: no tag-based
 	// drift check; the slow re-plan remains.
 	Inventory Inventory
+	// Strays deletes strays that no resource of the plan adopts (package
+	// aws, Orphans.Delete: it re-reads each one's live tags first). Nil:
+	// such strays are only reported.
+	Strays StrayRemover
 	// Environment is the Environment tag the engine renders, compared with
 	// the inventory's tags.
 	Environment string
@@ -176,6 +181,12 @@ type Credentials interface {
 // Inventory is the slice of the store holding the tagged AWS inventory.
 type Inventory interface {
 	ProjectInventory(ctx context.Context, projectTag string) (store.Inventory, error)
+}
+
+// StrayRemover deletes AWS resources tagged with a project that its state
+// does not hold and its configuration does not adopt.
+type StrayRemover interface {
+	Delete(ctx context.Context, items []store.InventoryItem) []aws.Removal
 }
 
 // Metrics are the reconciler's process metrics (package metrics).

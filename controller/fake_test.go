@@ -34,6 +34,8 @@ type fakeTerraform struct {
 	calls []string // "plan alice/demo", "apply alice/demo", ...
 	// applied records every planfile ApplySaved was given.
 	applied [][]byte
+	// imports records the import blocks each plan was given.
+	imports [][]tf.Import
 
 	// Hooks replace one operation's behaviour; nil keeps the default.
 	planHook func(ctx context.Context, p tf.Project) error
@@ -68,7 +70,10 @@ func desired(p tf.Project) []tf.PlannedResource {
 	sort.Strings(names)
 	for _, n := range names {
 		for _, m := range resourceBlock.FindAllStringSubmatch(p.Files[n], -1) {
-			out = append(out, tf.PlannedResource{Address: m[1] + "." + m[2], Type: m[1]})
+			// The name is the planned bucket or table name, as adoption
+			// reads it from a real plan.
+			out = append(out, tf.PlannedResource{Address: m[1] + "." + m[2], Type: m[1],
+				Values: map[string]any{"bucket": m[2], "name": m[2]}})
 		}
 	}
 	return out
@@ -145,6 +150,9 @@ func (f *fakeTerraform) writeState(ctx context.Context, workspace string, serial
 
 func (f *fakeTerraform) Plan(ctx context.Context, p tf.Project, _ *tf.Credentials) (*tf.Plan, error) {
 	f.record("plan", p)
+	f.mu.Lock()
+	f.imports = append(f.imports, p.Imports)
+	f.mu.Unlock()
 	if err := policy.CheckError(p.Files, policy.DefaultRules()); err != nil {
 		return nil, err
 	}

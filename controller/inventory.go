@@ -79,3 +79,70 @@ func (ps *pass) compareInventory(ctx context.Context) bool {
 	}
 	return cmp.Drifted()
 }
+
+// strays returns the resources tagged with the project in the inventory
+// that its state does not hold, with the state's addresses. Nothing when
+// there is no inventory, or its listing predates nothing (strays are only
+// ever found in a listing, never inferred from its absence).
+func (ps *pass) strays(ctx context.Context) ([]store.InventoryItem, map[string]bool) {
+	p := ps.p
+	if ps.c.cfg.Inventory == nil {
+		return nil, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	inState := map[string]bool{}
+	facts := aws.ProjectFacts{UserID: p.UserID, ProjectID: p.ProjectID, Region: p.Spec.Region,
+		PlatformTags: tf.PlatformTags(ps.tfp, ps.c.cfg.Environment)}
+	raw, exists, err := ps.c.store.TerraformState(dctx, ps.c.cfg.StateSchema, tf.WorkspaceName(p.UserID, p.ProjectID))
+	if err != nil {
+		return nil, nil
+	}
+	if exists {
+		resources, err := tf.ParseState(raw)
+		if err != nil {
+			return nil, nil
+		}
+		for _, r := range resources {
+			inState[r.Address] = true
+			facts.StateARNs = append(facts.StateARNs, r.ARN)
+		}
+	}
+	inv, err := ps.c.cfg.Inventory.ProjectInventory(dctx, tf.ProjectTag(p.UserID, p.ProjectID))
+	if err != nil {
+		return nil, nil
+	}
+	return aws.CompareProject(facts, inv).Strays, inState
+}
+
+// adoptStrays matches the project's strays with what the plan would create:
+// a stray with the type and name of a planned create is imported into that
+// address (tf.Project.Imports), so it is never created a second time; the
+// rest are deleted when a remover is configured. It reports whether the
+// project must be planned again with the imports.
+func (ps *pass) adoptStrays(ctx context.Context, plan *tf.Plan) bool {
+	if len(ps.tfp.Imports) > 0 {
+		return false
+	}
+	strays, inState := ps.strays(ctx)
+	if len(strays) == 0 {
+		return false
+	}
+	var creates []aws.PlannedCreate
+	for _, r := range plan.Summary.Resources {
+		if !inState[r.Address] {
+			creates = append(creates, aws.PlannedCreate{Address: r.Address, Type: r.Type, ID: aws.PlannedID(r.Type, r.Values)})
+		}
+	}
+	imports, unmatched := aws.Adopt(strays, creates)
+	if len(unmatched) > 0 && ps.c.cfg.Strays != nil {
+		for _, r := range ps.c.cfg.Strays.Delete(ctx, unmatched) {
+			ps.log.Warn("deleted a stray no resource of the configuration adopts", zap.String("arn", r.ARN), zap.Bool("deleted", r.Deleted))
+		}
+	}
+	for _, im := range imports {
+		ps.tfp.Imports = append(ps.tfp.Imports, tf.Import{To: im.To, ID: im.ID})
+		ps.log.Info("adopting a stray instead of creating it again", zap.String("address", im.To), zap.String("id", im.ID))
+	}
+	return len(imports) > 0
+}

@@ -38,6 +38,14 @@ func (ps *pass) converge(ctx context.Context) outcome {
 	if err != nil {
 		return ps.fail(err, ReasonPlanFailed)
 	}
+	if ps.adoptStrays(ctx, plan) {
+		// Plan again with the import blocks: the saved plan then adopts
+		// the strays rather than creating duplicates.
+		ps.runReason = "Adopt"
+		if plan, est, ref, err = ps.plan(ctx); err != nil {
+			return ps.fail(err, ReasonPlanFailed)
+		}
+	}
 	ps.st.PlannedResources, ps.st.PlannedMonthlyCostUSD = len(plan.Summary.Resources), est.MonthlyUSD
 	if out := ps.planPolicy(plan); out != nil {
 		return *out
@@ -46,7 +54,9 @@ func (ps *pass) converge(ctx context.Context) outcome {
 		return *blocked
 	}
 
-	if !plan.Summary.HasChanges() {
+	// An adopting plan may import without adding anything: it still
+	// has to be applied.
+	if !plan.Summary.HasChanges() && len(ps.tfp.Imports) == 0 {
 		return ps.ready(ctx, false)
 	}
 	if p.Spec.RequireApproval {

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
 	"github.com/tenantform/tenantform/tf/policy"
@@ -475,5 +478,72 @@ func TestPlanTimePolicy(t *testing.T) {
 	}
 	if n := h.fake.count("plan", "pp/cost"); n != 1 {
 		t.Fatalf("%d plans of a project blocked on an unknown cost across 3 resyncs, want 1", n)
+	}
+}
+
+// fakeInventory is a tagged inventory listing fixed items.
+type fakeInventory struct{ items []store.InventoryItem }
+
+func (f fakeInventory) ProjectInventory(_ context.Context, projectTag string) (store.Inventory, error) {
+	inv := store.Inventory{ListedAt: map[string]time.Time{"us-east-1": time.Now()}}
+	for _, it := range f.items {
+		if it.Tags["Project"] == projectTag {
+			inv.Items = append(inv.Items, it)
+		}
+	}
+	return inv, nil
+}
+
+// fakeRemover records the strays it is asked to delete.
+type fakeRemover struct {
+	mu      sync.Mutex
+	deleted []string
+}
+
+func (f *fakeRemover) Delete(_ context.Context, items []store.InventoryItem) []aws.Removal {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []aws.Removal
+	for _, it := range items {
+		f.deleted = append(f.deleted, it.ARN)
+		out = append(out, aws.Removal{ARN: it.ARN, Deleted: true})
+	}
+	return out
+}
+
+// A crash mid-apply left a bucket in AWS that the state does not hold. The
+// next plan adopts it (an import block into the address that declares it)
+// instead of creating it a second time; a stray the configuration does not
+// declare is deleted.
+func TestStraysAreAdoptedOrRemoved(t *testing.T) {
+	t.Parallel()
+	tags := map[string]string{"Project": tf.ProjectTag("s", "p"), "ManagedBy": "chart-app-platform", "UserId": "s", "ProjectId": "p"}
+	remover := &fakeRemover{}
+	h := newHarness(t, func(c *Config) {
+		c.Inventory = fakeInventory{items: []store.InventoryItem{
+			{ARN: "arn:aws:s3:::uploads", Type: "s3:bucket", Region: "us-east-1", Tags: tags},
+			{ARN: "arn:aws:s3:::leftover", Type: "s3:bucket", Region: "us-east-1", Tags: tags},
+		}}
+		c.Strays = remover
+	})
+	spec := oneResource()
+	spec.Files = map[string]string{"main.tf": `resource "aws_s3_bucket" "uploads" {}`}
+	h.put("s", "p", spec)
+	h.reconcileDue()
+	if p := h.get("s", "p"); p.Status.Phase != store.PhaseReady {
+		t.Fatalf("phase %s: %s", p.Status.Phase, p.Status.LastError)
+	}
+	if n := h.fake.count("plan", "s/p"); n != 2 {
+		t.Fatalf("%d plans, want 2 (the second with the import)", n)
+	}
+	want := []tf.Import{{To: "aws_s3_bucket.uploads", ID: "uploads"}}
+	if diff := cmp.Diff(want, h.fake.imports[1]); diff != "" {
+		t.Errorf("imports of the second plan (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"arn:aws:s3:::leftover"}, remover.deleted); diff != "" {
+		t.Errorf("deleted strays (-want +got):\n%s", diff)
+	}
+	if h.fake.count("apply", "s/p") != 1 || h.fake.resources("s/p") != 1 {
+		t.Errorf("applies %d, resources %d: want the bucket once", h.fake.count("apply", "s/p"), h.fake.resources("s/p"))
 	}
 }

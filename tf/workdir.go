@@ -67,6 +67,16 @@ type Project struct {
 	Variables map[string]any
 	// CreatedAt is the CreatedAt tag.
 	CreatedAt time.Time
+	// Imports adopt existing resources into the project's addresses
+	// (strays a crashed apply left in AWS), rendered as import blocks in a
+	// generated file: tenant files may not hold import blocks.
+	Imports []Import
+}
+
+// Import adopts the resource with id into the address To.
+type Import struct {
+	To string `json:"to"`
+	ID string `json:"id"`
 }
 
 func (p Project) validate() error {
@@ -120,6 +130,9 @@ type renderInput struct {
 	boundaryARN string
 }
 
+// importsFile holds the import blocks of Project.Imports.
+const importsFile = "tenantform_imports.tf.json"
+
 // boundaryOverrideFile is written into each module directory declaring
 // aws_iam_role resources; "_override" makes terraform merge it into them.
 const boundaryOverrideFile = "tenantform_boundary_override.tf.json"
@@ -145,6 +158,12 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 
 	out[providerFile] = nil
 	out[providerOverrideFile] = nil
+	out[importsFile] = nil
+	if len(in.project.Imports) > 0 {
+		if out[importsFile], err = marshalFile(map[string]any{"import": in.project.Imports}); err != nil {
+			return nil, err
+		}
+	}
 	if in.info.usesAWS {
 		if err := awsProviderFiles(in, out); err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/billing"
 	"github.com/tenantform/tenantform/controller"
 	"github.com/tenantform/tenantform/cost"
@@ -129,6 +130,9 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 	if awsSvc != nil && awsSvc.creds != nil {
 		cc.Credentials = awsSvc.creds
 		cc.Inventory = st
+		if cfg.OrphanCleanup == aws.CleanupDelete {
+			cc.Strays = awsSvc.orphans // strays nothing adopts are deleted like orphans
+		}
 	}
 	return controller.New(cc, st, engine)
 }
