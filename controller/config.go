@@ -59,8 +59,8 @@ type Config struct {
 	// CostBudgetLimitUSD bounds the estimated monthly cost of all projects
 	// together (AWS_COST_BUDGET_LIMIT). 0 disables the check.
 	CostBudgetLimitUSD float64
-	// MaxWorkersPerUser bounds the workers one user's projects hold while
-	// another user's project is due (MAX_WORKERS_PER_USER). Default 1.
+	// MaxWorkersPerUser bounds the workers (leases, across replicas) one
+	// user's projects hold at once (MAX_WORKERS_PER_USER). Default 1.
 	MaxWorkersPerUser int
 	// OperationTimeout is the deadline of every terraform operation
 	// (TF_OPERATION_TIMEOUT): on expiry terraform gets SIGINT, then is

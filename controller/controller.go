@@ -176,20 +176,17 @@ func (c *Controller) Run(ctx context.Context) error {
 	return nil
 }
 
-// claim leases the next due project, round-robin across users: first
-// among users below MaxWorkersPerUser, then, so that no worker idles while
-// work is due, anyone's. Keys in flight here are never claimed twice.
+// claim leases the next due project, round-robin across users, among users
+// holding fewer than MaxWorkersPerUser leases (across all replicas). The
+// cap is strict: a worker may idle while one user's many projects wait, so
+// that a second user's project, arriving while the first user's slow runs
+// hold workers, always finds one free (terraform runs are not preempted).
+// Keys in flight here are never claimed twice.
 func (c *Controller) claim(ctx context.Context) (store.Project, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	req := store.Claim{Owner: c.cfg.Owner, LeaseFor: c.cfg.LeaseDuration, Now: c.cfg.Clock.Now(),
-		InFlight: c.inFlightKeys(), MaxPerUser: c.cfg.MaxWorkersPerUser}
-	p, ok, err := c.store.ClaimDue(ctx, req)
-	if err != nil || ok {
-		return p, ok, err
-	}
-	req.MaxPerUser = 0
-	return c.store.ClaimDue(ctx, req)
+	return c.store.ClaimDue(ctx, store.Claim{Owner: c.cfg.Owner, LeaseFor: c.cfg.LeaseDuration, Now: c.cfg.Clock.Now(),
+		InFlight: c.inFlightKeys(), MaxPerUser: c.cfg.MaxWorkersPerUser})
 }
 
 func (c *Controller) inFlightKeys() []store.Key {

@@ -53,7 +53,9 @@ func (s *Store) ClaimDue(ctx context.Context, c Claim) (Project, bool, error) {
 			  AND NOT (p.user_id || '/' || p.project_id = ANY($4::text[]))
 			  AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now() OR p.lease_owner = $1)
 			  AND ($5::int <= 0 OR (SELECT count(*) FROM projects q
-					WHERE q.user_id = p.user_id AND q.lease_expires_at >= now()) < $5::int)
+					WHERE q.user_id = p.user_id AND q.lease_expires_at >= now()
+					  -- this replica's stale leases are not workers
+					  AND (q.lease_owner <> $1 OR q.user_id || '/' || q.project_id = ANY($4::text[]))) < $5::int)
 			ORDER BY uc.last_claimed_at NULLS FIRST, p.due_at
 			LIMIT 1
 			FOR UPDATE OF p SKIP LOCKED

@@ -91,6 +91,10 @@ func (b *Billing) Config(region string) awssdk.Config {
 		BaseEndpoint:     awssdk.String(b.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDBILLING", "billing-secret", ""),
 		RetryMaxAttempts: 1,
+		// A fresh connection per call: with one attempt, a keep-alive
+		// connection the server closed just as the client reused it would
+		// fail a test under load.
+		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 }
 
