@@ -57,6 +57,9 @@ type Controller struct {
 
 	wake chan struct{} // a buffered poke: "look for due work now"
 
+	interrupt     chan struct{} // closed by InterruptNow
+	interruptOnce sync.Once
+
 	mu        sync.Mutex
 	inFlight  map[store.Key]*flight // projects this process is reconciling
 	lastPrune time.Time
@@ -77,12 +80,13 @@ type flight struct {
 func New(cfg Config, st Store, engine Terraform) *Controller {
 	cfg = cfg.withDefaults()
 	return &Controller{
-		cfg:      cfg,
-		store:    st,
-		tf:       engine,
-		log:      cfg.Logger.With(zap.String("owner", cfg.Owner)),
-		wake:     make(chan struct{}, 1),
-		inFlight: map[store.Key]*flight{},
+		cfg:       cfg,
+		store:     st,
+		tf:        engine,
+		log:       cfg.Logger.With(zap.String("owner", cfg.Owner)),
+		wake:      make(chan struct{}, 1),
+		interrupt: make(chan struct{}),
+		inFlight:  map[store.Key]*flight{},
 	}
 }
 
@@ -113,10 +117,26 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer cancelWork()
 	go func() {
 		<-ctx.Done()
-		select {
-		case <-time.After(c.cfg.ShutdownGrace):
-			cancelWork()
-		case <-workCtx.Done():
+		deadline := time.Now().Add(c.cfg.ShutdownGrace)
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-time.After(time.Until(deadline)):
+				cancelWork()
+				return
+			case <-c.interrupt:
+				c.log.Warn("interrupting running terraform now (SIGINT: it releases its state lock)")
+				cancelWork()
+				return
+			case <-tick.C:
+				if n := c.running(); n > 0 {
+					c.log.Warn("waiting for running terraform to finish; press Ctrl-C again to interrupt it now",
+						zap.Int("operations", n), zap.Duration("interrupting_in", time.Until(deadline).Round(time.Second)))
+				}
+			case <-workCtx.Done():
+				return
+			}
 		}
 	}()
 
@@ -171,9 +191,36 @@ func (c *Controller) Run(ctx context.Context) error {
 		}()
 		c.maybePrune(ctx)
 	}
-	c.log.Info("reconciler stopping", zap.Duration("grace", c.cfg.ShutdownGrace))
+	if n := c.running(); n > 0 {
+		c.log.Warn("reconciler stopping: waiting for running terraform to finish before interrupting it; press Ctrl-C again to interrupt it now",
+			zap.Int("operations", n), zap.Duration("grace", c.cfg.ShutdownGrace))
+	} else {
+		c.log.Info("reconciler stopping")
+	}
 	workers.Wait()
 	return nil
+}
+
+// InterruptNow interrupts running terraform at once (SIGINT, so state
+// locks are released) instead of waiting out ShutdownGrace: a second
+// Ctrl-C. It only has effect once the controller is stopping.
+func (c *Controller) InterruptNow() {
+	c.interruptOnce.Do(func() { close(c.interrupt) })
+}
+
+// running counts the projects whose pass runs a terraform operation now.
+func (c *Controller) running() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, f := range c.inFlight {
+		f.mu.Lock()
+		if f.op != "" {
+			n++
+		}
+		f.mu.Unlock()
+	}
+	return n
 }
 
 // claim leases the next due project, round-robin across users, among users

@@ -547,3 +547,40 @@ func TestStraysAreAdoptedOrRemoved(t *testing.T) {
 		t.Errorf("applies %d, resources %d: want the bucket once", h.fake.count("apply", "s/p"), h.fake.resources("s/p"))
 	}
 }
+
+// Stopping waits for running terraform up to ShutdownGrace; a second Ctrl-C
+// (InterruptNow) interrupts it at once.
+func TestInterruptNowDuringShutdown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.ShutdownGrace = time.Minute; c.Clock = nil })
+	planning := make(chan struct{})
+	interrupted := make(chan struct{})
+	h.fake.planHook = func(ctx context.Context, p tf.Project) error {
+		close(planning)
+		<-ctx.Done()
+		close(interrupted)
+		return ctx.Err()
+	}
+	h.c = New(h.cfg, h.st, h.tf)
+	if _, _, err := h.st.PutSpec(context.Background(), h.key("i", "p"), oneResource(), nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { h.c.Run(ctx); close(stopped) }()
+	<-planning
+	cancel()
+	select {
+	case <-interrupted:
+		t.Fatal("terraform was interrupted before the grace period or a second Ctrl-C")
+	case <-time.After(300 * time.Millisecond):
+	}
+	start := time.Now()
+	h.c.InterruptNow()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reconciler did not stop after InterruptNow")
+	}
+	t.Logf("stopped %s after the second Ctrl-C", time.Since(start).Round(time.Millisecond))
+}

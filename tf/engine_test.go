@@ -204,6 +204,10 @@ resource "aws_s3_bucket" "b" {
 	if !errors.Is(err, ErrProviderNotInstallable) {
 		t.Fatalf("err = %s, want ErrProviderNotInstallable", describe(err))
 	}
+	// One sentence with the cause and the remedy comes first.
+	if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, "provider registry") || !strings.Contains(first, "TF_PROVIDER_MIRROR") {
+		t.Errorf("the first line does not name the cause and the remedy: %q", first)
+	}
 	var ce *CommandError
 	if !errors.As(err, &ce) || ce.Op != "init" || len(ce.Diagnostics) == 0 || !strings.Contains(ce.Diagnostics[0].Detail, "hashicorp/aws") {
 		t.Errorf("diagnostics should name the provider: %s", describe(err))

@@ -21,7 +21,7 @@ var (
 	// provider (not in the plugin cache or mirror, registry unreachable,
 	// no matching version). Retrying the same spec only helps once the
 	// operator fixes the cache, mirror or network.
-	ErrProviderNotInstallable = errors.New("a required terraform provider cannot be installed")
+	ErrProviderNotInstallable = errors.New("a required terraform provider cannot be installed: the reconciler cannot reach the provider registry (no network?) and no provider mirror holds it; an operator can put the provider in a filesystem mirror and set TF_PROVIDER_MIRROR")
 
 	// ErrPlanStale: terraform refused a saved plan because the state
 	// changed since the plan was made (another apply, a partial apply), or

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -65,6 +67,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the data directory: %w", err)
+	}
+	// Say what is busy in one line, before anything starts.
+	if err := checkDevResourcesFree(cfg); err != nil {
+		return err
 	}
 
 	// Everything below stops when ctx ends or when any part fails.
@@ -138,7 +144,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return err
 	})
 	g.Go(func() error {
-		err := newController(cfg, st, engine, awsSvc, recMetrics, log).Run(ctx)
+		c := newController(cfg, st, engine, awsSvc, recMetrics, log)
+		go interruptOnSecondSignal(ctx, c)
+		err := c.Run(ctx)
 		cancel(err)
 		return err
 	})
@@ -194,4 +202,32 @@ func withEnv(getenv func(string) string, name, value string) func(string) string
 		}
 		return getenv(k)
 	}
+}
+
+// checkDevResourcesFree refuses to start dev mode when its port or its
+// private PostgreSQL's data directory is taken (a second `tenantform dev`),
+// in one sentence, before anything is started.
+func checkDevResourcesFree(cfg Config) error {
+	if cfg.Port != 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
+		if err != nil {
+			return fmt.Errorf("port %d is already in use (another tenantform dev?); stop it, or set PORT to another port (PORT=0 picks a free one)", cfg.Port)
+		}
+		ln.Close()
+	}
+	if cfg.DatabaseURL != "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, "pg", "postmaster.pid"))
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || pid <= 0 {
+		return nil
+	}
+	if syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+		return fmt.Errorf("the data directory %s is in use by another tenantform dev (its PostgreSQL runs as pid %d); stop that one, or pass --data-dir with another directory", cfg.DataDir, pid)
+	}
+	return nil // a stale pid file: PostgreSQL recovers from it
 }

@@ -109,11 +109,32 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 func withSignals(f func(ctx context.Context) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	again := make(chan struct{})
+	ctx = context.WithValue(ctx, secondSignalKey{}, (<-chan struct{})(again))
 	go func() {
 		<-ctx.Done()
 		stop()
+		// A second signal interrupts running terraform at once (the
+		// reconciler sends it SIGINT, so state locks are released); a
+		// third ends the process.
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		<-sigs
+		close(again)
+		<-sigs
+		signal.Stop(sigs)
+		os.Exit(130)
 	}()
 	return f(ctx)
+}
+
+type secondSignalKey struct{}
+
+// secondSignal is closed when a second Ctrl-C (or SIGTERM) arrives after
+// the first stopped ctx; nil outside withSignals.
+func secondSignal(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(secondSignalKey{}).(<-chan struct{})
+	return ch
 }
 
 // newFlagSet returns a FlagSet for a subcommand that reports its own

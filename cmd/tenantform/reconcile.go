@@ -55,7 +55,9 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 	}
 	awsSvc.start(ctx)
 	log.Info("reconciler starting", zap.Int("concurrency", cfg.TFConcurrency), zap.String("version", buildVersion()))
-	err = newController(cfg, st, engine, awsSvc, recMetrics, log).Run(ctx)
+	c := newController(cfg, st, engine, awsSvc, recMetrics, log)
+	go interruptOnSecondSignal(ctx, c)
+	err = c.Run(ctx)
 	log.Info("reconciler stopped")
 	return err
 }
@@ -135,4 +137,15 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 		}
 	}
 	return controller.New(cc, st, engine)
+}
+
+// interruptOnSecondSignal has the reconciler interrupt running terraform at
+// once when a second Ctrl-C arrives while it waits for it to finish.
+func interruptOnSecondSignal(ctx context.Context, c *controller.Controller) {
+	again := secondSignal(ctx)
+	if again == nil {
+		return
+	}
+	<-again
+	c.InterruptNow()
 }
