@@ -61,6 +61,11 @@ const maxErrorDiagnostics = 5
 //	terraform plan failed: main.tf:1: No value for required variable: The root module input variable "n" is not set, ...
 func (e *CommandError) Error() string {
 	msg := "terraform " + e.Op + " failed"
+	if errors.Is(e.Err, ErrProviderNotInstallable) {
+		// The cause and the remedy first, in one sentence; terraform's
+		// own words follow.
+		msg = ErrProviderNotInstallable.Error() + "\n" + msg
+	}
 	errs := e.errorDiagnostics()
 	switch {
 	case len(errs) == 1:
