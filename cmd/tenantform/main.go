@@ -111,19 +111,32 @@ func withSignals(f func(ctx context.Context) error) error {
 	defer stop()
 	again := make(chan struct{})
 	ctx = context.WithValue(ctx, secondSignalKey{}, (<-chan struct{})(again))
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
 		stop()
 		// A second signal interrupts running terraform at once (the
 		// reconciler sends it SIGINT, so state locks are released); a
 		// third ends the process.
 		sigs := make(chan os.Signal, 2)
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-		<-sigs
-		close(again)
-		<-sigs
-		signal.Stop(sigs)
-		os.Exit(130)
+		defer signal.Stop(sigs)
+		select {
+		case <-sigs:
+			close(again)
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			os.Exit(130)
+		case <-done:
+		}
 	}()
 	return f(ctx)
 }
