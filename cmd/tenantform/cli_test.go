@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"go.uber.org/goleak"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +20,17 @@ import (
 	"github.com/tenantform/tenantform/tf/policy"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// TestMain fails the binary on leaked goroutines, except idle keep-alive
+// connections of HTTP clients: the in-process serve and reconcile of the
+// e2e tests build AWS SDK clients (whose default transport keeps idle
+// connections to the instance metadata endpoint it probed) that the test
+// cannot reach to close.
+func TestMain(m *testing.M) {
+	storetest.Main(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
 
 const cliTestSecret = "cli-test-secret-0123456789abcdef0123"
 

@@ -30,6 +30,9 @@ func TestContainmentEndToEnd(t *testing.T) {
 		memoryLimitMB = 2048
 		deadline      = 40 * time.Second
 	)
+	// The servers are child processes killed at the end: drop the
+	// client's idle connections to them, or they outlive the test.
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	bin := filepath.Join(t.TempDir(), "tenantform")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -33,6 +33,7 @@ func TestServeAndReconcileThroughPgBouncer(t *testing.T) {
 	if _, err := exec.LookPath("terraform"); err != nil && os.Getenv("TF_PATH") == "" {
 		t.Skip("needs terraform >= 1.5 on PATH or TF_PATH (.ci/run installs one)")
 	}
+	t.Cleanup(http.DefaultClient.CloseIdleConnections) // the servers stop at the end; their idle connections must not outlive the test
 	ctx := context.Background()
 	// Not t.TempDir(): as root PostgreSQL runs as an unprivileged user,
 	// and t.TempDir's parent is private.
