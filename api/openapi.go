@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// openAPIDocument is API.md as OpenAPI 3.0 (a string: embedded bytes
+// openAPIDocument is the API's contract as OpenAPI 3.0 (a string: embedded bytes
 // could be modified at run time). It is a file, not generated,
 // so that reviewers read the contract itself; TestOpenAPIMatchesRoutes
 // keeps its paths and methods equal to the router's.

@@ -152,7 +152,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// policyError is API.md's PolicyViolation answer.
+// policyError is the PolicyViolation answer (api/openapi.json).
 func policyError(violations []policy.Violation) *apiError {
 	noun := "problems"
 	if len(violations) == 1 {
@@ -468,7 +468,7 @@ func limitParam(raw string) (int, error) {
 	return n, nil
 }
 
-// projectView is API.md's project representation.
+// projectView is the project representation of api/openapi.json.
 type projectView struct {
 	UserID              string     `json:"userId"`
 	ProjectID           string     `json:"projectId"`

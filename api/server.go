@@ -1,4 +1,4 @@
-// Package api is tenantform's HTTP API, the contract of API.md: gorilla/mux
+// Package api is tenantform's HTTP API, the contract that api/openapi.json describes (served at /openapi.json): gorilla/mux
 // routes, JWT authentication and per-user scoping, strict request decoding
 // and validation, the JSON error envelope, CORS, per-user rate limiting,
 // request logging, and the OpenAPI document that describes all of it.
@@ -106,7 +106,7 @@ const (
 	// maxTTLMinutes (30 days) keeps a forgotten project from living on
 	// for years through one large ttlMinutes or extend.
 	maxTTLMinutes = 30 * 24 * 60
-	// maxListLimit is API.md's page size bound.
+	// maxListLimit is the largest page the contract allows.
 	maxListLimit     = 500
 	defaultListLimit = 100
 	// readyTimeout bounds /readyz so a hung database makes it fail, not

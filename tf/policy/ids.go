@@ -2,7 +2,7 @@ package policy
 
 import "regexp"
 
-// idPattern is the rule for user and project ids (API.md). Both end up in
+// idPattern is the rule for user and project ids (the API's path parameters; see api/openapi.json). Both end up in
 // AWS tag values, STS role session names and Terraform workspace names, so
 // the API refuses other ids and the engine checks again before using them.
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
