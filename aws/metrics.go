@@ -32,9 +32,13 @@ func newInventoryMetrics(reg prometheus.Registerer, regions []string) *inventory
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
 		}, []string{"region"}),
 	}
+	// Known label values are exported from the start (at 0), so that a
+	// region that was never listed shows as such rather than as no data.
 	for _, r := range regions {
 		m.listings.WithLabelValues(r)
 		m.failures.WithLabelValues(r)
+		m.resources.WithLabelValues(r)
+		m.duration.WithLabelValues(r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.listings, m.failures, m.resources, m.duration)

@@ -3,7 +3,8 @@ package metrics_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/metrics"
 )
 
@@ -107,10 +109,7 @@ func fullCollectors(t testing.TB, d db, maxSeries int) []prometheus.Collector {
 	rec.ObserveTerraform("apply", 30*time.Second)
 	rec.ObserveStartLatency(time.Now().Add(-time.Second), time.Now())
 	rec.SetLeasesHeld(3)
-	aws := metrics.NewAWS()
-	aws.ObserveSTSCall(nil)
-	aws.ObserveSTSCacheHit()
-	aws.ObserveTaggingCall(errors.New("throttled"))
+	awsCollectors := awsMetrics(t, d)
 	h := metrics.NewHTTP(maxSeries)
 	// One request through the middleware, so the HTTP vectors have series.
 	srv := httptest.NewServer(h.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +124,36 @@ func fullCollectors(t testing.TB, d db, maxSeries int) []prometheus.Collector {
 	}
 	resp.Body.Close()
 	state := metrics.NewState(d.st, metrics.StateConfig{MaxSeries: maxSeries, BudgetUSD: 1000, Inventory: inventory{1, 2}})
-	return []prometheus.Collector{state, rec, aws, h}
+	return append([]prometheus.Collector{state, rec, h}, awsCollectors...)
+}
+
+// collectorCapture is a Registerer that keeps what is registered on it.
+type collectorCapture struct{ cs []prometheus.Collector }
+
+func (c *collectorCapture) Register(col prometheus.Collector) error {
+	c.cs = append(c.cs, col)
+	return nil
+}
+func (c *collectorCapture) MustRegister(cols ...prometheus.Collector) { c.cs = append(c.cs, cols...) }
+func (c *collectorCapture) Unregister(prometheus.Collector) bool      { return false }
+
+// awsMetrics are the collectors the aws package's credentials, inventory
+// and orphan services register in a process: built the way cmd/tenantform
+// builds them, so the dashboard may only use what they really export.
+func awsMetrics(t testing.TB, d db) []prometheus.Collector {
+	t.Helper()
+	capture := &collectorCapture{}
+	base := awssdk.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")}
+	if _, err := aws.NewCredentials(aws.CredentialsConfig{Base: base, Registerer: capture}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aws.NewRefresher(aws.InventoryConfig{Base: base, Regions: []string{"us-east-1"}, Store: d.st, Registerer: capture}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aws.NewOrphans(aws.OrphanConfig{Base: base, Store: d.st, Registerer: capture}); err != nil {
+		t.Fatal(err)
+	}
+	return capture.cs
 }
 
 // queries are the PromQL expressions of the dashboard and the alert rules,

@@ -67,10 +67,6 @@ func TestNilReconcilerIgnoresHooks(t *testing.T) {
 	r.ObserveTerraform("plan", time.Second)
 	r.ObserveStartLatency(time.Now(), time.Now())
 	r.SetLeasesHeld(1)
-	var a *metrics.AWS
-	a.ObserveSTSCall(nil)
-	a.ObserveSTSCacheHit()
-	a.ObserveTaggingCall(nil)
 }
 
 func TestRateLimitedUsersAreCapped(t *testing.T) {
