@@ -1,8 +1,6 @@
 package metrics_test
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -94,33 +92,5 @@ tenantform_http_rate_limited_requests_total{user="b"} 1
 `
 	if err := testutil.CollectAndCompare(h, strings.NewReader(want), "tenantform_http_rate_limited_requests_total"); err != nil {
 		t.Error(err)
-	}
-}
-
-func TestMetricsServerServesAndStops(t *testing.T) {
-	t.Parallel()
-	srv, err := metrics.Listen("127.0.0.1:0", metrics.NewRegistry("9.9.9", metrics.NewReconciler(nil)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := metrics.Listen(srv.Addr().String(), metrics.NewRegistry("x"), nil); err == nil || !strings.Contains(err.Error(), "METRICS_PORT") {
-		t.Errorf("second listener on a taken port: %v, want an error naming METRICS_PORT", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	resp, err := http.Get("http://" + srv.Addr().String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `tenantform_build_info{goversion=`) ||
-		!strings.Contains(string(body), `version="9.9.9"`) || !strings.Contains(string(body), "tenantform_reconciles_total") {
-		t.Errorf("GET /metrics: %d\n%s", resp.StatusCode, body)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Serve after cancel: %v", err)
 	}
 }

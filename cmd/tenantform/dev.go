@@ -127,7 +127,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	httpMetrics, recMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries), metrics.NewReconciler(nil)
 	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics, recMetrics)
 	// Loopback only: dev mode is for the machine it runs on.
-	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)),
+	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)), "PORT",
 		newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
 	if err != nil {
 		return err

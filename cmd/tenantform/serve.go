@@ -32,7 +32,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics)
 	// All interfaces: Heroku's router and container runtimes connect from
 	// outside the dyno.
-	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.Port)), newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
+	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.Port)), "PORT", newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -150,12 +150,14 @@ func newNotifier(cfg Config, st *store.Store, log *zap.Logger) (*notify.Service,
 	return notify.New(nc, st)
 }
 
-// serveMetrics serves reg on METRICS_PORT (the reconciler's /metrics)
-// until ctx ends.
+// serveMetrics serves reg at /metrics on METRICS_PORT (the reconciler has
+// no API) until ctx ends. A taken port fails start-up.
 func serveMetrics(ctx context.Context, cfg Config, reg *prometheus.Registry, log *zap.Logger) error {
-	srv, err := metrics.Listen(net.JoinHostPort("", strconv.Itoa(cfg.MetricsPort)), reg, log)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.MetricsPort)), "METRICS_PORT", mux, time.Second, log.Named("metrics"))
 	if err != nil {
-		return fmt.Errorf("cannot serve metrics (set METRICS_PORT to another port): %w", err)
+		return err
 	}
 	log.Info("metrics listening", zap.Int("port", srv.Addr().Port))
 	go srv.Serve(ctx)

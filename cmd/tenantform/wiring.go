@@ -130,10 +130,12 @@ type httpServer struct {
 
 // listenHTTP binds addr at once, so that a taken port fails start-up
 // (before anything is announced) rather than later in a goroutine.
-func listenHTTP(addr string, h http.Handler, grace time.Duration, log *zap.Logger) (*httpServer, error) {
+//
+// portSetting names the variable that chose the port, for the message.
+func listenHTTP(addr, portSetting string, h http.Handler, grace time.Duration, log *zap.Logger) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s (set PORT to another port): %w", addr, err)
+		return nil, fmt.Errorf("cannot listen on %s (set %s to another port): %w", addr, portSetting, err)
 	}
 	return &httpServer{
 		srv: &http.Server{
