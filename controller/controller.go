@@ -45,6 +45,9 @@ type Terraform interface {
 	ApplySaved(ctx context.Context, p tf.Project, planfile []byte, creds *tf.Credentials) (*tf.Result, error)
 	Destroy(ctx context.Context, p tf.Project, creds *tf.Credentials) (*tf.Result, error)
 	Outputs(ctx context.Context, p tf.Project, creds *tf.Credentials) (map[string]any, error)
+	// RemoveWorkdir drops the project's working directory (a cache) once
+	// the project is destroyed.
+	RemoveWorkdir(ctx context.Context, p tf.Project) error
 }
 
 // Controller claims due projects and reconciles them with a bounded pool of

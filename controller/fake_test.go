@@ -231,6 +231,11 @@ func (f *fakeTerraform) Outputs(ctx context.Context, p tf.Project, _ *tf.Credent
 	return map[string]any{"resources": float64(len(addrs))}, nil
 }
 
+func (f *fakeTerraform) RemoveWorkdir(_ context.Context, p tf.Project) error {
+	f.record("rmworkdir", p)
+	return nil
+}
+
 // resources is how many resources the fake state of key holds.
 func (f *fakeTerraform) resources(key string) int {
 	user, project, _ := strings.Cut(key, "/")

@@ -277,6 +277,9 @@ func (ps *pass) destroy(ctx context.Context, reason, why string, stateOnly bool)
 	if err := ps.c.store.DropTerraformState(dctx, ps.c.cfg.StateSchema, workspace); err != nil {
 		return ps.destroyFailed(fmt.Errorf("cannot drop the terraform workspace: %w", err))
 	}
+	if err := ps.c.tf.RemoveWorkdir(dctx, ps.tfp); err != nil {
+		ps.log.Warn("cannot remove the project's work directory", zap.Error(err)) // a cache: not worth a retry
+	}
 	ps.st.Message = why
 	ps.st.ResourceCount, ps.st.EstimatedMonthlyCostUSD = 0, 0
 	ps.releaseReservation()

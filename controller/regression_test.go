@@ -198,6 +198,9 @@ func TestFailingDestroy(t *testing.T) {
 	if h.fake.resources("d/p") != 0 {
 		t.Fatal("resources left in state")
 	}
+	if n := h.fake.count("rmworkdir", "d/p"); n != 1 {
+		t.Errorf("the work directory was removed %d times, want once", n)
+	}
 }
 
 // A project whose stored variables do not decode can still be deleted.
@@ -373,6 +376,9 @@ func TestDeleteCancelsPlan(t *testing.T) {
 	}
 	if n := h.fake.count("destroy", "c/p"); n != 0 {
 		t.Fatalf("terraform destroy ran %d times for an empty state", n)
+	}
+	if n := h.fake.count("rmworkdir", "c/p"); n != 1 {
+		t.Errorf("the work directory was removed %d times, want once", n)
 	}
 }
 

@@ -216,3 +216,23 @@ resource "aws_s3_bucket" "b" {
 		t.Error("classified as a lock error too")
 	}
 }
+
+// RemoveWorkdir drops a destroyed project's cached work directory; a
+// missing one is fine.
+func TestRemoveWorkdir(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, "")
+	p := Project{UserID: "ivy", ProjectID: "gone", Files: map[string]string{"main.tf": `resource "terraform_data" "a" {}`}}
+	mustPlan(t, e, p, nil)
+	if _, err := os.Stat(e.workdir(p)); err != nil {
+		t.Fatalf("no work directory after a plan: %v", err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := e.RemoveWorkdir(testContext(t), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(e.workdir(p)); !os.IsNotExist(err) {
+		t.Fatalf("work directory still there: %v", err)
+	}
+}

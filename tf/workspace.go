@@ -183,3 +183,19 @@ func (e *Engine) DeleteWorkspace(ctx context.Context, p Project) error {
 	e.log.Info("deleted terraform workspace", zap.String("workspace", ws), zap.Bool("existed", err == nil))
 	return nil
 }
+
+// RemoveWorkdir removes the project's working directory, a cache, once the
+// project is gone: the reconciler drops an emptied workspace's state itself
+// (without running terraform), and nothing else would ever delete the
+// directory. Removing a missing one succeeds.
+func (e *Engine) RemoveWorkdir(ctx context.Context, p Project) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	unlock, err := e.projects.lock(ctx, p.workspace())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return os.RemoveAll(e.workdir(p))
+}
