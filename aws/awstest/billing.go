@@ -13,6 +13,7 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -84,16 +85,20 @@ func NewBilling(t testing.TB) *Billing {
 }
 
 // Config is an SDK configuration for the fake: dummy static credentials,
-// region, and no client-side retries (an injected failure is seen once).
+// region, and no retries of what the fake answers (an injected failure is
+// seen once). Only a broken connection is retried, as the SDK would: under
+// load a read could fail on loopback and make a test flaky.
 func (b *Billing) Config(region string) awssdk.Config {
 	return awssdk.Config{
-		Region:           region,
-		BaseEndpoint:     awssdk.String(b.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDBILLING", "billing-secret", ""),
-		RetryMaxAttempts: 1,
-		// A fresh connection per call: with one attempt, a keep-alive
-		// connection the server closed just as the client reused it would
-		// fail a test under load.
+		Region:       region,
+		BaseEndpoint: awssdk.String(b.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDBILLING", "billing-secret", ""),
+		Retryer: func() awssdk.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+			})
+		},
 		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 }
