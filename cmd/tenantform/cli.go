@@ -30,17 +30,20 @@ const clientTimeout = 30 * time.Second
 // clientOptions are the flags every client verb takes.
 type clientOptions struct {
 	url, token, user, output string
+	// getenv supplies TENANTFORM_TOKEN after parsing: the token is never a
+	// flag default, so -h and usage errors cannot print it.
+	getenv func(string) string
 }
 
 // addClientFlags registers the common flags on fs.
 func addClientFlags(fs *flag.FlagSet, getenv func(string) string) *clientOptions {
-	o := &clientOptions{}
+	o := &clientOptions{getenv: getenv}
 	def := getenv("TENANTFORM_URL")
 	if def == "" {
 		def = defaultClientURL
 	}
 	fs.StringVar(&o.url, "url", def, "API base URL (TENANTFORM_URL)")
-	fs.StringVar(&o.token, "token", getenv("TENANTFORM_TOKEN"), "API token (TENANTFORM_TOKEN; \"tenantform token --user U\" prints one)")
+	fs.StringVar(&o.token, "token", "", "API token (default: $TENANTFORM_TOKEN; \"tenantform token --user U\" prints one)")
 	fs.StringVar(&o.user, "user", "", "user whose projects to act on (default: the token's user; other users need an admin token)")
 	fs.StringVar(&o.output, "o", "table", "output format: table, json or yaml")
 	return o
@@ -87,12 +90,15 @@ type apiClient struct {
 func newAPIClient(o *clientOptions, hc *http.Client) (*apiClient, error) {
 	u, err := url.Parse(strings.TrimSuffix(o.url, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--url (TENANTFORM_URL) %q is not an http(s) URL such as %s", o.url, defaultClientURL)
+		return nil, fmt.Errorf("%w: --url (TENANTFORM_URL) %q is not an http(s) URL such as %s", errUsage, o.url, defaultClientURL)
 	}
 	switch o.output {
 	case "table", "json", "yaml":
 	default:
-		return nil, fmt.Errorf("-o %q: use table, json or yaml", o.output)
+		return nil, fmt.Errorf("%w: -o %q: use table, json or yaml", errUsage, o.output)
+	}
+	if o.token == "" && o.getenv != nil {
+		o.token = o.getenv("TENANTFORM_TOKEN")
 	}
 	if o.token == "" {
 		return nil, errors.New("no token: set TENANTFORM_TOKEN or pass --token (`tenantform token --user NAME` prints one)")

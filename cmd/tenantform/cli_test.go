@@ -273,12 +273,22 @@ func TestCLIErrors(t *testing.T) {
 	e.run(alice, "projects", "apply").want(t, 2, "-f FILE|DIR is required")
 	e.run(alice, "projects", "apply", "-f", dir, "--watch", "--interval", "0s").want(t, 1, "--interval 0s is too short")
 	e.run(alice, "projects", "get").want(t, 2, "wrong number of arguments")
-	e.run(alice, "projects", "get", "demo", "-o", "xml").want(t, 1, `-o "xml": use table, json or yaml`)
+	e.run(alice, "projects", "get", "demo", "-o", "xml").want(t, 2, `-o "xml": use table, json or yaml`)
+	e.run(alice, "projects", "get", "demo", "--url", "ftp://x").want(t, 2, "is not an http(s) URL")
 	e.run("", "projects", "list").want(t, 1, "no token: set TENANTFORM_TOKEN")
 	e.run("not-a-jwt", "projects", "list").want(t, 1, "pass --user")
 	e.run(alice, "projects", "frob").want(t, 2, `unknown verb "frob"`)
 	e.run(alice, "projects", "--help").want(t, 0, "Verbs:", "TENANTFORM_URL")
 	e.run(alice, "logs", "--help").want(t, 0, "Usage: tenantform logs PROJECT [RUN]", "TENANTFORM_TOKEN")
+	// The token is a secret: no help text or usage error may print it.
+	for _, args := range [][]string{
+		{"projects", "--help"}, {"projects", "get", "-h"}, {"projects", "list", "--bogus"},
+		{"runs", "-h"}, {"logs", "-h"}, {"projects", "get", "demo", "-o", "xml"},
+	} {
+		if r := e.run(alice, args...); strings.Contains(r.stdout+r.stderr, alice) {
+			t.Errorf("tenantform %s printed the token:\n%s%s", strings.Join(args, " "), r.stdout, r.stderr)
+		}
+	}
 
 	// Another user's token against alice's projects: the server's 404.
 	e.run(e.token("bob", false), "projects", "get", "demo", "--user", "alice").want(t, 1, "NotFound (HTTP 404)")

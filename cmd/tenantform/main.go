@@ -95,6 +95,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		// A bare errUsage follows a message already printed (flag's own);
+		// a wrapped one carries its message.
+		if err != errUsage {
+			fmt.Fprintf(stderr, "tenantform %s: %v\n", cmd, err)
+		}
 		return 2
 	default:
 		fmt.Fprintf(stderr, "tenantform %s: %v\n", cmd, err)
