@@ -38,47 +38,6 @@ type Claim struct {
 	MaxPerUser int
 }
 
-// ClaimDue leases the due project of the user served longest ago, so that
-// claiming is round-robin across users with due work. FOR UPDATE SKIP
-// LOCKED lets any number of reconcilers claim concurrently.
-func (s *Store) ClaimDue(ctx context.Context, c Claim) (Project, bool, error) {
-	inflight := make([]string, len(c.InFlight))
-	for i, k := range c.InFlight {
-		inflight[i] = k.String()
-	}
-	p, err := scanProject(s.pool.QueryRow(ctx, `WITH candidate AS (
-			SELECT p.user_id, p.project_id FROM projects p
-			LEFT JOIN user_claims uc ON uc.user_id = p.user_id
-			WHERE p.due_at <= $3
-			  AND NOT (p.user_id || '/' || p.project_id = ANY($4::text[]))
-			  AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now() OR p.lease_owner = $1)
-			  AND ($5::int <= 0 OR (SELECT count(*) FROM projects q
-					WHERE q.user_id = p.user_id AND q.lease_expires_at >= now()
-					  -- this replica's stale leases are not workers
-					  AND (q.lease_owner <> $1 OR q.user_id || '/' || q.project_id = ANY($4::text[]))) < $5::int)
-			ORDER BY uc.last_claimed_at NULLS FIRST, p.due_at
-			LIMIT 1
-			FOR UPDATE OF p SKIP LOCKED
-		), claimed AS (
-			UPDATE projects SET lease_owner = $1, lease_token = gen_random_uuid(),
-				lease_expires_at = now() + make_interval(secs => $2::float8)
-			FROM candidate c WHERE projects.user_id = c.user_id AND projects.project_id = c.project_id
-			RETURNING projects.*
-		), served AS (
-			INSERT INTO user_claims (user_id, last_claimed_at) SELECT user_id, clock_timestamp() FROM claimed
-			ON CONFLICT (user_id) DO UPDATE SET last_claimed_at = EXCLUDED.last_claimed_at
-		)
-		SELECT `+projectColumns+` FROM claimed`,
-		c.Owner, c.LeaseFor.Seconds(), micro(c.Now), inflight, c.MaxPerUser))
-	if errors.Is(err, ErrNotFound) {
-		return Project{}, false, nil
-	}
-	if err != nil {
-		return Project{}, false, err
-	}
-	return p, true, nil
-}
-
 // QueueDepth counts the projects that are due and not leased.
 func (s *Store) QueueDepth(ctx context.Context, now time.Time) (int, error) {
 	var n int
@@ -92,10 +51,15 @@ func (s *Store) QueueDepth(ctx context.Context, now time.Time) (int, error) {
 // the caller's clock (it computed it); lease expiry with the database's.
 func (s *Store) NextDueAt(ctx context.Context, now time.Time) (time.Duration, bool, error) {
 	var due, lease *float64
+	// Index probes (projects_due_unleased; projects_lease_expires for the
+	// few leased rows), not a scan: this runs after every pass, whatever
+	// the table's size.
 	err := s.pool.QueryRow(ctx, `SELECT
-			extract(epoch FROM min(due_at) FILTER (WHERE lease_expires_at IS NULL OR lease_expires_at < now()) - $1::timestamptz),
-			extract(epoch FROM min(lease_expires_at) FILTER (WHERE lease_expires_at >= now()) - now())
-		FROM projects`, micro(now)).Scan(&due, &lease)
+			extract(epoch FROM LEAST(
+				(SELECT min(due_at) FROM projects WHERE lease_expires_at IS NULL),
+				(SELECT min(due_at) FROM projects WHERE lease_expires_at < now())) - $1::timestamptz),
+			(SELECT extract(epoch FROM min(lease_expires_at) - now()) FROM projects WHERE lease_expires_at >= now())`,
+		micro(now)).Scan(&due, &lease)
 	if err != nil {
 		return 0, false, translate(err)
 	}

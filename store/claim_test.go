@@ -1,0 +1,108 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tenantform/tenantform/store"
+)
+
+// seedDue copies the project key n times under new project ids (key's
+// project id with a number appended), all due at due: a backlog made in one
+// statement instead of n PUTs.
+func seedDue(t *testing.T, s *store.Store, key store.Key, n int, due time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	steps := []struct {
+		sql  string
+		args []any
+	}{
+		{`CREATE TEMP TABLE seed ON COMMIT DROP AS SELECT p.* FROM projects p, generate_series(1, $3::int) WHERE p.user_id = $1 AND p.project_id = $2`, []any{key.UserID, key.ProjectID, n}},
+		{`CREATE TEMP SEQUENCE seed_n`, nil},
+		{`UPDATE seed SET project_id = project_id || '-' || nextval('seed_n'), uid = gen_random_uuid(), due_at = $1`, []any{due}},
+		{"", nil}, // INSERT of the copies, below
+		{`DROP SEQUENCE seed_n`, nil},
+	}
+	for _, st := range steps {
+		if st.sql == "" {
+			// Generated columns cannot be copied: name the others.
+			var cols string
+			if err := tx.QueryRow(ctx, `SELECT string_agg(quote_ident(column_name), ',' ORDER BY ordinal_position)
+				FROM information_schema.columns
+				WHERE table_schema = current_schema() AND table_name = 'projects' AND is_generated = 'NEVER'`).Scan(&cols); err != nil {
+				t.Fatal(err)
+			}
+			st.sql = "INSERT INTO projects (" + cols + ") SELECT " + cols + " FROM seed"
+		}
+		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.sql, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClaimIgnoresOneUsersBacklog: 15,000 due projects of one user do not
+// delay another user's single project by more than one worker slot, and the
+// claim's work (rows its plan touches, measured by EXPLAIN ANALYZE, so
+// independent of the machine's speed) does not grow with that backlog.
+func TestClaimIgnoresOneUsersBacklog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 15,000 projects")
+	}
+	ctx := context.Background()
+	s := openStore(t)
+	alice := store.Key{UserID: "alice", ProjectID: "p"}
+	bob := store.Key{UserID: "bob", ProjectID: "one"}
+	for _, k := range []store.Key{alice, bob} {
+		if _, _, err := s.PutSpec(ctx, k, spec(1), nil, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Bob's project falls due after all of alice's, so due order alone
+	// would serve alice's whole backlog first.
+	if _, err := s.Pool().Exec(ctx, `UPDATE projects SET due_at = $1 WHERE user_id = 'bob'`, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(2 * time.Minute)
+	c := store.Claim{Owner: "r1", LeaseFor: time.Minute, Now: now, MaxPerUser: 2}
+
+	seedDue(t, s, alice, 999, t0)
+	small, err := s.PickUsersRowsTouched(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedDue(t, s, store.Key{UserID: "alice", ProjectID: "p-1"}, 14000, t0)
+	if _, err := s.Pool().Exec(ctx, `ANALYZE projects`); err != nil {
+		t.Fatal(err)
+	}
+	large, err := s.PickUsersRowsTouched(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("claim work: %d rows at 1,000 due projects of one user, %d at 15,000", small, large)
+	if large > small+8 {
+		t.Errorf("the claim's work grows with one user's backlog: %d rows at 1,000, %d at 15,000", small, large)
+	}
+
+	// Alice was served first (her work is older); bob's one project is the
+	// very next claim, not the 15,001st. Each claim runs under the
+	// reconciler's database deadline: the old claim needed 18 s here.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	first, ok, err := s.ClaimDue(ctx, c)
+	if err != nil || !ok || first.Key.UserID != "alice" {
+		t.Fatalf("first claim: %v %v %v", first.Key, ok, err)
+	}
+	second, ok, err := s.ClaimDue(ctx, store.Claim{Owner: "r1", LeaseFor: time.Minute, Now: now, MaxPerUser: 2, InFlight: []store.Key{first.Key}})
+	if err != nil || !ok || second.Key != bob {
+		t.Fatalf("second claim = %v (ok %v, err %v), want bob's project", second.Key, ok, err)
+	}
+}
