@@ -238,7 +238,7 @@ func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) err
 // writer is retried rather than answered 412.
 func (s *server) put(ctx context.Context, c *call, spec store.Spec, match *int64, mustExist bool) (store.Project, store.PutResult, error) {
 	if !mustExist {
-		return s.st.PutSpec(ctx, c.key, spec, match, c.now)
+		return s.st.PutSpecWithin(ctx, c.key, spec, match, c.now, s.cfg.MaxProjectsPerUser)
 	}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.st.GetProject(ctx, c.key)
@@ -247,7 +247,7 @@ func (s *server) put(ctx context.Context, c *call, spec store.Spec, match *int64
 		} else if err != nil {
 			return store.Project{}, 0, err
 		}
-		p, res, err := s.st.PutSpec(ctx, c.key, spec, &cur.Generation, c.now)
+		p, res, err := s.st.PutSpecWithin(ctx, c.key, spec, &cur.Generation, c.now, s.cfg.MaxProjectsPerUser)
 		if errors.Is(err, store.ErrPreconditionFailed) && attempt < maxMustExistRetries {
 			continue
 		}

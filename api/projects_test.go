@@ -626,3 +626,51 @@ func ExampleSignToken() {
 	fmt.Println(strings.Count(tok, "."))
 	// Output: 2
 }
+
+// TestProjectLimitPerUser: MAX_PROJECTS_PER_USER refuses a user's next new
+// project with a 409 naming the limit, even when the PUTs race; updates of
+// existing projects and other users' projects are unaffected.
+func TestProjectLimitPerUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.MaxProjectsPerUser = 3 })
+	alice := e.token("alice", false)
+
+	// Six creations at once: exactly three succeed.
+	var wg sync.WaitGroup
+	statuses := make(chan int, 6)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- e.do("PUT", fmt.Sprintf("/api/v1/users/alice/projects/p%d", i), alice, spec(1)).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[http.StatusCreated] != 3 || count[http.StatusConflict] != 3 {
+		t.Fatalf("six concurrent creations under a limit of 3 answered %v, want 3 × 201 and 3 × 409", count)
+	}
+
+	r := e.do("PUT", "/api/v1/users/alice/projects/one-more", alice, spec(1))
+	msg := r.wantError(t, http.StatusConflict, "Conflict").Error.Message
+	for _, want := range []string{"already has 3 projects", "MAX_PROJECTS_PER_USER", "delete one"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("409 message %q does not contain %q", msg, want)
+		}
+	}
+	// An existing project can still change, and bob is not alice.
+	var existing string
+	for i := range 6 {
+		p := fmt.Sprintf("/api/v1/users/alice/projects/p%d", i)
+		if e.do("GET", p, alice, nil).status == http.StatusOK {
+			existing = p
+			break
+		}
+	}
+	e.do("PUT", existing, alice, spec(2)).wantStatus(t, http.StatusOK)
+	e.do("PUT", "/api/v1/users/bob/projects/p0", e.token("bob", false), spec(1)).wantStatus(t, http.StatusCreated)
+}

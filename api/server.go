@@ -51,6 +51,10 @@ type Config struct {
 	// MaxResourcesPerUser is the resource quota shown for a user without
 	// an override (MAX_RESOURCES_PER_USER). Default 10.
 	MaxResourcesPerUser int
+	// MaxProjectsPerUser bounds how many projects one user may have
+	// (MAX_PROJECTS_PER_USER): a PUT creating one more is a 409. 0 means
+	// no limit.
+	MaxProjectsPerUser int
 	// Policy is checked against every submitted configuration. The zero
 	// value means policy.DefaultRules() (with AllowedRegions).
 	Policy policy.Rules
@@ -86,7 +90,7 @@ type OrphanLister interface {
 
 // Store is the slice of *store.Store the API uses.
 type Store interface {
-	PutSpec(ctx context.Context, key store.Key, spec store.Spec, ifMatch *int64, now time.Time) (store.Project, store.PutResult, error)
+	PutSpecWithin(ctx context.Context, key store.Key, spec store.Spec, ifMatch *int64, now time.Time, maxProjects int) (store.Project, store.PutResult, error)
 	GetProject(ctx context.Context, key store.Key) (store.Project, error)
 	ListProjects(ctx context.Context, opts store.ListOptions) ([]store.Project, string, error)
 	RequestDeletion(ctx context.Context, key store.Key, force bool, now time.Time) (store.Project, error)

@@ -66,6 +66,31 @@ const (
 // (ErrConflict). Concurrent writers serialize on the row lock, so none is
 // lost.
 func (s *Store) PutSpec(ctx context.Context, key Key, spec Spec, ifMatch *int64, now time.Time) (Project, PutResult, error) {
+	return s.PutSpecWithin(ctx, key, spec, ifMatch, now, 0)
+}
+
+// ProjectLimitError refuses a new project of a user who already has
+// Limit projects (MAX_PROJECTS_PER_USER). It is a conflict: deleting one of
+// the user's projects makes room.
+type ProjectLimitError struct {
+	UserID string
+	Limit  int
+}
+
+func (e *ProjectLimitError) Error() string {
+	return fmt.Sprintf("user %s already has %d projects, the most one user may have (MAX_PROJECTS_PER_USER); delete one of them before creating another",
+		e.UserID, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ProjectLimitError) Is(target error) bool { return target == ErrConflict }
+
+// PutSpecWithin is PutSpec that, when maxProjects is positive, refuses to
+// create a project for a user who already has that many. Creations of one
+// user are serialised by a transaction-level advisory lock, so concurrent
+// PUTs cannot overshoot the limit; updates of existing projects are never
+// refused.
+func (s *Store) PutSpecWithin(ctx context.Context, key Key, spec Spec, ifMatch *int64, now time.Time, maxProjects int) (Project, PutResult, error) {
 	now = micro(now)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
@@ -87,6 +112,11 @@ func (s *Store) PutSpec(ctx context.Context, key Key, spec Spec, ifMatch *int64,
 			case errors.Is(err, pgx.ErrNoRows):
 				if ifMatch != nil {
 					return ErrPreconditionFailed
+				}
+				if maxProjects > 0 {
+					if err := checkProjectLimit(ctx, tx, key.UserID, maxProjects); err != nil {
+						return err
+					}
 				}
 				p, err = scanProject(tx.QueryRow(ctx, `INSERT INTO projects
 					(user_id, project_id, spec, created_at, updated_at, expires_at, due_at)
@@ -319,4 +349,22 @@ func (s *Store) Approve(ctx context.Context, key Key, a Approval, now time.Time)
 		return Project{}, fmt.Errorf("%w: generation %d is not the generation of the plan awaiting approval (run %d, current generation %d)",
 			ErrConflict, a.Generation, cur.Status.PendingPlanRun, cur.Generation)
 	}
+}
+
+// checkProjectLimit takes the user's creation lock and refuses when the
+// user already has limit projects. Counting stops at limit rows, so the
+// check costs the same whatever the table holds.
+func checkProjectLimit(ctx context.Context, tx pgx.Tx, userID string, limit int) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('tenantform/projects/' || $1, 0))`, userID); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM projects WHERE user_id = $1 LIMIT $2) mine`,
+		userID, limit).Scan(&n); err != nil {
+		return err
+	}
+	if n >= limit {
+		return &ProjectLimitError{UserID: userID, Limit: limit}
+	}
+	return nil
 }

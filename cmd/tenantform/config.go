@@ -49,6 +49,9 @@ type Config struct {
 	// MaxResourcesPerUser is the default quota of resources one user may
 	// hold across all projects (MAX_RESOURCES_PER_USER).
 	MaxResourcesPerUser int
+	// MaxProjectsPerUser is how many projects one user may have at once
+	// (MAX_PROJECTS_PER_USER); it bounds the projects table per user.
+	MaxProjectsPerUser int
 	// MaxCostPerProjectUSD is the default and the cap of a project's
 	// estimated monthly cost ceiling (MAX_COST_PER_PROJECT, USD/month).
 	MaxCostPerProjectUSD float64
@@ -273,6 +276,7 @@ var settings = []setting{
 		return nil
 	}},
 	{name: "MAX_RESOURCES_PER_USER", def: "10", parse: intVar(1, 1_000_000, func(c *Config, n int) { c.MaxResourcesPerUser = n })},
+	{name: "MAX_PROJECTS_PER_USER", def: "100", parse: intVar(1, 1_000_000, func(c *Config, n int) { c.MaxProjectsPerUser = n })},
 	{name: "MAX_COST_PER_PROJECT", def: "50", parse: floatVar(0.01, func(c *Config, f float64) { c.MaxCostPerProjectUSD = f })},
 	{name: "RESOURCE_TIMEOUT_MINUTES", def: "60", parse: intVar(1, 525_600, func(c *Config, n int) { c.ResourceTimeoutMinutes = n })},
 	{name: "AWS_REGION", def: "us-east-1", parse: func(c *Config, v string) error {

@@ -109,6 +109,7 @@ func newAPIHandler(cfg Config, st *store.Store, reg *prometheus.Registry, httpMe
 		DefaultTTLMinutes:    cfg.ResourceTimeoutMinutes,
 		MaxCostPerProjectUSD: cfg.MaxCostPerProjectUSD,
 		MaxResourcesPerUser:  cfg.MaxResourcesPerUser,
+		MaxProjectsPerUser:   cfg.MaxProjectsPerUser,
 		Policy:               policyRules(cfg),
 		RateLimitPerSecond:   cfg.RateLimitRPS,
 		RateLimitBurst:       cfg.RateLimitBurst,
