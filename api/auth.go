@@ -109,7 +109,7 @@ func tokenProblem(err error) string {
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return "the token has no exp claim; tokens must expire"
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return "the token has expired"
+		return "the token has expired; ask its issuer for a new one (an operator prints one with `tenantform token --user NAME`)"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return "the token is not valid yet"
 	}

@@ -90,7 +90,10 @@ func TestBadTokensAre401(t *testing.T) {
 	e.do("GET", "/api/v1/users/alice/projects", "", nil, "Authorization", "bearer "+valid).wantStatus(t, http.StatusOK)
 	// The token expires with the injected clock.
 	e.clock.Add(time.Hour + time.Second)
-	e.do("GET", "/api/v1/users/alice/projects", valid, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized)
+	msg := e.do("GET", "/api/v1/users/alice/projects", valid, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized).Error.Message
+	if !strings.Contains(msg, "has expired") || !strings.Contains(msg, "tenantform token --user") {
+		t.Errorf("an expired token's 401 says %q; it must say how to get a new one", msg)
+	}
 }
 
 func TestEmptySecretRefusesEveryToken(t *testing.T) {

@@ -223,7 +223,7 @@ func TestConsolePages(t *testing.T) {
 	if err := e.st.DeleteFinalized(ctx, webKey, web.LeaseToken, web.UID, "Deleted", store.Status{Phase: store.PhaseDestroying}, t0); err != nil {
 		t.Fatal(err)
 	}
-	c.do("GET", "/console/projects/bob/web", nil).want(t, http.StatusOK, "was removed at", "Destroying", "No runs yet.")
+	c.do("GET", "/console/projects/bob/web", nil).want(t, http.StatusOK, "was destroyed and removed at", "Destroyed", "No runs yet.")
 
 	// Missing things are 404 pages; a bad run number a 400 page.
 	c.do("GET", "/console/projects/alice/ghost", nil).want(t, http.StatusNotFound, "project not found")

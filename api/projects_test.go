@@ -378,6 +378,20 @@ func TestDeleteIs202AndKeepsTheProjectAsDestroying(t *testing.T) {
 	e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 1}`).wantError(t, http.StatusConflict, codeConflict)
 
 	e.do("DELETE", "/api/v1/users/alice/projects/ghost", alice, nil).wantError(t, http.StatusNotFound, codeNotFound)
+
+	// Once the finalizer is done, the 410 says the project was destroyed,
+	// and its final status says so too, not Destroying.
+	done := e.claimed(keyAliceDemo)
+	if err := e.st.DeleteFinalized(t.Context(), keyAliceDemo, done.LeaseToken, done.UID, "Deleted", done.Status, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	gone := e.do("GET", projectPathAliceDemo, alice, nil)
+	if gone.status != http.StatusGone || !strings.Contains(string(gone.body), "was destroyed and removed") {
+		t.Errorf("GET of a destroyed project: %d %s", gone.status, gone.body)
+	}
+	if !strings.Contains(string(gone.body), `"phase":"Destroyed"`) {
+		t.Errorf("410 body does not carry phase Destroyed: %s", gone.body)
+	}
 }
 
 func TestExtendAndApprove(t *testing.T) {
@@ -450,6 +464,18 @@ func TestExtendAndApprove(t *testing.T) {
 	}
 	if got.ApprovedRun != ref.Number {
 		t.Errorf("approved run = %d, want %d", got.ApprovedRun, ref.Number)
+	}
+
+	// Applied and Ready: approving again says nothing waits, and why.
+	p4 := e.claimed(keyAliceDemo)
+	st = p4.Status
+	st.Phase, st.PendingPlanRun, st.ObservedGeneration = store.PhaseReady, 0, p4.Generation
+	if err := e.st.FinishReconcile(ctx, keyAliceDemo, p4.LeaseToken, st, p4.Revision, t0.Add(time.Hour), t0); err != nil {
+		t.Fatal(err)
+	}
+	msg = e.do("POST", projectPathAliceDemo+"/approve", alice, `{"generation": 3}`).wantError(t, http.StatusConflict, codeConflict).Error.Message
+	if !strings.Contains(msg, "nothing of project alice/demo awaits approval") || !strings.Contains(msg, "Ready") {
+		t.Errorf("approve after Ready says %q", msg)
 	}
 }
 

@@ -79,8 +79,9 @@ func rawOrNull(m json.RawMessage) json.RawMessage {
 
 type runList struct {
 	Items []runSummary `json:"items"`
-	// Next is the cursor of the next (older) page: pass it as ?after=.
-	Next string `json:"next,omitempty"`
+	// Next is the cursor of the next (older) page: pass it as ?after=;
+	// always present, "" on the last page, as in the projects list.
+	Next string `json:"next"`
 }
 
 // listRuns lists the project's runs, newest first. The project is looked up

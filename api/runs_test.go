@@ -49,11 +49,16 @@ func TestRuns(t *testing.T) {
 	}
 	otherID := int64(3)
 
-	// The list: newest first, summaries only.
+	// The list: newest first, summaries only; "next" is always there, as
+	// in the projects list, and empty on the last page.
 	var list struct {
 		Items []map[string]any `json:"items"`
+		Next  *string          `json:"next"`
 	}
 	e.do("GET", projectPathAliceDemo+"/runs", alice, nil).decode(t, &list)
+	if list.Next == nil || *list.Next != "" {
+		t.Errorf("the last page of runs has next = %v, want \"\"", list.Next)
+	}
 	var ids []float64
 	for _, it := range list.Items {
 		ids = append(ids, it["id"].(float64))
@@ -108,7 +113,7 @@ func TestRuns(t *testing.T) {
 	// A project without runs lists none, as [] not null.
 	e.do("PUT", "/api/v1/users/alice/projects/empty", alice, spec(1)).wantStatus(t, http.StatusCreated)
 	r := e.do("GET", "/api/v1/users/alice/projects/empty/runs", alice, nil)
-	if string(r.body) != `{"items":[]}`+"\n" {
+	if string(r.body) != `{"items":[],"next":""}`+"\n" {
 		t.Errorf("no runs: %s", r.body)
 	}
 }

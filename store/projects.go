@@ -195,6 +195,9 @@ func (s *Store) gone(ctx context.Context, key Key) error {
 		return fmt.Errorf("tombstone of %s has an unreadable status: %w", key, err)
 	}
 	t.DeletedAt = t.DeletedAt.UTC()
+	// The status was written by the pass that destroyed the project, while
+	// it was still Destroying; what a reader must learn is that it is over.
+	t.Status.Phase = PhaseDestroyed
 	return &GoneError{Tombstone: t}
 }
 
@@ -341,6 +344,9 @@ func (s *Store) Approve(ctx context.Context, key Key, a Approval, now time.Time)
 		return Project{}, fmt.Errorf("%w: project %s is being destroyed", ErrConflict, key)
 	case !cur.Spec.RequireApproval:
 		return Project{}, fmt.Errorf("%w: project %s does not require approval (requireApproval is false): its plans are applied without one", ErrConflict, key)
+	case cur.Status.PendingPlanRun == 0 && cur.Status.Phase == PhaseReady && cur.Status.ObservedGeneration == cur.Generation:
+		return Project{}, fmt.Errorf("%w: nothing of project %s awaits approval: generation %d is applied and the project is Ready; a new plan waits for approval after the next spec change or detected drift",
+			ErrConflict, key, cur.Generation)
 	case cur.Status.PendingPlanRun == 0:
 		return Project{}, fmt.Errorf("%w: no plan of project %s is awaiting approval yet; approve once status.pendingPlanRun names one", ErrConflict, key)
 	case a.RunID != 0:

@@ -46,7 +46,7 @@ type Tombstone struct {
 type GoneError struct{ Tombstone Tombstone }
 
 func (e *GoneError) Error() string {
-	return fmt.Sprintf("project %s/%s was removed at %s (%s)", e.Tombstone.UserID, e.Tombstone.ProjectID,
+	return fmt.Sprintf("project %s/%s was destroyed and removed at %s (%s)", e.Tombstone.UserID, e.Tombstone.ProjectID,
 		e.Tombstone.DeletedAt.Format(time.RFC3339), e.Tombstone.Reason)
 }
 

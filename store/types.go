@@ -36,6 +36,9 @@ const (
 	PhaseBlocked          Phase = "Blocked"
 	PhaseFailed           Phase = "Failed"
 	PhaseDestroying       Phase = "Destroying"
+	// PhaseDestroyed is the phase of a tombstone (410 Gone): everything the
+	// project held was destroyed and the project itself is gone.
+	PhaseDestroyed Phase = "Destroyed"
 )
 
 // Phases lists every phase, for validation and for metrics that export
