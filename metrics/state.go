@@ -102,7 +102,7 @@ func NewState(src StateSource, cfg StateConfig) *State {
 		userCost:        prometheus.NewDesc("tenantform_user_estimated_monthly_cost_dollars", "Estimated monthly cost of a user's projects (USD), past the cap summed into \"_other\".", u, nil),
 		totalCost:       prometheus.NewDesc("tenantform_estimated_monthly_cost_dollars", "Estimated monthly cost of all projects together (USD).", nil, nil),
 		budget:          prometheus.NewDesc("tenantform_cost_budget_dollars", "The monthly cost budget of all projects, AWS_COST_BUDGET_LIMIT (USD; 0: none).", nil, nil),
-		deployments:     prometheus.NewDesc("tenantform_deployments_total", "Finished terraform applies, by result (from the run history).", []string{"result"}, nil),
+		deployments:     prometheus.NewDesc("tenantform_deployments_total", "Deployments by result (from the run history): succeeded applies, and failed plans plus failed applies.", []string{"result"}, nil),
 		runs:            prometheus.NewDesc("tenantform_terraform_runs_total", "Finished terraform runs, by operation and result (from the run history).", []string{"operation", "result"}, nil),
 		queueDepth:      prometheus.NewDesc("tenantform_reconcile_queue_depth", "Projects due for a reconcile that no reconciler holds.", nil, nil),
 		queueOldestWait: prometheus.NewDesc("tenantform_reconcile_queue_oldest_wait_seconds", "How long the longest-waiting due, unclaimed project has waited (0 when none).", nil, nil),
@@ -200,9 +200,14 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(s.runs, prometheus.CounterValue, float64(counts[[2]string{op, res}]), op, res)
 		}
 	}
-	for _, res := range runResults {
-		ch <- prometheus.MustNewConstMetric(s.deployments, prometheus.CounterValue, float64(counts[[2]string{store.OpApply, res}]), res)
-	}
+	// A deployment is one attempt to bring a spec to the cloud: it fails
+	// when its plan fails as much as when its apply does (a plan failure
+	// never reaches apply, and counting applies alone left the dashboard's
+	// "failed deployments" at 0 while projects were Failed).
+	ch <- prometheus.MustNewConstMetric(s.deployments, prometheus.CounterValue,
+		float64(counts[[2]string{store.OpApply, store.OutcomeSucceeded}]), store.OutcomeSucceeded)
+	ch <- prometheus.MustNewConstMetric(s.deployments, prometheus.CounterValue,
+		float64(counts[[2]string{store.OpApply, store.OutcomeFailed}]+counts[[2]string{store.OpPlan, store.OutcomeFailed}]), store.OutcomeFailed)
 
 	if s.cfg.Inventory != nil {
 		orphaned, stray, err := s.cfg.Inventory.ResourceCounts(ctx)

@@ -193,9 +193,10 @@ func TestRunCountsAreIncrementalAndExact(t *testing.T) {
 			}
 		}
 	}
+	// A failed plan is a failed deployment as much as a failed apply.
 	first := map[string]float64{
 		`tenantform_deployments_total{result="succeeded"}`:                        3,
-		`tenantform_deployments_total{result="failed"}`:                           1,
+		`tenantform_deployments_total{result="failed"}`:                           2,
 		`tenantform_terraform_runs_total{operation="plan",result="failed"}`:       1,
 		`tenantform_terraform_runs_total{operation="destroy",result="succeeded"}`: 0,
 	}
@@ -206,7 +207,7 @@ func TestRunCountsAreIncrementalAndExact(t *testing.T) {
 	run("apply", "failed", "0 seconds")
 	check("after more runs", map[string]float64{
 		`tenantform_deployments_total{result="succeeded"}`:                        3,
-		`tenantform_deployments_total{result="failed"}`:                           2,
+		`tenantform_deployments_total{result="failed"}`:                           3,
 		`tenantform_terraform_runs_total{operation="plan",result="failed"}`:       1,
 		`tenantform_terraform_runs_total{operation="destroy",result="succeeded"}`: 1,
 	})
