@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go/logging"
 )
 
 // SDKOptions configure the base SDK configuration of the server's own AWS
@@ -26,6 +27,11 @@ type SDKOptions struct {
 	// Credentials replaces the default chain (dev mode's emulator passes
 	// its dummy keys). Nil uses the chain.
 	Credentials awssdk.CredentialsProvider
+	// Quiet silences the SDK's own log lines, for probing whether the
+	// default chain yields credentials at all: on a laptop without any,
+	// the chain's last resort (the EC2 instance metadata service) warns
+	// "falling back to IMDSv1" at every start, which says nothing useful.
+	Quiet bool
 }
 
 // LoadConfig returns the SDK configuration of the server's base identity:
@@ -50,6 +56,9 @@ func LoadConfig(ctx context.Context, o SDKOptions) (awssdk.Config, error) {
 	}
 	if o.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(o.Credentials))
+	}
+	if o.Quiet {
+		opts = append(opts, config.WithLogger(logging.Nop{}))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

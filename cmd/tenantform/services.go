@@ -43,17 +43,26 @@ type awsServices struct {
 // static, when not nil, replaces the default chain (dev mode's emulator).
 // reg receives the STS, inventory and cleanup metrics.
 func newAWSServices(ctx context.Context, cfg Config, st *store.Store, static awssdk.CredentialsProvider, reg prometheus.Registerer, log *zap.Logger) (*awsServices, error) {
-	base, err := aws.LoadConfig(ctx, aws.SDKOptions{Region: cfg.AWSRegion, EndpointURL: cfg.AWSEndpointURL, Credentials: static})
+	sdk := aws.SDKOptions{Region: cfg.AWSRegion, EndpointURL: cfg.AWSEndpointURL, Credentials: static}
+	// Whether the chain yields an identity is asked quietly: without one,
+	// the SDK's warnings about the instance metadata service are noise.
+	quiet := sdk
+	quiet.Quiet = true
+	probeCfg, err := aws.LoadConfig(ctx, quiet)
 	if err != nil {
 		return nil, err
 	}
 	probe, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, credErr := base.Credentials.Retrieve(probe)
+	_, credErr := probeCfg.Credentials.Retrieve(probe)
 	cancel()
 	if credErr != nil {
 		log.Warn("no AWS credentials found (SDK default chain): tenant runs get none, and the tagged inventory is off",
 			zap.String("hint", "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and AWS_ROLE_ARN"))
 		return &awsServices{}, nil
+	}
+	base, err := aws.LoadConfig(ctx, sdk)
+	if err != nil {
+		return nil, err
 	}
 	creds, err := aws.NewCredentials(aws.CredentialsConfig{Base: base, RoleARN: cfg.AWSRoleARN, ExternalID: cfg.AWSExternalID,
 		Registerer: reg, Logger: log.Named("aws")})
