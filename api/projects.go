@@ -219,6 +219,9 @@ func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) err
 	if v := policy.Check(spec.Files, s.cfg.Policy); len(v) > 0 {
 		return policyError(v)
 	}
+	if problems := missingVariables(spec); len(problems) > 0 {
+		return invalid(codeInvalidSpec, problems)
+	}
 
 	p, res, err := s.put(r.Context(), c, spec, match, mustExist)
 	if err != nil {
@@ -594,4 +597,19 @@ func (s *server) writeProject(w http.ResponseWriter, r *http.Request, status int
 func (s *server) writeView(w http.ResponseWriter, r *http.Request, status int, v projectView) {
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(v.Generation, 10)))
 	s.writeJSON(w, r, status, v)
+}
+
+// missingVariables names each root-module variable without a default that
+// the spec gives no value: terraform would accept the PUT's files and then
+// fail every plan with advice about -var flags the API does not have.
+func missingVariables(spec store.Spec) []fieldProblem {
+	var problems []fieldProblem
+	for _, v := range policy.RequiredVariables(spec.Files) {
+		if _, ok := spec.Variables[v.Name]; ok {
+			continue
+		}
+		problems = append(problems, fieldProblem{Field: "variables." + v.Name,
+			Message: fmt.Sprintf("variable %q (%s:%d) has no default: give it a value in the spec's \"variables\" object", v.Name, v.File, v.Line)})
+	}
+	return problems
 }

@@ -700,3 +700,28 @@ func TestProjectLimitPerUser(t *testing.T) {
 	e.do("PUT", existing, alice, spec(2)).wantStatus(t, http.StatusOK)
 	e.do("PUT", "/api/v1/users/bob/projects/p0", e.token("bob", false), spec(1)).wantStatus(t, http.StatusCreated)
 }
+
+// TestPutNamesAMissingVariable: a root variable without a default and
+// without a value in "variables" is a 422 at the door that names the
+// variable and the field, not a plan failure later.
+func TestPutNamesAMissingVariable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	alice := e.token("alice", false)
+	body := map[string]any{"files": map[string]string{
+		"main.tf":      "resource \"terraform_data\" \"a\" {\n  input = \"${var.name}-${var.size}\"\n}\n",
+		"variables.tf": "variable \"name\" {\n  type = string\n}\n\nvariable \"size\" {\n  default = 1\n}\n",
+	}}
+	r := e.do("PUT", projectPathAliceDemo, alice, body)
+	msg := r.wantError(t, http.StatusUnprocessableEntity, codeInvalidSpec).Error.Message
+	for _, want := range []string{"variables.name", `variable "name" (variables.tf:1) has no default`, `"variables"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("422 message %q does not contain %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "size") {
+		t.Errorf("a variable with a default was reported missing: %q", msg)
+	}
+	body["variables"] = map[string]any{"name": "web"}
+	e.do("PUT", projectPathAliceDemo, alice, body).wantStatus(t, http.StatusCreated)
+}
