@@ -28,6 +28,7 @@ const (
 	codeInvalidSpec          = "InvalidSpec"
 	codeInvalidRequest       = "InvalidRequest"
 	codePolicyViolation      = "PolicyViolation"
+	codeSyntaxError          = "SyntaxError"
 	codeRateLimited          = "RateLimited"
 	codeInternal             = "Internal"
 	codeNotReady             = "NotReady"

@@ -158,6 +158,15 @@ func policyError(violations []policy.Violation) *apiError {
 	if len(violations) == 1 {
 		noun = "problem"
 	}
+	// A file terraform cannot parse is a syntax error, not a refusal by
+	// policy: the tenant must fix the file before any rule can be judged.
+	for _, v := range violations {
+		if v.Reason == policy.ReasonSyntax {
+			return &apiError{status: http.StatusUnprocessableEntity, code: codeSyntaxError,
+				message: fmt.Sprintf("%d %s in the configuration; the first is a syntax error at %s:%d", len(violations), noun, v.File, v.Line),
+				details: violations}
+		}
+	}
 	return &apiError{status: http.StatusUnprocessableEntity, code: codePolicyViolation,
 		message: fmt.Sprintf("%d %s in the configuration", len(violations), noun), details: violations}
 }

@@ -725,3 +725,22 @@ func TestPutNamesAMissingVariable(t *testing.T) {
 	body["variables"] = map[string]any{"name": "web"}
 	e.do("PUT", projectPathAliceDemo, alice, body).wantStatus(t, http.StatusCreated)
 }
+
+// TestPutNamesSyntaxErrors: a file terraform cannot parse is a SyntaxError
+// naming the file and line, not a PolicyViolation.
+func TestPutNamesSyntaxErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	alice := e.token("alice", false)
+	body := map[string]any{"files": map[string]string{
+		"main.tf": "resource \"terraform_data\" \"a\" {\n  input = \"x\"\n\n",
+	}}
+	r := e.do("PUT", projectPathAliceDemo, alice, body)
+	msg := r.wantError(t, http.StatusUnprocessableEntity, codeSyntaxError).Error.Message
+	if !strings.Contains(msg, "syntax error at main.tf:") {
+		t.Errorf("422 message %q does not name the file and line of the syntax error", msg)
+	}
+	// A policy refusal of a file that parses stays a PolicyViolation.
+	body["files"] = map[string]string{"main.tf": "resource \"terraform_data\" \"a\" {\n  provisioner \"local-exec\" {\n    command = \"id\"\n  }\n}\n"}
+	e.do("PUT", projectPathAliceDemo, alice, body).wantError(t, http.StatusUnprocessableEntity, codePolicyViolation)
+}

@@ -81,6 +81,7 @@ func (c *checker) diagnostics(prefix string, diags hcl.Diagnostics) {
 			msg += ": " + d.Detail
 		}
 		c.report(line, "%s: %s", prefix, msg)
+		c.out[len(c.out)-1].Reason = ReasonSyntax
 	}
 }
 

@@ -29,6 +29,9 @@ const (
 	ReasonPolicy      = "PolicyViolation"
 	ReasonQuota       = "QuotaExceeded"
 	ReasonCostUnknown = "CostUnknown"
+	// ReasonSyntax marks a source violation that is terraform's parser
+	// refusing a file (syntax or block structure), not a policy rule.
+	ReasonSyntax = "SyntaxError"
 )
 
 func (v Violation) String() string {
