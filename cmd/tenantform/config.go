@@ -107,8 +107,12 @@ type Config struct {
 	// AlertWebhookURL receives the same alerts as JSON (ALERT_WEBHOOK_URL).
 	AlertWebhookURL string
 	// TFConcurrency bounds the projects one reconciler converges at once
-	// (TF_CONCURRENCY).
+	// (TF_CONCURRENCY). 0 is "auto" (the default): fitted to memory at
+	// start, see Config.concurrency.
 	TFConcurrency int
+	// TFRunMemoryMB is the memory budgeted per concurrent run when
+	// TF_CONCURRENCY is auto (TF_RUN_MEMORY_MB).
+	TFRunMemoryMB int
 	// ResyncInterval is how often an unchanged project is looked at again:
 	// expiry, conditions, blocked admission (RESYNC_INTERVAL).
 	ResyncInterval time.Duration
@@ -377,7 +381,14 @@ var settings = []setting{
 		}
 		return durationVar(time.Hour, func(c *Config, d time.Duration) { c.CostExplorerInterval = d })(c, v)
 	}},
-	{name: "TF_CONCURRENCY", def: "2", parse: intVar(1, 256, func(c *Config, n int) { c.TFConcurrency = n })},
+	{name: "TF_CONCURRENCY", def: "auto", parse: func(c *Config, v string) error {
+		if v == "auto" {
+			c.TFConcurrency = 0
+			return nil
+		}
+		return intVar(1, 256, func(c *Config, n int) { c.TFConcurrency = n })(c, v)
+	}},
+	{name: "TF_RUN_MEMORY_MB", def: fmt.Sprint(defaultRunMemoryMB), parse: intVar(64, 1<<20, func(c *Config, n int) { c.TFRunMemoryMB = n })},
 	{name: "RESYNC_INTERVAL", def: "10m", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ResyncInterval = d })},
 	{name: "DRIFT_CHECK_INTERVAL", def: "6h", parse: durationVar(time.Minute, func(c *Config, d time.Duration) { c.DriftCheckInterval = d })},
 	{name: "LEASE_DURATION", def: "60s", parse: durationVar(3*time.Second, func(c *Config, d time.Duration) { c.LeaseDuration = d })},

@@ -54,7 +54,15 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 		go notifier.Run(ctx)
 	}
 	awsSvc.start(ctx)
-	log.Info("reconciler starting", zap.Int("concurrency", cfg.TFConcurrency), zap.String("version", buildVersion()))
+	mem := systemMemoryLimit()
+	n := cfg.concurrency(mem)
+	log.Info("reconciler starting", zap.Int("concurrency", n), zap.Bool("concurrency_from_memory", cfg.TFConcurrency == 0),
+		zap.Uint64("memory_limit_mb", mem>>20), zap.String("version", buildVersion()))
+	if need := uint64(reconcilerMemoryMB+n*cfg.TFRunMemoryMB) << 20; mem > 0 && need > mem {
+		log.Warn("the memory limit is below what the concurrent terraform runs may need: runs with the aws provider may be killed for memory",
+			zap.Uint64("memory_limit_mb", mem>>20), zap.Uint64("needed_mb", need>>20),
+			zap.Int("concurrency", n), zap.Int("run_memory_mb", cfg.TFRunMemoryMB))
+	}
 	c := newController(cfg, st, engine, awsSvc, recMetrics, log)
 	go interruptOnSecondSignal(ctx, c)
 	err = c.Run(ctx)
@@ -109,7 +117,7 @@ func newEstimator(awsSvc *awsServices) cost.Estimator {
 // newController is the reconciler over st and engine, configured from cfg.
 func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsServices, m *metrics.Reconciler, log *zap.Logger) *controller.Controller {
 	cc := controller.Config{
-		Concurrency:          cfg.TFConcurrency,
+		Concurrency:          cfg.concurrency(systemMemoryLimit()),
 		LeaseDuration:        cfg.LeaseDuration,
 		ResyncInterval:       cfg.ResyncInterval,
 		DriftCheckInterval:   cfg.DriftCheckInterval,
