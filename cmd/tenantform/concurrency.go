@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
+
+// systemCPUs is how many CPUs the process may use.
+func systemCPUs() int { return runtime.GOMAXPROCS(0) }
 
 // The default TF_CONCURRENCY follows memory, not cores: one terraform run
 // with the real hashicorp/aws provider peaks at about 605 MB (terraform
@@ -26,12 +30,13 @@ const (
 )
 
 // concurrency is TF_CONCURRENCY when set, else (auto) what memoryBytes
-// holds at TF_RUN_MEMORY_MB a run.
-func (c Config) concurrency(memoryBytes uint64) int {
+// holds at TF_RUN_MEMORY_MB a run, and no more than two runs per CPU
+// (a plan is CPU-bound while it evaluates).
+func (c Config) concurrency(memoryBytes uint64, cpus int) int {
 	if c.TFConcurrency > 0 {
 		return c.TFConcurrency
 	}
-	return autoConcurrency(memoryBytes, c.TFRunMemoryMB)
+	return max(1, min(autoConcurrency(memoryBytes, c.TFRunMemoryMB), 2*cpus))
 }
 
 // systemMemoryLimit is memoryLimitBytes of this machine.

@@ -48,10 +48,18 @@ func TestConcurrencyFollowsMemory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := c.concurrency(mem); got != tc.want {
+			if got := c.concurrency(mem, 8); got != tc.want {
 				t.Errorf("concurrency = %d, want %d (memory limit %d MB)", got, tc.want, mem>>20)
 			}
 		})
+	}
+	// Two runs per CPU at most: a 2-CPU machine with 24 GiB runs 4.
+	c, err := parseConfig(modeReconcile, env{"DATABASE_URL": "postgres://x@localhost/x", "JWT_SECRET": "0123456789abcdef0123456789abcdef"}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.concurrency(memoryLimitBytes(fakeSystem(map[string]string{"/proc/meminfo": meminfo})), 2); got != 4 {
+		t.Errorf("24 GiB and 2 CPUs: concurrency %d, want 4", got)
 	}
 	if _, err := parseConfig(modeReconcile, env{"DATABASE_URL": "postgres://x@localhost/x", "JWT_SECRET": "0123456789abcdef0123456789abcdef",
 		"TF_CONCURRENCY": "lots"}.get); err == nil || !strings.Contains(err.Error(), `TF_CONCURRENCY="lots" is not a whole number`) {

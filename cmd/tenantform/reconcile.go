@@ -55,7 +55,7 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 	}
 	awsSvc.start(ctx)
 	mem := systemMemoryLimit()
-	n := cfg.concurrency(mem)
+	n := cfg.concurrency(mem, systemCPUs())
 	log.Info("reconciler starting", zap.Int("concurrency", n), zap.Bool("concurrency_from_memory", cfg.TFConcurrency == 0),
 		zap.Uint64("memory_limit_mb", mem>>20), zap.String("version", buildVersion()))
 	if need := uint64(reconcilerMemoryMB+n*cfg.TFRunMemoryMB) << 20; mem > 0 && need > mem {
@@ -117,7 +117,7 @@ func newEstimator(awsSvc *awsServices) cost.Estimator {
 // newController is the reconciler over st and engine, configured from cfg.
 func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsServices, m *metrics.Reconciler, log *zap.Logger) *controller.Controller {
 	cc := controller.Config{
-		Concurrency:          cfg.concurrency(systemMemoryLimit()),
+		Concurrency:          cfg.concurrency(systemMemoryLimit(), systemCPUs()),
 		LeaseDuration:        cfg.LeaseDuration,
 		ResyncInterval:       cfg.ResyncInterval,
 		DriftCheckInterval:   cfg.DriftCheckInterval,
