@@ -128,7 +128,13 @@ func (n explainNode) rowsTouched() int64 {
 }
 
 const pickUsersQuery = `WITH RECURSIVE users(user_id) AS (
-			(SELECT user_id FROM projects ORDER BY user_id LIMIT 1)
+			-- Nothing claimable (the common case between wake-ups) costs
+			-- two index probes, not a walk over every user.
+			(SELECT user_id FROM projects
+				WHERE EXISTS (SELECT 1 FROM projects WHERE lease_expires_at IS NULL AND due_at <= $3)
+				   OR EXISTS (SELECT 1 FROM projects WHERE lease_expires_at IS NOT NULL AND due_at <= $3
+						AND (lease_expires_at < now() OR lease_owner = $1))
+				ORDER BY user_id LIMIT 1)
 			UNION ALL
 			SELECT (SELECT p.user_id FROM projects p WHERE p.user_id > u.user_id ORDER BY p.user_id LIMIT 1)
 			FROM users u WHERE u.user_id IS NOT NULL

@@ -11,7 +11,7 @@ import (
 // seedDue copies the project key n times under new project ids (key's
 // project id with a number appended), all due at due: a backlog made in one
 // statement instead of n PUTs.
-func seedDue(t *testing.T, s *store.Store, key store.Key, n int, due time.Time) {
+func seedDue(t testing.TB, s *store.Store, key store.Key, n int, due time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := s.Pool().Begin(ctx)
