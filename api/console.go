@@ -75,6 +75,12 @@ func consoleTemplates() *template.Template {
 			return (time.Duration(*s * float64(time.Second))).Round(100 * time.Millisecond).String()
 		},
 		"lower": strings.ToLower,
+		// repeats: msg says nothing that shown (already on the page)
+		// does not, so the page shows an error once.
+		"repeats": func(shown, msg string) bool {
+			shown, msg = strings.TrimSpace(shown), strings.TrimSpace(msg)
+			return shown != "" && msg != "" && strings.Contains(shown, msg)
+		},
 	}
 	return template.Must(template.New("console").Funcs(funcs).ParseFS(consoleFiles, "console/*.html"))
 }
@@ -148,6 +154,12 @@ func (s *server) consoleRouter() http.Handler {
 	page(consolePrefix, s.consoleOverview(tpl))
 	page(consolePrefix+"/projects/{userId}/{projectId}", s.consoleProject(tpl))
 	page(consolePrefix+"/projects/{userId}/{projectId}/runs/{run}", s.consoleRun(tpl))
+	action := func(path string, h consoleAction) {
+		handle(http.MethodPost, path, path, s.consoleAction(tpl, h))
+	}
+	action(consolePrefix+"/projects/{userId}/{projectId}/approve", s.consoleApprove)
+	action(consolePrefix+"/projects/{userId}/{projectId}/extend", s.consoleExtend)
+	action(consolePrefix+"/projects/{userId}/{projectId}/delete", s.consoleDelete)
 	handle(http.MethodGet, consolePrefix+"/login", consolePrefix+"/login", s.consoleLoginForm(tpl))
 	handle(http.MethodPost, consolePrefix+"/login", consolePrefix+"/login", s.consoleLogin(tpl))
 	handle(http.MethodPost, consolePrefix+"/logout", consolePrefix+"/logout", s.consoleLogout())

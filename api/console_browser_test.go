@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -161,6 +162,56 @@ func TestConsoleInBrowser(t *testing.T) {
 	if pwned, err := chromedp.Run(browser, chromedp.Evaluate[bool](`window.__pwned === 1`)); err != nil || pwned {
 		t.Errorf("the tenant's output ran as HTML on the console (%v, %v)", pwned, err)
 	}
+
+	// The console acts. The project page shows the spec; extend moves
+	// expiresAt to now + the minutes given.
+	do("back to the project", chromedp.Navigate(srv.URL+"/console/projects/alice/demo"), chromedp.WaitVisible(chromedp.ID("extend")))
+	if spec := text("section.spec"); !strings.Contains(spec, "main.tf") || !strings.Contains(spec, "us-east-1") {
+		t.Errorf("the project page does not show the spec: %q", spec)
+	}
+	before := time.Now()
+	do("extend by 120 minutes", chromedp.SetValue(chromedp.ID("extend-minutes"), "120"), chromedp.Click(chromedp.ID("extend")),
+		chromedp.WaitVisible(chromedp.ID("extend")))
+	if exp := getProject(t, srv.URL+"/api/v1/users/alice/projects/demo", alice).ExpiresAt; exp.Before(before.Add(119*time.Minute)) || exp.After(time.Now().Add(121*time.Minute)) {
+		t.Errorf("after extending by 120 minutes, expiresAt = %s (now %s)", exp, time.Now())
+	}
+	shots("extended")
+
+	// Approve: a project that requires approval waits; the page shows the
+	// plan that will be applied and approves exactly that run.
+	putProject(t, srv.URL+"/api/v1/users/alice/projects/gated", alice,
+		`{"requireApproval": true, "files": {"main.tf": "resource \"terraform_data\" \"a\" { input = 1 }\nresource \"terraform_data\" \"b\" { input = 2 }"}}`)
+	do("see the plan awaiting approval", chromedp.Navigate(srv.URL+"/console/projects/alice/gated"), chromedp.WaitVisible(chromedp.ID("approve")))
+	if plan := text("section.approval"); !strings.Contains(plan, "2 to add") {
+		t.Errorf("the approval panel does not show the plan to apply: %q", plan)
+	}
+	shots("approval")
+	// One script turn finds and clicks the button, so the page's refresh
+	// cannot swap it out between finding and clicking.
+	do("approve", chromedp.Evaluate[chromedp.Void](`document.getElementById("approve").click(); undefined`),
+		chromedp.WaitVisible(chromedp.CSS(`#live .phase-ready`)))
+
+	// Destroy needs the project's id typed: a wrong one changes nothing.
+	do("destroy without confirming", chromedp.SetValue(chromedp.ID("delete-confirm"), "nope"), chromedp.Click(chromedp.ID("delete")),
+		chromedp.WaitVisible(chromedp.CSS(".error")))
+	if msg := text(".error"); !strings.Contains(msg, "type the project id (gated)") {
+		t.Errorf("an unconfirmed destroy says %q", msg)
+	}
+	if p := getProject(t, srv.URL+"/api/v1/users/alice/projects/gated", alice); p.DeletionRequestedAt != nil {
+		t.Fatal("an unconfirmed destroy requested deletion")
+	}
+	do("destroy, confirmed", chromedp.Navigate(srv.URL+"/console/projects/alice/gated"), chromedp.WaitVisible(chromedp.ID("delete")),
+		chromedp.SetValue(chromedp.ID("delete-confirm"), "gated"), chromedp.Click(chromedp.ID("delete")),
+		chromedp.WaitVisible(chromedp.CSS(`#live .phase-destroying, #live .phase-destroyed`)))
+	do("see it destroyed", chromedp.WaitVisible(chromedp.CSS(`#live .phase-destroyed`)))
+
+	// An admin's force-delete.
+	do("force-destroy", chromedp.Navigate(srv.URL+"/console/projects/alice/demo"), chromedp.WaitVisible(chromedp.ID("delete")),
+		chromedp.SetValue(chromedp.ID("delete-confirm"), "demo"), chromedp.Click(chromedp.ID("delete-force")), chromedp.Click(chromedp.ID("delete")),
+		chromedp.WaitVisible(chromedp.CSS(`#live .phase-destroying, #live .phase-destroyed`)))
+	if p, gone := getProjectOrGone(t, srv.URL+"/api/v1/users/alice/projects/demo", alice); !gone && p.DeletionRequestedAt == nil {
+		t.Error("force-destroy did not request deletion")
+	}
 	t.Logf("console browser test took %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -244,4 +295,42 @@ func putProject(t *testing.T, url, token, body string) {
 		b.ReadFrom(resp.Body)
 		t.Fatalf("PUT %s: %d %s", url, resp.StatusCode, b.String())
 	}
+}
+
+// apiProject is what the browser test reads of a project through the API.
+type apiProject struct {
+	ExpiresAt           time.Time  `json:"expiresAt"`
+	DeletionRequestedAt *time.Time `json:"deletionRequestedAt"`
+}
+
+func getProject(t *testing.T, url, token string) apiProject {
+	t.Helper()
+	p, gone := getProjectOrGone(t, url, token)
+	if gone {
+		t.Fatalf("GET %s: 410 Gone", url)
+	}
+	return p
+}
+
+// getProjectOrGone reads a project, or reports that it is gone (410).
+func getProjectOrGone(t *testing.T, url, token string) (apiProject, bool) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusGone {
+		return apiProject{}, true
+	}
+	var p apiProject
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p, false
 }

@@ -142,11 +142,23 @@ type projectData struct {
 	Project projectView
 	Outputs []outputRow
 	Runs    []consoleRun
+	// Pending is the run whose saved plan awaits approval, when listed.
+	Pending *consoleRun
+	// Files and Variables show the spec.
+	Files     []specFile
+	Variables string
 	// Gone is set for a deleted project whose runs are still kept.
 	Gone string
 }
 
 type outputRow struct{ Name, Value string }
+
+// specFile is one file of the spec as the console shows it.
+type specFile struct {
+	Name  string
+	Bytes int
+	Text  string
+}
 
 // consoleRun is a run as listed, with its plan summary's counts.
 type consoleRun struct {
@@ -213,6 +225,17 @@ func (s *server) consoleProject(tpl *template.Template) consolePage {
 			var l limiter
 			d.Runs = append(d.Runs, consoleRun{runSummary: summarize(run, &l, maxListedErrorBytes), Plan: decodePlan(run.PlanSummary)})
 		}
+		for i := range d.Runs {
+			if d.Runs[i].ID == d.Project.Status.PendingPlanRun && d.Project.Status.PendingPlanRun != 0 {
+				d.Pending = &d.Runs[i]
+			}
+		}
+		for _, name := range sortedKeys(d.Project.Spec.Files) {
+			text := d.Project.Spec.Files[name]
+			d.Files = append(d.Files, specFile{Name: name, Bytes: len(text), Text: text})
+		}
+		vars, _ := json.Marshal(d.Project.Spec.Variables)
+		d.Variables = string(vars)
 		s.renderPage(w, r, tpl, "project", d)
 		return nil
 	}

@@ -323,3 +323,38 @@ func TestConsoleIsRateLimited(t *testing.T) {
 	e.clock.Add(time.Second)
 	c.do("GET", "/console?fragment=1", nil).want(t, http.StatusOK)
 }
+
+// TestConsoleActionsAreGuarded: the console's actions need a session, a
+// post from the console's own origin, and (to destroy) the typed project
+// id; a refusal changes nothing. (TestConsoleInBrowser clicks them.)
+func TestConsoleActionsAreGuarded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	alice := e.token("alice", false)
+	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
+	c := &consoleClient{t: t, e: e}
+	del := url.Values{"confirm": {"demo"}}
+
+	got := c.do("POST", "/console/projects/alice/demo/delete", del)
+	if got.status != http.StatusSeeOther || got.header.Get("Location") != "/console/login" {
+		t.Fatalf("an action without a session: %d to %q", got.status, got.header.Get("Location"))
+	}
+	c.login(e.token("root", true))
+	c.do("POST", "/console/projects/alice/demo/delete", del, "Origin", "https://evil.example").
+		want(t, http.StatusForbidden, "only be posted from the console")
+	c.do("POST", "/console/projects/alice/demo/delete", url.Values{"confirm": {"dem"}}).
+		want(t, http.StatusUnprocessableEntity, "type the project id (demo)")
+	c.do("POST", "/console/projects/alice/demo/extend", url.Values{"ttlMinutes": {"0"}}).want(t, http.StatusUnprocessableEntity, "ttlMinutes")
+	c.do("POST", "/console/projects/alice/demo/approve", url.Values{"runId": {"1"}}).want(t, http.StatusConflict, "does not require approval")
+	if p := e.do("GET", projectPathAliceDemo, alice, nil).project(t); p.DeletionRequestedAt != nil {
+		t.Fatal("a refused destroy requested deletion")
+	}
+	got = c.do("POST", "/console/projects/alice/demo/delete", del)
+	if got.status != http.StatusSeeOther || got.header.Get("Location") != "/console/projects/alice/demo" {
+		t.Fatalf("a confirmed destroy: %d to %q", got.status, got.header.Get("Location"))
+	}
+	if p := e.do("GET", projectPathAliceDemo, alice, nil).project(t); p.DeletionRequestedAt == nil {
+		t.Fatal("a confirmed destroy did not request deletion")
+	}
+	c.do("GET", "/console/projects/alice/demo", nil).want(t, http.StatusOK, "Destroying")
+}
