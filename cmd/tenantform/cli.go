@@ -45,7 +45,7 @@ func addClientFlags(fs *flag.FlagSet, getenv func(string) string) *clientOptions
 	fs.StringVar(&o.url, "url", def, "API base URL (TENANTFORM_URL)")
 	fs.StringVar(&o.token, "token", "", "API token (default: $TENANTFORM_TOKEN; \"tenantform token --user U\" prints one)")
 	fs.StringVar(&o.user, "user", "", "user whose projects to act on (default: the token's user; other users need an admin token)")
-	fs.StringVar(&o.output, "o", "table", "output format: table, json or yaml")
+	fs.StringVar(&o.output, "o", "table", "output format: table, wide (more columns), name, json or yaml")
 	return o
 }
 
@@ -93,9 +93,9 @@ func newAPIClient(o *clientOptions, hc *http.Client) (*apiClient, error) {
 		return nil, fmt.Errorf("%w: --url (TENANTFORM_URL) %q is not an http(s) URL such as %s", errUsage, o.url, defaultClientURL)
 	}
 	switch o.output {
-	case "table", "json", "yaml":
+	case "table", "wide", "name", "json", "yaml":
 	default:
-		return nil, fmt.Errorf("%w: -o %q: use table, json or yaml", errUsage, o.output)
+		return nil, fmt.Errorf("%w: -o %q: use table, wide, name, json or yaml", errUsage, o.output)
 	}
 	if o.token == "" && o.getenv != nil {
 		o.token = o.getenv("TENANTFORM_TOKEN")
@@ -288,4 +288,10 @@ func truncateText(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// document says the answer is printed as a document (json, yaml, or the
+// names in it) rather than as a table (table, wide).
+func (c *apiClient) document() bool {
+	return c.output == "json" || c.output == "yaml" || c.output == "name"
 }

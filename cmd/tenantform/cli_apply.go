@@ -133,7 +133,7 @@ func projectsApply(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if status == http.StatusCreated {
 		verb = "created"
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		if err := printDocument(stdout, cc.c.output, raw); err != nil {
 			return err
 		}

@@ -18,6 +18,8 @@ import (
 // kubectl's -o does: the server's document, not the client's reading of it.
 func printDocument(out io.Writer, format string, raw []byte) error {
 	switch format {
+	case "name":
+		return printNames(out, raw)
 	case "yaml":
 		y, err := yaml.JSONToYAML(raw)
 		if err != nil {
@@ -36,17 +38,68 @@ func printDocument(out io.Writer, format string, raw []byte) error {
 	}
 }
 
-// printProjectTable prints projects as kubectl get does.
-func printProjectTable(out io.Writer, ps []clientProject, withUser bool, now time.Time) error {
+// printNames prints what -o name shows, as kubectl does: one
+// "project/USER/NAME" or "run/USER/NAME/N" a line, for one object or a
+// list of them.
+func printNames(out io.Writer, raw []byte) error {
+	type object struct {
+		UserID    string `json:"userId"`
+		ProjectID string `json:"projectId"`
+		ID        int64  `json:"id"`
+		Operation string `json:"operation"`
+	}
+	var list struct {
+		Items []object `json:"items"`
+	}
+	var one object
+	if err := json.Unmarshal(raw, &list); err != nil || list.Items == nil {
+		if err := json.Unmarshal(raw, &one); err != nil {
+			return fmt.Errorf("the answer is not JSON: %w", err)
+		}
+		list.Items = []object{one}
+	}
+	for _, o := range list.Items {
+		switch {
+		case o.Operation != "":
+			fmt.Fprintf(out, "run/%d\n", o.ID)
+		case o.ProjectID != "":
+			fmt.Fprintf(out, "project/%s/%s\n", o.UserID, o.ProjectID)
+		}
+	}
+	return nil
+}
+
+// printProjectTable prints projects as kubectl get does; wide adds the
+// region, the plan awaiting approval, the reservation and the age.
+func printProjectTable(out io.Writer, ps []clientProject, withUser, wide bool, now time.Time) error {
 	sortProjects(ps)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	if withUser {
 		fmt.Fprint(tw, "USER\t")
 	}
-	fmt.Fprintln(tw, "NAME\tPHASE\tGENERATION\tRESOURCES\tCOST/MONTH\tEXPIRES\tMESSAGE")
+	if wide {
+		fmt.Fprint(tw, "NAME\tPHASE\tGENERATION\tRESOURCES\tCOST/MONTH\tEXPIRES\tREGION\tAWAITING-APPROVAL\tRESERVED\tAGE\tMESSAGE\n")
+	} else {
+		fmt.Fprintln(tw, "NAME\tPHASE\tGENERATION\tRESOURCES\tCOST/MONTH\tEXPIRES\tMESSAGE")
+	}
 	for _, p := range ps {
 		if withUser {
 			fmt.Fprintf(tw, "%s\t", p.UserID)
+		}
+		if wide {
+			pending := "-"
+			if p.Status.PendingPlanRun != 0 {
+				pending = fmt.Sprintf("run %d", p.Status.PendingPlanRun)
+			}
+			msg := p.Status.LastError
+			if msg == "" {
+				msg = p.Status.Message
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t$%.2f\t%s\t%s\t%s\t%d, $%.2f\t%s\t%s\n", p.ProjectID, p.Status.Phase,
+				p.Status.ObservedGeneration, p.Generation, p.Status.ResourceCount, p.Status.EstimatedMonthlyCostUSD,
+				expiresIn(p.ExpiresAt, now), p.Spec.Region, pending, p.Status.ReservedResources, p.Status.ReservedMonthlyCostUSD,
+				now.Sub(p.CreatedAt).Round(time.Second), truncateText(firstLine(msg), 160))
+			continue
 		}
 		msg := p.Status.Message
 		if cond, ok := p.Status.readyCondition(); ok && msg == "" {
@@ -85,7 +138,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		return printDocument(stdout, cc.c.output, raw)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -138,7 +191,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		return printDocument(stdout, cc.c.output, raw)
 	}
 	fmt.Fprintf(stderr, "run %d: %s of generation %d, %s\n", run.ID, run.Operation, run.Generation, run.Outcome)

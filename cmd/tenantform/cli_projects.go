@@ -26,7 +26,8 @@ type clientProject struct {
 	ExpiresAt           time.Time  `json:"expiresAt"`
 	DeletionRequestedAt *time.Time `json:"deletionRequestedAt"`
 	Spec                struct {
-		RequireApproval bool `json:"requireApproval"`
+		RequireApproval bool   `json:"requireApproval"`
+		Region          string `json:"region"`
 	} `json:"spec"`
 	Status clientStatus `json:"status"`
 }
@@ -40,8 +41,10 @@ type clientStatus struct {
 	Message                 string            `json:"message"`
 	LastError               string            `json:"lastError"`
 	// PendingPlanRun is the run whose saved plan awaits approval.
-	PendingPlanRun int64 `json:"pendingPlanRun"`
-	Omitted        []struct {
+	PendingPlanRun         int64   `json:"pendingPlanRun"`
+	ReservedResources      int     `json:"reservedResources"`
+	ReservedMonthlyCostUSD float64 `json:"reservedMonthlyCostUSD"`
+	Omitted                []struct {
 		Field string `json:"field"`
 		Bytes int    `json:"bytes"`
 	} `json:"omitted"`
@@ -70,11 +73,15 @@ const projectsUsage = `Usage: tenantform projects <verb> [flags]
 Verbs:
   list                        the user's projects (--all: every user's, admin token)
   get NAME                    one project with its status
+  describe NAME               status, conditions, the plan awaiting approval,
+                              reservations, the latest runs and the last error
   apply -f FILE|DIR [NAME]    create or replace a project from a JSON or YAML file
                               or a directory of .tf files (-var k=v, --ttl 2h)
   delete NAME                 destroy a project (202; --watch waits until it is gone)
   extend NAME [--ttl 2h]      move its expiry to now + ttl (default: the server's TTL)
   approve NAME [--run N]       approve the plan awaiting approval
+
+-o table (default), wide (more columns), name (project/USER/NAME), json or yaml.
 
 --watch (apply, approve, delete) follows the phase until it settles: exit 0 on
 Ready (or gone, for delete), 1 on Blocked or Failed.
@@ -101,12 +108,13 @@ func runProjects(ctx context.Context, args []string, stdout, stderr io.Writer, g
 type verbFunc func(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error
 
 var projectVerbs = map[string]verbFunc{
-	"list":    projectsList,
-	"get":     projectsGet,
-	"apply":   projectsApply,
-	"delete":  projectsDelete,
-	"extend":  projectsExtend,
-	"approve": projectsApprove,
+	"list":     projectsList,
+	"get":      projectsGet,
+	"describe": projectsDescribe,
+	"apply":    projectsApply,
+	"delete":   projectsDelete,
+	"extend":   projectsExtend,
+	"approve":  projectsApprove,
 }
 
 // clientCommand is the start of every verb: its flags, the common ones,
@@ -149,7 +157,7 @@ func (cc *clientCommand) parse(args []string, minArgs, maxArgs int) error {
 // progressOut is where --watch writes: stdout for a table, stderr when
 // stdout carries a JSON or YAML document that must stay parseable.
 func (cc *clientCommand) progressOut(stdout, stderr io.Writer) io.Writer {
-	if cc.c.output == "table" {
+	if !cc.c.document() {
 		return stdout
 	}
 	return stderr
@@ -205,7 +213,7 @@ func projectsList(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		after = page.Next
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		if items == nil {
 			items = []json.RawMessage{}
 		}
@@ -215,7 +223,7 @@ func projectsList(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		return printDocument(stdout, cc.c.output, b)
 	}
-	return printProjectTable(stdout, projects, *all, time.Now())
+	return printProjectTable(stdout, projects, *all, cc.c.output == "wide", time.Now())
 }
 
 func projectsGet(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -228,10 +236,10 @@ func projectsGet(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if err != nil {
 		return err
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		return printDocument(stdout, cc.c.output, raw)
 	}
-	if err := printProjectTable(stdout, []clientProject{p}, false, time.Now()); err != nil {
+	if err := printProjectTable(stdout, []clientProject{p}, false, cc.c.output == "wide", time.Now()); err != nil {
 		return err
 	}
 	if p.Status.LastError != "" {
@@ -257,7 +265,7 @@ func projectsDelete(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		if err := printDocument(stdout, cc.c.output, raw); err != nil {
 			return err
 		}
@@ -285,7 +293,7 @@ func projectsExtend(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		return printDocument(stdout, cc.c.output, raw)
 	}
 	var p clientProject
@@ -326,7 +334,7 @@ func projectsApprove(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if cc.c.output != "table" {
+	if cc.c.document() {
 		if err := printDocument(stdout, cc.c.output, raw); err != nil {
 			return err
 		}

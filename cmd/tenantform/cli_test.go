@@ -241,6 +241,16 @@ func TestCLIProjectVerbs(t *testing.T) {
 	e.run(alice, "logs", "second", "99").want(t, 1, "NotFound (HTTP 404): run not found")
 	e.run(alice, "logs", "demo").want(t, 1, "has no runs yet")
 
+	// kubectl habits: -o name, -o wide, describe.
+	e.run(alice, "projects", "list", "-o", "name").want(t, 0, "project/alice/demo\n", "project/alice/second\n")
+	e.run(alice, "projects", "get", "demo", "-o", "name").want(t, 0, "project/alice/demo\n")
+	e.run(alice, "runs", "second", "-o", "name").want(t, 0, "run/2\nrun/1\n")
+	e.run(alice, "projects", "list", "-o", "wide").want(t, 0, "REGION", "AWAITING-APPROVAL", "RESERVED", "AGE")
+	e.run(alice, "projects", "describe", "second").want(t, 0, "Name:", "alice/second", "Phase:", "Reserved:",
+		"Latest runs:", "apply", "apply failed: boom", "Expires:")
+	e.run(alice, "projects", "describe", "ghost").want(t, 1, "NotFound (HTTP 404)")
+	e.run(alice, "projects", "describe").want(t, 2, "wrong number of arguments")
+
 	// A value the API's limits cut is pointed out.
 	e.reconcilerStep(store.Key{UserID: "alice", ProjectID: "demo"}, store.Status{Phase: store.PhaseReady, ObservedGeneration: 1,
 		Outputs: map[string]any{"big": strings.Repeat("x", 5000)}})
@@ -273,7 +283,7 @@ func TestCLIErrors(t *testing.T) {
 	e.run(alice, "projects", "apply").want(t, 2, "-f FILE|DIR is required")
 	e.run(alice, "projects", "apply", "-f", dir, "--watch", "--interval", "0s").want(t, 1, "--interval 0s is too short")
 	e.run(alice, "projects", "get").want(t, 2, "wrong number of arguments")
-	e.run(alice, "projects", "get", "demo", "-o", "xml").want(t, 2, `-o "xml": use table, json or yaml`)
+	e.run(alice, "projects", "get", "demo", "-o", "xml").want(t, 2, `-o "xml": use table, wide, name, json or yaml`)
 	e.run(alice, "projects", "get", "demo", "--url", "ftp://x").want(t, 2, "is not an http(s) URL")
 	e.run("", "projects", "list").want(t, 1, "no token: set TENANTFORM_TOKEN")
 	e.run("not-a-jwt", "projects", "list").want(t, 1, "pass --user")
