@@ -205,8 +205,13 @@ const (
 // and so is a 503 of a GET (a write that met a database outage is left to
 // the caller, who knows whether repeating it is what they want).
 func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]byte, int, error) {
+	return c.doWith(ctx, method, path, body, nil)
+}
+
+// doWith is do with extra request headers (If-Match).
+func (c *apiClient) doWith(ctx context.Context, method, path string, body any, header http.Header) ([]byte, int, error) {
 	for attempt := 0; ; attempt++ {
-		b, status, err := c.doOnce(ctx, method, path, body)
+		b, status, err := c.doOnce(ctx, method, path, body, header)
 		var ae *apiError
 		retry := errors.As(err, &ae) && (status == http.StatusTooManyRequests ||
 			status == http.StatusServiceUnavailable && method == http.MethodGet)
@@ -223,7 +228,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]by
 	}
 }
 
-func (c *apiClient) doOnce(ctx context.Context, method, path string, body any) ([]byte, int, error) {
+func (c *apiClient) doOnce(ctx context.Context, method, path string, body any, header http.Header) ([]byte, int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -236,6 +241,9 @@ func (c *apiClient) doOnce(ctx context.Context, method, path string, body any) (
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.base.String(), "/")+path, rd)
 	if err != nil {
 		return nil, 0, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {

@@ -77,6 +77,8 @@ Verbs:
                               reservations, the latest runs and the last error
   apply -f FILE|DIR [NAME]    create or replace a project from a JSON or YAML file
                               or a directory of .tf files (-var k=v, --ttl 2h)
+  edit NAME                   open the spec in $EDITOR; save to PUT it (If-Match: a
+                              change made meanwhile is refused, your edit kept)
   delete NAME                 destroy a project (202; --watch waits until it is gone)
   extend NAME [--ttl 2h]      move its expiry to now + ttl (default: the server's TTL)
   approve NAME [--run N]       approve the plan awaiting approval
@@ -111,6 +113,7 @@ var projectVerbs = map[string]verbFunc{
 	"list":     projectsList,
 	"get":      projectsGet,
 	"describe": projectsDescribe,
+	"edit":     projectsEdit,
 	"apply":    projectsApply,
 	"delete":   projectsDelete,
 	"extend":   projectsExtend,

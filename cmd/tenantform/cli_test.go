@@ -445,3 +445,56 @@ func TestCLIWaitsOutRateLimits(t *testing.T) {
 		t.Errorf("3 requests at 2/s with a burst of 1 took only %s: was the limit applied?", time.Since(start))
 	}
 }
+
+// runWith is run with more environment (EDITOR).
+func (e *cliEnv) runWith(token string, more env, args ...string) cliResult {
+	var stdout, stderr syncBuffer
+	vars := env{"TENANTFORM_URL": e.url, "TENANTFORM_TOKEN": token, "HOME": "/h"}
+	for k, v := range more {
+		vars[k] = v
+	}
+	code := run(args, &stdout, &stderr, vars.get)
+	return cliResult{code, stdout.String(), stderr.String()}
+}
+
+// TestCLIEdit: edit opens the spec as YAML in $EDITOR and PUTs what was
+// saved with If-Match; an unchanged file changes nothing, and a change
+// made by someone else while the editor was open is refused with the edit
+// kept.
+func TestCLIEdit(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t)
+	alice := e.token("alice", false)
+	dir := writeTerraformDir(t, "demo", maps(demoFiles))
+	e.run(alice, "projects", "apply", "-f", dir, "-var", "n=1", "-var", "label=x", "--ttl", "60m").want(t, 0, "created (generation 1)")
+
+	// An editor that changes the TTL.
+	e.runWith(alice, env{"EDITOR": `sed -i 's/^ttlMinutes: 60$/ttlMinutes: 90/'`}, "projects", "edit", "demo").
+		want(t, 0, "project alice/demo edited (generation 2)")
+	e.run(alice, "projects", "get", "demo", "-o", "yaml").want(t, 0, "ttlMinutes: 90")
+	// One that saves what it was given.
+	e.runWith(alice, env{"EDITOR": "true"}, "projects", "edit", "demo").want(t, 0, "edit cancelled")
+	// One that fails.
+	e.runWith(alice, env{"EDITOR": "false"}, "projects", "edit", "demo").want(t, 1, "exited with status 1; nothing was applied")
+
+	// Someone else changes the project while the editor is open.
+	marks := t.TempDir()
+	slow := `sh -c 'sed -i "s/^ttlMinutes: 90$/ttlMinutes: 30/" "$1"; touch ` + marks + `/opened; ` +
+		`i=0; while [ ! -e ` + marks + `/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done' editor`
+	done := make(chan cliResult)
+	go func() { done <- e.runWith(alice, env{"EDITOR": slow}, "projects", "edit", "demo") }()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(marks + "/opened"); err == nil {
+			break
+		}
+		if i > 600 {
+			t.Fatal("the editor never opened")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.run(alice, "projects", "apply", "-f", dir, "-var", "n=1", "-var", "label=x", "--ttl", "45m").want(t, 0, "configured (generation 3)")
+	os.WriteFile(marks+"/go", nil, 0o644)
+	r := <-done
+	r.want(t, 1, "changed since generation 2 was opened; nothing was applied", "Your edit is kept in")
+	e.run(alice, "projects", "get", "demo", "-o", "yaml").want(t, 0, "ttlMinutes: 45")
+}
