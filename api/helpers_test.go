@@ -91,6 +91,9 @@ func newEnvMigrated(t *testing.T, migrate bool, configure func(*Config)) *env {
 	if configure != nil {
 		configure(&cfg)
 	}
+	if f, ok := cfg.Changes.(*countingFeed); ok && f.ChangeFeed == nil {
+		f.ChangeFeed = st // the env's own store, which configure could not name
+	}
 	srv := httptest.NewServer(New(cfg, st))
 	t.Cleanup(srv.Close)
 	return &env{t: t, dbURL: dbURL, st: st, srv: srv, clock: c}

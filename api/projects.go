@@ -272,6 +272,16 @@ func projectPath(k store.Key) string {
 }
 
 func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) error {
+	q, err := queryParams(r.URL.Query(), "watch", "resourceVersion")
+	if err != nil {
+		return err
+	}
+	if watch, since, err := watchRequested(r, q); err != nil || watch {
+		if err != nil {
+			return err
+		}
+		return s.serveWatch(w, r, c.key, since)
+	}
 	p, err := s.st.GetProject(r.Context(), c.key)
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
@@ -380,9 +390,15 @@ func (s *server) approveProject(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (s *server) listUserProjects(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := queryParams(r.URL.Query(), "limit", "after")
+	q, err := queryParams(r.URL.Query(), "limit", "after", "watch", "resourceVersion")
 	if err != nil {
 		return err
+	}
+	if watch, since, err := watchRequested(r, q); err != nil || watch {
+		if err != nil {
+			return err
+		}
+		return s.serveWatch(w, r, store.Key{UserID: c.key.UserID}, since)
 	}
 	return s.listProjects(w, r, q, store.ListOptions{UserID: c.key.UserID})
 }

@@ -80,6 +80,11 @@ type Config struct {
 	// Orphans lists tagged AWS resources without a live project. Nil
 	// answers 501 InventoryUnavailable.
 	Orphans OrphanLister
+	// Changes feeds the watch API (?watch=true). Nil answers 501.
+	Changes ChangeFeed
+	// WatchPollInterval is how often the watch hub looks for changes when
+	// no notification woke it. Default 2 s.
+	WatchPollInterval time.Duration
 }
 
 // OrphanLister is the slice of the AWS inventory the API needs. Its result
@@ -147,6 +152,9 @@ func (c Config) withDefaults() Config {
 	if c.DatabaseTimeout <= 0 {
 		c.DatabaseTimeout = defaultDatabaseTimeout
 	}
+	if c.WatchPollInterval <= 0 {
+		c.WatchPollInterval = defaultWatchPoll
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -163,6 +171,7 @@ type server struct {
 	st       Store
 	router   *mux.Router
 	limiters *limiters
+	hub      *watchHub
 }
 
 // New returns the API's handler, routes and middleware included.
@@ -177,6 +186,7 @@ func New(cfg Config, st Store) http.Handler {
 
 func newServer(cfg Config, st Store) *server {
 	s := &server{cfg: cfg.withDefaults(), st: st}
+	s.hub = &watchHub{feed: s.cfg.Changes, poll: s.cfg.WatchPollInterval, log: s.cfg.Logger}
 	s.limiters = newLimiters(s.cfg.RateLimitPerSecond, s.cfg.RateLimitBurst, maxLimiters)
 	// No path cleaning: mux would answer "//x" or "/a/../b" with a bare
 	// 301 redirect; here they are simply unknown routes, answered in JSON.
@@ -293,6 +303,11 @@ func (s *server) endpoint(rt route) http.Handler {
 			}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.handlerTimeout(rt.path))
+		if isWatch(r) {
+			// A stream lasts as long as its client; each query it makes
+			// has its own deadline.
+			ctx, cancel = context.WithCancel(r.Context())
+		}
 		defer cancel()
 		// Errors are written against the original request: its context
 		// tells a client that went away from a database that timed out.

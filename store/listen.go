@@ -13,9 +13,19 @@ import (
 // reconnects (with capped backoff) and calls onConnect again — notifications
 // sent while disconnected are lost, so onConnect must trigger a rescan.
 func (s *Store) Listen(ctx context.Context, onConnect func(), onNotify func(Key), onError func(error)) {
+	s.listenChannel(ctx, NotifyChannel, onConnect, func(payload string) {
+		if user, project, ok := strings.Cut(payload, "/"); ok {
+			onNotify(Key{UserID: user, ProjectID: project})
+		}
+	}, onError)
+}
+
+// listenChannel delivers the payloads announced on channel, reconnecting as
+// Listen describes.
+func (s *Store) listenChannel(ctx context.Context, channel string, onConnect func(), onNotify func(string), onError func(error)) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, onConnect, onNotify)
+		err := s.listenOnce(ctx, channel, onConnect, onNotify)
 		if ctx.Err() != nil {
 			return
 		}
@@ -31,13 +41,13 @@ func (s *Store) Listen(ctx context.Context, onConnect func(), onNotify func(Key)
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, onConnect func(), onNotify func(Key)) error {
+func (s *Store) listenOnce(ctx context.Context, channel string, onConnect func(), onNotify func(string)) error {
 	conn, err := pgx.Connect(ctx, s.url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return err
 	}
 	onConnect()
@@ -46,8 +56,6 @@ func (s *Store) listenOnce(ctx context.Context, onConnect func(), onNotify func(
 		if err != nil {
 			return err
 		}
-		if user, project, ok := strings.Cut(n.Payload, "/"); ok {
-			onNotify(Key{UserID: user, ProjectID: project})
-		}
+		onNotify(n.Payload)
 	}
 }

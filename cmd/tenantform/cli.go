@@ -264,16 +264,22 @@ func (c *apiClient) doOnce(ctx context.Context, method, path string, body any, h
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return b, resp.StatusCode, nil
 	}
+	return nil, resp.StatusCode, decodeAPIError(resp, b)
+}
+
+// decodeAPIError reads an error answer: an *apiError for the API's
+// envelope, a plain error for anything else (a proxy's page).
+func decodeAPIError(resp *http.Response, b []byte) error {
 	var env struct {
 		Error apiError `json:"error"`
 	}
 	if json.Unmarshal(b, &env) != nil || env.Error.Code == "" {
-		return nil, resp.StatusCode, fmt.Errorf("%s %s answered HTTP %d: %s", method, path, resp.StatusCode, truncateText(string(b), 300))
+		return fmt.Errorf("%s %s answered HTTP %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, truncateText(string(b), 300))
 	}
 	e := env.Error
 	e.status = resp.StatusCode
 	e.retryAfter = resp.Header.Get("Retry-After")
-	return nil, resp.StatusCode, &e
+	return &e
 }
 
 // getJSON GETs path and decodes the answer into v, returning the raw body

@@ -71,8 +71,9 @@ func (s clientStatus) readyCondition() (clientCondition, bool) {
 const projectsUsage = `Usage: tenantform projects <verb> [flags]
 
 Verbs:
-  list                        the user's projects (--all: every user's, admin token)
-  get NAME                    one project with its status
+  list                        the user's projects (--all: every user's, admin token;
+                              -w: then stream every change until interrupted)
+  get NAME                    one project with its status (-w: stream its changes)
   describe NAME               status, conditions, the plan awaiting approval,
                               reservations, the latest runs and the last error
   apply -f FILE|DIR [NAME]    create or replace a project from a JSON or YAML file
@@ -167,11 +168,19 @@ func (cc *clientCommand) progressOut(stdout, stderr io.Writer) io.Writer {
 }
 
 func projectsList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cc := newClientCommand("projects list", "projects list [--all] [--phase P] [-o table|json|yaml]", stderr, getenv)
+	cc := newClientCommand("projects list", "projects list [--all] [--phase P] [-w] [-o table|wide|name|json|yaml]", stderr, getenv)
 	all := cc.fs.Bool("all", false, "every user's projects (needs an admin token)")
 	phase := cc.fs.String("phase", "", "only projects in this phase (Ready, Failed, …)")
+	follow := cc.fs.Bool("w", false, "after the list, stream each change until interrupted (the API's watch)")
 	if err := cc.parse(args, 0, 0); err != nil {
 		return err
+	}
+	if *follow {
+		if *all || *phase != "" {
+			fmt.Fprintln(stderr, "tenantform projects list: -w streams one user's projects; it takes neither --all nor --phase")
+			return errUsage
+		}
+		return cc.watchProjects(ctx, stdout, cc.c.projectPath(""), false)
 	}
 	base := cc.c.projectPath("")
 	if *all {
@@ -230,9 +239,13 @@ func projectsList(ctx context.Context, args []string, stdout, stderr io.Writer, 
 }
 
 func projectsGet(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cc := newClientCommand("projects get", "projects get NAME [-o table|json|yaml]", stderr, getenv)
+	cc := newClientCommand("projects get", "projects get NAME [-w] [-o table|wide|name|json|yaml]", stderr, getenv)
+	follow := cc.fs.Bool("w", false, "stream each change of the project until interrupted (the API's watch)")
 	if err := cc.parse(args, 1, 1); err != nil {
 		return err
+	}
+	if *follow {
+		return cc.watchProjects(ctx, stdout, cc.c.projectPath(cc.args[0]), false)
 	}
 	var p clientProject
 	raw, err := cc.c.getJSON(ctx, cc.c.projectPath(cc.args[0]), &p)

@@ -64,6 +64,7 @@ func newCLIEnvWith(t *testing.T, configure func(*api.Config)) *cliEnv {
 		DefaultRegion:  "us-east-1",
 		AllowedRegions: []string{"us-east-1", "us-west-2"},
 		Policy:         policy.DefaultRules(),
+		Changes:        st,
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -497,4 +498,61 @@ func TestCLIEdit(t *testing.T) {
 	r := <-done
 	r.want(t, 1, "changed since generation 2 was opened; nothing was applied", "Your edit is kept in")
 	e.run(alice, "projects", "get", "demo", "-o", "yaml").want(t, 0, "ttlMinutes: 45")
+}
+
+// TestCLIGetAndListFollow: get -w and list -w print the current state,
+// then a row per change from the API's watch stream, until interrupted.
+func TestCLIGetAndListFollow(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t)
+	alice := e.token("alice", false)
+	body := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(body, []byte(`{"files": {"main.tf": "resource \"terraform_data\" \"a\" {}"}}`), 0o644)
+	e.run(alice, "projects", "apply", "-f", body, "demo").want(t, 0, "created (generation 1)")
+
+	getenv := env{"TENANTFORM_URL": e.url, "TENANTFORM_TOKEN": alice}.get
+	follow := func(verb verbFunc, args ...string) (*syncBuffer, func() error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut syncBuffer
+		done := make(chan error, 1)
+		go func() { done <- verb(ctx, args, &out, &errOut, getenv) }()
+		return &out, func() error { cancel(); return <-done }
+	}
+	getOut, stopGet := follow(projectsGet, "demo", "-w")
+	listOut, stopList := follow(projectsList, "-w", "-o", "name")
+	waitFor := func(out *syncBuffer, s string) {
+		t.Helper()
+		for i := 0; !strings.Contains(out.String(), s); i++ {
+			if i > 600 {
+				t.Fatalf("the stream never printed %q:\n%s", s, out.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(getOut, "ADDED")
+	waitFor(listOut, "project/alice/demo")
+
+	os.WriteFile(body, []byte(`{"files": {"main.tf": "resource \"terraform_data\" \"b\" {}"}}`), 0o644)
+	e.run(alice, "projects", "apply", "-f", body, "demo").want(t, 0, "configured (generation 2)")
+	e.run(alice, "projects", "apply", "-f", body, "other").want(t, 0, "created (generation 1)")
+	waitFor(getOut, "0/2")
+	waitFor(listOut, "project/alice/other")
+	e.run(alice, "projects", "delete", "demo").want(t, 0, "being destroyed")
+	waitFor(getOut, "Destroying")
+
+	if err := stopGet(); err != nil {
+		t.Errorf("get -w ended with %v when interrupted", err)
+	}
+	if err := stopList(); err != nil {
+		t.Errorf("list -w ended with %v when interrupted", err)
+	}
+	if got := getOut.String(); strings.Contains(got, "other") || !strings.Contains(got, "MODIFIED") {
+		t.Errorf("get -w demo printed:\n%s", got)
+	}
+	// A project that does not exist is the API's 404, not a silent wait.
+	var out, errOut syncBuffer
+	if err := projectsGet(context.Background(), []string{"ghost", "-w"}, &out, &errOut, getenv); err == nil || !strings.Contains(err.Error(), "NotFound (HTTP 404)") {
+		t.Errorf("get -w ghost: %v", err)
+	}
+	e.run(alice, "projects", "list", "-w", "--all").want(t, 2, "-w streams one user's projects")
 }

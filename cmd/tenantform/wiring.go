@@ -118,6 +118,10 @@ func newAPIHandler(cfg Config, st *store.Store, reg *prometheus.Registry, httpMe
 		Metrics:              metrics.Handler(reg),
 		HTTPMetrics:          httpMetrics,
 		Orphans:              orphans,
+		// Behind a transaction pooler LISTEN fails and the watch hub
+		// polls every DATABASE_POLL_INTERVAL instead.
+		Changes:           st,
+		WatchPollInterval: cfg.DatabasePollInterval,
 	}, st)
 }
 
