@@ -87,7 +87,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	shots := screenshotter(t, browser)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		tctx, cancel := context.WithTimeout(browser, 60*time.Second)
+		tctx, cancel := context.WithTimeout(browser, 120*time.Second) // generous: a loaded machine plans slowly
 		defer cancel()
 		if err := chromedp.Do(tctx, steps...); err != nil {
 			page, _ := chromedp.Run(browser, chromedp.OuterHTML(chromedp.CSS("html")))
