@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantform/tenantform/api/client"
 )
 
 // The client half of the binary: kubectl-like verbs over the HTTP API
@@ -77,19 +76,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// apiClient calls one tenantform server as one user.
+// apiClient is the API's Go client (package api/client) with what the
+// command line adds: the user acted on and the output format.
 type apiClient struct {
-	base   *url.URL
-	token  string
+	*client.Client
 	user   string
 	output string
-	http   *http.Client
 }
+
+// apiError is an error answer of the API.
+type apiError = client.Error
 
 // newAPIClient checks the common options and builds the client.
 func newAPIClient(o *clientOptions, hc *http.Client) (*apiClient, error) {
-	u, err := url.Parse(strings.TrimSuffix(o.url, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(strings.TrimSuffix(o.url, "/")); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: --url (TENANTFORM_URL) %q is not an http(s) URL such as %s", errUsage, o.url, defaultClientURL)
 	}
 	switch o.output {
@@ -105,6 +105,7 @@ func newAPIClient(o *clientOptions, hc *http.Client) (*apiClient, error) {
 	}
 	user := o.user
 	if user == "" {
+		var err error
 		if user, err = tokenSubject(o.token); err != nil {
 			return nil, err
 		}
@@ -112,7 +113,11 @@ func newAPIClient(o *clientOptions, hc *http.Client) (*apiClient, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: clientTimeout}
 	}
-	return &apiClient{base: u, token: o.token, user: user, output: o.output, http: hc}, nil
+	c, err := client.New(o.url, o.token, client.WithHTTPClient(hc))
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{Client: c, user: user, output: o.output}, nil
 }
 
 // tokenSubject reads the user id from a token's payload. It verifies
@@ -135,166 +140,25 @@ func tokenSubject(token string) (string, error) {
 // projectPath is the API path of one of the user's projects ("" for the
 // collection), with each segment escaped.
 func (c *apiClient) projectPath(name string, more ...string) string {
-	p := "/api/v1/users/" + url.PathEscape(c.user) + "/projects"
-	if name != "" {
-		p += "/" + url.PathEscape(name)
-	}
-	for _, m := range more {
-		p += "/" + m
-	}
-	return p
+	return client.ProjectPath(c.user, name, more...)
 }
 
-// apiError is an error answer of the API, as the client shows it.
-type apiError struct {
-	status  int
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	// Details is a list (policy violations, bad fields) or, for 410 Gone,
-	// the project's tombstone.
-	Details json.RawMessage `json:"details"`
-	// retryAfter is the server's Retry-After, when it sent one.
-	retryAfter string
-}
-
-// Error is the message, then one line per detail: file:line for a policy
-// violation, the field for a bad request.
-func (e *apiError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s (HTTP %d): %s", e.Code, e.status, e.Message)
-	var details []json.RawMessage
-	_ = json.Unmarshal(e.Details, &details) // a tombstone is not a list: no lines
-	for _, raw := range details {
-		var d struct {
-			File    string `json:"file"`
-			Line    int    `json:"line"`
-			Field   string `json:"field"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(raw, &d) != nil {
-			fmt.Fprintf(&b, "\n  %s", raw)
-			continue
-		}
-		switch {
-		case d.File != "" && d.Line > 0:
-			fmt.Fprintf(&b, "\n  %s:%d: %s", d.File, d.Line, d.Message)
-		case d.File != "":
-			fmt.Fprintf(&b, "\n  %s: %s", d.File, d.Message)
-		case d.Field != "":
-			fmt.Fprintf(&b, "\n  %s: %s", d.Field, d.Message)
-		default:
-			fmt.Fprintf(&b, "\n  %s", d.Message)
-		}
-	}
-	if e.retryAfter != "" {
-		fmt.Fprintf(&b, "\n  (the server asks to retry after %s seconds)", e.retryAfter)
-	}
-	return b.String()
-}
-
-// maxRetries bounds how often one request is repeated after an answer
-// that asks for it (429; 503 for reads), and maxRetryWait each wait.
-const (
-	maxRetries   = 3
-	maxRetryWait = 10 * time.Second
-)
-
-// do sends one request and returns the body of a 2xx answer. body, when
-// not nil, is sent as JSON. Any other answer is an *apiError. A 429 (the
-// request was not processed) is retried after the server's Retry-After,
-// and so is a 503 of a GET (a write that met a database outage is left to
-// the caller, who knows whether repeating it is what they want).
+// do sends one request through the API client (retrying 429s, and 503s
+// of reads) and returns the body of a 2xx answer; any other answer is an
+// *apiError.
 func (c *apiClient) do(ctx context.Context, method, path string, body any) ([]byte, int, error) {
-	return c.doWith(ctx, method, path, body, nil)
+	return c.Client.Do(ctx, method, path, body, nil)
 }
 
 // doWith is do with extra request headers (If-Match).
 func (c *apiClient) doWith(ctx context.Context, method, path string, body any, header http.Header) ([]byte, int, error) {
-	for attempt := 0; ; attempt++ {
-		b, status, err := c.doOnce(ctx, method, path, body, header)
-		var ae *apiError
-		retry := errors.As(err, &ae) && (status == http.StatusTooManyRequests ||
-			status == http.StatusServiceUnavailable && method == http.MethodGet)
-		if !retry || attempt == maxRetries {
-			return b, status, err
-		}
-		wait := time.Second
-		if n, perr := strconv.Atoi(ae.retryAfter); perr == nil && n > 0 {
-			wait = min(time.Duration(n)*time.Second, maxRetryWait)
-		}
-		if err := sleepCtx(ctx, wait); err != nil {
-			return nil, 0, err
-		}
-	}
-}
-
-func (c *apiClient) doOnce(ctx context.Context, method, path string, body any, header http.Header) ([]byte, int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	// path is already escaped (projectPath) and may carry a query.
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.base.String(), "/")+path, rd)
-	if err != nil {
-		return nil, 0, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
-		}
-		return nil, 0, fmt.Errorf("cannot reach tenantform at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, resp.StatusCode, fmt.Errorf("cannot read the answer of %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return b, resp.StatusCode, nil
-	}
-	return nil, resp.StatusCode, decodeAPIError(resp, b)
-}
-
-// decodeAPIError reads an error answer: an *apiError for the API's
-// envelope, a plain error for anything else (a proxy's page).
-func decodeAPIError(resp *http.Response, b []byte) error {
-	var env struct {
-		Error apiError `json:"error"`
-	}
-	if json.Unmarshal(b, &env) != nil || env.Error.Code == "" {
-		return fmt.Errorf("%s %s answered HTTP %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, truncateText(string(b), 300))
-	}
-	e := env.Error
-	e.status = resp.StatusCode
-	e.retryAfter = resp.Header.Get("Retry-After")
-	return &e
+	return c.Client.Do(ctx, method, path, body, header)
 }
 
 // getJSON GETs path and decodes the answer into v, returning the raw body
 // too (for -o json/yaml).
 func (c *apiClient) getJSON(ctx context.Context, path string, v any) ([]byte, error) {
-	b, _, err := c.do(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return nil, err
-	}
-	if v != nil {
-		if err := json.Unmarshal(b, v); err != nil {
-			return nil, fmt.Errorf("GET %s: unexpected answer: %w", path, err)
-		}
-	}
-	return b, nil
+	return c.Client.GetJSON(ctx, path, v)
 }
 
 func truncateText(s string, n int) string {

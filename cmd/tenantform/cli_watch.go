@@ -150,7 +150,7 @@ func (c *apiClient) watchGone(ctx context.Context, out io.Writer, name string, w
 		var ae *apiError
 		wait := *w.interval
 		switch {
-		case errors.As(err, &ae) && (ae.status == http.StatusNotFound || ae.status == http.StatusGone):
+		case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusGone):
 			fmt.Fprintf(out, "%s project %s/%s is gone\n", elapsedSince(start), c.user, name)
 			return nil
 		case retryable(err, &wait):
@@ -180,10 +180,10 @@ func (c *apiClient) watchGone(ctx context.Context, out io.Writer, name string, w
 // server's Retry-After.
 func retryable(err error, wait *time.Duration) bool {
 	var ae *apiError
-	if !errors.As(err, &ae) || (ae.status != http.StatusTooManyRequests && ae.status != http.StatusServiceUnavailable) {
+	if !errors.As(err, &ae) || (ae.Status != http.StatusTooManyRequests && ae.Status != http.StatusServiceUnavailable) {
 		return false
 	}
-	if n, perr := strconv.Atoi(ae.retryAfter); perr == nil && time.Duration(n)*time.Second > *wait {
+	if n, perr := strconv.Atoi(ae.RetryAfter); perr == nil && time.Duration(n)*time.Second > *wait {
 		*wait = time.Duration(n) * time.Second
 	}
 	return true
