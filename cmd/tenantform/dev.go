@@ -26,6 +26,9 @@ import (
 // devUser is the user dev mode prints a token for.
 const devUser = "demo"
 
+// devAdmin is the admin whose token dev prints for the console.
+const devAdmin = "ops"
+
 // devTokenTTL is how long the printed demo token lasts: a working day.
 const devTokenTTL = 24 * time.Hour
 
@@ -136,6 +139,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err != nil {
 		return err
 	}
+	// The console needs an admin's token.
+	adminToken, err := api.SignToken([]byte(cfg.JWTSecret), devAdmin, true, devTokenTTL, time.Now())
+	if err != nil {
+		return err
+	}
 
 	var g errgroup.Group
 	g.Go(func() error {
@@ -154,7 +162,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		g.Go(func() error { return notifier.Run(ctx) })
 	}
 	awsSvc.start(ctx)
-	printDevBanner(stdout, fmt.Sprintf("http://%s", srv.Addr()), redactDatabaseURL(cfg.DatabaseURL), dbNote, awsNote, token)
+	printDevBanner(stdout, fmt.Sprintf("http://%s", srv.Addr()), redactDatabaseURL(cfg.DatabaseURL), dbNote, awsNote, token, adminToken)
 
 	err = g.Wait()
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
@@ -166,7 +174,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 
 // printDevBanner tells the user where everything is and gives them a
 // request to paste. It goes to stdout; logs go to stderr.
-func printDevBanner(w io.Writer, apiURL, dbURL, dbNote, awsNote, token string) {
+func printDevBanner(w io.Writer, apiURL, dbURL, dbNote, awsNote, token, adminToken string) {
 	project := apiURL + "/api/v1/users/" + devUser + "/projects/hello"
 	fmt.Fprintf(w, `
 tenantform dev is running: API and reconciler in one process (Ctrl-C stops both).
@@ -184,14 +192,21 @@ curl -sS -X PUT %s \
   -d '{"files":{"main.tf":"resource \"terraform_data\" \"hello\" { input = \"world\" }"}}'
 curl -sS %s -H "Authorization: Bearer $TOKEN"
 
-or use the client in this binary:
+or use the command-line client (from this repository; "go install
+./cmd/tenantform" puts a tenantform binary in $(go env GOPATH)/bin):
 
   export TENANTFORM_URL=%s TENANTFORM_TOKEN=$TOKEN
-  tenantform projects list
+  go run ./cmd/tenantform projects list
+  go run ./cmd/tenantform projects get hello -w     # follow its changes
 
-The token is valid for %s; "tenantform token --user NAME" signs more.
+The console is at %s/console: log in with this admin token (user %q):
 
-`, apiURL, dbURL, dbNote, awsNote, devUser, token, project, project, apiURL, devTokenTTL)
+  %s
+
+Tokens are valid for %s; "go run ./cmd/tenantform token --user NAME [--admin]"
+signs more with dev's secret.
+
+`, apiURL, dbURL, dbNote, awsNote, devUser, token, project, project, apiURL, apiURL, devAdmin, adminToken, devTokenTTL)
 }
 
 // withEnv returns getenv with name set to value.
