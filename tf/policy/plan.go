@@ -43,7 +43,7 @@ func CheckPlan(plan *tfjson.Plan, pc PlanContext) []Violation {
 	if plan == nil {
 		return nil
 	}
-	pk := &planChecker{pc: pc, owned: ownedValues(plan)}
+	pk := &planChecker{pc: pc, owned: ownedValues(plan), config: newPlanConfig(plan)}
 	count := 0
 	for _, rc := range plan.ResourceChanges {
 		if rc == nil || rc.Change == nil {
@@ -125,10 +125,12 @@ func existsAfter(a tfjson.Actions) bool {
 }
 
 type planChecker struct {
-	pc    PlanContext
-	owned map[string]map[string]bool // resource type → its known string values
-	out   []Violation
-	rc    *tfjson.ResourceChange
+	pc     PlanContext
+	owned  map[string]map[string]bool // resource type → its known string values
+	config planConfig
+	out    []Violation
+	rc     *tfjson.ResourceChange
+	cfg    *tfjson.ConfigResource // rc's configuration, nil when not found
 }
 
 func (pk *planChecker) report(reason, format string, args ...any) {
@@ -138,6 +140,7 @@ func (pk *planChecker) report(reason, format string, args ...any) {
 // resource applies every rule to one planned resource.
 func (pk *planChecker) resource(rc *tfjson.ResourceChange) {
 	pk.rc = rc
+	pk.cfg = pk.config.resource(rc)
 	after, _ := rc.Change.After.(map[string]any)
 	unknown, _ := rc.Change.AfterUnknown.(map[string]any)
 	v := values{after: after, unknown: unknown}
@@ -275,8 +278,15 @@ func (pk *planChecker) tags(v values) {
 }
 
 // regions checks every region argument of regionArgs: known and allowed.
+// A region the configuration does not set is the provider's (aws 5.x
+// computes aws_s3_bucket's region from the provider configuration, which
+// providerRegions checks), so only a region the tenant's expression
+// leaves unknown is refused.
 func (pk *planChecker) regions(typ string, v values) {
 	for _, r := range regionArgsOf(typ) {
+		if v.isUnknown(r.Arg) && !configSets(pk.cfg, r.Arg) {
+			continue
+		}
 		if v.isUnknown(r.Arg) {
 			pk.report(ReasonPolicy, "%s is unknown until apply: a region must be known at plan time", r.Arg)
 			continue
@@ -369,10 +379,16 @@ func (pk *planChecker) cost(typ string, v values) {
 	if pk.pc.Priced != nil && !pk.pc.Priced(typ) {
 		pk.report(ReasonCostUnknown, "tenantform has no price for %s, so the project's cost cannot be bounded", typ)
 	}
-	for _, arg := range costArgs[typ] {
-		if v.isUnknown(arg) {
-			pk.report(ReasonCostUnknown, "%s is unknown until apply, so the cost is open-ended; set it to a value known at plan time", arg)
+	for _, ca := range costArgs[typ] {
+		if !v.isUnknown(ca.Arg) || ca.Irrelevant != nil && ca.Irrelevant(v) {
+			continue
 		}
+		if !configSets(pk.cfg, ca.Arg) {
+			// The provider's default or a value it computes from other
+			// arguments: the estimator prices the default.
+			continue
+		}
+		pk.report(ReasonCostUnknown, "%s is unknown until apply, so the cost is open-ended; set it to a value known at plan time", ca.Arg)
 	}
 }
 

@@ -190,12 +190,37 @@ func DefaultManagedPolicies() []string {
 	}
 }
 
-// costArgs are arguments that decide a resource's price. When one is
-// unknown at plan time, the price is open-ended: the plan check blocks
-// with CostUnknown rather than guess the cheapest value.
-var costArgs = map[string][]string{
-	"aws_dynamodb_table":       {"billing_mode", "read_capacity", "write_capacity"},
-	"aws_lambda_function":      {"memory_size", "ephemeral_storage", "reserved_concurrent_executions"},
-	"aws_api_gateway_stage":    {"cache_cluster_enabled", "cache_cluster_size"},
-	"aws_cloudwatch_log_group": {"retention_in_days"},
+// costArg is an argument that decides a resource's price. When the
+// configuration sets it to a value unknown at plan time, the price is
+// open-ended: the plan check blocks with CostUnknown rather than guess the
+// cheapest value. An argument the configuration leaves out is the
+// provider's default (Lambda's 512 MB of ephemeral storage) or computed
+// from others, and is priced as such.
+type costArg struct {
+	Arg string
+	// Irrelevant, when set, reports that the argument does not decide
+	// the price of this resource (capacities of an on-demand table).
+	Irrelevant func(v values) bool
+}
+
+var costArgs = map[string][]costArg{
+	"aws_dynamodb_table": {
+		{Arg: "billing_mode"},
+		{Arg: "read_capacity", Irrelevant: onDemand},
+		{Arg: "write_capacity", Irrelevant: onDemand},
+	},
+	"aws_lambda_function": {
+		{Arg: "memory_size"}, {Arg: "ephemeral_storage.size"}, {Arg: "reserved_concurrent_executions"},
+	},
+	"aws_api_gateway_stage": {
+		{Arg: "cache_cluster_enabled"}, {Arg: "cache_cluster_size"},
+	},
+	"aws_cloudwatch_log_group": {{Arg: "retention_in_days"}},
+}
+
+// onDemand reports a DynamoDB table billed per request, whose
+// capacities price nothing.
+func onDemand(v values) bool {
+	mode := v.strings("billing_mode")
+	return len(mode) == 1 && strings.EqualFold(mode[0], "PAY_PER_REQUEST")
 }
