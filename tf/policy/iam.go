@@ -9,7 +9,13 @@ import (
 
 // IAM documents at source level: what the literals of a policy decide.
 // The rules are the plan check's (actionRefusal, principalRefusal); a
-// document computed from values is left to the plan.
+// document computed from values is left to the plan, which admits a
+// document unknown until apply only when its unknown parts are identities
+// of the project's own resources. For that to mean anything, a computed
+// value in a document must be such a reference as it is: the plan's
+// configuration names what an expression refers to, not what it does
+// with it (replace(aws_s3_bucket.b.id, "/.*/", "*") would be an action
+// "*" computed from an identity). computedParts enforces it.
 
 // iamDocuments checks the literal actions and principals written in a
 // resource's policy arguments (jsonencode({...}) or a JSON string).
@@ -29,6 +35,9 @@ func (c *checker) iamDocuments(typ string, b *body) {
 // policyLiterals walks a policy expression for "Action" (and "NotAction")
 // and, in trust policies, "Principal" (and "NotPrincipal") object keys.
 func (c *checker) policyLiterals(e hcl.Expression, trust bool, arg string) {
+	if n, ok := c.asNative(e); ok {
+		c.computedParts(n, arg, 0)
+	}
 	if s, ok := c.literalString(e); ok {
 		if trimmed := strings.TrimSpace(s); strings.HasPrefix(trimmed, "{") {
 			c.policyJSON(trimmed, trust, arg, e.Range().Start.Line)
@@ -84,10 +93,11 @@ func denies(obj *hclsyntax.ObjectConsExpr) bool {
 }
 
 // principalLiteral refuses a literal "*" principal and principal kinds
-// other than Service.
+// other than Service, except AWS principals that are references to the
+// ARNs of the module's own roles.
 func (c *checker) principalLiteral(e hclsyntax.Expression, arg string, line int) {
 	if s, ok := literalOf(e); ok {
-		c.report(line, "%s: principal %q is not allowed: only AWS services (Service principals) may assume a tenant role", arg, s)
+		c.report(line, "%s: principal %q is not allowed: only AWS services (Service principals) and this project's own roles may assume a tenant role", arg, s)
 		return
 	}
 	obj, ok := e.(*hclsyntax.ObjectConsExpr)
@@ -95,9 +105,71 @@ func (c *checker) principalLiteral(e hclsyntax.Expression, arg string, line int)
 		return
 	}
 	for _, item := range obj.Items {
-		if kind := objectKey(item.KeyExpr); kind != "" && kind != "Service" {
-			c.report(item.KeyExpr.Range().Start.Line, "%s: %s principals are not allowed: only AWS services may assume a tenant role", arg, kind)
+		kind := objectKey(item.KeyExpr)
+		if kind == "AWS" && c.ownRoleARNs(item.ValueExpr) {
+			continue
 		}
+		if kind != "" && kind != "Service" {
+			c.report(item.KeyExpr.Range().Start.Line, "%s: %s principals are not allowed: only AWS services and this project's own roles (aws_iam_role.<name>.arn) may assume a tenant role", arg, kind)
+		}
+	}
+}
+
+// ownRoleARNs reports whether e is a reference, or a list of references,
+// to the arn of roles the module declares.
+func (c *checker) ownRoleARNs(e hclsyntax.Expression) bool {
+	items := listItems(e)
+	for _, item := range items {
+		typ, attr, ok := c.resourceRefAttr(item)
+		if !ok || typ != "aws_iam_role" || attr != "arn" {
+			return false
+		}
+	}
+	return len(items) > 0
+}
+
+// computedParts refuses, in a policy document, every computed value that
+// is not a plain reference: a function of a reference (other than
+// jsonencode), a conditional, an operation, a for expression, a computed
+// object key. Values without references are known at plan and checked
+// there.
+func (c *checker) computedParts(n hclsyntax.Expression, arg string, depth int) {
+	if depth > c.maxDepth || len(n.Variables()) == 0 {
+		return
+	}
+	line := n.Range().Start.Line
+	switch x := n.(type) {
+	case *hclsyntax.ObjectConsExpr:
+		for _, item := range x.Items {
+			if objectKey(item.KeyExpr) == "" {
+				c.report(item.KeyExpr.Range().Start.Line, "%s: the keys of a policy document must be literal", arg)
+			}
+			c.computedParts(item.ValueExpr, arg, depth+1)
+		}
+	case *hclsyntax.TupleConsExpr:
+		for _, item := range x.Exprs {
+			c.computedParts(item, arg, depth+1)
+		}
+	case *hclsyntax.FunctionCallExpr:
+		if x.Name != "jsonencode" {
+			c.report(line, "%s: %s() of a computed value in a policy document is not allowed: refer to a resource's name, id or ARN as it is", arg, x.Name)
+			return
+		}
+		for _, a := range x.Args {
+			c.computedParts(a, arg, depth+1)
+		}
+	case *hclsyntax.TemplateExpr:
+		for _, part := range x.Parts {
+			c.computedParts(part, arg, depth+1)
+		}
+	case *hclsyntax.TemplateWrapExpr:
+		c.computedParts(x.Wrapped, arg, depth+1)
+	case *hclsyntax.ParenthesesExpr:
+		c.computedParts(x.Expression, arg, depth+1)
+	case *hclsyntax.ScopeTraversalExpr, *hclsyntax.RelativeTraversalExpr, *hclsyntax.IndexExpr, *hclsyntax.SplatExpr:
+		// A reference: the plan check decides what it may be.
+	default:
+		c.report(line, "%s: a computed value in a policy document may only be a reference (to a resource's name, id or ARN, or an aws_iam_policy_document's json), not an expression computing one", arg)
 	}
 }
 
@@ -115,7 +187,7 @@ func (c *checker) policyJSON(doc string, trust bool, arg string, line int) {
 			if len(st.NotPrincipal) > 0 {
 				c.report(line, "%s uses NotPrincipal: only AWS services may assume a tenant role", arg)
 			}
-			if why := principalRefusal(st.Principal); why != "" {
+			if why := principalRefusal(st.Principal, nil); why != "" {
 				c.report(line, "%s: %s", arg, why)
 			}
 			continue
@@ -137,7 +209,13 @@ func (c *checker) policyJSON(doc string, trust bool, arg string, line int) {
 // principals may be trust or resource policies, which only their use
 // tells apart; the plan check sees the rendered document where it is used.
 func (c *checker) policyDocumentData(b *body) {
+	for _, a := range b.attrs {
+		if n, ok := c.asNative(a.expr); ok {
+			c.computedParts(n, a.name, 0)
+		}
+	}
 	for _, st := range c.nestedBodies(b, "statement") {
+		c.documentDataParts(st, 0)
 		if len(c.nestedBodies(st, "principals")) > 0 || len(c.nestedBodies(st, "not_principals")) > 0 {
 			continue
 		}
@@ -204,4 +282,20 @@ func (c *checker) literalList(e hcl.Expression) []string {
 		return literalStrings(n)
 	}
 	return nil
+}
+
+// documentDataParts applies computedParts to every argument of a
+// statement of an aws_iam_policy_document and of its nested blocks.
+func (c *checker) documentDataParts(b *body, depth int) {
+	if depth > 3 {
+		return
+	}
+	for _, a := range b.attrs {
+		if n, ok := c.asNative(a.expr); ok {
+			c.computedParts(n, a.name, 0)
+		}
+	}
+	for _, blk := range b.blocks {
+		c.documentDataParts(blk.body, depth+1)
+	}
 }

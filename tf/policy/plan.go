@@ -152,10 +152,16 @@ func (pk *planChecker) resource(rc *tfjson.ResourceChange) {
 		for _, doc := range v.strings(arg) {
 			pk.trustPolicy(arg, doc)
 		}
+		if v.isUnknown(arg) {
+			pk.unknownDocument(arg, true)
+		}
 	}
 	for _, arg := range permissionPolicyArgs[rc.Type] {
 		for _, doc := range v.strings(arg) {
 			pk.permissionPolicy(arg, doc)
+		}
+		if v.isUnknown(arg) {
+			pk.unknownDocument(arg, false)
 		}
 	}
 	pk.ownedRefs(rc.Type, v)
@@ -179,57 +185,61 @@ type values struct {
 	after, unknown map[string]any
 }
 
-// isUnknown reports whether the attribute at path ("a" or "block.a") is
-// unknown, wholly or in one of its nested blocks.
+// isUnknown reports whether the attribute at path ("a", "block.a",
+// "block.inner.a") is unknown, wholly or in one of its nested blocks, or
+// one of its elements when it is a list or set.
 func (v values) isUnknown(path string) bool {
-	top, rest, nested := strings.Cut(path, ".")
-	u := v.unknown[top]
-	if !nested {
-		return u == true
-	}
-	if u == true {
-		return true
-	}
-	if list, ok := u.([]any); ok {
-		for _, item := range list {
-			if m, ok := item.(map[string]any); ok && m[rest] == true {
+	return unknownAt(v.unknown, strings.Split(path, "."))
+}
+
+func unknownAt(u any, path []string) bool {
+	switch x := u.(type) {
+	case bool:
+		return x
+	case []any:
+		for _, item := range x {
+			if unknownAt(item, path) {
 				return true
 			}
 		}
+	case map[string]any:
+		if len(path) == 0 {
+			// A map or object with some unknown values is not unknown:
+			// its known values are in after (tags_all).
+			return false
+		}
+		return unknownAt(x[path[0]], path[1:])
 	}
 	return false
 }
 
-// strings returns the known string values at path ("a" or "block.a").
+// strings returns the known string values at path ("a", "block.a",
+// "block.inner.a"): one per nested block, and every element of a list.
 func (v values) strings(path string) []string {
-	top, rest, nested := strings.Cut(path, ".")
-	if !nested {
-		if s, ok := v.after[top].(string); ok {
-			return []string{s}
-		}
-		return nil
-	}
 	var out []string
-	list, _ := v.after[top].([]any)
-	for _, item := range list {
-		if m, ok := item.(map[string]any); ok {
-			if s, ok := m[rest].(string); ok {
-				out = append(out, s)
-			}
-		}
-	}
+	collectStrings(map[string]any(v.after), strings.Split(path, "."), &out)
 	return out
 }
 
-func (v values) stringList(name string) []string {
-	var out []string
-	list, _ := v.after[name].([]any)
-	for _, item := range list {
-		if s, ok := item.(string); ok {
-			out = append(out, s)
+func collectStrings(val any, path []string, out *[]string) {
+	switch x := val.(type) {
+	case string:
+		if len(path) == 0 {
+			*out = append(*out, x)
+		}
+	case []any:
+		for _, item := range x {
+			collectStrings(item, path, out)
+		}
+	case map[string]any:
+		if len(path) > 0 {
+			collectStrings(x[path[0]], path[1:], out)
 		}
 	}
-	return out
+}
+
+func (v values) stringList(name string) []string {
+	return v.strings(name)
 }
 
 // tags checks tags_all, the tags AWS will hold: every platform tag with
@@ -297,68 +307,6 @@ func (pk *planChecker) regions(typ string, v values) {
 			}
 		}
 	}
-}
-
-// identityAttrs are the attributes that name a resource: a naming
-// argument must equal one of them. Other strings (a bucket_prefix, a
-// description) are the tenant's to choose and could spell anything.
-var identityAttrs = []string{
-	"id", "arn", "name", "bucket", "function_name", "qualified_arn",
-	"invoke_arn", "qualified_invoke_arn", "stream_arn", "execution_arn",
-}
-
-// ownedValues collects, per resource type, the known identity values
-// (identityAttrs) of the plan's managed resources, before and after: the
-// names, ids and ARNs of what the project owns.
-func ownedValues(plan *tfjson.Plan) map[string]map[string]bool {
-	out := map[string]map[string]bool{}
-	for _, rc := range plan.ResourceChanges {
-		if rc == nil || rc.Mode != tfjson.ManagedResourceMode || rc.Change == nil {
-			continue
-		}
-		for _, state := range []any{rc.Change.Before, rc.Change.After} {
-			m, _ := state.(map[string]any)
-			for _, attr := range identityAttrs {
-				if s, ok := m[attr].(string); ok && s != "" {
-					if out[rc.Type] == nil {
-						out[rc.Type] = map[string]bool{}
-					}
-					out[rc.Type][s] = true
-				}
-			}
-		}
-	}
-	return out
-}
-
-// ownedRefs re-checks the ownedRefs table on values: a known value must
-// be a name, id or ARN of one of the plan's resources of a target type.
-// An unknown value comes from a resource the plan creates.
-func (pk *planChecker) ownedRefs(typ string, v values) {
-	for _, ref := range ownedRefsOf(typ) {
-		for _, val := range v.strings(ref.Arg) {
-			if ref.Managed && managedPolicyAllowed(pk.pc.Rules.AllowedManagedPolicies, val) {
-				continue
-			}
-			if pk.ownedBy(ref.Targets, val) {
-				continue
-			}
-			what := "a resource of this project"
-			if ref.Arg == "role" || strings.HasSuffix(ref.Arg, "credentials") || strings.HasSuffix(ref.Arg, "credentials_arn") {
-				what = "a role this project creates (a role passed to a service must be the project's own)"
-			}
-			pk.report(ReasonPolicy, "%s = %q is not %s (%s)", ref.Arg, val, what, strings.Join(ref.Targets, " or "))
-		}
-	}
-}
-
-func (pk *planChecker) ownedBy(types []string, val string) bool {
-	for _, t := range types {
-		if pk.owned[t][val] {
-			return true
-		}
-	}
-	return false
 }
 
 func managedPolicyAllowed(allowed []string, arn string) bool {
@@ -460,28 +408,33 @@ func (pk *planChecker) trustPolicy(arg, doc string) {
 		if len(st.NotPrincipal) > 0 {
 			pk.report(ReasonPolicy, "%s statement %d uses NotPrincipal: only AWS services may assume a tenant role", arg, i+1)
 		}
-		if why := principalRefusal(st.Principal); why != "" {
+		if why := principalRefusal(st.Principal, pk.ownRole); why != "" {
 			pk.report(ReasonPolicy, "%s statement %d: %s", arg, i+1, why)
 		}
 	}
 }
 
 // principalRefusal says why a trust policy principal is refused, or "".
-func principalRefusal(raw json.RawMessage) string {
+// Only AWS services may assume a tenant role, and the project's own roles
+// (ownRole; nil: none can be shown to be own).
+func principalRefusal(raw json.RawMessage, ownRole func(string) bool) string {
 	if len(raw) == 0 {
 		return ""
 	}
 	var star string
 	if json.Unmarshal(raw, &star) == nil {
-		return fmt.Sprintf("principal %q is not allowed: only AWS services (Service principals) may assume a tenant role", star)
+		return fmt.Sprintf("principal %q is not allowed: only AWS services (Service principals) and this project's own roles may assume a tenant role", star)
 	}
 	var m map[string]stringOrList
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return "the principal is not valid"
 	}
 	for _, kind := range sortedKeysOf(m) {
+		if kind == "AWS" && ownRole != nil && allOwn(m[kind], ownRole) {
+			continue
+		}
 		if kind != "Service" {
-			return fmt.Sprintf("%s principals (%s) are not allowed: only AWS services may assume a tenant role", kind, strings.Join(m[kind], ", "))
+			return fmt.Sprintf("%s principals (%s) are not allowed: only AWS services and this project's own roles may assume a tenant role", kind, strings.Join(m[kind], ", "))
 		}
 		for _, svc := range m[kind] {
 			if !strings.HasSuffix(svc, ".amazonaws.com") || strings.Contains(svc, "*") {
@@ -490,6 +443,20 @@ func principalRefusal(raw json.RawMessage) string {
 		}
 	}
 	return ""
+}
+
+func allOwn(arns []string, own func(string) bool) bool {
+	for _, a := range arns {
+		if !own(a) {
+			return false
+		}
+	}
+	return len(arns) > 0
+}
+
+// ownRole reports whether arn is the ARN of one of the plan's roles.
+func (pk *planChecker) ownRole(arn string) bool {
+	return strings.HasPrefix(arn, "arn:") && pk.owned["aws_iam_role"][arn]
 }
 
 // permissionPolicy refuses "*" actions, NotAction grants and IAM, STS or

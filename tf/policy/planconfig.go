@@ -116,26 +116,27 @@ func moduleKey(addr string) string {
 	return b.String()
 }
 
-// exprsAt returns the expressions at path ("a" or "block.a") of a
-// resource's configuration: one per static nested block setting it.
-// Nil when the configuration does not set it.
+// exprsAt returns the expressions at path ("a", "block.a",
+// "block.inner.a") of a resource's configuration: one per static nested
+// block setting it. Nil when the configuration does not set it.
 func exprsAt(cfg *tfjson.ConfigResource, path string) []*tfjson.Expression {
 	if cfg == nil {
 		return nil
 	}
-	top, rest, nested := strings.Cut(path, ".")
-	e := cfg.Expressions[top]
+	return exprsIn(cfg.Expressions, strings.Split(path, "."))
+}
+
+func exprsIn(m map[string]*tfjson.Expression, path []string) []*tfjson.Expression {
+	e := m[path[0]]
 	if e == nil || e.ExpressionData == nil {
 		return nil
 	}
-	if !nested {
+	if len(path) == 1 {
 		return []*tfjson.Expression{e}
 	}
 	var out []*tfjson.Expression
 	for _, blk := range e.NestedBlocks {
-		if x := blk[rest]; x != nil && x.ExpressionData != nil {
-			out = append(out, x)
-		}
+		out = append(out, exprsIn(blk, path[1:])...)
 	}
 	return out
 }

@@ -94,3 +94,111 @@ func violationLines(vs []policy.Violation) string {
 	}
 	return b.String()
 }
+
+// realSources reads a case's configuration as a submission.
+func realSources(t *testing.T, name string) map[string]string {
+	t.Helper()
+	root := filepath.Join("testdata", "realplans", "src", name)
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "aliases" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// hostileRefusals are the refusals of testdata/realplans/src/hostile: per
+// resource, the argument the plan check names (Plan) and, when the upload
+// check refuses it already, the argument or phrase it names (Source).
+var hostileRefusals = []struct {
+	Address, Plan, Source string
+}{
+	{"aws_dynamodb_table_item.into_foreign_table", "table_name is unknown until apply and is computed from terraform_data.other_table.output", "aws_dynamodb_table_item.table_name"},
+	{"aws_lambda_function.borrowed_role", "role is unknown until apply and is computed from aws_iam_role.mine.description", "aws_lambda_function.role refers to aws_iam_role.description"},
+	{"aws_lambda_permission.foreign_public", "function_name is unknown until apply and is computed from aws_dynamodb_table.mine.ttl[0].attribute_name", "aws_lambda_permission.function_name"},
+	{"aws_lambda_function_url.foreign_url", "function_name is unknown until apply and is computed from terraform_data.other_table.output", "aws_lambda_function_url.function_name"},
+	{"aws_iam_role_policy.onto_foreign_role", "role is unknown until apply and is computed from terraform_data.other_role.output", "aws_iam_role_policy.role"},
+	{"aws_iam_role_policy_attachment.admin", "policy_arn is unknown until apply and is computed from terraform_data.admin.output", "aws_iam_role_policy_attachment.policy_arn"},
+	{"aws_iam_role_policy.unknown_action", "policy is unknown until apply and is computed from terraform_data.star.output", ""},
+	{"aws_iam_role.trust_anyone", "assume_role_policy statement 1: AWS principals (*) are not allowed", "assume_role_policy: AWS principals are not allowed"},
+	{"aws_iam_role.trust_unknown", "assume_role_policy is unknown until apply and is computed from terraform_data.other_role.output", "assume_role_policy: AWS principals are not allowed"},
+	{"aws_lambda_function.foreign_code", `s3_bucket = "other-tenant-bucket" is not a resource of this project`, "aws_lambda_function.s3_bucket"},
+	{"aws_lambda_function.foreign_code", `layers = "arn:aws:lambda:us-east-1:000000000000:layer:other:1" is not a resource of this project`, "aws_lambda_function.layers"},
+	{"aws_dynamodb_table.restored", `restore_source_name = "other-tenant-table" is not a resource of this project`, "aws_dynamodb_table.restore_source_name"},
+	{"aws_dynamodb_table.imported", `import_table.s3_bucket_source.bucket = "other-tenant-bucket" is not a resource of this project`, "aws_dynamodb_table.import_table.s3_bucket_source.bucket"},
+	{"aws_apigatewayv2_integration.foreign_function", `integration_uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:other/invocations" is not a resource of this project`, "aws_apigatewayv2_integration.integration_uri"},
+	{"aws_apigatewayv2_api_mapping.foreign_domain", `domain_name = "other-tenant.example.com" is not a resource of this project`, "aws_apigatewayv2_api_mapping.domain_name"},
+	{"aws_dynamodb_table.open_mode", "billing_mode is unknown until apply, so the cost is open-ended", ""},
+	{"aws_lambda_function.open_storage", "ephemeral_storage.size is unknown until apply, so the cost is open-ended", ""},
+	// The plan cannot tell a dynamic block's unknown values from the
+	// provider's: the upload check refuses the block.
+	{"aws_lambda_function.dynamic_storage", "", `dynamic "ephemeral_storage" is not allowed`},
+	{"aws_dynamodb_table.replica_region", "replica.region_name is unknown until apply", ""},
+}
+
+// TestRealProviderHostilePlan: each hostile resource of a plan made by
+// the real provider is refused by the plan check, naming its address and
+// argument, and, where it can tell, by the upload check already. Nothing
+// else is refused (the stand-ins and the tenant's own role, table and API
+// are ordinary).
+func TestRealProviderHostilePlan(t *testing.T) {
+	plan := policy.CheckPlan(readRealPlan(t, "hostile"), realPlanContext())
+	source := policy.Check(realSources(t, "hostile"), policy.DefaultRules())
+	usedPlan := make([]bool, len(plan))
+	usedSource := make([]bool, len(source))
+	for _, h := range hostileRefusals {
+		if h.Plan != "" {
+			found := false
+			for i, v := range plan {
+				if v.Address == h.Address && strings.Contains(v.Message, h.Plan) {
+					found, usedPlan[i] = true, true
+				}
+			}
+			if !found {
+				t.Errorf("plan check: no violation of %s with %q", h.Address, h.Plan)
+			}
+		}
+		if h.Source != "" {
+			found := false
+			for i, v := range source {
+				if strings.Contains(v.Message, h.Source) {
+					found, usedSource[i] = true, true
+				}
+			}
+			if !found {
+				t.Errorf("upload check: no violation for %s with %q", h.Address, h.Source)
+			}
+		}
+	}
+	for i, v := range plan {
+		if !usedPlan[i] {
+			t.Errorf("unexpected plan violation: %s", v)
+		}
+	}
+	for i, v := range source {
+		if !usedSource[i] {
+			t.Errorf("unexpected upload violation: %s", v)
+		}
+	}
+}
+
+// TestRealProviderLegitSourcesPass: the configurations of the ordinary
+// projects pass the upload check too.
+func TestRealProviderLegitSourcesPass(t *testing.T) {
+	for _, name := range []string{"s3_site", "dynamodb_ondemand", "lambda_logs", "http_api", "module_alias"} {
+		if got := policy.Check(realSources(t, name), policy.DefaultRules()); len(got) != 0 {
+			t.Errorf("%s: violations of an ordinary project:\n%s", name, violationLines(got))
+		}
+	}
+}

@@ -327,10 +327,10 @@ func (c *checker) resourceRegions(typ string, b *body) {
 	}
 }
 
-// argsAt returns the arguments at "arg" or "block.arg" of a body, one per
-// nested block carrying it.
+// argsAt returns the arguments at "arg", "block.arg" or
+// "block.inner.arg" of a body, one per nested block carrying it.
 func (c *checker) argsAt(b *body, arg string) []*attribute {
-	blockName, name, nested := strings.Cut(arg, ".")
+	first, rest, nested := strings.Cut(arg, ".")
 	if !nested {
 		if a := b.attr(arg); a != nil {
 			return []*attribute{a}
@@ -338,44 +338,120 @@ func (c *checker) argsAt(b *body, arg string) []*attribute {
 		return nil
 	}
 	var out []*attribute
-	for _, nb := range c.nestedBodies(b, blockName) {
-		if a := nb.attr(name); a != nil {
-			out = append(out, a)
-		}
+	for _, nb := range c.nestedBodies(b, first) {
+		out = append(out, c.argsAt(nb, rest)...)
 	}
 	return out
 }
 
 // ownedReferences holds every naming argument of ownedRefs to a reference
-// to a resource of its target types declared in the same module.
+// to an identity attribute (identityAttrs: its name, id or ARN, not any
+// attribute) of a resource of its target types declared in the same
+// module. An argument with no target types may not be set.
 func (c *checker) ownedReferences(typ string, b *body) {
 	for _, ref := range ownedRefsOf(typ) {
 		for _, a := range c.argsAt(b, ref.Arg) {
-			if ref.Managed {
-				if s, ok := c.literalString(a.expr); ok && c.managedPolicyAllowed(s) {
-					continue
-				}
+			if len(ref.Targets) == 0 {
+				c.report(a.line, "%s.%s may not be set: it names a resource of a type tenants cannot create, so it could only be another tenant's or the platform's", typ, ref.Arg)
+				continue
 			}
-			target, ok := c.resourceRef(a.expr)
-			if !ok {
-				target, ok = c.eachRef(a.expr, b)
+			if s, ok := c.literalString(a.expr); ok && (ref.Managed && c.managedPolicyAllowed(s) || ref.URL && isHTTPURL(s)) {
+				continue
 			}
-			switch {
-			case !ok:
-				c.report(a.line, "%s.%s must refer to a resource of this project (%s), such as %s.<name>.%s: a literal or a variable could name another tenant's resource%s", typ, ref.Arg, strings.Join(ref.Targets, " or "), ref.Targets[0], refAttr(ref), managedHint(ref, c.rules.AllowedManagedPolicies))
-			case !slices.Contains(ref.Targets, target):
-				c.report(a.line, "%s.%s must refer to a resource of type %s, not %s", typ, ref.Arg, strings.Join(ref.Targets, " or "), target)
+			for _, item := range listItems(a.expr) {
+				c.ownedReference(typ, ref, a.line, item, b)
 			}
+		}
+	}
+	c.checkedDynamicBlocks(typ, b)
+}
+
+// ownedReference checks one value of a naming argument.
+func (c *checker) ownedReference(typ string, ref ownedRef, line int, e hcl.Expression, b *body) {
+	target, attr, ok := c.resourceRefAttr(e)
+	if !ok {
+		target, attr, ok = c.eachRefAttr(e, b)
+	}
+	switch {
+	case !ok:
+		c.report(line, "%s.%s must refer to a resource of this project (%s), such as %s.<name>.%s: a literal or a variable could name another tenant's resource%s%s", typ, ref.Arg, strings.Join(ref.Targets, " or "), ref.Targets[0], refAttr(ref), managedHint(ref, c.rules.AllowedManagedPolicies), urlHint(ref))
+	case !slices.Contains(ref.Targets, target):
+		c.report(line, "%s.%s must refer to a resource of type %s, not %s", typ, ref.Arg, strings.Join(ref.Targets, " or "), target)
+	case attr != "" && !isIdentity(target, attr):
+		c.report(line, "%s.%s refers to %s.%s, which is not what names a %s: use its %s (any other attribute could spell another tenant's resource)", typ, ref.Arg, target, attr, target, strings.Join(identityAttrs[target], ", "))
+	case attr == "":
+		c.report(line, "%s.%s must refer to an attribute of %s naming it (%s), not the whole resource", typ, ref.Arg, target, strings.Join(identityAttrs[target], ", "))
+	}
+}
+
+// listItems returns the elements of a tuple expression (layers = [a, b]),
+// or the expression itself.
+func listItems(e hcl.Expression) []hcl.Expression {
+	if t, ok := e.(*hclsyntax.TupleConsExpr); ok {
+		out := make([]hcl.Expression, len(t.Exprs))
+		for i, x := range t.Exprs {
+			out[i] = x
+		}
+		return out
+	}
+	if items, ok := jsonArray(e); ok {
+		return items
+	}
+	return []hcl.Expression{e}
+}
+
+func urlHint(ref ownedRef) string {
+	if !ref.URL {
+		return ""
+	}
+	return ", or an http:// or https:// URL"
+}
+
+// checkedDynamicBlocks refuses a dynamic block generating a nested block
+// the checks read (a naming argument, a region, a price-deciding size):
+// the plan's configuration does not show a dynamic block's expressions,
+// and its values unknown at plan look like those the provider computes.
+func (c *checker) checkedDynamicBlocks(typ string, b *body) {
+	var paths []string
+	for _, r := range ownedRefsOf(typ) {
+		paths = append(paths, r.Arg)
+	}
+	for _, r := range regionArgsOf(typ) {
+		paths = append(paths, r.Arg)
+	}
+	for _, ca := range costArgs[typ] {
+		paths = append(paths, ca.Arg)
+	}
+	c.dynamicIn(typ, b, paths)
+}
+
+func (c *checker) dynamicIn(typ string, b *body, paths []string) {
+	for _, p := range paths {
+		first, rest, nested := strings.Cut(p, ".")
+		if !nested {
+			continue
+		}
+		for _, blk := range b.blocks {
+			if blk.typ == "dynamic" && blk.label(0) == first {
+				c.report(blk.labelLine(0), "%s: dynamic %q is not allowed: its %s is checked at plan, and a generated block hides where the value comes from; write the %s block out", typ, first, rest, first)
+			}
+		}
+		for _, nb := range c.nestedBodies(b, first) {
+			c.dynamicIn(typ, nb, []string{rest})
 		}
 	}
 }
 
 func refAttr(ref ownedRef) string {
 	switch {
-	case strings.HasSuffix(ref.Arg, "_arn") || ref.Arg == "role" && ref.Type == "aws_lambda_function" || ref.Arg == "credentials":
+	case strings.HasSuffix(ref.Arg, "_arn") || ref.Arg == "role" && ref.Type == "aws_lambda_function" || ref.Arg == "credentials" || ref.Arg == "layers" || ref.Arg == "policy_arn":
 		return "arn"
-	case ref.Arg == "table_name" || ref.Arg == "function_name":
+	case strings.HasSuffix(ref.Arg, "uri"):
+		return "invoke_arn"
+	case ref.Arg == "table_name" || ref.Arg == "function_name" || ref.Arg == "restore_source_name" || ref.Arg == "log_group":
 		return "name"
+	case ref.Arg == "domain_name":
+		return "domain_name"
 	}
 	return "id"
 }
@@ -391,29 +467,40 @@ func (c *checker) managedPolicyAllowed(arn string) bool {
 	return managedPolicyAllowed(c.rules.AllowedManagedPolicies, arn)
 }
 
-// eachRef accepts each.value (or each.value.<attr>) in a resource whose
-// for_each is itself a reference to a resource of the module
-// (for_each = aws_s3_bucket.sites), and returns that resource's type.
-func (c *checker) eachRef(e hcl.Expression, b *body) (string, bool) {
+// eachRefAttr accepts each.value.<attr> in a resource whose for_each is
+// itself a reference to a resource of the module (for_each =
+// aws_s3_bucket.sites), and returns that resource's type and attr.
+func (c *checker) eachRefAttr(e hcl.Expression, b *body) (string, string, bool) {
 	n, ok := c.asNative(e)
 	if !ok {
-		return "", false
+		return "", "", false
 	}
 	if w, ok := n.(*hclsyntax.TemplateWrapExpr); ok {
 		n = w.Wrapped
 	}
 	st, ok := n.(*hclsyntax.ScopeTraversalExpr)
 	if !ok || len(st.Traversal) < 2 || st.Traversal.RootName() != "each" {
-		return "", false
+		return "", "", false
 	}
 	if step, ok := st.Traversal[1].(hcl.TraverseAttr); !ok || step.Name != "value" {
-		return "", false
+		return "", "", false
 	}
 	fe := b.attr("for_each")
 	if fe == nil {
-		return "", false
+		return "", "", false
 	}
-	return c.resourceRef(fe.expr)
+	typ, forAttr, ok := c.resourceRefAttr(fe.expr)
+	if !ok || forAttr != "" {
+		// for_each over one resource's attribute, not over instances.
+		return "", "", false
+	}
+	return typ, firstAttr(st.Traversal[2:]), true
+}
+
+// eachRef is eachRefAttr without the attribute.
+func (c *checker) eachRef(e hcl.Expression, b *body) (string, bool) {
+	typ, _, ok := c.eachRefAttr(e, b)
+	return typ, ok
 }
 
 // resourceRef returns the type of the managed resource an argument refers
@@ -421,22 +508,38 @@ func (c *checker) eachRef(e hcl.Expression, b *body) (string, bool) {
 // an optional instance key and attribute: aws_s3_bucket.site.id,
 // aws_s3_bucket.site[0].arn, "${aws_iam_role.x.arn}").
 func (c *checker) resourceRef(e hcl.Expression) (string, bool) {
+	typ, _, ok := c.resourceRefAttr(e)
+	return typ, ok
+}
+
+// resourceRefAttr is resourceRef with the attribute referred to ("" for
+// the whole resource or its instances).
+func (c *checker) resourceRefAttr(e hcl.Expression) (string, string, bool) {
 	n, ok := c.asNative(e)
 	if !ok {
-		return "", false
+		return "", "", false
 	}
+	attr := ""
 	for {
 		switch x := n.(type) {
 		case *hclsyntax.TemplateWrapExpr:
 			n = x.Wrapped
 			continue
 		case *hclsyntax.RelativeTraversalExpr:
+			if a := firstAttr(x.Traversal); a != "" {
+				attr = a
+			}
 			n = x.Source
 			continue
 		case *hclsyntax.IndexExpr:
 			n = x.Collection
 			continue
 		case *hclsyntax.SplatExpr:
+			if rt, ok := x.Each.(*hclsyntax.RelativeTraversalExpr); ok {
+				if a := firstAttr(rt.Traversal); a != "" {
+					attr = a
+				}
+			}
 			n = x.Source
 			continue
 		}
@@ -444,12 +547,26 @@ func (c *checker) resourceRef(e hcl.Expression) (string, bool) {
 	}
 	st, ok := n.(*hclsyntax.ScopeTraversalExpr)
 	if !ok || len(st.Traversal) < 2 {
-		return "", false
+		return "", "", false
 	}
 	typ := st.Traversal.RootName()
 	name, ok := st.Traversal[1].(hcl.TraverseAttr)
 	if !ok || !c.project.declares(c.dir, typ, name.Name) {
-		return "", false
+		return "", "", false
 	}
-	return typ, true
+	if a := firstAttr(st.Traversal[2:]); a != "" {
+		attr = a
+	}
+	return typ, attr, true
+}
+
+// firstAttr returns the first attribute name of a traversal, skipping
+// instance keys and splats.
+func firstAttr(t hcl.Traversal) string {
+	for _, step := range t {
+		if a, ok := step.(hcl.TraverseAttr); ok {
+			return a.Name
+		}
+	}
+	return ""
 }

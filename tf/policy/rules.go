@@ -32,69 +32,168 @@ const (
 )
 
 // ownedRef is an argument that names an existing resource. Whatever it
-// names is acted on (a policy written, an item put, a role passed), so it
-// must be one of the project's own resources: in the source, a reference
-// to a resource of one of Targets declared in the same module; in the
-// plan, a value that one of the planned resources of those types has.
+// names is acted on (a policy written, an item put, a role passed, code
+// loaded), so it must be one of the project's own resources: in the
+// source, a reference to an identity attribute (identityAttrs) of a
+// resource of one of Targets declared in the same module; in the plan, a
+// known value that is such an identity of one of the planned resources,
+// or an unknown one whose configuration expression refers only to such
+// identities.
 type ownedRef struct {
 	Type string // the resource type carrying the argument
-	// Arg is the argument, "block.arg" for one of a nested block.
-	Arg     string
+	// Arg is the argument, "block.arg" or "block.inner.arg" for one of
+	// a nested block. A list argument (layers) holds references only.
+	Arg string
+	// Targets are the types whose resources the argument may name. None:
+	// it would name a resource of a type tenants cannot create (a KMS
+	// key, a certificate, a VPC), so it may not be set at all.
 	Targets []string
 	// Managed allows, besides references, the literal ARNs listed in
 	// Rules.AllowedManagedPolicies.
 	Managed bool
+	// URL allows, besides references, a literal http:// or https:// URL
+	// (an HTTP integration calls a public endpoint, not a resource).
+	URL bool
 }
 
 // ownedRefs is the table of such arguments over the default allowed
 // types. README.md lists it ("Own-or-nothing references"); keep both in
 // step. Types an operator adds are not in it: adding a type is trusting
-// it.
+// it. classify.go classifies every other attribute of the allowed types
+// as plain or computed.
 var ownedRefs = []ownedRef{
-	{"aws_s3_bucket_policy", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_versioning", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_public_access_block", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_server_side_encryption_configuration", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_cors_configuration", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_website_configuration", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_lifecycle_configuration", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_ownership_controls", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_notification", "bucket", s3Buckets, false},
-	{"aws_s3_bucket_notification", "lambda_function.lambda_function_arn", lambdaFunctions, false},
-	{"aws_s3_object", "bucket", s3Buckets, false},
+	{Type: "aws_s3_bucket_policy", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_versioning", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_public_access_block", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_server_side_encryption_configuration", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_server_side_encryption_configuration", Arg: "rule.apply_server_side_encryption_by_default.kms_master_key_id"},
+	{Type: "aws_s3_bucket_cors_configuration", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_website_configuration", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_lifecycle_configuration", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_ownership_controls", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_notification", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_bucket_notification", Arg: "lambda_function.lambda_function_arn", Targets: lambdaFunctions},
+	{Type: "aws_s3_bucket_notification", Arg: "queue.queue_arn"},
+	{Type: "aws_s3_bucket_notification", Arg: "topic.topic_arn"},
+	{Type: "aws_s3_object", Arg: "bucket", Targets: s3Buckets},
+	{Type: "aws_s3_object", Arg: "kms_key_id"},
 
-	{"aws_lambda_function", "role", iamRoles, false},
-	{"aws_lambda_permission", "function_name", lambdaFunctions, false},
-	{"aws_lambda_alias", "function_name", []string{"aws_lambda_function"}, false},
-	{"aws_lambda_function_url", "function_name", lambdaFunctions, false},
-	{"aws_lambda_event_source_mapping", "function_name", lambdaFunctions, false},
-	{"aws_lambda_event_source_mapping", "event_source_arn", []string{"aws_dynamodb_table"}, false},
+	{Type: "aws_lambda_function", Arg: "role", Targets: iamRoles},
+	{Type: "aws_lambda_function", Arg: "s3_bucket", Targets: s3Buckets},
+	{Type: "aws_lambda_function", Arg: "layers", Targets: lambdaLayers},
+	{Type: "aws_lambda_function", Arg: "image_uri"},
+	{Type: "aws_lambda_function", Arg: "kms_key_arn"},
+	{Type: "aws_lambda_function", Arg: "code_signing_config_arn"},
+	{Type: "aws_lambda_function", Arg: "dead_letter_config.target_arn"},
+	{Type: "aws_lambda_function", Arg: "file_system_config.arn"},
+	{Type: "aws_lambda_function", Arg: "vpc_config.subnet_ids"},
+	{Type: "aws_lambda_function", Arg: "vpc_config.security_group_ids"},
+	{Type: "aws_lambda_function", Arg: "replacement_security_group_ids"},
+	{Type: "aws_lambda_function", Arg: "logging_config.log_group", Targets: logGroups},
+	{Type: "aws_lambda_layer_version", Arg: "s3_bucket", Targets: s3Buckets},
+	{Type: "aws_lambda_permission", Arg: "function_name", Targets: lambdaFunctions},
+	{Type: "aws_lambda_alias", Arg: "function_name", Targets: []string{"aws_lambda_function"}},
+	{Type: "aws_lambda_function_url", Arg: "function_name", Targets: lambdaFunctions},
+	{Type: "aws_lambda_event_source_mapping", Arg: "function_name", Targets: lambdaFunctions},
+	{Type: "aws_lambda_event_source_mapping", Arg: "event_source_arn", Targets: []string{"aws_dynamodb_table"}},
+	{Type: "aws_lambda_event_source_mapping", Arg: "destination_config.on_failure.destination_arn"},
+	{Type: "aws_lambda_event_source_mapping", Arg: "kms_key_arn"},
+	{Type: "aws_lambda_event_source_mapping", Arg: "queues"},
+	{Type: "aws_lambda_event_source_mapping", Arg: "topics"},
 
-	{"aws_dynamodb_table_item", "table_name", []string{"aws_dynamodb_table"}, false},
+	{Type: "aws_dynamodb_table", Arg: "restore_source_name", Targets: dynamoDBTables},
+	{Type: "aws_dynamodb_table", Arg: "restore_source_table_arn", Targets: dynamoDBTables},
+	{Type: "aws_dynamodb_table", Arg: "import_table.s3_bucket_source.bucket", Targets: s3Buckets},
+	{Type: "aws_dynamodb_table", Arg: "import_table.s3_bucket_source.bucket_owner"},
+	{Type: "aws_dynamodb_table", Arg: "server_side_encryption.kms_key_arn"},
+	{Type: "aws_dynamodb_table", Arg: "replica.kms_key_arn"},
+	{Type: "aws_dynamodb_table_item", Arg: "table_name", Targets: dynamoDBTables},
 
-	{"aws_iam_role_policy", "role", iamRoles, false},
-	{"aws_iam_role_policy_attachment", "role", iamRoles, false},
-	{"aws_iam_role_policy_attachment", "policy_arn", []string{"aws_iam_policy"}, true},
+	{Type: "aws_iam_role_policy", Arg: "role", Targets: iamRoles},
+	{Type: "aws_iam_role_policy_attachment", Arg: "role", Targets: iamRoles},
+	{Type: "aws_iam_role_policy_attachment", Arg: "policy_arn", Targets: []string{"aws_iam_policy"}, Managed: true},
 
-	{"aws_api_gateway_integration", "credentials", iamRoles, false},
-	{"aws_api_gateway_authorizer", "authorizer_credentials", iamRoles, false},
-	{"aws_apigatewayv2_integration", "credentials_arn", iamRoles, false},
-	{"aws_apigatewayv2_authorizer", "authorizer_credentials_arn", iamRoles, false},
+	{Type: "aws_cloudwatch_log_group", Arg: "kms_key_id"},
+
+	{Type: "aws_api_gateway_integration", Arg: "credentials", Targets: iamRoles},
+	{Type: "aws_api_gateway_integration", Arg: "uri", Targets: lambdaFunctions, URL: true},
+	{Type: "aws_api_gateway_integration", Arg: "connection_id"},
+	{Type: "aws_api_gateway_authorizer", Arg: "authorizer_credentials", Targets: iamRoles},
+	{Type: "aws_api_gateway_authorizer", Arg: "authorizer_uri", Targets: lambdaFunctions},
+	{Type: "aws_api_gateway_authorizer", Arg: "provider_arns"},
+	{Type: "aws_api_gateway_stage", Arg: "access_log_settings.destination_arn", Targets: logGroups},
+	{Type: "aws_api_gateway_stage", Arg: "client_certificate_id", Targets: []string{"aws_api_gateway_client_certificate"}},
+	{Type: "aws_api_gateway_domain_name", Arg: "certificate_arn"},
+	{Type: "aws_api_gateway_domain_name", Arg: "regional_certificate_arn"},
+	{Type: "aws_api_gateway_domain_name", Arg: "ownership_verification_certificate_arn"},
+	{Type: "aws_api_gateway_domain_name", Arg: "mutual_tls_authentication.truststore_uri"},
+	{Type: "aws_api_gateway_base_path_mapping", Arg: "domain_name", Targets: []string{"aws_api_gateway_domain_name"}},
+	{Type: "aws_api_gateway_usage_plan", Arg: "api_stages.api_id", Targets: []string{"aws_api_gateway_rest_api"}},
+	{Type: "aws_api_gateway_usage_plan_key", Arg: "key_id", Targets: []string{"aws_api_gateway_api_key"}},
+	{Type: "aws_api_gateway_usage_plan_key", Arg: "usage_plan_id", Targets: []string{"aws_api_gateway_usage_plan"}},
+	{Type: "aws_api_gateway_vpc_link", Arg: "target_arns"},
+	{Type: "aws_apigatewayv2_integration", Arg: "credentials_arn", Targets: iamRoles},
+	{Type: "aws_apigatewayv2_integration", Arg: "integration_uri", Targets: lambdaFunctions, URL: true},
+	{Type: "aws_apigatewayv2_integration", Arg: "connection_id"},
+	{Type: "aws_apigatewayv2_authorizer", Arg: "authorizer_credentials_arn", Targets: iamRoles},
+	{Type: "aws_apigatewayv2_authorizer", Arg: "authorizer_uri", Targets: lambdaFunctions},
+	{Type: "aws_apigatewayv2_stage", Arg: "access_log_settings.destination_arn", Targets: logGroups},
+	{Type: "aws_apigatewayv2_api_mapping", Arg: "domain_name", Targets: []string{"aws_apigatewayv2_domain_name"}},
+	{Type: "aws_apigatewayv2_domain_name", Arg: "domain_name_configuration.certificate_arn"},
+	{Type: "aws_apigatewayv2_domain_name", Arg: "domain_name_configuration.ownership_verification_certificate_arn"},
+	{Type: "aws_apigatewayv2_domain_name", Arg: "mutual_tls_authentication.truststore_uri"},
+	{Type: "aws_apigatewayv2_vpc_link", Arg: "subnet_ids"},
+	{Type: "aws_apigatewayv2_vpc_link", Arg: "security_group_ids"},
 }
 
 var (
 	s3Buckets       = []string{"aws_s3_bucket"}
 	lambdaFunctions = []string{"aws_lambda_function", "aws_lambda_alias"}
+	lambdaLayers    = []string{"aws_lambda_layer_version"}
 	iamRoles        = []string{"aws_iam_role"}
+	dynamoDBTables  = []string{"aws_dynamodb_table"}
+	logGroups       = []string{"aws_cloudwatch_log_group"}
 )
+
+// identityAttrs are, per type, the attributes that name a resource of
+// it: a naming argument must equal (known) or come from (unknown) one of
+// them. Any other attribute (a description, a tag, a TTL attribute name)
+// is the tenant's to choose and could spell anything.
+var identityAttrs = map[string][]string{
+	"aws_s3_bucket":                      {"id", "bucket", "arn"},
+	"aws_lambda_function":                {"id", "function_name", "arn", "qualified_arn", "invoke_arn", "qualified_invoke_arn"},
+	"aws_lambda_alias":                   {"id", "arn", "invoke_arn"},
+	"aws_lambda_layer_version":           {"id", "arn"},
+	"aws_iam_role":                       {"id", "name", "arn"},
+	"aws_iam_policy":                     {"id", "arn"},
+	"aws_dynamodb_table":                 {"id", "name", "arn", "stream_arn"},
+	"aws_cloudwatch_log_group":           {"id", "name", "arn"},
+	"aws_api_gateway_rest_api":           {"id", "arn", "execution_arn"},
+	"aws_api_gateway_domain_name":        {"id", "domain_name", "arn"},
+	"aws_api_gateway_client_certificate": {"id", "arn"},
+	"aws_api_gateway_api_key":            {"id", "arn"},
+	"aws_api_gateway_usage_plan":         {"id", "arn"},
+	"aws_apigatewayv2_api":               {"id", "arn", "execution_arn"},
+	"aws_apigatewayv2_domain_name":       {"id", "domain_name", "arn"},
+}
+
+// isIdentity reports whether attr names a resource of typ.
+func isIdentity(typ, attr string) bool {
+	for _, a := range identityAttrs[typ] {
+		if a == attr {
+			return true
+		}
+	}
+	return false
+}
 
 // apiGatewayRefs are the arguments of every aws_api_gateway_* and
 // aws_apigatewayv2_* type that name the API they change, and the resource
 // types that create such an API (a v1 resource or method names its REST
 // API, a v2 route or stage its HTTP API).
 var apiGatewayRefs = []ownedRef{
-	{"aws_api_gateway_*", "rest_api_id", []string{"aws_api_gateway_rest_api"}, false},
-	{"aws_apigatewayv2_*", "api_id", []string{"aws_apigatewayv2_api"}, false},
+	{Type: "aws_api_gateway_*", Arg: "rest_api_id", Targets: []string{"aws_api_gateway_rest_api"}},
+	{Type: "aws_apigatewayv2_*", Arg: "api_id", Targets: []string{"aws_apigatewayv2_api"}},
 }
 
 // ownedRefsOf returns the rows of the table for a resource type.
