@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,10 +19,12 @@ const Redacted = "[REDACTED]"
 const DefaultLogTail = 16 << 10
 
 // redactor replaces a run's secrets (credential values, the state
-// database's connection string and password) with Redacted.
+// database's connection string and password) with Redacted, and the
+// host's path of the project's work directory with "." (relativeTo).
 type redactor struct {
 	r       *strings.Replacer // nil when there is nothing to hide
 	secrets []string
+	dirs    []string // work directory spellings, longest first
 }
 
 // newRedactor builds a redactor for the given secret values. Empty values
@@ -43,14 +47,55 @@ func newRedactor(secrets ...string) *redactor {
 		return list[i] < list[j]
 	})
 	red := &redactor{secrets: list}
-	if len(list) > 0 {
-		pairs := make([]string, 0, 2*len(list))
-		for _, s := range list {
-			pairs = append(pairs, s, Redacted)
-		}
-		red.r = strings.NewReplacer(pairs...)
-	}
+	red.build()
 	return red
+}
+
+// relativeTo returns a redactor that also shows paths inside dir, the
+// project's work directory, relative to it: "<dir>/main.tf" becomes
+// "main.tf" and dir itself ".". Diagnostics, outputs (abspath(), an
+// error naming a file) and run logs then never show where on the host
+// projects live. Both dir as given and with symlinks resolved are hidden.
+func (r *redactor) relativeTo(dir string) *redactor {
+	if dir == "" {
+		return r
+	}
+	out := &redactor{secrets: r.secrets, dirs: append([]string(nil), r.dirs...)}
+	spellings := []string{filepath.Clean(dir)}
+	if abs, err := filepath.Abs(dir); err == nil {
+		spellings = append(spellings, abs)
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		spellings = append(spellings, real)
+	}
+	for _, d := range spellings {
+		if d != "/" && d != "." && !slices.Contains(out.dirs, d) {
+			out.dirs = append(out.dirs, d)
+		}
+	}
+	sort.Slice(out.dirs, func(i, j int) bool { return len(out.dirs[i]) > len(out.dirs[j]) })
+	out.build()
+	return out
+}
+
+// build makes the replacer: secrets first (a secret is hidden whole even
+// when it contains a path), then each work directory spelling, longest
+// first, with its separator before without.
+func (r *redactor) build() {
+	pairs := make([]string, 0, 2*len(r.secrets)+4*len(r.dirs))
+	for _, s := range r.secrets {
+		pairs = append(pairs, s, Redacted)
+	}
+	for _, d := range r.dirs {
+		pairs = append(pairs, d+string(filepath.Separator), "")
+	}
+	for _, d := range r.dirs {
+		pairs = append(pairs, d, ".")
+	}
+	r.r = nil
+	if len(pairs) > 0 {
+		r.r = strings.NewReplacer(pairs...)
+	}
 }
 
 func (r *redactor) redact(s string) string {

@@ -43,7 +43,7 @@ func (e *Engine) newRun(ctx context.Context, op, dir, region string, creds *Cred
 		Region:        region,
 		Creds:         creds,
 	})
-	red := newRedactor(append(creds.secrets(), connSecrets(e.cfg.PGConnStr)...)...)
+	red := newRedactor(append(creds.secrets(), connSecrets(e.cfg.PGConnStr)...)...).relativeTo(dir)
 	ctx, cancel := context.WithTimeoutCause(ctx, e.cfg.OperationTimeout, errDeadline)
 	return &run{
 		e:       e,

@@ -23,13 +23,13 @@ var fileFunctions = map[string]bool{
 	"filesha256":       true,
 	"filesha512":       true,
 	"templatefile":     true,
-	"abspath":          true,
 	"pathexpand":       true,
 }
 
 // refusedFunctions cannot be made safe by looking at their arguments.
 var refusedFunctions = map[string]string{
 	"fileset":        "fileset is not allowed: it lists files of the tenantform host; name each file instead",
+	"abspath":        "abspath is not allowed: it returns a directory of the tenantform host; use a path relative to the module, e.g. \"${path.module}/src\"",
 	"templatestring": "templatestring is not allowed: it renders a template built while terraform runs, which cannot be checked beforehand; use templatefile with a submitted file",
 }
 
