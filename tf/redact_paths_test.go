@@ -22,9 +22,9 @@ func TestRedactorShowsPathsRelativeToTheProject(t *testing.T) {
 	}
 	r := newRedactor("s3cr3t").relativeTo(link)
 	for in, want := range map[string]string{
-		"Error: open " + link + "/missing.txt: no such file":       "Error: open missing.txt: no such file",
-		"on " + real + "/main.tf line 3, in resource":              "on main.tf line 3, in resource",
-		"dir = " + real:                                            "dir = .",
+		"Error: open " + link + "/missing.txt: no such file": "Error: open missing.txt: no such file",
+		"on " + real + "/main.tf line 3, in resource":        "on main.tf line 3, in resource",
+		"dir = " + real: "dir = .",
 		"key s3cr3t in " + link + "/modules/m/main.tf":             "key " + Redacted + " in modules/m/main.tf",
 		"a sibling " + filepath.Dir(real) + "/u2-p9 is not hidden": "a sibling " + filepath.Dir(real) + "/u2-p9 is not hidden",
 	} {
