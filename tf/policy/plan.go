@@ -170,13 +170,6 @@ func (pk *planChecker) resource(rc *tfjson.ResourceChange) {
 			pk.report(ReasonPolicy, "permissions_boundary must be the platform's boundary %s: every role a tenant creates carries it", boundary)
 		}
 	}
-	if rc.Type == "aws_iam_role" {
-		for _, arn := range v.stringList("managed_policy_arns") {
-			if !managedPolicyAllowed(pk.pc.Rules.AllowedManagedPolicies, arn) {
-				pk.report(ReasonPolicy, "managed_policy_arns attaches %s, which is not an allowed managed policy (%s)", arn, strings.Join(pk.pc.Rules.AllowedManagedPolicies, ", "))
-			}
-		}
-	}
 	pk.cost(rc.Type, v)
 }
 

@@ -193,7 +193,7 @@ func TestCheckPlanAWSRules(t *testing.T) {
 			want: []planWant{
 				{"aws_iam_role.r", policy.ReasonPolicy, "assume_role_policy statement 1: AWS principals (arn:aws:iam::999999999999:root) are not allowed"},
 				{"aws_iam_role.r", policy.ReasonPolicy, `assume_role_policy statement 2: principal "*" is not allowed`},
-				{"aws_iam_role.r", policy.ReasonPolicy, "managed_policy_arns attaches arn:aws:iam::aws:policy/AdministratorAccess"},
+				{"aws_iam_role.r", policy.ReasonPolicy, `managed_policy_arns = "arn:aws:iam::aws:policy/AdministratorAccess" is not a resource of this project`},
 				{"aws_iam_role_policy.p", policy.ReasonPolicy, `policy statement 1: action "*" is not allowed`},
 				{"aws_iam_role_policy.p", policy.ReasonPolicy, `policy statement 2: action "STS:AssumeRole" is not allowed`},
 				{"aws_iam_role_policy.p", policy.ReasonPolicy, `policy statement 2: action "iam:PassRole" is not allowed`},

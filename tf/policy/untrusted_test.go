@@ -160,6 +160,7 @@ resource "aws_api_gateway_base_path_mapping" "b" {
 }`),
 		want: []want{
 			{"main.tf", 7, "aws_apigatewayv2_api_mapping.domain_name must refer to a resource of this project (aws_apigatewayv2_domain_name)"},
+			{"main.tf", 11, "aws_api_gateway_base_path_mapping.api_id must refer to a resource of this project (aws_api_gateway_rest_api)"},
 			{"main.tf", 12, "aws_api_gateway_base_path_mapping.domain_name must refer to a resource of this project (aws_api_gateway_domain_name)"},
 		},
 	},
