@@ -27,9 +27,21 @@ var realPlanTags = map[string]string{
 	"UserId":      "u1",
 }
 
+// realPlansDir holds the fixtures; realplan_e2e_test.go plans afresh into
+// another directory and runs the same checks there.
+const realPlansDir = "testdata/realplans"
+
+// legitRealCases are the ordinary projects of testdata/realplans/src.
+var legitRealCases = []string{"s3_site", "dynamodb_ondemand", "lambda_logs", "http_api", "module_alias"}
+
 func readRealPlan(t *testing.T, name string) *tfjson.Plan {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "realplans", name+".json"))
+	return readRealPlanIn(t, realPlansDir, name)
+}
+
+func readRealPlanIn(t *testing.T, dir, name string) *tfjson.Plan {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +65,13 @@ func realPlanContext() policy.PlanContext {
 // region (5.x), an on-demand table's capacities and Lambda's default
 // ephemeral storage: none of these is a tenant's unknown value.
 func TestRealProviderLegitPlansPass(t *testing.T) {
-	for _, name := range []string{"s3_site", "dynamodb_ondemand", "lambda_logs", "http_api", "module_alias"} {
+	checkLegitPlans(t, realPlansDir)
+}
+
+func checkLegitPlans(t *testing.T, dir string) {
+	for _, name := range legitRealCases {
 		t.Run(name, func(t *testing.T) {
-			if got := policy.CheckPlan(readRealPlan(t, name), realPlanContext()); len(got) != 0 {
+			if got := policy.CheckPlan(readRealPlanIn(t, dir, name), realPlanContext()); len(got) != 0 {
 				t.Errorf("violations of an ordinary project:\n%s", violationLines(got))
 			}
 		})
@@ -153,7 +169,11 @@ var hostileRefusals = []struct {
 // else is refused (the stand-ins and the tenant's own role, table and API
 // are ordinary).
 func TestRealProviderHostilePlan(t *testing.T) {
-	plan := policy.CheckPlan(readRealPlan(t, "hostile"), realPlanContext())
+	checkHostilePlan(t, realPlansDir)
+}
+
+func checkHostilePlan(t *testing.T, dir string) {
+	plan := policy.CheckPlan(readRealPlanIn(t, dir, "hostile"), realPlanContext())
 	source := policy.Check(realSources(t, "hostile"), policy.DefaultRules())
 	usedPlan := make([]bool, len(plan))
 	usedSource := make([]bool, len(source))
@@ -196,7 +216,7 @@ func TestRealProviderHostilePlan(t *testing.T) {
 // TestRealProviderLegitSourcesPass: the configurations of the ordinary
 // projects pass the upload check too.
 func TestRealProviderLegitSourcesPass(t *testing.T) {
-	for _, name := range []string{"s3_site", "dynamodb_ondemand", "lambda_logs", "http_api", "module_alias"} {
+	for _, name := range legitRealCases {
 		if got := policy.Check(realSources(t, name), policy.DefaultRules()); len(got) != 0 {
 			t.Errorf("%s: violations of an ordinary project:\n%s", name, violationLines(got))
 		}

@@ -29,7 +29,7 @@ resource "aws_lambda_function" "f" {
 		want: []want{{"main.tf", 8, "aws_lambda_function.role refers to aws_iam_role.description, which is not what names a aws_iam_role"}},
 	},
 	{
-		name: "a table's TTL attribute name as a permission's function, through an index",
+		name: "a function's environment variable as a permission's function, through an index",
 		files: tf(`resource "aws_lambda_function" "f" {
   function_name = "f"
 }
@@ -264,7 +264,16 @@ resource "aws_iam_role" "b" {
 // through an index, a splat, each.value, a template; own roles in a trust
 // policy; HTTP integrations; documents built from identities.
 var legitIdentity = map[string]map[string]string{
-	"identities through index, each.value and a trust policy naming an own role": with(tf(`resource "aws_s3_bucket" "b" {
+	"each.value.id under for_each over own buckets": tf(`resource "aws_s3_bucket" "sites" {
+  for_each = toset(["a", "b"])
+  bucket   = "site-${each.key}"
+}
+resource "aws_s3_bucket_public_access_block" "sites" {
+  for_each          = aws_s3_bucket.sites
+  bucket            = each.value.id
+  block_public_acls = true
+}`),
+	"identities through an index, layers, an HTTP integration and a trust policy naming an own role": with(tf(`resource "aws_s3_bucket" "b" {
   count = 2
 }
 resource "aws_s3_bucket_versioning" "v" {

@@ -6,15 +6,19 @@
 #
 #   EMULATOR_URL=http://127.0.0.1:PORT ./generate.sh [case...]
 #
+# OUT, when set, is the directory the plans are written to instead of this
+# one (realplan_e2e_test.go plans afresh that way).
+#
 # EMULATOR_URL is an aws/awstest emulator (cmd/tenantform built with
-# -tags emulator runs one in dev mode). TF_PLUGIN_MIRROR defaults to
+# -tags emulator runs one in dev mode). TF_PROVIDER_MIRROR defaults to
 # /opt/tf-plugins, which holds registry.terraform.io/hashicorp/aws/5.100.0.
 # The provider settings are the ones package tf generates for an emulator
 # (tf/workdir.go awsSettings): default_tags, endpoints, path-style S3.
 set -eu
 cd "$(dirname "$0")"
+out="${OUT:-$PWD}"
 : "${EMULATOR_URL:?set EMULATOR_URL to a running emulator}"
-mirror="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
+mirror="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cat >"$work/cli.tfrc" <<CFG
@@ -26,7 +30,9 @@ provider_installation {
 CFG
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1
 export AWS_ACCESS_KEY_ID=AKIDEMULATOR AWS_SECRET_ACCESS_KEY=emulator-secret
-unset TF_PLUGIN_CACHE_DIR
+# One copy of the (large) provider for every case.
+mkdir "$work/plugin-cache"
+export TF_PLUGIN_CACHE_DIR="$work/plugin-cache"
 cases="$*"
 [ -n "$cases" ] || cases="$(ls src)"
 for c in $cases; do
@@ -44,6 +50,6 @@ for c in $cases; do
 	fi
 	(cd "$d" && terraform init -input=false -no-color >/dev/null &&
 		terraform plan -input=false -no-color -out=plan.bin >/dev/null &&
-		terraform show -json plan.bin | jq -S . >"$OLDPWD/$c.json")
+		terraform show -json plan.bin | jq -S . >"$out/$c.json")
 	echo "$c.json"
 done

@@ -5,14 +5,15 @@
 # -json` in a directory initialised from a filesystem mirror.
 #
 #   ./generate.sh            # mirror at /opt/tf-plugins
-#   TF_PLUGIN_MIRROR=/path ./generate.sh
+#   TF_PROVIDER_MIRROR=/path ./generate.sh
+#   OUT=/tmp/x ./generate.sh   # write /tmp/x/aws_schema.json instead
 #
 # Only names and flags are kept (required, optional, computed; nesting of
 # blocks): classification_test.go checks that the classification table in
 # classify.go covers every one of them.
 set -eu
 cd "$(dirname "$0")"
-mirror="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
+mirror="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 version="${AWS_PROVIDER_VERSION:-5.100.0}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -42,5 +43,5 @@ jq -S --arg v "$version" '
       provider_version: $v,
       resources: ($p.resource_schemas | with_entries(select(.key | allowed_resource)) | map_values(.block | block)),
       data_sources: ($p.data_source_schemas | with_entries(select(.key | allowed_data)) | map_values(.block | block))
-    }' "$work/schema.json" >aws_schema.json
-echo aws_schema.json
+    }' "$work/schema.json" >"${OUT:-.}/aws_schema.json"
+echo "${OUT:-.}/aws_schema.json"
