@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/google/go-cmp/cmp"
@@ -443,4 +444,61 @@ func TestCheckPlanUntrustedUnknowns(t *testing.T) {
 	if len(got) != 0 {
 		t.Errorf("own identities refused:\n%s", violationLines(got))
 	}
+}
+
+// TestCheckPlanUnknownDocumentThroughPolicyDocument: a role policy unknown
+// at plan, rendered by an aws_iam_policy_document, passes when the data
+// source's inputs are own identities and is refused otherwise.
+func TestCheckPlanUnknownDocumentThroughPolicyDocument(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		refs []string
+		want string
+	}{
+		{"own bucket ARN", []string{"aws_s3_bucket.b.arn", "aws_s3_bucket.b"}, ""},
+		{"terraform_data output", []string{"terraform_data.x.output", "terraform_data.x"}, "policy is unknown until apply and is computed from terraform_data.x.output"},
+		{"a bucket's tag", []string{"aws_s3_bucket.b.tags.Action", "aws_s3_bucket.b.tags", "aws_s3_bucket.b"}, "policy is unknown until apply and is computed from aws_s3_bucket.b.tags.Action"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := fmt.Sprintf(`{"format_version": "1.2",
+  "resource_changes": [
+    {"address": "aws_iam_role_policy.p", "mode": "managed", "type": "aws_iam_role_policy", "name": "p",
+     "change": {"actions": ["create"], "after": {"role": "r"}, "after_unknown": {"policy": true}}}
+  ],
+  "configuration": {"root_module": {"resources": [
+    {"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket", "name": "b"},
+    {"address": "terraform_data.x", "mode": "managed", "type": "terraform_data", "name": "x"},
+    {"address": "aws_iam_role_policy.p", "mode": "managed", "type": "aws_iam_role_policy", "name": "p",
+     "expressions": {"role": {"constant_value": "r"}, "policy": {"references": ["data.aws_iam_policy_document.d.json", "data.aws_iam_policy_document.d"]}}},
+    {"address": "data.aws_iam_policy_document.d", "mode": "data", "type": "aws_iam_policy_document", "name": "d",
+     "expressions": {"statement": [{"actions": {"constant_value": ["s3:GetObject"]}, "resources": {"references": %s}}]}}
+  ]}}}`, mustJSON(t, tc.refs))
+			var p tfjson.Plan
+			if err := json.Unmarshal([]byte(doc), &p); err != nil {
+				t.Fatal(err)
+			}
+			rules := policy.DefaultRules()
+			var got []string
+			for _, v := range policy.CheckPlan(&p, policy.PlanContext{Rules: rules}) {
+				if !strings.Contains(v.Message, "role = ") { // the role is not the point here
+					got = append(got, v.Address+": "+v.Message)
+				}
+			}
+			switch {
+			case tc.want == "" && len(got) != 0:
+				t.Errorf("refused: %v", got)
+			case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], "aws_iam_role_policy.p: "+tc.want)):
+				t.Errorf("got %v, want one refusal with %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
