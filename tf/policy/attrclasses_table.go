@@ -1,5 +1,7 @@
-// Code generated from testdata/schema/aws_schema.json, then reviewed by hand:
-// see attrclasses.go. Keep it in step with the schema (TestEveryAttributeClassified).
+// The classes of every attribute of the allowed aws types (attrclasses.go).
+// First written from testdata/schema/aws_schema.json (provider-only
+// attributes computed, ownedRefs rows reference, the rest plain), then
+// reviewed by hand; TestEveryAttributeClassified holds it to the schema.
 
 package policy
 
