@@ -66,8 +66,8 @@ type Controller struct {
 	interrupt     chan struct{} // closed by InterruptNow
 	interruptOnce sync.Once
 
-	mu        sync.Mutex
-	inFlight  map[store.Key]*flight // projects this process is reconciling
+	mu       sync.Mutex
+	inFlight map[store.Key]*flight // projects this process is reconciling
 	// claimedAt is when (on Clock, before the claim was sent) each
 	// project in flight was claimed: its lease lasts at least
 	// LeaseDuration from then.
