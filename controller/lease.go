@@ -36,9 +36,15 @@ const stopMargin = 2 * time.Second
 
 // giveUpAfter is how long after its last successful renewal a pass keeps
 // trying to renew: RenewDeadline, or less when the stop grace would not
-// fit in the rest of the lease.
+// fit in the rest of the lease. A lease too short to hold a renewal and
+// the stop grace (the command refuses such a configuration) keeps
+// RenewDeadline: giving up before the first renewal would stop every pass.
 func (c *Controller) giveUpAfter() time.Duration {
-	return max(min(c.cfg.RenewDeadline, c.cfg.LeaseDuration-c.cfg.StopGrace-stopMargin), 0)
+	d := min(c.cfg.RenewDeadline, c.cfg.LeaseDuration-c.cfg.StopGrace-stopMargin)
+	if d <= c.cfg.LeaseDuration/3 {
+		return c.cfg.RenewDeadline
+	}
+	return d
 }
 
 // renewRetry is the pause between failed renewals.
