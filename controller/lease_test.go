@@ -3,9 +3,14 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,5 +289,69 @@ func TestFinalizerVsOpenApply(t *testing.T) {
 	}
 	if n := h.fake.resources("lena/site"); n != 0 {
 		t.Fatalf("the project is deleted but its state holds %d resource(s): leaked, and inherited by a project re-created under its name", n)
+	}
+}
+
+// The same with real terraform: the interruption reaches terraform through
+// the engine (SIGINT, then a kill after the stop grace, of its whole
+// process group), the pass ends before the lease could expire, and nothing
+// it started still runs. The terraform here applies, then hangs before
+// exiting, as terraform waiting on a provider that never answers does.
+func TestExpiredLeaseInterruptsRealTerraform(t *testing.T) {
+	h := newStoreHarness(t, nil)
+	real := terraformBinary(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "hanging")
+	hang := filepath.Join(dir, "terraform")
+	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = apply ]; then %s \"$@\"; sleep 300 & echo $$ $! > %s; wait; fi\nexec %s \"$@\"\n", real, marker, real)
+	if err := os.WriteFile(hang, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	engine, err := tf.New(tf.Config{BinaryPath: hang, WorkRoot: t.TempDir(), PGConnStr: h.dbURL,
+		Environment: "test", StopGrace: 3 * time.Second, LockTimeout: 30 * time.Second, Logger: h.cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.StopGrace = 3 * time.Second
+	aStore := &unrenewableStore{Store: h.st}
+	c := New(h.cfg, aStore, engine)
+	key := h.key("kim", "hang")
+	h.put("kim", "hang", counterSpec(1))
+	ctx := context.Background()
+
+	claimedAt := h.clock.Now()
+	p, ok, err := c.claim(ctx)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	ended := make(chan bool, 1)
+	go func() { c.reconcileClaimed(ctx, ctx, p); ended <- true }()
+	waitFor(t, 2*time.Minute, "terraform apply to hang", func() bool {
+		b, err := os.ReadFile(marker)
+		return err == nil && len(b) > 0
+	})
+	aStore.cut.Store(true)
+	stoppedAt, _ := runUntilStopped(t, h.clock, claimedAt, h.cfg.LeaseDuration, ended)
+	if stoppedAt.IsZero() {
+		t.Fatalf("the pass still ran when its lease expired (%s after the claim)", h.cfg.LeaseDuration)
+	}
+	b, _ := os.ReadFile(marker)
+	pids := strings.Fields(string(b))
+	if len(pids) != 2 {
+		t.Fatalf("marker %q", b)
+	}
+	tfPid, _ := strconv.Atoi(pids[0])
+	child, _ := strconv.Atoi(pids[1])
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) }) // the process-group reaper's business
+	if err := syscall.Kill(tfPid, 0); err == nil {
+		syscall.Kill(tfPid, syscall.SIGKILL)
+		t.Errorf("terraform (process %d) still runs after the pass ended", tfPid)
+	}
+	runs, err := h.st.ListRuns(ctx, key, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) == 0 || runs[0].Operation != store.OpApply || runs[0].Outcome != store.OutcomeInterrupted {
+		t.Fatalf("runs %+v; want the apply last, interrupted", runs)
 	}
 }
