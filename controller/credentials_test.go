@@ -54,6 +54,7 @@ func advanceWithRenewals(t *testing.T, clock *fakeClock, d time.Duration) {
 // apply's deadline. Each operation gets credentials valid for at least
 // TF_OPERATION_TIMEOUT from its start.
 func TestCredentialsAcrossALongPass(t *testing.T) {
+	t.Parallel()
 	var creds *cachingCredentials
 	h := newHarness(t, func(c *Config) {
 		// Cached at the start of the pass with 11 minutes left: more

@@ -167,6 +167,7 @@ func twoReplicas(t *testing.T) (h *harness, a *Controller, aStore *unrenewableSt
 // as interrupted; the replica that takes the project over never applies
 // while it still does.
 func TestExpiredLeaseVsRunningApply(t *testing.T) {
+	t.Parallel()
 	h, a, aStore, b, _ := twoReplicas(t)
 	key := h.key("lena", "web")
 	h.put("lena", "web", oneResource())
@@ -229,6 +230,7 @@ func TestExpiredLeaseVsRunningApply(t *testing.T) {
 // expires must not leave a deleted (410) project whose state still holds
 // what the apply created.
 func TestFinalizerVsOpenApply(t *testing.T) {
+	t.Parallel()
 	h, a, aStore, b, bClock := twoReplicas(t)
 	key := h.key("lena", "site")
 	h.put("lena", "site", oneResource())
@@ -298,6 +300,7 @@ func TestFinalizerVsOpenApply(t *testing.T) {
 // it started still runs. The terraform here applies, then hangs before
 // exiting, as terraform waiting on a provider that never answers does.
 func TestExpiredLeaseInterruptsRealTerraform(t *testing.T) {
+	t.Parallel()
 	h := newStoreHarness(t, nil)
 	real := terraformBinary(t)
 	dir := t.TempDir()

@@ -12,6 +12,7 @@ import (
 // created part of its plan leaves those resources counted against the
 // user's quota, so another project cannot take their room.
 func TestQuotaAfterAPartialApply(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxResourcesPerUser = 3 })
 	three := store.Spec{Region: "us-east-1", TTLMinutes: 60, MaxMonthlyCostUSD: 50, Files: map[string]string{"main.tf": `
 resource "terraform_data" "a" {}
