@@ -214,9 +214,6 @@ func (ps *pass) apply(ctx context.Context, planfile []byte, summary any) error {
 		}
 		return store.RunResult{PlanSummary: summary, LogTail: res.Log}, nil
 	})
-	if err != nil {
-		ps.holdWhatStateHolds(ctx)
-	}
 	return err
 }
 
@@ -331,15 +328,15 @@ func (ps *pass) destroyFailed(err error) outcome {
 // operation deadline (TF_OPERATION_TIMEOUT). A plan may also be cancelled
 // by a client write that makes it pointless.
 func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.Context) (store.RunResult, error)) (store.RunRef, error) {
+	if err := ps.credentials(ctx); err != nil {
+		return store.RunRef{}, err
+	}
 	if op != store.OpPlan {
 		unlock, err := ps.lockState(ctx, op)
 		if err != nil {
 			return store.RunRef{}, err
 		}
 		defer unlock()
-	}
-	if err := ps.credentials(ctx); err != nil {
-		return store.RunRef{}, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	ref, err := ps.c.store.StartRun(dctx, ps.p, ps.token, op, ps.runReason, ps.id, ps.c.cfg.Owner, ps.c.cfg.Clock.Now())
@@ -398,6 +395,9 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 	}
 	ps.log.Info("terraform "+op, zap.Int64("run", ref.Number), zap.String("outcome", res.Outcome),
 		zap.Duration("duration", time.Since(started)))
+	if op == store.OpApply && opErr != nil {
+		ps.holdWhatStateHolds(ctx) // still under the state lock
+	}
 	return ref, opErr
 }
 
