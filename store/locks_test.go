@@ -133,3 +133,45 @@ func TestDropTerraformStateIsFenced(t *testing.T) {
 		t.Fatalf("after the drop: %d state(s), %d lock row(s); want none", states, locks)
 	}
 }
+
+// The lock row is renewed with the lease, in the same statement, and goes
+// when the lease is handed back or the pass finishes.
+func TestStateLockFollowsTheLease(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	key := store.Key{UserID: "nina", ProjectID: "renew"}
+	if _, _, err := s.PutSpec(ctx, key, spec(1), nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := claim(t, s, "r1", t0)
+	if err := s.AcquireStateLock(ctx, key, p.LeaseToken, "r1", store.OpApply, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RenewLease(ctx, key, p.LeaseToken, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var left time.Duration
+	if err := s.Pool().QueryRow(ctx, `SELECT extract(epoch FROM expires_at - now())::float8 * interval '1 second' FROM project_locks`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left < 50*time.Minute {
+		t.Fatalf("after renewing the lease for an hour the lock row has %s left", left)
+	}
+	if err := s.ReleaseLease(ctx, key, p.LeaseToken, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, err := s.StateLockHeld(ctx, key, ""); err != nil || held {
+		t.Fatalf("after the lease was handed back: held %v (%v)", held, err)
+	}
+
+	p, _ = claim(t, s, "r1", t0.Add(time.Second))
+	if err := s.AcquireStateLock(ctx, key, p.LeaseToken, "r1", store.OpApply, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishReconcile(ctx, key, p.LeaseToken, store.Status{Phase: store.PhaseReady}, p.Revision, t0.Add(time.Hour), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, err := s.StateLockHeld(ctx, key, ""); err != nil || held {
+		t.Fatalf("after the pass finished: held %v (%v)", held, err)
+	}
+}
