@@ -115,22 +115,48 @@ func NewCredentials(cfg CredentialsConfig) (*Credentials, error) {
 // (terminal: show it), a *ThrottledError (back off) or another, transient,
 // error.
 func (c *Credentials) ForProject(ctx context.Context, userID, projectID string) (*tf.Credentials, error) {
+	return c.ForOperation(ctx, userID, projectID, c.cfg.RefreshBefore)
+}
+
+// ForOperation is ForProject for an operation that needs the credentials
+// for validFor (its deadline and a margin): cached credentials with less
+// validity left than that, or than RefreshBefore, are renewed first. It
+// fails when the configured session is not longer than validFor.
+func (c *Credentials) ForOperation(ctx context.Context, userID, projectID string, validFor time.Duration) (*tf.Credentials, error) {
+	validFor = max(validFor, c.cfg.RefreshBefore)
+	if c.cfg.RoleARN != "" && validFor >= c.cfg.SessionDuration {
+		return nil, fmt.Errorf("cannot get AWS credentials for project %s valid for %s: the role sessions tenantform asks for last %s; lower TF_OPERATION_TIMEOUT",
+			tf.ProjectTag(userID, projectID), validFor.Round(time.Second), c.cfg.SessionDuration)
+	}
 	if c.cfg.RoleARN == "" {
-		return c.base(ctx)
+		return c.base(ctx, validFor)
 	}
 	key := tf.WorkspaceName(userID, projectID)
-	if creds, ok := c.cached(key); ok {
+	if creds, ok := c.cached(key, validFor); ok {
 		return creds, nil
 	}
 	// The STS call is not tied to the first caller's context: a caller
 	// that gives up must not fail the others waiting on the same call.
-	ch := c.flight.DoChan(key, func() (any, error) {
-		if creds, ok := c.cached(key); ok {
+	// Callers needing more validity than the cache has share a call keyed
+	// by that need.
+	ch := c.flight.DoChan(fmt.Sprintf("%s/%d", key, validFor), func() (any, error) {
+		if creds, ok := c.cached(key, validFor); ok {
 			return creds, nil
 		}
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), assumeTimeout)
 		defer cancel()
-		return c.assume(callCtx, key, userID, projectID)
+		creds, expires, err := c.assume(callCtx, key, userID, projectID)
+		if err != nil {
+			return nil, err
+		}
+		if left := expires.Sub(c.cfg.Now()); left < validFor {
+			// STS granted less than asked (the role's maximum session
+			// duration), or the clocks disagree: the best there is.
+			c.log.Warn("fresh AWS credentials expire before the operation's deadline",
+				zap.String("project", tf.ProjectTag(userID, projectID)), zap.Duration("valid_for", left),
+				zap.Duration("needed", validFor))
+		}
+		return creds, nil
 	})
 	select {
 	case res := <-ch:
@@ -151,18 +177,20 @@ func (c *Credentials) Forget(userID, projectID string) {
 	delete(c.cache, tf.WorkspaceName(userID, projectID))
 }
 
-func (c *Credentials) cached(key string) (*tf.Credentials, bool) {
+// cached returns the cached credentials of key if they stay valid for
+// validFor.
+func (c *Credentials) cached(key string, validFor time.Duration) (*tf.Credentials, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.cache[key]
-	if !ok || !c.cfg.Now().Before(e.expires.Add(-c.cfg.RefreshBefore)) {
+	if !ok || !c.cfg.Now().Before(e.expires.Add(-validFor)) {
 		return nil, false
 	}
 	creds := e.creds
 	return &creds, true
 }
 
-func (c *Credentials) assume(ctx context.Context, key, userID, projectID string) (*tf.Credentials, error) {
+func (c *Credentials) assume(ctx context.Context, key, userID, projectID string) (*tf.Credentials, time.Time, error) {
 	session := SessionName(userID, projectID)
 	values := map[string]string{
 		"UserId":    userID,
@@ -190,10 +218,10 @@ func (c *Credentials) assume(ctx context.Context, key, userID, projectID string)
 		c.metrics.failed(err)
 		c.log.Warn("cannot assume the tenant role",
 			zap.String("role_arn", c.cfg.RoleARN), zap.String("session_name", session), zap.Error(err))
-		return nil, fmt.Errorf("cannot get AWS credentials for project %s: %w", tf.ProjectTag(userID, projectID), err)
+		return nil, time.Time{}, fmt.Errorf("cannot get AWS credentials for project %s: %w", tf.ProjectTag(userID, projectID), err)
 	}
 	if out.Credentials == nil || out.Credentials.Expiration == nil {
-		return nil, fmt.Errorf("cannot get AWS credentials for project %s: STS returned no credentials", tf.ProjectTag(userID, projectID))
+		return nil, time.Time{}, fmt.Errorf("cannot get AWS credentials for project %s: STS returned no credentials", tf.ProjectTag(userID, projectID))
 	}
 	creds := tf.Credentials{
 		AccessKeyID:     awssdk.ToString(out.Credentials.AccessKeyId),
@@ -205,7 +233,7 @@ func (c *Credentials) assume(ctx context.Context, key, userID, projectID string)
 	// Never the values: the expiry and who they are for.
 	c.log.Debug("assumed the tenant role",
 		zap.String("role_arn", c.cfg.RoleARN), zap.String("session_name", session), zap.Time("expires", expires))
-	return &creds, nil
+	return &creds, expires, nil
 }
 
 // store caches creds and drops entries that have expired, so projects that
@@ -223,11 +251,21 @@ func (c *Credentials) store(key string, creds tf.Credentials, expires time.Time)
 }
 
 // base returns the base identity's own credentials (no role configured).
-// The SDK's provider caches and refreshes them itself.
-func (c *Credentials) base(ctx context.Context) (*tf.Credentials, error) {
+// The SDK's provider caches and refreshes them itself; expiring ones with
+// less than validFor left are refreshed first, when the provider is a
+// cache that can be told to.
+func (c *Credentials) base(ctx context.Context, validFor time.Duration) (*tf.Credentials, error) {
 	v, err := c.cfg.Base.Credentials.Retrieve(ctx)
+	short := func() bool { return v.CanExpire && v.Expires.Before(c.cfg.Now().Add(validFor)) }
+	if inv, ok := c.cfg.Base.Credentials.(interface{ Invalidate() }); ok && err == nil && short() {
+		inv.Invalidate()
+		v, err = c.cfg.Base.Credentials.Retrieve(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot get the base AWS credentials: %w", classify(err, ""))
+	}
+	if short() {
+		return nil, fmt.Errorf("cannot get base AWS credentials valid for %s: they expire at %s", validFor.Round(time.Second), v.Expires.UTC().Format(time.RFC3339))
 	}
 	return &tf.Credentials{
 		AccessKeyID:     v.AccessKeyID,

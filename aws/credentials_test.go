@@ -358,3 +358,36 @@ func TestServiceConfigAssumesTheRoleAsThePlatform(t *testing.T) {
 		t.Fatalf("%d tagging requests recorded, want 2", listings)
 	}
 }
+
+// TestCredentialsAreRefreshedForALongOperation: cached credentials with
+// less validity left than an operation's deadline are renewed before the
+// operation, even when the usual ten-minute refresh would keep them.
+func TestCredentialsAreRefreshedForALongOperation(t *testing.T) {
+	emu := awstest.New(t)
+	// kumo dates the expiry from the real clock: one hour from now.
+	clk := &clock{now: time.Now()}
+	creds := newCredentials(t, emu, clk.Now, nil)
+
+	first, err := creds.ForOperation(t.Context(), "alice", "demo", 12*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(47 * time.Minute) // 13 minutes left
+	again, err := creds.ForOperation(t.Context(), "alice", "demo", 12*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *again != *first || len(emu.STSCalls()) != 1 {
+		t.Fatalf("13 min left for a 12 min operation: %d STS calls; want the cached credentials", len(emu.STSCalls()))
+	}
+	fresh, err := creds.ForOperation(t.Context(), "alice", "demo", 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *fresh == *first || len(emu.STSCalls()) != 2 {
+		t.Fatalf("13 min left for a 15 min operation: %d STS calls, new credentials %v; want new credentials", len(emu.STSCalls()), *fresh != *first)
+	}
+	if _, err := creds.ForOperation(t.Context(), "alice", "demo", 2*time.Hour); err == nil || !strings.Contains(err.Error(), "TF_OPERATION_TIMEOUT") {
+		t.Fatalf("an operation longer than a session: %v; want an error naming TF_OPERATION_TIMEOUT", err)
+	}
+}

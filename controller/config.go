@@ -30,6 +30,18 @@ type Config struct {
 	// happen every third of it. A crashed replica's projects are taken
 	// over this long after its last renewal.
 	LeaseDuration time.Duration
+	// RenewDeadline (LEASE_RENEW_DEADLINE) is how long after its last
+	// successful renewal a pass keeps trying to renew its lease. Past it,
+	// the pass interrupts its terraform (SIGINT, then kill after
+	// StopGrace) and records the run as interrupted, so that terraform has
+	// stopped before the lease can expire and another replica take the
+	// project over. It must be shorter than LeaseDuration; the pass gives
+	// up earlier still if StopGrace would not fit in what is left of the
+	// lease. Default two thirds of LeaseDuration.
+	RenewDeadline time.Duration
+	// StopGrace is how long an interrupted terraform gets before it is
+	// killed (the engine's tf.Config.StopGrace). Default 10 seconds.
+	StopGrace time.Duration
 	// PollInterval, when positive, replaces LISTEN/NOTIFY: the reconciler
 	// looks for due projects this often and holds no listening connection
 	// (DATABASE_POOL_MODE=transaction, where a pooler shares server
@@ -116,6 +128,12 @@ func (c Config) withDefaults() Config {
 	if c.LeaseDuration <= 0 {
 		c.LeaseDuration = time.Minute
 	}
+	if c.RenewDeadline <= 0 || c.RenewDeadline >= c.LeaseDuration {
+		c.RenewDeadline = c.LeaseDuration * 2 / 3
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 10 * time.Second
+	}
 	if c.ResyncInterval <= 0 {
 		c.ResyncInterval = 10 * time.Minute
 	}
@@ -173,9 +191,16 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// credentialsMargin is the validity asked of credentials beyond the
+// operation deadline: the stop grace of an interrupted terraform, and
+// clock skew with AWS.
+const credentialsMargin = 2 * time.Minute
+
 // Credentials hands out one project's AWS credentials.
 type Credentials interface {
-	ForProject(ctx context.Context, userID, projectID string) (*tf.Credentials, error)
+	// ForOperation returns credentials that stay valid for at least
+	// validFor: one terraform operation's deadline and a margin.
+	ForOperation(ctx context.Context, userID, projectID string, validFor time.Duration) (*tf.Credentials, error)
 }
 
 // Inventory is the slice of the store holding the tagged AWS inventory.

@@ -33,7 +33,10 @@ type Store interface {
 	GetProject(ctx context.Context, key store.Key) (store.Project, error)
 	GetQuotaOverride(ctx context.Context, userID string) (store.QuotaOverride, error)
 	TerraformState(ctx context.Context, schema, workspace string) ([]byte, bool, error)
-	DropTerraformState(ctx context.Context, schema, workspace string) error
+	DropTerraformState(ctx context.Context, d store.StateDrop) error
+	AcquireStateLock(ctx context.Context, key store.Key, token, owner, op string, holdFor time.Duration) error
+	ReleaseStateLock(ctx context.Context, key store.Key, token string) error
+	StateLockHeld(ctx context.Context, key store.Key, token string) (store.StateLock, bool, error)
 	Prune(ctx context.Context, retention time.Duration, keepPerProject int, now time.Time) (int64, error)
 	Listen(ctx context.Context, onConnect func(), onNotify func(store.Key), onError func(error))
 }
@@ -63,8 +66,12 @@ type Controller struct {
 	interrupt     chan struct{} // closed by InterruptNow
 	interruptOnce sync.Once
 
-	mu        sync.Mutex
-	inFlight  map[store.Key]*flight // projects this process is reconciling
+	mu       sync.Mutex
+	inFlight map[store.Key]*flight // projects this process is reconciling
+	// claimedAt is when (on Clock, before the claim was sent) each
+	// project in flight was claimed: its lease lasts at least
+	// LeaseDuration from then.
+	claimedAt map[store.Key]time.Time
 	lastPrune time.Time
 }
 
@@ -90,6 +97,7 @@ func New(cfg Config, st Store, engine Terraform) *Controller {
 		wake:      make(chan struct{}, 1),
 		interrupt: make(chan struct{}),
 		inFlight:  map[store.Key]*flight{},
+		claimedAt: map[store.Key]time.Time{},
 	}
 }
 
@@ -235,8 +243,27 @@ func (c *Controller) running() int {
 func (c *Controller) claim(ctx context.Context) (store.Project, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	return c.store.ClaimDue(ctx, store.Claim{Owner: c.cfg.Owner, LeaseFor: c.cfg.LeaseDuration, Now: c.cfg.Clock.Now(),
+	now := c.cfg.Clock.Now()
+	p, ok, err := c.store.ClaimDue(ctx, store.Claim{Owner: c.cfg.Owner, LeaseFor: c.cfg.LeaseDuration, Now: now,
 		InFlight: c.inFlightKeys(), MaxPerUser: c.cfg.MaxWorkersPerUser})
+	if ok {
+		c.mu.Lock()
+		c.claimedAt[p.Key] = now
+		c.mu.Unlock()
+	}
+	return p, ok, err
+}
+
+// claimTime is when this process claimed p (see claimedAt); now for a
+// claim it did not record.
+func (c *Controller) claimTime(key store.Key) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.claimedAt[key]; ok {
+		delete(c.claimedAt, key)
+		return t
+	}
+	return c.cfg.Clock.Now()
 }
 
 func (c *Controller) inFlightKeys() []store.Key {

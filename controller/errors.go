@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
 	"github.com/tenantform/tenantform/tf/policy"
 )
@@ -24,7 +25,7 @@ func classify(err error) (reason string, terminal bool) {
 		return ReasonCredentialsDenied, true
 	case tf.IsConfigurationError(err):
 		return ReasonConfiguration, true
-	case errors.Is(err, tf.ErrStateLocked):
+	case errors.Is(err, tf.ErrStateLocked), errors.Is(err, store.ErrStateLocked):
 		return ReasonLocked, false
 	}
 	return "", false

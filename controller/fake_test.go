@@ -43,6 +43,14 @@ type fakeTerraform struct {
 	violations  []policy.Violation
 	applyHook   func(ctx context.Context, p tf.Project) error
 	destroyHook func(ctx context.Context, p tf.Project) error
+	// credsHook sees the credentials each operation is given.
+	credsHook func(op string, creds *tf.Credentials)
+}
+
+func (f *fakeTerraform) seeCreds(op string, creds *tf.Credentials) {
+	if f.credsHook != nil {
+		f.credsHook(op, creds)
+	}
 }
 
 func newFakeTerraform(t *testing.T, dbURL string) *fakeTerraform {
@@ -148,8 +156,9 @@ func (f *fakeTerraform) writeState(ctx context.Context, workspace string, serial
 	return err
 }
 
-func (f *fakeTerraform) Plan(ctx context.Context, p tf.Project, _ *tf.Credentials) (*tf.Plan, error) {
+func (f *fakeTerraform) Plan(ctx context.Context, p tf.Project, creds *tf.Credentials) (*tf.Plan, error) {
 	f.record("plan", p)
+	f.seeCreds("plan", creds)
 	f.mu.Lock()
 	f.imports = append(f.imports, p.Imports)
 	f.mu.Unlock()
@@ -182,8 +191,9 @@ func (f *fakeTerraform) Plan(ctx context.Context, p tf.Project, _ *tf.Credential
 	return &tf.Plan{Summary: sum, Bytes: []byte(planfile), Log: "Plan: fake", Violations: f.violations}, nil
 }
 
-func (f *fakeTerraform) ApplySaved(ctx context.Context, p tf.Project, planfile []byte, _ *tf.Credentials) (*tf.Result, error) {
+func (f *fakeTerraform) ApplySaved(ctx context.Context, p tf.Project, planfile []byte, creds *tf.Credentials) (*tf.Result, error) {
 	f.record("apply", p)
+	f.seeCreds("apply", creds)
 	f.mu.Lock()
 	f.applied = append(f.applied, append([]byte(nil), planfile...))
 	f.mu.Unlock()
@@ -226,7 +236,8 @@ func (f *fakeTerraform) Destroy(ctx context.Context, p tf.Project, _ *tf.Credent
 	return &tf.Result{Log: "Destroy complete"}, nil
 }
 
-func (f *fakeTerraform) Outputs(ctx context.Context, p tf.Project, _ *tf.Credentials) (map[string]any, error) {
+func (f *fakeTerraform) Outputs(ctx context.Context, p tf.Project, creds *tf.Credentials) (map[string]any, error) {
+	f.seeCreds("output", creds)
 	_, addrs := f.state(ctx, tf.WorkspaceName(p.UserID, p.ProjectID))
 	return map[string]any{"resources": float64(len(addrs))}, nil
 }

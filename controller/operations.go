@@ -144,6 +144,9 @@ func (ps *pass) applyReviewed(ctx context.Context) outcome {
 // ready records the applied generation.
 func (ps *pass) ready(ctx context.Context, applied bool) outcome {
 	p := ps.p
+	if err := ps.credentials(ctx); err != nil {
+		return ps.fail(err, ReasonApplyFailed)
+	}
 	octx, cancel := context.WithTimeout(ctx, ps.c.cfg.OperationTimeout)
 	outputs, err := ps.c.tf.Outputs(octx, ps.tfp, ps.creds)
 	cancel()
@@ -230,6 +233,13 @@ func (ps *pass) destroy(ctx context.Context, reason, why string, stateOnly bool)
 	ps.setPhase(ctx, store.PhaseDestroying, condFalse(CondReady, reason, why, p.Generation))
 	ps.st.Message = why
 
+	// The state lock is held from reading the state to dropping it: no
+	// apply can write it meanwhile.
+	unlock, err := ps.lockState(ctx, store.OpDestroy)
+	if err != nil {
+		return ps.destroyFailed(err)
+	}
+	defer unlock()
 	workspace := tf.WorkspaceName(p.UserID, p.ProjectID)
 	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	raw, exists, err := ps.c.store.TerraformState(dctx, ps.c.cfg.StateSchema, workspace)
@@ -274,7 +284,8 @@ func (ps *pass) destroy(ctx context.Context, reason, why string, stateOnly bool)
 	}
 	dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
 	defer cancel()
-	if err := ps.c.store.DropTerraformState(dctx, ps.c.cfg.StateSchema, workspace); err != nil {
+	if err := ps.c.store.DropTerraformState(dctx, store.StateDrop{Schema: ps.c.cfg.StateSchema, Workspace: workspace,
+		Key: p.Key, Token: ps.token, UID: p.UID}); err != nil {
 		return ps.destroyFailed(fmt.Errorf("cannot drop the terraform workspace: %w", err))
 	}
 	if err := ps.c.tf.RemoveWorkdir(dctx, ps.tfp); err != nil {
@@ -320,6 +331,13 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 	if err := ps.credentials(ctx); err != nil {
 		return store.RunRef{}, err
 	}
+	if op != store.OpPlan {
+		unlock, err := ps.lockState(ctx, op)
+		if err != nil {
+			return store.RunRef{}, err
+		}
+		defer unlock()
+	}
 	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	ref, err := ps.c.store.StartRun(dctx, ps.p, ps.token, op, ps.runReason, ps.id, ps.c.cfg.Owner, ps.c.cfg.Clock.Now())
 	cancel()
@@ -363,6 +381,9 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 				res.Diagnostics = cmdErr.Diagnostics
 			}
 		}
+		if why, ok := leaseInterruption(ctx); ok {
+			res.Outcome, res.Error = store.OutcomeInterrupted, why+"\n"+res.Error
+		}
 	}
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
 	defer wcancel()
@@ -374,17 +395,23 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 	}
 	ps.log.Info("terraform "+op, zap.Int64("run", ref.Number), zap.String("outcome", res.Outcome),
 		zap.Duration("duration", time.Since(started)))
+	if op == store.OpApply && opErr != nil {
+		ps.holdWhatStateHolds(ctx) // still under the state lock
+	}
 	return ref, opErr
 }
 
-// credentials fetches the project's AWS credentials once per pass (the
-// provider caches them across passes). A refusal by AWS is terminal
-// (CredentialsDenied, with AWS's message); throttling backs off.
+// credentials fetches the project's AWS credentials for one terraform
+// operation, valid for at least its deadline and a margin (the provider
+// caches them, and refreshes them when too little validity is left): a
+// pass runs several operations, each up to TF_OPERATION_TIMEOUT. A refusal
+// by AWS is terminal (CredentialsDenied, with AWS's message); throttling
+// backs off.
 func (ps *pass) credentials(ctx context.Context) error {
-	if ps.creds != nil || ps.c.cfg.Credentials == nil {
+	if ps.c.cfg.Credentials == nil {
 		return nil
 	}
-	creds, err := ps.c.cfg.Credentials.ForProject(ctx, ps.p.UserID, ps.p.ProjectID)
+	creds, err := ps.c.cfg.Credentials.ForOperation(ctx, ps.p.UserID, ps.p.ProjectID, ps.c.cfg.OperationTimeout+credentialsMargin)
 	if aws.IsDenied(err) {
 		return fmt.Errorf("%w: %w", ErrCredentialsDenied, err)
 	}

@@ -31,6 +31,8 @@ type pass struct {
 	tfp    tf.Project
 	creds  *tf.Credentials
 	flight *flight
+	// stateLocked: the pass holds the project's state lock row.
+	stateLocked bool
 	// runReason says why terraform runs in this pass (Spec, Drift,
 	// Recovery, Approved, Expired, Deleted); it is recorded with each run.
 	runReason string
@@ -60,26 +62,35 @@ func (c *Controller) reconcileClaimed(workCtx, stopCtx context.Context, p store.
 		c.mu.Unlock()
 	}()
 
-	ctx, cancel := context.WithCancel(workCtx)
-	defer cancel()
-	leaseLost := make(chan struct{})
-	go c.renewLease(ctx, p, f, cancel, leaseLost, log)
+	ctx, cancel := context.WithCancelCause(workCtx)
+	defer cancel(nil)
+	leaseLost := make(chan error, 1)
+	go c.renewLease(ctx, p, f, c.claimTime(p.Key), cancel, leaseLost, log)
 
 	started := time.Now()
 	c.cfg.Metrics.ObserveStartLatency(p.DueAt, c.cfg.Clock.Now())
 	ps := &pass{c: c, p: p, token: p.LeaseToken, st: p.Status, id: id, log: log, now: c.cfg.Clock.Now(), flight: f}
 	out := ps.reconcile(ctx)
 
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(workCtx), statusWriteTimeout)
+	defer wcancel()
 	select {
-	case <-leaseLost:
-		log.Warn("lease lost during reconcile; another reconciler owns the project now")
+	case why := <-leaseLost:
 		c.cfg.Metrics.ObserveReconcile("lease_lost", time.Since(started))
+		if !errors.Is(why, errLeaseNotRenewed) {
+			log.Warn("lease lost during reconcile; another reconciler owns the project now")
+			return
+		}
+		// Terraform has stopped. If the database is back, hand the
+		// project over at once rather than when the lease expires.
+		log.Warn("reconcile interrupted: the lease could not be renewed in time; handing the project back")
+		if err := c.store.ReleaseLease(wctx, p.Key, ps.token, c.cfg.Clock.Now()); err != nil {
+			log.Warn("cannot hand the project back; its lease expires on its own", zap.Error(err))
+		}
 		return
 	default:
 	}
 	c.cfg.Metrics.ObserveReconcile(ps.result(out), time.Since(started))
-	wctx, wcancel := context.WithTimeout(context.WithoutCancel(workCtx), statusWriteTimeout)
-	defer wcancel()
 	switch {
 	case out.deleted:
 		log.Info("project destroyed and removed")
@@ -126,35 +137,6 @@ func (ps *pass) result(out outcome) string {
 		return "error"
 	}
 	return "success"
-}
-
-// renewLease keeps the claim alive while the pass runs; if the lease is
-// lost the pass is cancelled, since another reconciler may already be
-// working on the project. Each renewal also notices client writes that a
-// lost notification did not announce.
-func (c *Controller) renewLease(ctx context.Context, p store.Project, f *flight, cancel context.CancelFunc, lost chan<- struct{}, log *zap.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.cfg.Clock.After(c.cfg.LeaseDuration / 3):
-		}
-		rctx, rcancel := context.WithTimeout(ctx, dbTimeout)
-		view, err := c.store.RenewLease(rctx, p.Key, p.LeaseToken, c.cfg.LeaseDuration)
-		rcancel()
-		if errors.Is(err, store.ErrLeaseLost) {
-			close(lost)
-			cancel()
-			return
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("cannot renew lease; will retry", zap.Error(err))
-			}
-			continue
-		}
-		f.supersedeIfStale(view.Generation, view.DeletionRequested)
-	}
 }
 
 // tfProject is the project as the engine needs it. Variables are JSON the
@@ -241,6 +223,13 @@ func (ps *pass) recoverInterruptedRuns(ctx context.Context) (partial bool, err e
 	runs, err := ps.c.store.UnfinishedRuns(dctx, ps.p.UID)
 	if err != nil {
 		return false, err
+	}
+	if len(runs) > 0 {
+		// The reconciler that opened them may still be stopping its
+		// terraform: wait until its state lock is released or expired.
+		if err := ps.heldByAnother(ctx); err != nil {
+			return false, err
+		}
 	}
 	for _, r := range runs {
 		reason := fmt.Sprintf("reconciler %s stopped during this %s; superseded by reconcile %s", r.Owner, r.Operation, ps.id)

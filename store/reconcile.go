@@ -77,11 +77,16 @@ func (s *Store) NextDueAt(ctx context.Context, now time.Time) (time.Duration, bo
 
 // RenewLease extends a held lease by leaseFor on the database's clock and
 // returns the row's revision and generation and whether deletion is
-// requested, so the holder can notice client writes. ErrLeaseLost if the
-// claim is no longer the row's.
+// requested, so the holder can notice client writes. The project's state
+// lock, if the claim holds it, is renewed in the same statement: the two
+// expire together. ErrLeaseLost if the claim is no longer the row's.
 func (s *Store) RenewLease(ctx context.Context, key Key, token string, leaseFor time.Duration) (LeaseView, error) {
 	var v LeaseView
-	err := s.pool.QueryRow(ctx, `UPDATE projects SET lease_expires_at = now() + make_interval(secs => $4::float8)
+	err := s.pool.QueryRow(ctx, `WITH lock AS (
+			UPDATE project_locks SET expires_at = now() + make_interval(secs => $4::float8)
+			WHERE user_id = $1 AND project_id = $2 AND holder = $3::uuid
+			  AND EXISTS (SELECT 1 FROM projects WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid))
+		UPDATE projects SET lease_expires_at = now() + make_interval(secs => $4::float8)
 		WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid
 		RETURNING revision, generation, deletion_requested_at IS NOT NULL`,
 		key.UserID, key.ProjectID, token, leaseFor.Seconds()).Scan(&v.Revision, &v.Generation, &v.DeletionRequested)
@@ -117,6 +122,11 @@ func (s *Store) FinishReconcile(ctx context.Context, key Key, token string, st S
 			seenRevision, micro(now), micro(nextDue)); err != nil {
 			return err
 		}
+		// A state lock the pass failed to release goes with its lease.
+		if _, err := tx.Exec(ctx, `DELETE FROM project_locks WHERE user_id = $1 AND project_id = $2 AND holder = $3::uuid`,
+			key.UserID, key.ProjectID, token); err != nil {
+			return translate(err)
+		}
 		_, err := tx.Exec(ctx, `UPDATE runs SET planfile = NULL
 			WHERE project_uid = (SELECT uid FROM projects WHERE user_id = $1 AND project_id = $2)
 			  AND planfile IS NOT NULL AND number <> $3`, key.UserID, key.ProjectID, st.PendingPlanRun)
@@ -125,9 +135,12 @@ func (s *Store) FinishReconcile(ctx context.Context, key Key, token string, st S
 }
 
 // ReleaseLease hands a project back without changing it (shutdown), due now
-// so another reconciler picks it up.
+// so another reconciler picks it up. A state lock the claim still holds
+// goes with it.
 func (s *Store) ReleaseLease(ctx context.Context, key Key, token string, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+	_, err := s.pool.Exec(ctx, `WITH unlock AS (
+			DELETE FROM project_locks WHERE user_id = $1 AND project_id = $2 AND holder = $3::uuid)
+		UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 			due_at = least(due_at, $4)
 		WHERE user_id = $1 AND project_id = $2 AND lease_token = $3::uuid`, key.UserID, key.ProjectID, token, micro(now))
 	return translate(err)
@@ -378,15 +391,4 @@ func (s *Store) TerraformState(ctx context.Context, schema, workspace string) ([
 		return nil, false, nil
 	}
 	return data, err == nil, translate(err)
-}
-
-// DropTerraformState removes a workspace's state once its resources are
-// destroyed. Removing a missing one succeeds.
-func (s *Store) DropTerraformState(ctx context.Context, schema, workspace string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "states"}.Sanitize()+` WHERE name = $1`, workspace)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-		return nil
-	}
-	return translate(err)
 }

@@ -127,7 +127,7 @@ type Run struct {
 	Owner                   string          `json:"owner"`
 	StartedAt               time.Time       `json:"startedAt"`
 	FinishedAt              *time.Time      `json:"finishedAt"`
-	Outcome                 string          `json:"outcome"` // running, succeeded, failed
+	Outcome                 string          `json:"outcome"` // running, succeeded, failed, interrupted
 	PlanSummary             json.RawMessage `json:"planSummary,omitempty"`
 	CostEstimate            json.RawMessage `json:"costEstimate,omitempty"`
 	EstimatedMonthlyCostUSD *float64        `json:"estimatedMonthlyCostUSD,omitempty"`
@@ -151,6 +151,9 @@ const (
 	OutcomeRunning   = "running"
 	OutcomeSucceeded = "succeeded"
 	OutcomeFailed    = "failed"
+	// OutcomeInterrupted: terraform was stopped because the reconciler
+	// could not renew its lease in time (another may take over).
+	OutcomeInterrupted = "interrupted"
 )
 
 // redactURL drops the password from a connection URL for messages.

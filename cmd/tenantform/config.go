@@ -123,6 +123,11 @@ type Config struct {
 	// without renewal (LEASE_DURATION): a crashed replica's work is taken
 	// over this long after its last renewal.
 	LeaseDuration time.Duration
+	// LeaseRenewDeadline is how long after its last successful renewal a
+	// reconciler keeps trying to renew a lease before it interrupts the
+	// project's terraform (LEASE_RENEW_DEADLINE). Default two thirds of
+	// LeaseDuration.
+	LeaseRenewDeadline time.Duration
 	// MaxWorkersPerUser bounds the workers one user holds while another
 	// user's project is due (MAX_WORKERS_PER_USER).
 	MaxWorkersPerUser int
@@ -392,6 +397,7 @@ var settings = []setting{
 	{name: "RESYNC_INTERVAL", def: "10m", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ResyncInterval = d })},
 	{name: "DRIFT_CHECK_INTERVAL", def: "6h", parse: durationVar(time.Minute, func(c *Config, d time.Duration) { c.DriftCheckInterval = d })},
 	{name: "LEASE_DURATION", def: "60s", parse: durationVar(3*time.Second, func(c *Config, d time.Duration) { c.LeaseDuration = d })},
+	{name: "LEASE_RENEW_DEADLINE", docDefault: "⅔ of `LEASE_DURATION`", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.LeaseRenewDeadline = d })},
 	{name: "MAX_WORKERS_PER_USER", def: "1", parse: intVar(1, 256, func(c *Config, n int) { c.MaxWorkersPerUser = n })},
 	{name: "TF_OPERATION_TIMEOUT", def: "10m", parse: durationVar(10*time.Second, func(c *Config, d time.Duration) { c.TFOperationTimeout = d })},
 	{name: "TF_MEMORY_LIMIT_MB", def: fmt.Sprint(tf.DefaultMemoryLimitMB), parse: intVar(256, 1<<20, func(c *Config, n int) { c.TFMemoryLimitMB = n })},
@@ -521,6 +527,9 @@ func parseConfig(m mode, getenv func(string) string) (Config, error) {
 	if c.TFWorkDir == "" {
 		c.TFWorkDir = filepath.Join(c.DataDir, "terraform")
 	}
+	if c.LeaseRenewDeadline == 0 {
+		c.LeaseRenewDeadline = c.LeaseDuration * 2 / 3
+	}
 	return c, nil
 }
 
@@ -558,6 +567,13 @@ func (c Config) Validate(m mode) error {
 		errs = append(errs, errors.New("DATABASE_POOL_MODE=transaction: migrations hold a session advisory lock, "+
 			"which a transaction pooler breaks; set DATABASE_DIRECT_URL to a direct connection "+
 			"(or run tenantform migrate with DATABASE_URL set to it and DATABASE_POOL_MODE unset)"))
+	}
+	if c.LeaseRenewDeadline >= c.LeaseDuration {
+		errs = append(errs, fmt.Errorf("LEASE_RENEW_DEADLINE=%s must be shorter than LEASE_DURATION=%s", c.LeaseRenewDeadline, c.LeaseDuration))
+	} else if left := c.LeaseDuration - c.LeaseRenewDeadline; left < terraformStopGrace+leaseStopMargin {
+		errs = append(errs, fmt.Errorf("LEASE_RENEW_DEADLINE=%s leaves %s of LEASE_DURATION=%s to stop terraform; it needs %s "+
+			"(terraform's %s stop grace and %s): lower LEASE_RENEW_DEADLINE or raise LEASE_DURATION",
+			c.LeaseRenewDeadline, left, c.LeaseDuration, terraformStopGrace+leaseStopMargin, terraformStopGrace, leaseStopMargin))
 	}
 	if !slices.Contains(c.AWSAllowedRegions, c.AWSRegion) {
 		errs = append(errs, fmt.Errorf("AWS_REGION=%q is not one of AWS_ALLOWED_REGIONS (%s)", c.AWSRegion, strings.Join(c.AWSAllowedRegions, ",")))

@@ -23,6 +23,11 @@ import (
 // it: 20 s + 8 s stays inside Heroku's 30 s between SIGTERM and SIGKILL.
 const terraformStopGrace = 8 * time.Second
 
+// leaseStopMargin is what LEASE_DURATION must leave beyond
+// LEASE_RENEW_DEADLINE and terraformStopGrace: the kill, the reaping of
+// terraform's processes and the renewal's round trip.
+const leaseStopMargin = 2 * time.Second
+
 // runReconcile is `tenantform reconcile`: the reconciler, Heroku's
 // terraform process.
 func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
@@ -119,6 +124,8 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 	cc := controller.Config{
 		Concurrency:          cfg.concurrency(systemMemoryLimit(), systemCPUs()),
 		LeaseDuration:        cfg.LeaseDuration,
+		RenewDeadline:        cfg.LeaseRenewDeadline,
+		StopGrace:            terraformStopGrace,
 		ResyncInterval:       cfg.ResyncInterval,
 		DriftCheckInterval:   cfg.DriftCheckInterval,
 		ShutdownGrace:        cfg.ShutdownGrace,
