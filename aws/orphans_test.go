@@ -45,24 +45,57 @@ func orphanWorld(t *testing.T) (*awstest.Emulator, *store.Store) {
 	createBucket(t, emu, "plain", nil)
 	createBucket(t, emu, "theirs", with(platformTags("carol", "old"), "ManagedBy", "another-platform"))
 
-	r := newRefresher(t, emu, st, 0)
-	if err := r.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	items, err := r.List(ctx, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := store.InventoryItem{ARN: "arn:aws:s3:::theirs", Type: "s3:bucket", Region: "us-east-1", Tags: platformTags("carol", "old")}
-	if _, err := st.ReplaceInventory(ctx, "us-east-1", append(items, forged)); err != nil {
-		t.Fatal(err)
-	}
+	relist(t, emu, st)
 	return emu, st
 }
 
-func newOrphans(t *testing.T, emu *awstest.Emulator, st *store.Store, mode tfaws.CleanupMode) *tfaws.Orphans {
+// relist is one inventory listing of orphanWorld: the emulator's tagged
+// resources, plus the forged entry.
+func relist(t *testing.T, emu *awstest.Emulator, st *store.Store) {
 	t.Helper()
-	o, err := tfaws.NewOrphans(tfaws.OrphanConfig{Base: emu.Config(), Store: st, Mode: mode})
+	ctx := context.Background()
+	r := newRefresher(t, emu, st, 0)
+	for _, region := range []string{"us-east-1", "us-west-2"} {
+		items, err := r.List(ctx, region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if region == "us-east-1" {
+			items = append(items, store.InventoryItem{ARN: "arn:aws:s3:::theirs", Type: "s3:bucket", Region: region, Tags: platformTags("carol", "old")})
+		}
+		if _, err := st.ReplaceInventory(ctx, region, items); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sweepTwice sweeps, lists again and sweeps again: an orphan is deleted
+// only once a second listing, the grace period after the first, still
+// shows it. The first sweep must touch nothing.
+func sweepTwice(t *testing.T, o *tfaws.Orphans, emu *awstest.Emulator, st *store.Store) []tfaws.Removal {
+	t.Helper()
+	first, err := o.Sweep(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range first {
+		if r.Deleted || r.AlreadyGone || len(r.Steps) > 0 || r.Skipped == "" {
+			t.Fatalf("the first sweep, one listing in, handled %+v; want it waiting", r)
+		}
+	}
+	relist(t, emu, st)
+	got, err := o.Sweep(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// newOrphans sweeps st with a grace period of 1 ns: two listings are
+// still required, and any two are far enough apart.
+func newOrphans(t *testing.T, emu *awstest.Emulator, st tfaws.OrphanStore, mode tfaws.CleanupMode) *tfaws.Orphans {
+	t.Helper()
+	o, err := tfaws.NewOrphans(tfaws.OrphanConfig{Base: emu.Config(), Store: st, Mode: mode, Grace: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +116,7 @@ func wantRemovals(deleted bool) []tfaws.Removal {
 				"delete bucket carol-old-data",
 			}, Deleted: deleted},
 		{ARN: "arn:aws:s3:::theirs", Type: "s3:bucket", Region: "us-east-1", Project: "chart-app-carol-old",
-			Skipped: "its tags no longer mark it as this project's and tenantform's (ManagedBy=chart-app-platform)"},
+			Skipped: `its live ManagedBy tag is "another-platform", not the listed "chart-app-platform": it is not the resource that was found orphaned (only ManagedBy=chart-app-platform resources are ever deleted)`},
 	}
 }
 
@@ -111,10 +144,7 @@ func TestOrphansAreListedFromTheSnapshot(t *testing.T) {
 
 func TestReportOnlySweepDeletesNothingAndListsWhatDeleteWould(t *testing.T) {
 	emu, st := orphanWorld(t)
-	got, err := newOrphans(t, emu, st, tfaws.CleanupReport).Sweep(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := sweepTwice(t, newOrphans(t, emu, st, tfaws.CleanupReport), emu, st)
 	if diff := cmp.Diff(wantRemovals(false), got); diff != "" {
 		t.Fatalf("report (-want +got):\n%s", diff)
 	}
@@ -131,10 +161,7 @@ func TestReportOnlySweepDeletesNothingAndListsWhatDeleteWould(t *testing.T) {
 func TestDeleteSweepEmptiesAndDeletesOnlyTenantformsOrphans(t *testing.T) {
 	emu, st := orphanWorld(t)
 	o := newOrphans(t, emu, st, tfaws.CleanupDelete)
-	got, err := o.Sweep(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := sweepTwice(t, o, emu, st)
 	if diff := cmp.Diff(wantRemovals(true), got); diff != "" {
 		t.Fatalf("sweep (-want +got):\n%s", diff)
 	}

@@ -78,7 +78,11 @@ func (s *Store) ReplaceInventory(ctx context.Context, region string, items []Inv
 				resource_type = excluded.resource_type,
 				region = excluded.region,
 				tags = excluded.tags,
-				last_seen = excluded.last_seen`,
+				last_seen = excluded.last_seen,
+				-- Other tags may name another owner: the orphan wait
+				-- starts again (store/orphans.go).
+				orphan_listed_at = CASE WHEN aws_inventory.tags = excluded.tags
+					THEN aws_inventory.orphan_listed_at END`,
 			arns, types, tags, region); err != nil {
 			return err
 		}
