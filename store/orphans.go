@@ -29,6 +29,9 @@ type OrphanMark struct {
 // resource first marked now has ListedAt == LastSeen.
 func (s *Store) MarkOrphans(ctx context.Context, arns []string) (map[string]OrphanMark, error) {
 	marks := make(map[string]OrphanMark, len(arns))
+	if arns == nil {
+		arns = []string{} // a NULL array would match nothing, and clear nothing
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE aws_inventory SET orphan_listed_at = NULL
 			WHERE orphan_listed_at IS NOT NULL AND NOT (arn = ANY($1::text[]))`, arns); err != nil {
