@@ -385,6 +385,11 @@ func (o *Orphans) removeChecked(ctx context.Context, it store.InventoryItem, del
 		return r
 	}
 	a, _ := ParseARN(it.ARN)
+	if q := a.Qualifier(); q != "" {
+		// Deleting "its" function would delete the function itself.
+		r.Skipped = fmt.Sprintf("it is %s of function %s, not a resource of its own: the function is handled through its own ARN", q, a.name())
+		return r
+	}
 	c := o.clientsFor(it.Region)
 	live, err := d.tags(ctx, c, a)
 	if isGone(err) {
