@@ -373,20 +373,14 @@ func (s *Store) TerraformState(ctx context.Context, schema, workspace string) ([
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no backend table yet: no state anywhere
-		return nil, false, nil
-	}
-	return data, err == nil, translate(err)
+	// A missing table is never "no state" (NoStateTableError).
+	return data, err == nil, translate(noStateTable(err, schema))
 }
 
 // DropTerraformState removes a workspace's state once its resources are
-// destroyed. Removing a missing one succeeds.
+// destroyed. Removing a missing one succeeds; a missing table is an error
+// (NoStateTableError).
 func (s *Store) DropTerraformState(ctx context.Context, schema, workspace string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "states"}.Sanitize()+` WHERE name = $1`, workspace)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-		return nil
-	}
-	return translate(err)
+	return translate(noStateTable(err, schema))
 }
