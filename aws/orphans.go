@@ -55,7 +55,8 @@ type OrphanStore interface {
 	Inventory(ctx context.Context) (store.Inventory, error)
 	LiveProjectKeys(ctx context.Context) ([]store.Key, error)
 	MarkOrphans(ctx context.Context, arns []string) (map[string]store.OrphanMark, error)
-	SweepOrphan(ctx context.Context, key store.Key, decide func(owner *store.OwnerRow) bool, delete func(ctx context.Context) error) error
+	SweepOrphan(ctx context.Context, key store.Key, stateSchema, workspace string,
+		decide func(owner *store.OwnerRow, state []byte) bool, delete func(ctx context.Context) error) error
 }
 
 // OrphanConfig configures Orphans.
@@ -72,6 +73,10 @@ type OrphanConfig struct {
 	// still shows it so (two listings, whatever Grace is). Default
 	// DefaultOrphanGrace.
 	Grace time.Duration
+	// StateSchema is the pg backend's schema, whose states table is read
+	// before deleting: a resource a project's state holds is never an
+	// orphan. Default tf.DefaultPGSchema.
+	StateSchema string
 	// Registerer gets the sweep's metrics. Nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *zap.Logger
@@ -114,6 +119,9 @@ func NewOrphans(cfg OrphanConfig) (*Orphans, error) {
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultOrphanGrace
+	}
+	if cfg.StateSchema == "" {
+		cfg.StateSchema = tf.DefaultPGSchema
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -326,8 +334,11 @@ func (o *Orphans) sweepOrphan(ctx context.Context, it store.InventoryItem, del b
 	}
 	ctx, cancel := context.WithTimeout(ctx, orphanDeleteTimeout)
 	defer cancel()
-	err := o.cfg.Store.SweepOrphan(ctx, owner.key, func(row *store.OwnerRow) bool {
-		r.Skipped = ownedBy(it.Tags, owner.key, row)
+	workspace := tf.WorkspaceName(owner.key.UserID, owner.key.ProjectID)
+	err := o.cfg.Store.SweepOrphan(ctx, owner.key, o.cfg.StateSchema, workspace, func(row *store.OwnerRow, state []byte) bool {
+		if r.Skipped = heldInState(it.ARN, owner.key, state); r.Skipped == "" {
+			r.Skipped = ownedBy(it.Tags, owner.key, row)
+		}
 		return r.Skipped == ""
 	}, func(ctx context.Context) error {
 		r = o.removeChecked(ctx, it, del)
@@ -350,6 +361,23 @@ func orphanedLongEnough(m store.OrphanMark, grace time.Duration) string {
 	return ""
 }
 
+// heldInState says why the project's terraform state (raw; nil: none)
+// keeps the resource at arn ("" when it does not hold it): what a state
+// holds is its project's, whatever its tags say (an adopted resource not
+// yet re-tagged, a tag update that failed).
+func heldInState(arn string, key store.Key, raw []byte) string {
+	resources, err := tf.ParseState(raw)
+	if err != nil {
+		return fmt.Sprintf("the terraform state of project %s cannot be read (%v): it may hold it", key, err)
+	}
+	for _, r := range resources {
+		if r.ARN == arn {
+			return fmt.Sprintf("the terraform state of project %s holds it (%s)", key, r.Address)
+		}
+	}
+	return ""
+}
+
 // ownedBy says why the project row (nil: none) owns, or may own, the
 // resource tagged tags; "" means it is provably nobody's.
 func ownedBy(tags map[string]string, key store.Key, row *store.OwnerRow) string {
@@ -363,7 +391,7 @@ func ownedBy(tags map[string]string, key store.Key, row *store.OwnerRow) string 
 	switch {
 	case err != nil:
 		return fmt.Sprintf("project %s exists and the resource's CreatedAt tag %q is missing or unreadable: it may be the project's", key, tags["CreatedAt"])
-	case created.Equal(row.CreatedAt.Truncate(time.Second)):
+	case created.Truncate(time.Second).Equal(row.CreatedAt.Truncate(time.Second)):
 		// The tag has whole seconds: two incarnations created within one
 		// second look alike, and the resource is kept.
 		return fmt.Sprintf("project %s (created %s) owns it", key, tags["CreatedAt"])

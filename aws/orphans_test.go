@@ -12,11 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf"
 )
 
 // orphanWorld is an emulator and a store holding: a live project's
@@ -424,3 +426,51 @@ func TestSweepLeavesAProjectsResourcesToItsFinalizerAndAmbiguousTagsAlone(t *tes
 type rowlessStore struct{ *store.Store }
 
 func (rowlessStore) LiveProjectKeys(context.Context) ([]store.Key, error) { return nil, nil }
+
+// TestSweepNeverDeletesWhatAStateHolds: alice/demo exists as a later
+// incarnation (another CreatedAt) that no reconciler holds, which makes a
+// bucket tagged with the earlier one an orphan, unless a terraform state
+// holds it: here the project adopted it and its re-tagging has not
+// happened yet. What a state holds is never deleted.
+func TestSweepNeverDeletesWhatAStateHolds(t *testing.T) {
+	ctx := t.Context()
+	emu := awstest.New(t)
+	st, dbURL := openStoreURL(t)
+	if _, _, err := st.PutSpec(ctx, store.Key{UserID: "alice", ProjectID: "demo"}, store.Spec{
+		Region: "us-east-1", Files: map[string]string{"main.tf": ""}, TTLMinutes: 60, MaxMonthlyCostUSD: 10,
+	}, nil, time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	createBucket(t, emu, "alice-adopted", platformTags("alice", "demo")) // CreatedAt 2026-11-30T11:00:00Z
+	createBucket(t, emu, "alice-old", platformTags("alice", "demo"))
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	state := `{"version": 4, "resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "site", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+		"instances": [{"attributes": {"arn": "arn:aws:s3:::alice-adopted", "bucket": "alice-adopted", "id": "alice-adopted"}}]}]}`
+	if _, err := conn.Exec(ctx, `INSERT INTO `+tf.DefaultPGSchema+`.states (name, data) VALUES ($1, $2)`, tf.WorkspaceName("alice", "demo"), state); err != nil {
+		t.Fatal(err)
+	}
+	relist(t, emu, st)
+	got := sweepTwice(t, newOrphans(t, emu, &rowlessStore{st}, tfaws.CleanupDelete), emu, st)
+	result := map[string]string{}
+	for _, r := range got {
+		switch {
+		case r.Deleted:
+			result[r.ARN] = "deleted"
+		case r.Skipped != "":
+			result[r.ARN] = r.Skipped
+		}
+	}
+	if !strings.Contains(result["arn:aws:s3:::alice-adopted"], "terraform state of project alice/demo holds it") {
+		t.Errorf("the bucket in the state: %q", result["arn:aws:s3:::alice-adopted"])
+	}
+	if result["arn:aws:s3:::alice-old"] != "deleted" {
+		t.Errorf("the earlier incarnation's bucket no state holds: %q; want it deleted", result["arn:aws:s3:::alice-old"])
+	}
+	if !bucketExists(t, emu, "alice-adopted") || bucketExists(t, emu, "alice-old") {
+		t.Fatal("want the bucket in the state kept and the other deleted")
+	}
+}

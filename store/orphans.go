@@ -74,8 +74,11 @@ type OwnerRow struct {
 }
 
 // SweepOrphan reads the project key names (nil when there is no such row)
-// and calls decide with it; when decide says so, delete runs, still under
-// the same locks, and SweepOrphan returns its error.
+// and its terraform state (workspace in stateSchema's states table; nil
+// when there is none) and calls decide with them; when decide says so,
+// delete runs, still under the same locks, and SweepOrphan returns its
+// error. A missing states table is an error (NoStateTableError): nothing
+// is deleted without knowing that no state holds it.
 //
 // Why this is safe against a concurrent create or re-create: the whole
 // call is one transaction that first takes the exclusive advisory lock on
@@ -96,7 +99,8 @@ type OwnerRow struct {
 //
 // The transaction stays open while delete makes its AWS calls: give ctx a
 // deadline.
-func (s *Store) SweepOrphan(ctx context.Context, key Key, decide func(owner *OwnerRow) bool, delete func(ctx context.Context) error) error {
+func (s *Store) SweepOrphan(ctx context.Context, key Key, stateSchema, workspace string,
+	decide func(owner *OwnerRow, state []byte) bool, delete func(ctx context.Context) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("cannot check project %s before deleting its orphan: %w", key, translate(err))
@@ -118,7 +122,12 @@ func (s *Store) SweepOrphan(ctx context.Context, key Key, decide func(owner *Own
 	default:
 		row.CreatedAt = row.CreatedAt.UTC()
 	}
-	if !decide(owner) {
+	var state []byte
+	err = tx.QueryRow(ctx, `SELECT data FROM `+pgx.Identifier{stateSchema, "states"}.Sanitize()+` WHERE name = $1`, workspace).Scan(&state)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("cannot read the terraform state of project %s before deleting its orphan: %w", key, translate(noStateTable(err, stateSchema)))
+	}
+	if !decide(owner, state) {
 		return nil
 	}
 	// The transaction only read and locked: the deferred rollback ends it

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantform/tenantform/store"
+	"github.com/tenantform/tenantform/tf"
 )
 
 // TestMarkOrphansRemembersTheFirstOrphanedListing: the mark is the
@@ -68,9 +69,10 @@ func TestSweepOrphanHoldsOffTheProjectsCreation(t *testing.T) {
 	created := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	spec := store.Spec{Region: "us-east-1", Files: map[string]string{"main.tf": ""}, TTLMinutes: 60, MaxMonthlyCostUSD: 10}
 
+	createStateTable(t, s)
 	putDone := make(chan error, 1)
 	var sawRow bool
-	err := s.SweepOrphan(ctx, key, func(row *store.OwnerRow) bool {
+	err := s.SweepOrphan(ctx, key, tf.DefaultPGSchema, "alice_demo", func(row *store.OwnerRow, _ []byte) bool {
 		sawRow = row != nil
 		return row == nil
 	}, func(ctx context.Context) error {
@@ -113,11 +115,45 @@ func TestSweepOrphanHoldsOffTheProjectsCreation(t *testing.T) {
 		t.Fatalf("the creation, once the sweep was over: %v", err)
 	}
 	var owner *store.OwnerRow
-	if err := s.SweepOrphan(ctx, key, func(row *store.OwnerRow) bool { owner = row; return false }, nil); err != nil {
+	if err := s.SweepOrphan(ctx, key, tf.DefaultPGSchema, "alice_demo", func(row *store.OwnerRow, _ []byte) bool { owner = row; return false }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if owner == nil || !owner.CreatedAt.Equal(created) || owner.Leased || owner.Deleting {
 		t.Fatalf("row after the creation %+v; want created at %v, not leased, not deleting", owner, created)
+	}
+}
+
+// TestSweepOrphanReadsTheProjectsState: decide sees the workspace's
+// state; without the backend's table nothing is decided.
+func TestSweepOrphanReadsTheProjectsState(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	key := store.Key{UserID: "alice", ProjectID: "demo"}
+	never := func(*store.OwnerRow, []byte) bool { t.Fatal("decided without the state table"); return false }
+	var noTable *store.NoStateTableError
+	if err := s.SweepOrphan(ctx, key, tf.DefaultPGSchema, "alice_demo", never, nil); !errors.As(err, &noTable) {
+		t.Fatalf("SweepOrphan without a states table = %v; want a NoStateTableError", err)
+	}
+	createStateTable(t, s)
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO `+tf.DefaultPGSchema+`.states (name, data) VALUES ('alice_demo', 'the state')`); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	if err := s.SweepOrphan(ctx, key, tf.DefaultPGSchema, "alice_demo", func(_ *store.OwnerRow, state []byte) bool { got = state; return false }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "the state" {
+		t.Fatalf("state %q", got)
+	}
+}
+
+// createStateTable makes the pg backend's table, as a reconciler's start
+// (CheckStateDatabase) or terraform's init does.
+func createStateTable(t *testing.T, s *store.Store) {
+	t.Helper()
+	if _, err := s.Pool().Exec(context.Background(), `CREATE SCHEMA IF NOT EXISTS `+tf.DefaultPGSchema+`;
+		CREATE TABLE IF NOT EXISTS `+tf.DefaultPGSchema+`.states (id bigserial PRIMARY KEY, name text UNIQUE, data text)`); err != nil {
+		t.Fatal(err)
 	}
 }
 
