@@ -53,7 +53,7 @@ const orphanDeleteTimeout = 2 * time.Minute
 // OrphanStore is the slice of the store orphan handling reads.
 type OrphanStore interface {
 	Inventory(ctx context.Context) (store.Inventory, error)
-	LiveProjectKeys(ctx context.Context) ([]store.Key, error)
+	LiveProjects(ctx context.Context) ([]store.LiveProject, error)
 	MarkOrphans(ctx context.Context, arns []string) (map[string]store.OrphanMark, error)
 	SweepOrphan(ctx context.Context, key store.Key, stateSchema, workspace string,
 		decide func(owner *store.OwnerRow, state []byte) bool, delete func(ctx context.Context) error) error
@@ -196,7 +196,7 @@ func (o *Orphans) find(ctx context.Context) ([]store.InventoryItem, error) {
 	if len(inv.ListedAt) == 0 {
 		return nil, ErrNoInventory
 	}
-	live, err := o.cfg.Store.LiveProjectKeys(ctx)
+	live, err := o.cfg.Store.LiveProjects(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the live projects: %w", err)
 	}
@@ -387,11 +387,11 @@ func ownedBy(tags map[string]string, key store.Key, row *store.OwnerRow) string 
 	case row.Deleting:
 		return fmt.Sprintf("project %s is being deleted: its finalizer owns what is left", key)
 	}
-	created, err := time.Parse(time.RFC3339, tags["CreatedAt"])
+	_, err := time.Parse(time.RFC3339, tags["CreatedAt"])
 	switch {
 	case err != nil:
 		return fmt.Sprintf("project %s exists and the resource's CreatedAt tag %q is missing or unreadable: it may be the project's", key, tags["CreatedAt"])
-	case created.Truncate(time.Second).Equal(row.CreatedAt.Truncate(time.Second)):
+	case !otherIncarnation(tags["CreatedAt"], row.CreatedAt):
 		// The tag has whole seconds: two incarnations created within one
 		// second look alike, and the resource is kept.
 		return fmt.Sprintf("project %s (created %s) owns it", key, tags["CreatedAt"])

@@ -33,7 +33,7 @@ func orphanWorld(t *testing.T) (*awstest.Emulator, *store.Store) {
 	st := openStore(t)
 	if _, _, err := st.PutSpec(ctx, store.Key{UserID: "alice", ProjectID: "demo"}, store.Spec{
 		Region: "us-east-1", Files: map[string]string{"main.tf": ""}, TTLMinutes: 60, MaxMonthlyCostUSD: 10,
-	}, nil, time.Now()); err != nil {
+	}, nil, taggedCreatedAt); err != nil {
 		t.Fatal(err)
 	}
 	createBucket(t, emu, "alice-live", platformTags("alice", "demo"))
@@ -96,6 +96,10 @@ func sweepTwice(t *testing.T, o *tfaws.Orphans, emu *awstest.Emulator, st *store
 
 // newOrphans sweeps st with a grace period of 1 ns: two listings are
 // still required, and any two are far enough apart.
+// taggedCreatedAt is platformTags' CreatedAt: a project row created then
+// owns the resources platformTags describes.
+var taggedCreatedAt = time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
+
 func newOrphans(t *testing.T, emu *awstest.Emulator, st tfaws.OrphanStore, mode tfaws.CleanupMode) *tfaws.Orphans {
 	t.Helper()
 	o, err := tfaws.NewOrphans(tfaws.OrphanConfig{Base: emu.Config(), Store: st, Mode: mode, Grace: time.Nanosecond})
@@ -247,8 +251,8 @@ type recreatingStore struct {
 	recreate func(ctx context.Context)
 }
 
-func (s *recreatingStore) LiveProjectKeys(ctx context.Context) ([]store.Key, error) {
-	keys, err := s.Store.LiveProjectKeys(ctx)
+func (s *recreatingStore) LiveProjects(ctx context.Context) ([]store.LiveProject, error) {
+	keys, err := s.Store.LiveProjects(ctx)
 	if s.calls++; s.calls == 2 {
 		s.recreate(ctx)
 	}
@@ -425,7 +429,7 @@ func TestSweepLeavesAProjectsResourcesToItsFinalizerAndAmbiguousTagsAlone(t *tes
 // (which reads the real row) stands between it and deletion.
 type rowlessStore struct{ *store.Store }
 
-func (rowlessStore) LiveProjectKeys(context.Context) ([]store.Key, error) { return nil, nil }
+func (rowlessStore) LiveProjects(context.Context) ([]store.LiveProject, error) { return nil, nil }
 
 // TestSweepNeverDeletesWhatAStateHolds: alice/demo exists as a later
 // incarnation (another CreatedAt) that no reconciler holds, which makes a
