@@ -10,7 +10,7 @@ import (
 )
 
 // projectLockSQL takes the exclusive advisory lock on a project key that
-// every INSERT INTO projects takes shared (migration 000008's trigger):
+// every INSERT INTO projects takes shared (migration 000009's trigger):
 // the same key expression in both places.
 const projectLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('tenantform/project/' || $1 || '/' || $2, 0))`
 
