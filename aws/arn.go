@@ -33,16 +33,39 @@ func (a ARN) kind() string {
 	return r
 }
 
-// name is the resource's own name or id: the part after the kind.
+// name is the resource's own name or id: the part after the kind. For a
+// qualified Lambda function ARN (function:f:live, function:f:3) it is the
+// function's name, f, without the qualifier.
 func (a ARN) name() string {
 	if a.Service == "s3" && !strings.Contains(a.Resource, "/") {
 		return a.Resource
 	}
 	r := strings.TrimPrefix(a.Resource, "/")
 	if i := strings.IndexAny(r, "/:"); i >= 0 {
-		return r[i+1:]
+		r = r[i+1:]
+	}
+	if a.isFunction() {
+		r, _, _ = strings.Cut(r, ":")
 	}
 	return r
+}
+
+// Qualifier is the alias or version a Lambda function ARN names
+// (function:f:live is alias "live" of function f, function:f:3 its version
+// 3, function:f:$LATEST the unpublished code); "" for the function itself
+// and for every other type. A qualified ARN is not a resource of its own
+// in the tagged inventory: the Tagging API lists (and tags) functions,
+// never their aliases or versions.
+func (a ARN) Qualifier() string {
+	if !a.isFunction() {
+		return ""
+	}
+	_, q, _ := strings.Cut(strings.TrimPrefix(a.Resource, "function:"), ":")
+	return q
+}
+
+func (a ARN) isFunction() bool {
+	return a.Service == "lambda" && strings.HasPrefix(a.Resource, "function:")
 }
 
 // ResourceType is "service:kind" of an ARN (s3:bucket, dynamodb:table,
@@ -77,7 +100,7 @@ func ImportTarget(arn string) (resourceType, id string, ok bool) {
 		return "", "", false
 	}
 	resourceType, ok = importable[a.Service+":"+a.kind()]
-	if !ok {
+	if !ok || a.Qualifier() != "" {
 		return "", "", false
 	}
 	return resourceType, a.name(), true
@@ -86,8 +109,13 @@ func ImportTarget(arn string) (resourceType, id string, ok bool) {
 // tracked reports whether the Tagging API lists resources of arn's type,
 // so that its absence from the inventory means it is gone. Only these
 // types take part in drift detection; the rest is left to the slow
-// re-plan.
+// re-plan. A Lambda alias or version (a qualified function ARN, as an
+// aws_lambda_alias's arn) is never listed: the function is tracked
+// through its own ARN.
 func tracked(arn string) bool {
+	if a, ok := ParseARN(arn); !ok || a.Qualifier() != "" {
+		return false
+	}
 	switch ResourceType(arn) {
 	case "s3:bucket", "dynamodb:table", "lambda:function", "logs:log-group",
 		"apigateway:restapis", "apigateway:apis":

@@ -152,17 +152,19 @@ func ownerOf(tags map[string]string) (projectRef, bool) {
 	return projectRef{}, false
 }
 
-// FindOrphans returns the inventory's resources whose Project tag names no
-// live project. live is every project row (store.LiveProjectKeys). Only
-// resources carrying ManagedBy=chart-app-platform and naming a project
-// (UserId and ProjectId, else Project) are considered; anything else is
-// never an orphan of tenantform's.
-func FindOrphans(items []store.InventoryItem, live []store.Key) []store.InventoryItem {
-	liveKeys := make(map[store.Key]bool, len(live))
+// FindOrphans returns the inventory's resources whose tags name no live
+// project, or an earlier incarnation of one (a readable CreatedAt tag
+// other than the row's). live is every project row (store.LiveProjects).
+// Only resources carrying ManagedBy=chart-app-platform and naming a
+// project (UserId and ProjectId, else Project) are considered; anything
+// else is never an orphan of tenantform's. Whether one is deleted is
+// decided again when it is (Orphans).
+func FindOrphans(items []store.InventoryItem, live []store.LiveProject) []store.InventoryItem {
+	liveKeys := make(map[store.Key]time.Time, len(live))
 	liveTags := make(map[string]bool, len(live))
-	for _, k := range live {
-		liveKeys[k] = true
-		liveTags[tf.ProjectTag(k.UserID, k.ProjectID)] = true
+	for _, p := range live {
+		liveKeys[p.Key] = p.CreatedAt
+		liveTags[tf.ProjectTag(p.UserID, p.ProjectID)] = true
 	}
 	var out []store.InventoryItem
 	for _, it := range items {
@@ -170,12 +172,27 @@ func FindOrphans(items []store.InventoryItem, live []store.Key) []store.Inventor
 		if !ok {
 			continue
 		}
-		if owner.key != (store.Key{}) && liveKeys[owner.key] || owner.key == (store.Key{}) && liveTags[owner.project] {
+		if owner.key == (store.Key{}) {
+			if !liveTags[owner.project] {
+				out = append(out, it)
+			}
 			continue
 		}
-		out = append(out, it)
+		if created, isLive := liveKeys[owner.key]; !isLive || otherIncarnation(it.Tags["CreatedAt"], created) {
+			out = append(out, it)
+		}
 	}
 	return out
+}
+
+// otherIncarnation reports whether a CreatedAt tag names another
+// incarnation than the project row created at created. The tag has whole
+// seconds, so both are compared at seconds (two incarnations created
+// within one second look alike); a missing or unreadable tag cannot say,
+// and is taken for the row's.
+func otherIncarnation(tag string, created time.Time) bool {
+	t, err := time.Parse(time.RFC3339, tag)
+	return err == nil && !t.Truncate(time.Second).Equal(created.Truncate(time.Second))
 }
 
 func sortedKeys(m map[string]string) []string {

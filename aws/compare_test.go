@@ -130,8 +130,14 @@ func TestCompareProject(t *testing.T) {
 }
 
 func TestFindOrphans(t *testing.T) {
-	live := []store.Key{{UserID: "alice", ProjectID: "demo"}}
+	created := time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC) // platformTags' CreatedAt
+	live := []store.LiveProject{
+		{Key: store.Key{UserID: "alice", ProjectID: "demo"}, CreatedAt: created.Add(123 * time.Millisecond)},
+		{Key: store.Key{UserID: "erin", ProjectID: "web"}, CreatedAt: created.Add(time.Hour)},
+	}
 	orphan := item("arn:aws:s3:::gone", platformTags("carol", "old"))
+	// erin/web was deleted and created again: this is the earlier one's.
+	earlier := item("arn:aws:s3:::erin-earlier", platformTags("erin", "web"))
 	legacy := item("arn:aws:s3:::legacy", map[string]string{"ManagedBy": "chart-app-platform", "Project": "chart-app-dave-x"})
 	items := []store.InventoryItem{
 		item(bucketA, platformTags("alice", "demo")),
@@ -142,9 +148,13 @@ func TestFindOrphans(t *testing.T) {
 		item("arn:aws:s3:::anonymous", map[string]string{"ManagedBy": "chart-app-platform"}),
 		// Project tag only, matching a live project.
 		item("arn:aws:s3:::alice-legacy", map[string]string{"ManagedBy": "chart-app-platform", "Project": "chart-app-alice-demo"}),
+		earlier,
+		// The live incarnation's; and one whose CreatedAt cannot say.
+		item("arn:aws:s3:::erin-now", with(platformTags("erin", "web"), "CreatedAt", created.Add(time.Hour).Format(time.RFC3339))),
+		item("arn:aws:s3:::erin-untold", with(platformTags("erin", "web"), "CreatedAt", "")),
 	}
 	got := tfaws.FindOrphans(items, live)
-	if diff := cmp.Diff([]store.InventoryItem{orphan, legacy}, got); diff != "" {
+	if diff := cmp.Diff([]store.InventoryItem{orphan, legacy, earlier}, got); diff != "" {
 		t.Fatalf("orphans (-want +got):\n%s", diff)
 	}
 }

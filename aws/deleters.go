@@ -273,7 +273,7 @@ func objectNames(batch []s3types.ObjectIdentifier) string {
 // planFunction removes the function's resource-policy permissions, then
 // deletes it.
 func planFunction(ctx context.Context, c *serviceClients, a ARN) ([]step, error) {
-	name := strings.SplitN(a.name(), ":", 2)[0]
+	name := a.name()
 	var steps []step
 	pol, err := c.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: awssdk.String(name)})
 	switch {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
+	"github.com/tenantform/tenantform/tf"
 )
 
 // kumo's services start goroutines when its package initialises; they are
@@ -15,9 +16,16 @@ import (
 func TestMain(m *testing.M) { storetest.Main(m, goleak.IgnoreCurrent()) }
 
 func openStore(t *testing.T) *store.Store {
+	s, _ := openStoreURL(t)
+	return s
+}
+
+// openStoreURL is openStore, with the database's URL.
+func openStoreURL(t *testing.T) (*store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.NewDatabase(t), 10)
+	dbURL := storetest.NewDatabase(t)
+	s, err := store.Open(ctx, dbURL, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,5 +33,10 @@ func openStore(t *testing.T) *store.Store {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	// As a reconciler starts: terraform's state table exists (the sweep
+	// reads it before deleting anything).
+	if err := s.CheckStateDatabase(ctx, dbURL, tf.DefaultPGSchema); err != nil {
+		t.Fatal(err)
+	}
+	return s, dbURL
 }

@@ -85,9 +85,11 @@ func (m *credentialMetrics) failed(err error) {
 
 // orphanMetrics are the orphan sweep's Prometheus series.
 type orphanMetrics struct {
-	orphans   prometheus.Gauge
-	deletions prometheus.Counter
-	failures  prometheus.Counter
+	orphans     prometheus.Gauge
+	deletions   prometheus.Counter
+	deleted     prometheus.Counter
+	alreadyGone prometheus.Counter
+	failures    prometheus.Counter
 }
 
 func newOrphanMetrics(reg prometheus.Registerer) *orphanMetrics {
@@ -100,13 +102,21 @@ func newOrphanMetrics(reg prometheus.Registerer) *orphanMetrics {
 			Name: "tenantform_aws_orphan_deletions_total",
 			Help: "Deletions of tagged resources attempted (orphans with ORPHAN_CLEANUP=delete, unadopted strays).",
 		}),
+		deleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tenantform_aws_orphans_deleted_total",
+			Help: "Tagged resources a deletion removed (each counted once: a deletion that found it gone is not).",
+		}),
+		alreadyGone: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tenantform_aws_orphans_already_gone_total",
+			Help: "Tagged resources about to be deleted that were already gone (removed by their owner or another replica).",
+		}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tenantform_aws_orphan_deletion_failures_total",
 			Help: "Deletions of tagged resources that failed (retried at the next sweep).",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.orphans, m.deletions, m.failures)
+		reg.MustRegister(m.orphans, m.deletions, m.deleted, m.alreadyGone, m.failures)
 	}
 	return m
 }

@@ -78,7 +78,11 @@ func (s *Store) ReplaceInventory(ctx context.Context, region string, items []Inv
 				resource_type = excluded.resource_type,
 				region = excluded.region,
 				tags = excluded.tags,
-				last_seen = excluded.last_seen`,
+				last_seen = excluded.last_seen,
+				-- Other tags may name another owner: the orphan wait
+				-- starts again (store/orphans.go).
+				orphan_listed_at = CASE WHEN aws_inventory.tags = excluded.tags
+					THEN aws_inventory.orphan_listed_at END`,
 			arns, types, tags, region); err != nil {
 			return err
 		}
@@ -156,20 +160,29 @@ func (s *Store) inventory(ctx context.Context, sql string, args ...any) (Invento
 	return inv, translate(rows.Err())
 }
 
-// LiveProjectKeys returns the key of every project row, whatever its
-// phase: a project being destroyed still owns its resources. The orphan
-// check compares the inventory's Project tags with these.
-func (s *Store) LiveProjectKeys(ctx context.Context) ([]Key, error) {
-	rows, err := s.pool.Query(ctx, `SELECT user_id, project_id FROM projects ORDER BY user_id, project_id`)
+// LiveProject is one project row as the orphan check sees it.
+type LiveProject struct {
+	Key
+	// CreatedAt tells this incarnation apart from an earlier one of the
+	// same key; its resources carry it as their CreatedAt tag.
+	CreatedAt time.Time
+}
+
+// LiveProjects returns every project row, whatever its phase: a project
+// being destroyed still owns its resources. The orphan check compares the
+// inventory's tags with these.
+func (s *Store) LiveProjects(ctx context.Context) ([]LiveProject, error) {
+	rows, err := s.pool.Query(ctx, `SELECT user_id, project_id, created_at FROM projects ORDER BY user_id, project_id`)
 	if err != nil {
 		return nil, translate(err)
 	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
-		var k Key
-		err := r.Scan(&k.UserID, &k.ProjectID)
-		return k, err
+	live, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LiveProject, error) {
+		var p LiveProject
+		err := r.Scan(&p.UserID, &p.ProjectID, &p.CreatedAt)
+		p.CreatedAt = p.CreatedAt.UTC()
+		return p, err
 	})
-	return keys, translate(err)
+	return live, translate(err)
 }
 
 // StrayProjects counts the projects whose Strays condition is True:

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -75,19 +76,20 @@ func TestReplaceInventoryKeepsFirstSeenAndDropsWhatIsGone(t *testing.T) {
 	}
 }
 
-func TestLiveProjectKeys(t *testing.T) {
+func TestLiveProjects(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
-	for _, k := range []store.Key{{UserID: "bob", ProjectID: "x"}, {UserID: "alice", ProjectID: "demo"}} {
-		if _, _, err := s.PutSpec(ctx, k, spec(1), nil, t0); err != nil {
+	for i, k := range []store.Key{{UserID: "bob", ProjectID: "x"}, {UserID: "alice", ProjectID: "demo"}} {
+		if _, _, err := s.PutSpec(ctx, k, spec(1), nil, t0.Add(time.Duration(i)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	keys, err := s.LiveProjectKeys(ctx)
+	keys, err := s.LiveProjects(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.Key{{UserID: "alice", ProjectID: "demo"}, {UserID: "bob", ProjectID: "x"}}
+	want := []store.LiveProject{{Key: store.Key{UserID: "alice", ProjectID: "demo"}, CreatedAt: t0.Add(time.Hour)},
+		{Key: store.Key{UserID: "bob", ProjectID: "x"}, CreatedAt: t0}}
 	if diff := cmp.Diff(want, keys, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("keys (-want +got):\n%s", diff)
 	}

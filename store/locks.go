@@ -182,7 +182,12 @@ func (s *Store) DropTerraformState(ctx context.Context, d StateDrop) error {
 		if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, states).Scan(&table); err != nil {
 			return translate(err)
 		}
-		if table != nil { // else no backend table: no state anywhere
+		// A missing backend table is never "no state": it means this
+		// database is not the one terraform writes to (NoStateTableError).
+		if table == nil {
+			return &NoStateTableError{Table: states}
+		}
+		{
 			var locked bool
 			err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(id) FROM `+states+` WHERE name = $1 FOR UPDATE`, d.Workspace).Scan(&locked)
 			switch {

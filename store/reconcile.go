@@ -386,9 +386,6 @@ func (s *Store) TerraformState(ctx context.Context, schema, workspace string) ([
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no backend table yet: no state anywhere
-		return nil, false, nil
-	}
-	return data, err == nil, translate(err)
+	// A missing table is never "no state" (NoStateTableError).
+	return data, err == nil, translate(noStateTable(err, schema))
 }

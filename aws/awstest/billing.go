@@ -42,6 +42,11 @@ type Billing struct {
 	pageSize int
 	calls    []BillingCall
 	failures map[string]billingFailure
+	// byInvocation indexes calls by amz-sdk-invocation-id; answered are
+	// the injected failures already answered, by invocation, so that a
+	// retry of the call gets the same answer.
+	byInvocation map[string]int
+	answered     map[string]billingFailure
 }
 
 // BillingCall is one request the fake answered (or refused).
@@ -53,6 +58,10 @@ type BillingCall struct {
 	Service, Region string
 	// Body is the request's JSON.
 	Body json.RawMessage
+	// Attempts is how many HTTP requests the call took: more than one when
+	// the SDK retried it (the same amz-sdk-invocation-id) after a broken
+	// connection. A retry is not another call.
+	Attempts int
 }
 
 type billingFailure struct {
@@ -77,7 +86,7 @@ type PriceTier struct {
 func NewBilling(t testing.TB) *Billing {
 	t.Helper()
 	b := &Billing{products: map[string][]product{}, costs: map[string]map[string]string{}, pageSize: 100,
-		failures: map[string]billingFailure{}}
+		failures: map[string]billingFailure{}, byInvocation: map[string]int{}, answered: map[string]billingFailure{}}
 	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
 	b.URL = b.srv.URL
 	t.Cleanup(b.srv.Close)
@@ -86,8 +95,10 @@ func NewBilling(t testing.TB) *Billing {
 
 // Config is an SDK configuration for the fake: dummy static credentials,
 // region, and no retries of what the fake answers (an injected failure is
-// seen once). Only a broken connection is retried, as the SDK would: under
-// load a read could fail on loopback and make a test flaky.
+// seen once). Only a broken connection is retried, as the SDK does by
+// default: under load, reading a 200 response can fail with "use of closed
+// network connection" (aws-sdk-go-v2#2737), and the SDK then sends the
+// same call again. Calls counts that as one call.
 func (b *Billing) Config(region string) awssdk.Config {
 	return awssdk.Config{
 		Region:       region,
@@ -162,7 +173,8 @@ func (b *Billing) FailNext(operation, code, message string, status int) {
 	b.failures[operation] = billingFailure{code, message, status}
 }
 
-// Calls returns the requests of operation so far, oldest first.
+// Calls returns the calls of operation so far, oldest first: one per SDK
+// operation call, however many HTTP attempts it took.
 func (b *Billing) Calls(operation string) []BillingCall {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -195,11 +207,7 @@ func (b *Billing) serve(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, "SerializationException", "malformed request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	b.mu.Lock()
-	b.calls = append(b.calls, BillingCall{Operation: op, Service: signingService(r), Region: signingRegion(r), Body: body})
-	f, fail := b.failures[op]
-	delete(b.failures, op)
-	b.mu.Unlock()
+	f, fail := b.record(r, op, body)
 	if fail {
 		jsonError(w, f.code, f.message, f.status)
 		return
@@ -212,6 +220,30 @@ func (b *Billing) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		jsonError(w, "UnknownOperationException", "the fake implements GetProducts and GetCostAndUsage, not "+target, http.StatusBadRequest)
 	}
+}
+
+// record notes a request and returns the failure to answer it with. A
+// retry of a call already recorded (its amz-sdk-invocation-id) adds an
+// attempt to that call and gets the answer the first attempt got.
+func (b *Billing) record(r *http.Request, op string, body json.RawMessage) (billingFailure, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := r.Header.Get("Amz-Sdk-Invocation-Id")
+	if i, seen := b.byInvocation[id]; seen && id != "" {
+		b.calls[i].Attempts++
+		f, fail := b.answered[id]
+		return f, fail
+	}
+	if id != "" {
+		b.byInvocation[id] = len(b.calls)
+	}
+	b.calls = append(b.calls, BillingCall{Operation: op, Service: signingService(r), Region: signingRegion(r), Body: body, Attempts: 1})
+	f, fail := b.failures[op]
+	delete(b.failures, op)
+	if fail && id != "" {
+		b.answered[id] = f
+	}
+	return f, fail
 }
 
 func jsonError(w http.ResponseWriter, code, message string, status int) {

@@ -86,6 +86,10 @@ type Config struct {
 	// OrphanCleanup is what happens to tagged resources without a live
 	// project (ORPHAN_CLEANUP): report them, or delete them.
 	OrphanCleanup aws.CleanupMode
+	// OrphanGracePeriod is how long after the listing that first showed a
+	// resource orphaned a later listing must still show it so before a
+	// sweep deletes it (ORPHAN_GRACE_PERIOD).
+	OrphanGracePeriod time.Duration
 	// AllowedResourceTypes and AllowedDataSources extend the policy's
 	// allow-lists (ALLOWED_RESOURCE_TYPES, ALLOWED_DATA_SOURCES); they
 	// never switch an escape check off.
@@ -378,6 +382,7 @@ var settings = []setting{
 		c.OrphanCleanup = m
 		return nil
 	}},
+	{name: "ORPHAN_GRACE_PERIOD", def: "15m", parse: durationVar(time.Minute, func(c *Config, d time.Duration) { c.OrphanGracePeriod = d })},
 	{name: "PRICING_REFRESH_INTERVAL", def: "24h", parse: durationVar(time.Hour, func(c *Config, d time.Duration) { c.PricingRefreshInterval = d })},
 	{name: "COST_EXPLORER_INTERVAL", def: "6h", parse: func(c *Config, v string) error {
 		if v == "off" {

@@ -113,6 +113,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return err
 	}
 	defer st.Close()
+	if err := checkStateDatabase(ctx, cfg, st); err != nil {
+		return err
+	}
 	engine, err := newEngine(ctx, cfg, log)
 	if err != nil {
 		return err

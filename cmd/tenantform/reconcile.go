@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"time"
@@ -37,6 +38,9 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 	}
 	defer log.Sync()
 	defer st.Close()
+	if err := checkStateDatabase(ctx, cfg, st); err != nil {
+		return err
+	}
 	engine, err := newEngine(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -73,6 +77,17 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 	err = c.Run(ctx)
 	log.Info("reconciler stopped")
 	return err
+}
+
+// checkStateDatabase refuses to reconcile when terraform's pg backend
+// (TF_STATE_DATABASE_URL) and the store (DATABASE_URL) do not reach the
+// same database: the reconciler reads the state through the store, and a
+// state it cannot see would make every deletion skip its destroy.
+func checkStateDatabase(ctx context.Context, cfg Config, st *store.Store) error {
+	if err := st.CheckStateDatabase(ctx, cfg.stateConnString(), tf.DefaultPGSchema); err != nil {
+		return fmt.Errorf("cannot start the reconciler: %w", err)
+	}
+	return nil
 }
 
 // newEngine finds (or installs) terraform and builds the engine that runs

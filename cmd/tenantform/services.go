@@ -76,7 +76,7 @@ func newAWSServices(ctx context.Context, cfg Config, st *store.Store, static aws
 		return nil, err
 	}
 	orphans, err := aws.NewOrphans(aws.OrphanConfig{Base: own, Store: st, Mode: cfg.OrphanCleanup,
-		Interval: cfg.InventoryInterval, Registerer: reg, Logger: log.Named("orphans")})
+		Interval: cfg.InventoryInterval, Grace: cfg.OrphanGracePeriod, Registerer: reg, Logger: log.Named("orphans")})
 	if err != nil {
 		return nil, err
 	}
