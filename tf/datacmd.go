@@ -40,11 +40,17 @@ func (r *run) dataCommand(op string, args ...string) ([]byte, error) {
 	defer cancelCmd(nil)
 	guard := &outputGuard{limit: r.e.cfg.OutputLimitBytes, cancel: cancelCmd}
 
-	cmd := exec.CommandContext(cmdCtx, r.e.wrapperPath(), args...)
+	env, done, err := r.processEnv(op, pidFile)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	cmd := exec.CommandContext(cmdCtx, selfExe, args...)
+	cmd.Args[0] = "terraform"
 	cmd.Dir = r.dir
-	cmd.Env = r.dataCommandEnv(pidFile)
-	// As tfexec does: terraform leads its own process group (which the
-	// providers join), and dies with this process.
+	cmd.Env = dataCommandEnv(env)
+	// As tfexec does: the supervisor leads its own process group (which
+	// terraform and the providers join), and dies with this process.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		if errors.Is(context.Cause(cmdCtx), errOutputLimit) {
@@ -53,7 +59,7 @@ func (r *run) dataCommand(op string, args ...string) ([]byte, error) {
 		}
 		return cmd.Process.Signal(os.Interrupt)
 	}
-	cmd.WaitDelay = r.e.cfg.StopGrace
+	cmd.WaitDelay = r.e.cfg.StopGrace + supervisorSlack
 	var stdout bytes.Buffer
 	var stderr strings.Builder
 	errW := r.log.stream(&stderr)
@@ -62,7 +68,7 @@ func (r *run) dataCommand(op string, args ...string) ([]byte, error) {
 
 	start := time.Now()
 	stopReaper := groupReaper(cmdCtx, r.e.cfg.StopGrace, pidFile)
-	err := cmd.Run()
+	err = cmd.Run()
 	stopReaper()
 	errW.Close()
 	r.e.log.Debug("terraform command",
@@ -75,17 +81,17 @@ func (r *run) dataCommand(op string, args ...string) ([]byte, error) {
 }
 
 // dataCommandEnv is the environment tfexec would give the command: the
-// run's, plus its fixed automation and logging variables.
-func (r *run) dataCommandEnv(pidFile string) []string {
-	env := make([]string, 0, len(r.env)+8)
-	for k, v := range r.env {
+// command's (processEnv), plus tfexec's fixed automation and logging
+// variables.
+func dataCommandEnv(cmdEnv map[string]string) []string {
+	env := make([]string, 0, len(cmdEnv)+8)
+	for k, v := range cmdEnv {
 		env = append(env, k+"="+v)
 	}
 	return append(env,
 		"TF_IN_AUTOMATION=1",
 		"TF_LOG=", "TF_LOG_CORE=", "TF_LOG_PATH=", "TF_LOG_PROVIDER=",
 		"TF_APPEND_USER_AGENT=tenantform",
-		pidFileEnv+"="+pidFile,
 	)
 }
 

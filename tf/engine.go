@@ -104,7 +104,19 @@ type Config struct {
 	// setting TF_MAX_OUTPUTS_TOTAL_BYTES.
 	MaxOutputsTotalBytes int
 
+	// Sandbox says whether terraform runs under Landlock (sandbox.go).
+	// Default SandboxAuto; setting TF_SANDBOX.
+	Sandbox SandboxMode
+
 	Logger *zap.Logger
+
+	// Test hooks. sandboxProbe replaces LandlockABI; sandboxExtraRW adds
+	// writable directories to the sandbox (a test's wrapper scripts
+	// recording what terraform sees); skipPolicy switches the static
+	// policy off, to show what the sandbox alone stops.
+	sandboxProbe   func() (int, error)
+	sandboxExtraRW []string
+	skipPolicy     bool
 }
 
 // Engine runs terraform for projects. It is safe for concurrent use; calls
@@ -129,6 +141,14 @@ type Engine struct {
 	adminMu sync.Mutex
 	// commands numbers terraform processes, for their pid files.
 	commands atomic.Int64
+
+	// sandboxActive: every terraform process runs under Landlock, with
+	// TCP connections to sandboxPorts only (sandbox.go).
+	sandboxActive bool
+	sandboxABI    int
+	sandboxPorts  []uint16
+	// owner marks this engine's terraform processes (leftovers.go).
+	owner string
 }
 
 // New validates cfg, creates WorkRoot and the plugin cache, and writes the
@@ -201,14 +221,9 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("tf: writing CLI config: %w", err)
 	}
 
-	// Every terraform process starts through the wrapper that sets its
-	// resource limits.
-	if err := writeFileAtomic(filepath.Join(cfg.WorkRoot, wrapperFile),
-		[]byte(renderWrapper(cfg.BinaryPath, cfg.MemoryLimitMB, cfg.CPULimit))); err != nil {
-		return nil, fmt.Errorf("tf: writing terraform wrapper: %w", err)
-	}
-	if err := os.Chmod(filepath.Join(cfg.WorkRoot, wrapperFile), 0o700); err != nil {
-		return nil, fmt.Errorf("tf: %w", err)
+	procs, err := startProcesses(&cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	// The binary's identity (path, size, mtime) stands in for its version
@@ -223,6 +238,10 @@ func New(cfg Config) (*Engine, error) {
 		cliConfigFile: cliFile,
 		baseDigest:    fmt.Sprintf("%x", h.Sum(nil)),
 		initSem:       make(chan struct{}, 1),
+		sandboxActive: procs.sandboxActive,
+		sandboxABI:    procs.sandboxABI,
+		sandboxPorts:  procs.sandboxPorts,
+		owner:         procs.owner,
 	}, nil
 }
 
@@ -235,6 +254,9 @@ func (e *Engine) workdir(p Project) string {
 func (e *Engine) checkPolicy(p Project) error {
 	if err := p.validate(); err != nil {
 		return err
+	}
+	if e.cfg.skipPolicy {
+		return nil
 	}
 	if v := policy.Check(p.Files, e.cfg.Policy); len(v) > 0 {
 		return &policy.Error{Violations: v}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,26 +102,32 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	if err := r.ctx.Err(); err != nil {
 		return "", r.stopped(op, err)
 	}
-	// Every process starts through the wrapper that sets its rlimits.
-	tf, err := tfexec.NewTerraform(r.dir, r.e.wrapperPath())
+	// Every process starts through the helpers that supervise its process
+	// group and set its limits and sandbox (procgroup.go).
+	tf, err := tfexec.NewTerraform(r.dir, selfExe)
 	if err != nil {
 		return "", err
 	}
-	// A non-nil map is the whole environment; see buildEnv. The wrapper
-	// alone sees the pid file's name.
 	pidFile := filepath.Join(r.dir, privateDir, fmt.Sprintf("pid-%d", r.e.commands.Add(1)))
 	os.MkdirAll(filepath.Dir(pidFile), 0o700)
 	defer os.Remove(pidFile)
-	env := maps.Clone(r.env)
-	env[pidFileEnv] = pidFile
+	env, done, err := r.processEnv(op, pidFile)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	// A non-nil map is the whole environment; see buildEnv.
 	if err := tf.SetEnv(env); err != nil {
 		return "", err
 	}
-	// tfexec cancels a command by sending SIGINT (cmd.Cancel) and kills it
-	// only WaitDelay later (exec.Cmd.WaitDelay): terraform gets StopGrace
-	// to stop gracefully and release its state lock. The same happens at
-	// the operation deadline and when the output limit is crossed.
-	if err := tf.SetWaitDelay(r.e.cfg.StopGrace); err != nil {
+	// tfexec cancels a command by sending SIGINT (cmd.Cancel) to the
+	// supervisor, which passes it to terraform's whole process group and
+	// kills the group StopGrace later: terraform gets StopGrace to stop
+	// gracefully and release its state lock. The same happens at the
+	// operation deadline and when the output limit is crossed. tfexec's
+	// own kill (exec.Cmd.WaitDelay) comes a little later, in case the
+	// supervisor itself hangs.
+	if err := tf.SetWaitDelay(r.e.cfg.StopGrace + supervisorSlack); err != nil {
 		return "", err
 	}
 	if op == "init" || op == "workspace delete" || mode == stdoutJSONUI {

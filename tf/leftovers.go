@@ -1,0 +1,133 @@
+package tf
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A reconciler killed with SIGKILL cannot stop its terraform processes,
+// and its supervisors (procgroup.go) stop them only if they survive it
+// themselves. What is left of a predecessor on the same host is found at
+// the next engine's start by a marker in every terraform process's
+// environment, which providers inherit too:
+//
+//	TENANTFORM_TF_OWNER=<work root digest>.<engine pid>.<engine start time>
+//
+// A process is ended only when its marker names this engine's work root
+// and an engine process that no longer exists (the pid is gone, or now
+// belongs to a process started at another time). Processes of a live
+// engine sharing the work root, and everything without the marker (or of
+// another user: their environment is unreadable), are left alone.
+
+// ownerEnv names the marker variable.
+const ownerEnv = "TENANTFORM_TF_OWNER"
+
+// workRootDigest identifies a work root in markers without naming the
+// host path (which terraform processes must not learn).
+func workRootDigest(workRoot string) string {
+	h := sha256.Sum256([]byte(workRoot))
+	return fmt.Sprintf("%x", h[:8])
+}
+
+// ownerMarker is the marker value of the engine in this process.
+func ownerMarker(workRoot string) (string, error) {
+	st, err := readProcStat("/proc/self/stat")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s.%d.%d", workRootDigest(workRoot), os.Getpid(), st.startTime), nil
+}
+
+// ownerAlive says whether the engine a marker names still runs.
+func ownerAlive(pid int, start uint64) bool {
+	st, err := readProcStat(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && st.startTime == start
+}
+
+// leftover is a process a dead engine left behind.
+type leftover struct {
+	pid     int
+	command string
+}
+
+// findLeftovers lists the processes carrying a marker of workRoot whose
+// engine is dead.
+func findLeftovers(procRoot, workRoot string) []leftover {
+	digest := workRootDigest(workRoot)
+	self := os.Getpid()
+	entries, _ := os.ReadDir(procRoot)
+	var out []leftover
+	for _, ent := range entries {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join(procRoot, ent.Name(), "environ"))
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		marker := ""
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if v, ok := bytes.CutPrefix(kv, []byte(ownerEnv+"=")); ok {
+				marker = string(v)
+				break
+			}
+		}
+		parts := strings.Split(marker, ".")
+		if len(parts) != 3 || parts[0] != digest {
+			continue
+		}
+		ownerPid, err1 := strconv.Atoi(parts[1])
+		ownerStart, err2 := strconv.ParseUint(parts[2], 10, 64)
+		if err1 != nil || err2 != nil || ownerAlive(ownerPid, ownerStart) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(procRoot, ent.Name(), "cmdline"))
+		out = append(out, leftover{pid: pid, command: filepath.Base(string(bytes.SplitN(cmdline, []byte{0}, 2)[0]))})
+	}
+	return out
+}
+
+// endLeftovers kills (SIGKILL) what dead engines of this work root left
+// running, and returns what it killed. It looks again until nothing is
+// left, for a process that forked while it was being killed.
+func endLeftovers(workRoot string) []leftover {
+	var killed []leftover
+	for range 5 {
+		found := findLeftovers("/proc", workRoot)
+		if len(found) == 0 {
+			break
+		}
+		for _, l := range found {
+			if syscall.Kill(l.pid, syscall.SIGKILL) == nil {
+				killed = append(killed, l)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return killed
+}
+
+// tmpRoot holds the commands' private temporary directories (TMPDIR). It
+// is in the work root rather than in the workdir, to keep the unix socket
+// paths of the provider handshake short: they must fit in 108 bytes.
+const tmpRoot = ".tmp"
+
+// removeStaleTmp removes temporary directories older than maxAge: those
+// of commands whose engine was killed (a live command's is younger).
+func removeStaleTmp(workRoot string, maxAge time.Duration) {
+	dir := filepath.Join(workRoot, tmpRoot)
+	entries, _ := os.ReadDir(dir)
+	for _, ent := range entries {
+		if fi, err := ent.Info(); err == nil && time.Since(fi.ModTime()) > maxAge {
+			os.RemoveAll(filepath.Join(dir, ent.Name()))
+		}
+	}
+}

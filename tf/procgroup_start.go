@@ -1,0 +1,66 @@
+package tf
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+)
+
+// processSetup is what New prepares for starting terraform processes.
+type processSetup struct {
+	sandboxActive bool
+	sandboxABI    int
+	sandboxPorts  []uint16
+	owner         string
+}
+
+// startProcesses decides on the sandbox (refusing TF_SANDBOX=require
+// without Landlock), says so in the log, and ends what a killed
+// predecessor on this work root left running.
+func startProcesses(cfg *Config) (processSetup, error) {
+	var ps processSetup
+	probe := cfg.sandboxProbe
+	if probe == nil {
+		probe = LandlockABI
+	}
+	active, abi, err := sandboxDecision(cfg.Sandbox, probe)
+	if err != nil {
+		return ps, err
+	}
+	if cfg.Sandbox == "" {
+		cfg.Sandbox = SandboxAuto
+	}
+	ps.sandboxActive, ps.sandboxABI = active, abi
+	switch {
+	case active:
+		if ps.sandboxPorts, err = sandboxPorts(cfg.PGConnStr, cfg.AWSEndpointURL); err != nil {
+			return ps, err
+		}
+		cfg.Logger.Info("terraform sandbox active: every terraform and provider process runs under Landlock",
+			zap.Int("landlock_abi", abi), zap.Any("tcp_ports", ps.sandboxPorts), zap.String("mode", string(cfg.Sandbox)))
+	case cfg.Sandbox == SandboxOff:
+		cfg.Logger.Warn("terraform sandbox off (TF_SANDBOX=off): terraform processes are confined by the policy and resource limits only")
+	default:
+		cfg.Logger.Warn("terraform sandbox off: the kernel does not support Landlock; set TF_SANDBOX=require to refuse to start without it",
+			zap.Int("landlock_abi", abi), zap.Int("needs_abi", MinSandboxABI))
+	}
+
+	if ps.owner, err = ownerMarker(cfg.WorkRoot); err != nil {
+		return ps, fmt.Errorf("tf: reading this process's start time: %w", err)
+	}
+	if killed := endLeftovers(cfg.WorkRoot); len(killed) > 0 {
+		cmds := make([]string, len(killed))
+		for i, l := range killed {
+			cmds[i] = fmt.Sprintf("%d %s", l.pid, l.command)
+		}
+		cfg.Logger.Warn("ended terraform processes a killed predecessor left running",
+			zap.Int("count", len(killed)), zap.Strings("processes", cmds))
+	}
+	removeStaleTmp(cfg.WorkRoot, cfg.OperationTimeout+2*cfg.StopGrace)
+	if err := os.MkdirAll(filepath.Join(cfg.WorkRoot, tmpRoot), 0o700); err != nil {
+		return ps, fmt.Errorf("tf: %w", err)
+	}
+	return ps, nil
+}
