@@ -126,6 +126,7 @@ while :; do sleep 0.1; done
 `)
 	e := newTestEngine(t, "", func(c *Config) {
 		c.BinaryPath = wrapper
+		c.sandboxExtraRW = []string{marks}
 		c.StopGrace = time.Second
 	})
 	ctx, cancel := context.WithCancel(testContext(t))

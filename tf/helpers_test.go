@@ -58,6 +58,10 @@ func newTestEngine(t testing.TB, connStr string, mutate ...func(*Config)) *Engin
 		StopGrace:   5 * time.Second,
 		LockTimeout: 20 * time.Second,
 		Logger:      zaptest.NewLogger(t),
+		// TF_SANDBOX=require go test ./tf/ proves every engine test
+		// runs under the sandbox; the default, auto, uses it wherever
+		// the kernel has Landlock.
+		Sandbox: SandboxMode(os.Getenv("TF_SANDBOX")),
 	}
 	for _, m := range mutate {
 		m(&cfg)

@@ -51,12 +51,16 @@ func TestBuildEnv(t *testing.T) {
 }
 
 // allowedEnv is everything a terraform process may see: buildEnv's keys,
-// what tfexec always adds, and what /bin/sh itself sets in the wrapper.
+// what tfexec always adds, what the engine adds per command, and what
+// /bin/sh itself sets in the test's wrapper.
 var allowedEnv = map[string]bool{
 	"PATH": true, "HOME": true, "TF_CLI_CONFIG_FILE": true, "CHECKPOINT_DISABLE": true,
 	"PG_CONN_STR": true, "AWS_EC2_METADATA_DISABLED": true, "AWS_REGION": true,
 	"AWS_DEFAULT_REGION": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true,
 	"AWS_SESSION_TOKEN": true,
+	// procgroup.go: the command's private temporary directory and the
+	// marker of the engine's processes
+	"TMPDIR": true, "TENANTFORM_TF_OWNER": true,
 	// tfexec
 	"TF_IN_AUTOMATION": true, "TF_APPEND_USER_AGENT": true, "TF_LOG": true,
 	"TF_LOG_CORE": true, "TF_LOG_PATH": true, "TF_LOG_PROVIDER": true,
@@ -81,7 +85,10 @@ func TestTerraformSeesOnlyItsEnvironment(t *testing.T) {
 	dumps := t.TempDir()
 	wrapper := writeScript(t, t.TempDir(), "terraform",
 		`env > "`+dumps+`/env.$$"`+"\n"+`exec "`+real+`" "$@"`+"\n")
-	e := newTestEngine(t, "", func(c *Config) { c.BinaryPath = wrapper })
+	e := newTestEngine(t, "", func(c *Config) {
+		c.BinaryPath = wrapper
+		c.sandboxExtraRW = []string{dumps}
+	})
 	creds := &Credentials{AccessKeyID: "AKIATENANT", SecretAccessKey: "tenant-aws-secret", SessionToken: "tenant-token"}
 	p := counterProject("carol", "env", 1)
 

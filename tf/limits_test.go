@@ -165,6 +165,7 @@ while :; do sleep 0.1; done
 `)
 	e := newTestEngine(t, "", func(c *Config) {
 		c.BinaryPath = hang
+		c.sandboxExtraRW = []string{marks}
 		c.OperationTimeout = 3 * time.Second
 		c.StopGrace = 500 * time.Millisecond
 	})

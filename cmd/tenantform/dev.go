@@ -131,7 +131,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	// One process serves everything on the API's /metrics.
 	httpMetrics, recMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries), metrics.NewReconciler(nil)
-	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics, recMetrics)
+	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics, recMetrics, metrics.NewSandbox(engine.SandboxActive()))
 	// Loopback only: dev mode is for the machine it runs on.
 	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)), "PORT",
 		newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)

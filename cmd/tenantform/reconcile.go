@@ -51,7 +51,7 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 		return err
 	}
 	recMetrics := metrics.NewReconciler(nil)
-	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), recMetrics)
+	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), recMetrics, metrics.NewSandbox(engine.SandboxActive()))
 	if err := serveMetrics(ctx, cfg, reg, log); err != nil {
 		return err
 	}
@@ -116,6 +116,7 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 		MemoryLimitMB:    cfg.TFMemoryLimitMB,
 		CPULimit:         cfg.TFCPULimit,
 		OutputLimitBytes: int64(cfg.TFOutputLimitBytes),
+		Sandbox:          cfg.TFSandbox,
 		Policy:           policyRules(cfg),
 		Logger:           log.Named("tf"),
 	})
