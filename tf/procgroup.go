@@ -104,6 +104,8 @@ func supervise(specJSON string) int {
 		return helperError("bad %s: %v", superviseEnv, err)
 	}
 	self := os.Getpid()
+	// Named for ps and top (the binary is "exe", /proc/self/exe).
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("tf-supervisor\x00")[0])), 0, 0, 0)
 	// SIGTERM (not tfexec's SIGKILL) on the engine's death, so that the
 	// group can be stopped. Set first, then check that the engine did not
 	// die before: it would not be signalled any more.
@@ -309,7 +311,7 @@ func execTerraform(specJSON string) int {
 // procStat is what the engine reads of /proc/PID/stat.
 type procStat struct {
 	pid, ppid, pgrp int
-	startTime     uint64 // clock ticks after boot
+	startTime       uint64 // clock ticks after boot
 }
 
 func readProcStat(path string) (procStat, error) {

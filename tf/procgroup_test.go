@@ -93,6 +93,8 @@ func startEngineProcess(t *testing.T, workRoot string) *exec.Cmd {
 			syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 	})
+	start := time.Now()
+	defer func() { t.Logf("the provider started after %s", time.Since(start)) }()
 	waitFor(t, 2*time.Minute, "the provider to start", func() bool {
 		for _, p := range markedProcesses(workRoot) {
 			if p.comm == "sleep" {
@@ -110,7 +112,9 @@ type markedProcess struct {
 	comm      string
 }
 
-func (p markedProcess) String() string { return fmt.Sprintf("%d(%s, parent %d)", p.pid, p.comm, p.ppid) }
+func (p markedProcess) String() string {
+	return fmt.Sprintf("%d(%s, parent %d)", p.pid, p.comm, p.ppid)
+}
 
 // markedProcesses lists the live (not zombie) processes carrying the
 // owner marker of workRoot, whatever their owner.
@@ -158,6 +162,7 @@ func TestKilledEngineLeavesNoProcess(t *testing.T) {
 	workRoot := t.TempDir()
 	engine := startEngineProcess(t, workRoot)
 	before := markedProcesses(workRoot)
+	killed := time.Now()
 	engine.Process.Signal(syscall.SIGKILL)
 	engine.Wait()
 	var left []markedProcess
@@ -171,6 +176,7 @@ func TestKilledEngineLeavesNoProcess(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("processes outlived the killed engine: %v (running before the kill: %v)", left, before)
 	}
+	t.Logf("%v ended %s after the engine was killed", before, time.Since(killed))
 }
 
 // TestStartEndsLeftovers: when the supervisor dies with the reconciler

@@ -221,7 +221,6 @@ func (r *sandboxRules) restrict() error {
 	return nil
 }
 
-
 // SandboxActive says whether terraform processes run under Landlock.
 func (e *Engine) SandboxActive() bool { return e.sandboxActive }
 

@@ -180,4 +180,3 @@ func TestSandboxPorts(t *testing.T) {
 		t.Error("a bad endpoint URL was accepted")
 	}
 }
-
