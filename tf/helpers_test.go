@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tenantform/tenantform/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// IgnoreCurrent: the e2e tests link the AWS emulator (kumo), whose
+// packages start goroutines at init.
+func TestMain(m *testing.M) { storetest.Main(m, goleak.IgnoreCurrent()) }
 
 var (
 	terraformOnce sync.Once

@@ -410,6 +410,7 @@ var settings = []setting{
 	{name: "TF_OPERATION_TIMEOUT", def: "10m", parse: durationVar(10*time.Second, func(c *Config, d time.Duration) { c.TFOperationTimeout = d })},
 	{name: "TF_MEMORY_LIMIT_MB", def: fmt.Sprint(tf.DefaultMemoryLimitMB), parse: intVar(256, 1<<20, func(c *Config, n int) { c.TFMemoryLimitMB = n })},
 	{name: "TF_CPU_LIMIT", def: tf.DefaultCPULimit.String(), parse: durationVar(5*time.Second, func(c *Config, d time.Duration) { c.TFCPULimit = d })},
+	{name: "TF_OUTPUT_LIMIT_BYTES", def: fmt.Sprint(tf.DefaultOutputLimitBytes), parse: intVar(64<<10, 1<<30, func(c *Config, n int) { c.TFOutputLimitBytes = n })},
 	{name: "TF_SANDBOX", def: string(tf.SandboxAuto), parse: func(c *Config, v string) error {
 		m, err := tf.ParseSandboxMode(v)
 		if err != nil {
@@ -418,7 +419,6 @@ var settings = []setting{
 		c.TFSandbox = m
 		return nil
 	}},
-	{name: "TF_OUTPUT_LIMIT_BYTES", def: fmt.Sprint(tf.DefaultOutputLimitBytes), parse: intVar(64<<10, 1<<30, func(c *Config, n int) { c.TFOutputLimitBytes = n })},
 	{name: "RUN_RETENTION", def: "168h", parse: durationVar(time.Hour, func(c *Config, d time.Duration) { c.RunRetention = d })},
 	{name: "RUNS_PER_PROJECT", def: "100", parse: intVar(10, 100000, func(c *Config, n int) { c.RunsPerProject = n })},
 	{name: "SHUTDOWN_GRACE", def: "20s", parse: durationVar(time.Second, func(c *Config, d time.Duration) { c.ShutdownGrace = d })},
