@@ -163,13 +163,24 @@ sleep 600 &
 echo $! > "`+marks+`/child"
 while :; do sleep 0.1; done
 `)
-	e := newTestEngine(t, "", func(c *Config) {
-		c.BinaryPath = hang
-		c.sandboxExtraRW = []string{marks}
-		c.OperationTimeout = 3 * time.Second
-		c.StopGrace = 500 * time.Millisecond
-	})
-	le, took := planLimited(t, e, hostileProject("slow", cpuBomb), LimitDeadline)
+	db, root := newTestDatabase(t), t.TempDir()
+	configure := func(timeout time.Duration) func(*Config) {
+		return func(c *Config) {
+			c.WorkRoot = root
+			c.BinaryPath = hang
+			c.sandboxExtraRW = []string{marks}
+			c.OperationTimeout = timeout
+			c.StopGrace = 500 * time.Millisecond
+		}
+	}
+	// Init and the workspace first, with all the time they need on a
+	// loaded machine: the 3 s below are for the plan.
+	p := hostileProject("slow", cpuBomb)
+	if _, err := newTestEngine(t, db, configure(5*time.Minute)).Outputs(testContext(t), p, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	e := newTestEngine(t, db, configure(3*time.Second))
+	le, took := planLimited(t, e, p, LimitDeadline)
 	if le.Value != "3s" {
 		t.Errorf("limit value %q, want 3s", le.Value)
 	}

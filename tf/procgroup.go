@@ -17,15 +17,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Every terraform command is started as a re-exec of this very binary (the
-// tenantform server, or a test binary: anything that links this package),
-// in two steps, so that no terraform or provider process outlives its
+// Every terraform command is started through a re-exec of this very binary
+// (the tenantform server, or a test binary: anything that links this
+// package), so that no terraform or provider process outlives its
 // reconciler and every one runs under the engine's limits and sandbox:
 //
-//	engine ── tfexec (Setpgid) ──▶ supervisor ──▶ exec helper ═exec═▶ terraform ──▶ providers
+//	engine ── tfexec (Setpgid) ──▶ supervisor ──▶ /bin/sh (ulimit) ═exec═▶ terraform ──▶ providers
 //
 //   - The supervisor leads the command's process group, which terraform
-//     and its providers join. It holds no limit and no sandbox. On SIGINT
+//     and its providers join. It holds no limit itself. On SIGINT
 //     (tfexec's cancellation: deadline, cancel, shutdown) it sends SIGINT
 //     to the whole group, so terraform stops gracefully, and SIGKILL to
 //     the group StopGrace later. It asks the kernel for SIGTERM when the
@@ -35,31 +35,32 @@ import (
 //     it left behind (providers, even ones that left the group) becomes
 //     the supervisor's child and is killed before the supervisor exits
 //     with terraform's own status.
-//   - The exec helper sets the resource limits (setrlimit: soft and hard,
-//     so terraform cannot raise them), restricts itself with Landlock and
-//     execs terraform, which keeps its process id, limits and sandbox, and
-//     passes them on to every provider.
+//   - It starts terraform from one thread, locked to its goroutine for the
+//     supervisor's whole life, which it first puts under Landlock (the
+//     restriction of a thread is inherited by the processes it forks; the
+//     supervisor's other threads stay free to kill and reap). The child is
+//     `/bin/sh -c 'ulimit -v …; ulimit -t …; exec terraform "$@"'`: the
+//     limits (soft and hard alike, so terraform cannot raise them) are in
+//     place before terraform's first instruction, exec keeps the process
+//     id, and every provider inherits limits and sandbox. A shell rather
+//     than a second re-exec of this binary: it starts in a millisecond.
 //
 // A process's parent-death signal fires when the *thread* that forked it
-// exits. The supervisor starts the helper from a goroutine locked to its
-// thread for the supervisor's whole life. The engine's own threads are the
-// Go runtime's, which do not exit; should one ever, the supervisor sees
-// that its parent is still there and keeps going.
+// exits: terraform's is tied to that locked thread. The engine's own
+// threads are the Go runtime's, which do not exit; should one ever, the
+// supervisor sees that its parent is still there and keeps going.
 
-// Environment variables of the helpers; each removes its own before it
-// starts anything, so terraform never sees them.
-const (
-	superviseEnv = "TENANTFORM_TF_SUPERVISE"
-	execEnv      = "TENANTFORM_TF_EXEC"
-)
+// superviseEnv holds the supervisor's instructions (helperSpec); it
+// removes it before it starts anything, so terraform never sees it.
+const superviseEnv = "TENANTFORM_TF_SUPERVISE"
 
-// selfExe starts the helpers. /proc/self/exe is this binary even when the
+// selfExe starts the supervisor. /proc/self/exe is this binary even when the
 // file was replaced or deleted since it started (a deploy).
 const selfExe = "/proc/self/exe"
 
-// helperSpec is what the engine tells the helpers about one command.
+// helperSpec is what the engine tells the supervisor about one command.
 type helperSpec struct {
-	// Terraform is the binary the exec helper execs.
+	// Terraform is the binary to run.
 	Terraform string `json:"terraform"`
 	// MemoryMB and CPUSeconds are RLIMIT_AS and RLIMIT_CPU; 0 sets none.
 	MemoryMB   int   `json:"memory_mb,omitempty"`
@@ -76,18 +77,15 @@ type helperSpec struct {
 }
 
 func init() {
-	// The helpers run here, before main (or a test binary's TestMain): an
-	// engine sets these variables only in the environment of the
-	// processes it starts from this binary.
+	// The supervisor runs here, before main (or a test binary's
+	// TestMain): an engine sets the variable only in the environment of
+	// the processes it starts from this binary.
 	if spec := os.Getenv(superviseEnv); spec != "" {
 		os.Exit(supervise(spec))
 	}
-	if spec := os.Getenv(execEnv); spec != "" {
-		os.Exit(execTerraform(spec))
-	}
 }
 
-// helperFailed is the exit status of a helper that could not start
+// helperFailed is the exit status of a supervisor that could not start
 // terraform (as a shell's for a command it cannot execute).
 const helperFailed = 126
 
@@ -129,18 +127,24 @@ func supervise(specJSON string) int {
 	started := make(chan error, 1)
 	exited := make(chan *os.ProcessState, 1)
 	go func() {
-		// Never unlocked: the helper's parent-death signal is tied to
-		// this thread, which must live as long as the supervisor.
+		// Never unlocked: terraform's parent-death signal and sandbox
+		// are tied to this thread, which must live as long as the
+		// supervisor and run nothing else.
 		runtime.LockOSThread()
-		cmd := exec.Command(selfExe, os.Args[1:]...)
-		cmd.Args[0] = spec.Terraform
-		cmd.Env = append(os.Environ(), execEnv+"="+specJSON)
+		if spec.Sandbox != nil {
+			if err := spec.Sandbox.restrictThread(); err != nil {
+				started <- fmt.Errorf("sandbox: %w", err)
+				select {}
+			}
+		}
+		cmd := exec.Command("/bin/sh", append([]string{"-c", limitScript(spec.MemoryMB, spec.CPUSeconds), spec.Terraform}, os.Args[1:]...)...)
+		cmd.Env = os.Environ()
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		// Same process group as the supervisor; dies with it.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			started <- err
-			return
+			select {}
 		}
 		started <- nil
 		st, _ := cmd.Process.Wait()
@@ -184,7 +188,12 @@ func supervise(specJSON string) int {
 				}
 			}
 		case <-kill:
-			syscall.Kill(-self, syscall.SIGKILL) // the supervisor included
+			// Everyone but the supervisor, which then reaps terraform
+			// and what it left, and exits killed like terraform: when
+			// the engine sees the command end, nothing of it is left,
+			// not even a zombie.
+			killGroupExcept(self, self, syscall.SIGKILL)
+			kill = time.After(100 * time.Millisecond) // and anything forked meanwhile
 		case st := <-exited:
 			signal.Stop(sigs)
 			endDescendants(self)
@@ -277,35 +286,31 @@ func exitLike(st *os.ProcessState) int {
 	return 128 + int(sig)
 }
 
-// execTerraform runs the exec helper: limits, sandbox, exec.
-func execTerraform(specJSON string) int {
-	os.Unsetenv(execEnv)
-	var spec helperSpec
-	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
-		return helperError("bad %s: %v", execEnv, err)
+// limitScript is the shell script that sets terraform's limits and execs
+// it ($0) with its arguments. `ulimit` without -S or -H sets soft and hard
+// limits alike.
+func limitScript(memoryMB int, cpuSeconds int64) string {
+	var b strings.Builder
+	if memoryMB > 0 {
+		fmt.Fprintf(&b, "ulimit -v %d || exit 126\n", memoryMB*1024) // KiB
 	}
-	// The sandbox first: Landlock enforcement runs Go code, which a
-	// tight address-space limit could starve.
-	if spec.Sandbox != nil {
-		if err := spec.Sandbox.restrict(); err != nil {
-			return helperError("sandbox: %v", err)
+	if cpuSeconds > 0 {
+		fmt.Fprintf(&b, "ulimit -t %d || exit 126\n", cpuSeconds)
+	}
+	b.WriteString(`exec "$0" "$@"` + "\n")
+	return b.String()
+}
+
+// killGroupExcept sends sig to every member of process group pgid but
+// except.
+func killGroupExcept(pgid, except int, sig syscall.Signal) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range procs {
+		st, err := readProcStat(f)
+		if err == nil && st.pgrp == pgid && st.pid != except {
+			syscall.Kill(st.pid, sig)
 		}
 	}
-	if spec.MemoryMB > 0 {
-		n := uint64(spec.MemoryMB) << 20
-		if err := syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
-			return helperError("RLIMIT_AS: %v", err)
-		}
-	}
-	if spec.CPUSeconds > 0 {
-		n := uint64(spec.CPUSeconds)
-		if err := syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
-			return helperError("RLIMIT_CPU: %v", err)
-		}
-	}
-	argv := append([]string{spec.Terraform}, os.Args[1:]...)
-	err := syscall.Exec(spec.Terraform, argv, os.Environ())
-	return helperError("exec %s: %v", spec.Terraform, err)
 }
 
 // procStat is what the engine reads of /proc/PID/stat.

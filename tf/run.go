@@ -102,8 +102,8 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	if err := r.ctx.Err(); err != nil {
 		return "", r.stopped(op, err)
 	}
-	// Every process starts through the helpers that supervise its process
-	// group and set its limits and sandbox (procgroup.go).
+	// Every process starts through the supervisor of its process group,
+	// which sets its limits and sandbox (procgroup.go).
 	tf, err := tfexec.NewTerraform(r.dir, selfExe)
 	if err != nil {
 		return "", err

@@ -1,22 +1,25 @@
 package tf
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // The sandbox is the third line of tenant isolation, after the upload and
 // plan policies: every terraform process and the providers it starts run
 // under Linux Landlock, so that a configuration the policies failed to
-// refuse still cannot read what is not its own. It is applied by the exec
-// helper (procgroup.go) to itself just before it execs terraform, and
+// refuse still cannot read what is not its own. It is applied by the
+// supervisor (procgroup.go) to the thread that starts terraform, and
 // Landlock domains are inherited by every child: terraform cannot start
 // a provider outside it.
 //
@@ -197,10 +200,12 @@ func (e *Engine) sandboxFor(dir, tmp string, writeCache bool) *sandboxRules {
 	return r
 }
 
-// restrict puts the calling process (the exec helper, just before it execs
-// terraform) under the rules, for good: Landlock cannot be lifted, and it
-// also sets no_new_privs, so no setuid binary can escape it.
-func (r *sandboxRules) restrict() error {
+// restrictThread puts the calling thread, and so every process it starts
+// from now on, under the rules, for good: Landlock cannot be lifted, and
+// no_new_privs (which it needs) means no setuid binary can escape it. Only
+// this thread: the supervisor's other threads must stay free to signal
+// and reap. The caller has locked its goroutine to the thread.
+func (r *sandboxRules) restrictThread() error {
 	rules := []landlock.Rule{
 		landlock.RODirs(r.RODirs...).IgnoreIfMissing(),
 		landlock.ROFiles(r.ROFiles...).IgnoreIfMissing(),
@@ -215,8 +220,19 @@ func (r *sandboxRules) restrict() error {
 	// V7 restricts files, TCP bind and connect, signals and abstract unix
 	// sockets. BestEffort drops only what an older kernel lacks; the
 	// engine refused to sandbox below MinSandboxABI.
-	if err := landlock.V7.BestEffort().Restrict(rules...); err != nil {
-		return fmt.Errorf("landlock: %w", err)
+	fd, flags, err := landlock.V7.BestEffort().NewRulesetFD(rules...)
+	if err != nil {
+		return fmt.Errorf("landlock ruleset: %w", err)
+	}
+	if fd < 0 {
+		return errors.New("landlock: the kernel restricts nothing")
+	}
+	defer syscall.Close(fd)
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+	}
+	if err := llsys.LandlockRestrictSelf(fd, flags); err != nil {
+		return fmt.Errorf("landlock_restrict_self: %w", err)
 	}
 	return nil
 }
