@@ -127,10 +127,13 @@ func TestANewBucketAnswersAWSDefaults(t *testing.T) {
 		t.Errorf("default object ownership %s", got)
 	}
 	for name, call := range map[string]func() error{
-		"cors":      func() error { _, err := c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: b}); return err },
-		"website":   func() error { _, err := c.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: b}); return err },
-		"lifecycle": func() error { _, err := c.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: b}); return err },
-		"policy":    func() error { _, err := c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: b}); return err },
+		"cors":    func() error { _, err := c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: b}); return err },
+		"website": func() error { _, err := c.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: b}); return err },
+		"lifecycle": func() error {
+			_, err := c.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
+			return err
+		},
+		"policy": func() error { _, err := c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: b}); return err },
 		"replication": func() error {
 			_, err := c.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: b})
 			return err
@@ -148,9 +151,12 @@ func TestANewBucketAnswersAWSDefaults(t *testing.T) {
 		}
 	}
 	for name, call := range map[string]func() error{
-		"acl":        func() error { _, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: b}); return err },
-		"versioning": func() error { _, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b}); return err },
-		"logging":    func() error { _, err := c.GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: b}); return err },
+		"acl": func() error { _, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: b}); return err },
+		"versioning": func() error {
+			_, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b})
+			return err
+		},
+		"logging": func() error { _, err := c.GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: b}); return err },
 		"accelerate": func() error {
 			_, err := c.GetBucketAccelerateConfiguration(ctx, &s3.GetBucketAccelerateConfigurationInput{Bucket: b})
 			return err
