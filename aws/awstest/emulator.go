@@ -134,7 +134,7 @@ type injectedFailure struct {
 // time.
 func Start() (*Emulator, error) {
 	e := &Emulator{kumo: kumo.NewServer(), taggingCalls: map[string]int{},
-		iam: iamState{documents: map[string]string{}}, s3: newS3State()}
+		iam: iamState{documents: map[string]string{}, boundaries: map[string]string{}}, s3: newS3State()}
 	if err := e.reset(context.Background()); err != nil {
 		e.kumo.Close()
 		return nil, fmt.Errorf("cannot empty the emulator: %w", err)

@@ -94,6 +94,49 @@ func TestIAMManagedPoliciesPolicyVersionsAndRoleTags(t *testing.T) {
 	if _, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: awssdk.String("nobody")}); !isCode(err, "NoSuchEntity") {
 		t.Errorf("tags of a missing role: %v, want NoSuchEntity", err)
 	}
+
+	// Permissions boundaries, which tenantform puts on every role.
+	const boundary = "arn:aws:iam::123456789012:policy/TenantBoundary"
+	boundaryOf := func(name string) string {
+		t.Helper()
+		out, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Role.PermissionsBoundary == nil {
+			return ""
+		}
+		return awssdk.ToString(out.Role.PermissionsBoundary.PermissionsBoundaryArn)
+	}
+	role, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: awssdk.String("bounded"), AssumeRolePolicyDocument: awssdk.String(trust),
+		PermissionsBoundary: awssdk.String(boundary)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role.Role.PermissionsBoundary == nil || awssdk.ToString(role.Role.PermissionsBoundary.PermissionsBoundaryArn) != boundary {
+		t.Errorf("CreateRole answered boundary %+v", role.Role.PermissionsBoundary)
+	}
+	if got := boundaryOf("bounded"); got != boundary {
+		t.Errorf("boundary after CreateRole: %q", got)
+	}
+	if got := boundaryOf("fn"); got != "" {
+		t.Errorf("a role created without a boundary has %q", got)
+	}
+	if _, err := c.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: awssdk.String("bounded")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := boundaryOf("bounded"); got != "" {
+		t.Errorf("boundary after DeleteRolePermissionsBoundary: %q", got)
+	}
+	if _, err := c.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: awssdk.String("bounded"), PermissionsBoundary: awssdk.String(boundary)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := boundaryOf("bounded"); got != boundary {
+		t.Errorf("boundary after PutRolePermissionsBoundary: %q", got)
+	}
+	if _, err := c.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: awssdk.String("nobody"), PermissionsBoundary: awssdk.String(boundary)}); !isCode(err, "NoSuchEntity") {
+		t.Errorf("boundary of a missing role: %v", err)
+	}
 }
 
 // A new bucket answers as a new bucket in AWS does since 2023.

@@ -32,6 +32,9 @@ import (
 //     carried, as long as kumo still has the policy.
 //   - ListRoleTags (the orphan sweep reads a role's live tags with it): the
 //     tags of kumo's GetRole.
+//   - Permissions boundaries (kumo ignores them): the boundary CreateRole or
+//     PutRolePermissionsBoundary set is kept here and shown in GetRole, as
+//     AWS shows it, until DeleteRolePermissionsBoundary or DeleteRole.
 
 // managedPolicy is an AWS managed policy the plan policy allows to attach.
 type managedPolicy struct {
@@ -66,6 +69,8 @@ type iamState struct {
 	mu sync.Mutex
 	// documents of customer policies, by ARN, from their CreatePolicy.
 	documents map[string]string
+	// boundaries of roles, by role name.
+	boundaries map[string]string
 }
 
 // seedManagedPolicies creates the AWS managed policies in kumo. kumo's
@@ -110,6 +115,9 @@ func (e *Emulator) serveIAM(w http.ResponseWriter, r *http.Request, kumo http.Ha
 	case "ListRoleTags":
 		e.listRoleTags(w, r, form)
 		return true
+	case "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary":
+		e.setBoundary(w, r, form)
+		return true
 	}
 	// Managed policy ARNs in, kumo's ARNs out, and back.
 	for k, vs := range form {
@@ -128,6 +136,30 @@ func (e *Emulator) serveIAM(w http.ResponseWriter, r *http.Request, kumo http.Ha
 	kumo.ServeHTTP(rec, r)
 	out := bytes.ReplaceAll(rec.Body.Bytes(), []byte(kumoManagedPrefix), []byte(awsManagedPrefix))
 	out = bytes.ReplaceAll(out, []byte("<Path>"+kumoManagedPath+"/"), []byte("<Path>/"))
+	switch action := form.Get("Action"); {
+	case rec.Code != http.StatusOK:
+	case action == "CreateRole":
+		e.iam.mu.Lock()
+		if b := form.Get("PermissionsBoundary"); b != "" {
+			e.iam.boundaries[form.Get("RoleName")] = b
+		} else {
+			delete(e.iam.boundaries, form.Get("RoleName"))
+		}
+		e.iam.mu.Unlock()
+	case action == "DeleteRole":
+		e.iam.mu.Lock()
+		delete(e.iam.boundaries, form.Get("RoleName"))
+		e.iam.mu.Unlock()
+	}
+	if a := form.Get("Action"); (a == "CreateRole" || a == "GetRole") && rec.Code == http.StatusOK {
+		e.iam.mu.Lock()
+		b, ok := e.iam.boundaries[form.Get("RoleName")]
+		e.iam.mu.Unlock()
+		if ok {
+			out = bytes.Replace(out, []byte("</Role>"), []byte("<PermissionsBoundary><PermissionsBoundaryType>Policy</PermissionsBoundaryType><PermissionsBoundaryArn>"+
+				xmlEscape(b)+"</PermissionsBoundaryArn></PermissionsBoundary></Role>"), 1)
+		}
+	}
 	if form.Get("Action") == "CreatePolicy" && rec.Code == http.StatusOK {
 		var created struct {
 			Arn string `xml:"CreatePolicyResult>Policy>Arn"`
@@ -224,6 +256,26 @@ func (e *Emulator) listRoleTags(w http.ResponseWriter, r *http.Request, form url
 		}{awssdk.ToString(t.Key), awssdk.ToString(t.Value)})
 	}
 	writeXML(w, out)
+}
+
+// setBoundary keeps a role's boundary (kumo has neither call).
+func (e *Emulator) setBoundary(w http.ResponseWriter, r *http.Request, form url.Values) {
+	name := form.Get("RoleName")
+	if _, err := iam.NewFromConfig(e.kumoConfig(Region)).GetRole(r.Context(), &iam.GetRoleInput{RoleName: awssdk.String(name)}); err != nil {
+		writeIAMError(w, "NoSuchEntity", fmt.Sprintf("The role with name %s cannot be found.", name), http.StatusNotFound)
+		return
+	}
+	e.iam.mu.Lock()
+	if form.Get("Action") == "PutRolePermissionsBoundary" {
+		e.iam.boundaries[name] = form.Get("PermissionsBoundary")
+	} else {
+		delete(e.iam.boundaries, name)
+	}
+	e.iam.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, `<%sResponse xmlns="%s"><ResponseMetadata><RequestId>emulator</RequestId></ResponseMetadata></%sResponse>`,
+		form.Get("Action"), iamNamespace, form.Get("Action"))
 }
 
 const iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
