@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,8 @@ func newAWSHarness(t *testing.T) *awsHarness {
 		c.Environment = "test"
 		c.MaxResourcesPerUser = 200
 		c.MaxCostPerProjectUSD = 100
+		c.MaxWorkersPerUser = len(corpusProjects)
+		c.Concurrency = len(corpusProjects)
 		// Only the tagged inventory finds drift here: the slow re-plan
 		// would hide a comparison that misses it.
 		c.DriftCheckInterval = -1
@@ -109,7 +112,7 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 		h.put(corpusUser, name, store.Spec{Region: "us-east-1", Files: files[name], TTLMinutes: ttl[name], MaxMonthlyCostUSD: 50})
 	}
 	start := time.Now()
-	h.reconcileDue()
+	h.reconcileAllDue()
 	t.Logf("four projects applied in %s", time.Since(start).Round(time.Second))
 	for _, name := range corpusProjects {
 		h.requirePhase(name, store.PhaseReady)
@@ -179,7 +182,7 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 	files["worker"]["main.tf"] = replaceOnce(t, files["worker"]["main.tf"], "read_capacity  = 5", "read_capacity  = 10")
 	h.put(corpusUser, "http-api", store.Spec{Region: "us-east-1", Files: files["http-api"], TTLMinutes: ttl["http-api"], MaxMonthlyCostUSD: 50})
 	h.put(corpusUser, "worker", store.Spec{Region: "us-east-1", Files: files["worker"], TTLMinutes: ttl["worker"], MaxMonthlyCostUSD: 50})
-	h.reconcileDue()
+	h.reconcileAllDue()
 	h.requirePhase("http-api", store.PhaseReady)
 	h.requirePhase("worker", store.PhaseReady)
 	if diff := cmp.Diff(apiBefore, arnsOf(h.state("http-api"))); diff != "" {
@@ -220,7 +223,7 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 		}
 	}
 	h.clock.Advance(h.cfg.ResyncInterval + time.Minute)
-	h.reconcileDue()
+	h.reconcileAllDue()
 	h.requirePhase("http-api", store.PhaseReady)
 	h.requirePhase("worker", store.PhaseReady)
 	if tags := tagReaders["aws_dynamodb_table"](t, h.emu, tableARN(t, h.emu, "corpus-http-api-items")); tags["ProjectId"] != "http-api" {
@@ -239,7 +242,7 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 	// TTL expiry: the static site and the module project (in two regions)
 	// are destroyed, and nothing of theirs is left in the emulator.
 	h.clock.Advance(time.Hour)
-	h.reconcileDue()
+	h.reconcileAllDue()
 	for _, name := range []string{"static-site", "module-alias"} {
 		if p, err := h.st.GetProject(ctx, store.Key{UserID: corpusUser, ProjectID: name}); err == nil {
 			t.Errorf("%s outlived its TTL: %s %s", name, p.Status.Phase, p.Status.LastError)
@@ -349,13 +352,48 @@ func (h *awsHarness) requirePhase(name string, want store.Phase) {
 	}
 }
 
+// state is what the project's state holds, read from the pg backend as
+// the reconciler's inventory check reads it (no terraform process).
 func (h *awsHarness) state(name string) []tf.StateResource {
 	h.t.Helper()
-	rs, err := h.engine.StateResources(context.Background(), tf.Project{UserID: corpusUser, ProjectID: name, Region: "us-east-1"}, nil)
+	raw, exists, err := h.st.TerraformState(context.Background(), tf.DefaultPGSchema, tf.WorkspaceName(corpusUser, name))
+	if err != nil || !exists {
+		h.t.Fatalf("state of %s: exists %v, %v", name, exists, err)
+	}
+	rs, err := tf.ParseState(raw)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return rs
+}
+
+// reconcileAllDue is reconcileDue with the due projects reconciled at
+// once, as a reconciler with that much concurrency does: each terraform
+// run of the real provider takes seconds to minutes, mostly starting it.
+func (h *awsHarness) reconcileAllDue() {
+	h.t.Helper()
+	ctx := context.Background()
+	for range 10 {
+		var wg sync.WaitGroup
+		n := 0
+		for {
+			p, ok, err := h.c.claim(ctx)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			h.c.track(p) // before the next claim looks at in-flight keys
+			n++
+			wg.Go(func() { h.c.reconcileClaimed(ctx, ctx, p) })
+		}
+		wg.Wait()
+		if n == 0 {
+			return
+		}
+	}
+	h.t.Fatal("projects stay due forever")
 }
 
 func (h *awsHarness) refresh() {
