@@ -119,6 +119,9 @@ func newE2E(t *testing.T, stopGrace time.Duration) (*awstest.Emulator, *store.St
 		AWSEndpointURL:   emu.URL,
 		Environment:      "test",
 		StopGrace:        stopGrace,
+		// The real provider takes seconds to start, minutes on a loaded
+		// machine: the default 10-minute limit is for tenants, not tests.
+		OperationTimeout: 30 * time.Minute,
 		Logger:           zaptest.NewLogger(t),
 	})
 	if err != nil {
