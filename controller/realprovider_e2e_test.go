@@ -61,7 +61,7 @@ func newAWSHarness(t *testing.T) *awsHarness {
 		// Only the tagged inventory finds drift here: the slow re-plan
 		// would hide a comparison that misses it.
 		c.DriftCheckInterval = -1
-		c.OperationTimeout = 15 * time.Minute
+		c.OperationTimeout = 45 * time.Minute
 	}})
 	h.cfg.Inventory = h.st
 	mirror, real := awstest.AWSProviderMirror(t)
@@ -69,7 +69,7 @@ func newAWSHarness(t *testing.T) *awsHarness {
 		BinaryPath: terraformBinary(t), WorkRoot: t.TempDir(), PGConnStr: h.dbURL,
 		FilesystemMirror: mirror, AWSEndpointURL: emu.URL, Policy: corpusRules(),
 		Environment: "test", StopGrace: 5 * time.Second, LockTimeout: 30 * time.Second,
-		OperationTimeout: 15 * time.Minute, Logger: zaptest.NewLogger(t),
+		OperationTimeout: 45 * time.Minute, Logger: zaptest.NewLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
