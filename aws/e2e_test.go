@@ -226,7 +226,9 @@ func TestACrashedApplyLeavesAStrayTheComparisonFinds(t *testing.T) {
 	case <-hold.Held:
 	case err := <-done:
 		t.Fatalf("the apply ended before the table was created: %v", err)
-	case <-time.After(time.Minute):
+	case <-time.After(20 * time.Minute):
+		// A guard, not a wait: the real provider takes seconds to start,
+		// minutes on a loaded machine.
 		t.Fatal("terraform never created the table")
 	}
 	die() // the reconciler dies: terraform is interrupted, then killed
