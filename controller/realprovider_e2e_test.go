@@ -80,7 +80,7 @@ func newAWSHarness(t *testing.T) *awsHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orphans, err := tfaws.NewOrphans(tfaws.OrphanConfig{Base: emu.Config(), Store: h.st, Mode: tfaws.CleanupDelete})
+	orphans, err := tfaws.NewOrphans(tfaws.OrphanConfig{Base: emu.Config(), Store: h.st, Mode: tfaws.CleanupDelete, Grace: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +271,12 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `DELETE FROM projects WHERE user_id = $1 AND project_id IN ('http-api', 'worker')`, corpusUser); err != nil {
+		t.Fatal(err)
+	}
+	// An orphan is deleted once two listings (a grace period apart, 1 ns
+	// here) show it: the first sweep only marks them.
+	h.refresh()
+	if _, err := h.orphans.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	h.refresh()
