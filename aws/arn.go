@@ -20,11 +20,19 @@ func ParseARN(s string) (ARN, bool) {
 }
 
 // kind is the resource type within the service: "table" of "table/t",
-// "function" of "function:f", "restapis" of "/restapis/abc"; a bucket ARN
-// has none and is "bucket".
+// "function" of "function:f" (and of a qualified "function:f:alias"),
+// "restapis" of "/restapis/abc", "stages" of an API Gateway stage
+// ("/apis/abc/stages/$default", "/restapis/abc/stages/prod"); a bucket ARN
+// is "bucket" and an object's ("bucket/key") is "object".
 func (a ARN) kind() string {
-	if a.Service == "s3" && !strings.Contains(a.Resource, "/") {
+	if a.Service == "s3" {
+		if strings.Contains(a.Resource, "/") {
+			return "object"
+		}
 		return "bucket"
+	}
+	if _, _, ok := a.apiStage(); ok {
+		return "stages"
 	}
 	r := strings.TrimPrefix(a.Resource, "/")
 	if i := strings.IndexAny(r, "/:"); i >= 0 {
@@ -33,12 +41,30 @@ func (a ARN) kind() string {
 	return r
 }
 
-// name is the resource's own name or id: the part after the kind. For a
-// qualified Lambda function ARN (function:f:live, function:f:3) it is the
-// function's name, f, without the qualifier.
+// apiStage splits an API Gateway stage ARN's resource
+// (/apis/{id}/stages/{name} or /restapis/{id}/stages/{name}).
+func (a ARN) apiStage() (api, stage string, ok bool) {
+	if a.Service != "apigateway" {
+		return "", "", false
+	}
+	parts := strings.SplitN(strings.TrimPrefix(a.Resource, "/"), "/", 4)
+	if len(parts) != 4 || (parts[0] != "apis" && parts[0] != "restapis") || parts[2] != "stages" {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
+}
+
+// name is the resource's own name or id: the part after the kind; an IAM
+// role's name without its path (role/tenants/fn is fn); an API Gateway
+// stage's "{api id}/{stage name}", its import id; a bucket's name and an
+// object's "bucket/key"; for a qualified Lambda function ARN
+// (function:f:live, function:f:3) the function's name, f.
 func (a ARN) name() string {
-	if a.Service == "s3" && !strings.Contains(a.Resource, "/") {
+	if a.Service == "s3" {
 		return a.Resource
+	}
+	if api, stage, ok := a.apiStage(); ok {
+		return api + "/" + stage
 	}
 	r := strings.TrimPrefix(a.Resource, "/")
 	if i := strings.IndexAny(r, "/:"); i >= 0 {
@@ -46,6 +72,9 @@ func (a ARN) name() string {
 	}
 	if a.isFunction() {
 		r, _, _ = strings.Cut(r, ":")
+	}
+	if a.Service == "iam" {
+		r = r[strings.LastIndex(r, "/")+1:]
 	}
 	return r
 }
@@ -68,8 +97,9 @@ func (a ARN) isFunction() bool {
 	return a.Service == "lambda" && strings.HasPrefix(a.Resource, "function:")
 }
 
-// ResourceType is "service:kind" of an ARN (s3:bucket, dynamodb:table,
-// lambda:function, logs:log-group, iam:role, apigateway:restapis), the
+// ResourceType is "service:kind" of an ARN (s3:bucket, s3:object,
+// dynamodb:table, lambda:function, logs:log-group, iam:role,
+// apigateway:restapis, apigateway:apis, apigateway:stages), the
 // inventory's type column.
 func ResourceType(arn string) string {
 	a, ok := ParseARN(arn)
@@ -99,6 +129,16 @@ func ImportTarget(arn string) (resourceType, id string, ok bool) {
 	if !parsed {
 		return "", "", false
 	}
+	if a.Qualifier() != "" {
+		// A version or alias is not the function.
+		return "", "", false
+	}
+	if _, _, stage := a.apiStage(); stage {
+		if strings.HasPrefix(a.Resource, "/apis/") {
+			return "aws_apigatewayv2_stage", a.name(), true
+		}
+		return "aws_api_gateway_stage", a.name(), true
+	}
 	resourceType, ok = importable[a.Service+":"+a.kind()]
 	if !ok || a.Qualifier() != "" {
 		return "", "", false
@@ -118,7 +158,7 @@ func tracked(arn string) bool {
 	}
 	switch ResourceType(arn) {
 	case "s3:bucket", "dynamodb:table", "lambda:function", "logs:log-group",
-		"apigateway:restapis", "apigateway:apis":
+		"apigateway:restapis", "apigateway:apis", "apigateway:stages":
 		return true
 	}
 	return false

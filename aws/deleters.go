@@ -68,7 +68,7 @@ type deleter struct {
 // deleted before it (an API before the function it invokes, a function
 // before its role and log group).
 var deleteOrder = []string{
-	"apigateway:apis", "apigateway:restapis", "lambda:function", "logs:log-group",
+	"apigateway:stages", "apigateway:apis", "apigateway:restapis", "lambda:function", "logs:log-group",
 	"dynamodb:table", "s3:bucket", "iam:role",
 }
 
@@ -171,6 +171,33 @@ var deleters = map[string]deleter{
 			id := a.name()
 			return []step{{what: "delete REST API " + id, do: func(ctx context.Context) error {
 				_, err := c.apigw.DeleteRestApi(ctx, &apigateway.DeleteRestApiInput{RestApiId: awssdk.String(id)})
+				return err
+			}}}, nil
+		},
+	},
+	"apigateway:stages": {
+		tags: func(ctx context.Context, c *serviceClients, a ARN) (map[string]string, error) {
+			if strings.HasPrefix(a.Resource, "/apis/") {
+				out, err := c.apigwv2.GetTags(ctx, &apigatewayv2.GetTagsInput{ResourceArn: awssdk.String(a.String())})
+				if err != nil {
+					return nil, err
+				}
+				return out.Tags, nil
+			}
+			out, err := c.apigw.GetTags(ctx, &apigateway.GetTagsInput{ResourceArn: awssdk.String(a.String())})
+			if err != nil {
+				return nil, err
+			}
+			return out.Tags, nil
+		},
+		plan: func(ctx context.Context, c *serviceClients, a ARN) ([]step, error) {
+			api, stage, _ := a.apiStage()
+			return []step{{what: fmt.Sprintf("delete stage %s of API %s", stage, api), do: func(ctx context.Context) error {
+				if strings.HasPrefix(a.Resource, "/apis/") {
+					_, err := c.apigwv2.DeleteStage(ctx, &apigatewayv2.DeleteStageInput{ApiId: awssdk.String(api), StageName: awssdk.String(stage)})
+					return err
+				}
+				_, err := c.apigw.DeleteStage(ctx, &apigateway.DeleteStageInput{RestApiId: awssdk.String(api), StageName: awssdk.String(stage)})
 				return err
 			}}}, nil
 		},

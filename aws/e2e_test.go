@@ -5,28 +5,23 @@ package aws_test
 import (
 	"context"
 	"errors"
-	"os"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/zap/zaptest"
 
 	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/aws/awstest"
-	"github.com/tenantform/tenantform/store"
-	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
 )
 
 // The whole AWS path with real parts: per-project STS credentials, the
-// real terraform with the test double of hashicorp/aws from a
-// filesystem_mirror, the emulator, the tagged inventory and the
+// real terraform with the real hashicorp/aws (or, where its mirror is
+// missing, the test double; see awstest.AWSProviderMirror), the emulator, the tagged inventory and the
 // comparison. Two projects are applied in parallel.
 func TestTerraformResourcesCarryThePlatformTagsAndDriftIsSeen(t *testing.T) {
 	ctx := t.Context()
@@ -181,69 +176,6 @@ func bucketTags(t *testing.T, emu *awstest.Emulator, name string) map[string]str
 	return tags
 }
 
-func tableTags(t *testing.T, emu *awstest.Emulator, name string) map[string]string {
-	t.Helper()
-	ddb := dynamodb.NewFromConfig(emu.Config())
-	d, err := ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: awssdk.String(name)})
-	if err != nil {
-		t.Fatalf("table %s: %v", name, err)
-	}
-	out, err := ddb.ListTagsOfResource(context.Background(), &dynamodb.ListTagsOfResourceInput{ResourceArn: d.Table.TableArn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tags := map[string]string{}
-	for _, tag := range out.Tags {
-		tags[awssdk.ToString(tag.Key)] = awssdk.ToString(tag.Value)
-	}
-	return tags
-}
-
-// newE2E is an emulator, a store and an engine running real terraform with
-// the test provider, sharing one database; stopGrace 0 keeps the default.
-func newE2E(t *testing.T, stopGrace time.Duration) (*awstest.Emulator, *store.Store, *tf.Engine, *tfaws.Credentials) {
-	t.Helper()
-	ctx := t.Context()
-	emu := awstest.New(t)
-	// One database for tenantform's tables and terraform's pg backend, as
-	// in production.
-	dbURL := storetest.NewDatabase(t)
-	st, err := store.Open(ctx, dbURL, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mirror := awstest.ProviderMirror(t)
-	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
-	if errors.Is(err, tf.ErrBinaryNotFound) {
-		t.Skip("no terraform binary")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := tf.New(tf.Config{
-		BinaryPath:       bin,
-		WorkRoot:         t.TempDir(),
-		PGConnStr:        dbURL,
-		FilesystemMirror: mirror,
-		AWSEndpointURL:   emu.URL,
-		Environment:      "test",
-		StopGrace:        stopGrace,
-		Logger:           zaptest.NewLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := tfaws.NewCredentials(tfaws.CredentialsConfig{Base: emu.Config(), RoleARN: testRole, ExternalID: "xid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return emu, st, engine, creds
-}
-
 // e2eProject is a user's project "demo": a bucket and a table.
 func e2eProject(user string) tf.Project {
 	createdAt := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -294,7 +226,9 @@ func TestACrashedApplyLeavesAStrayTheComparisonFinds(t *testing.T) {
 	case <-hold.Held:
 	case err := <-done:
 		t.Fatalf("the apply ended before the table was created: %v", err)
-	case <-time.After(time.Minute):
+	case <-time.After(20 * time.Minute):
+		// A guard, not a wait: the real provider takes seconds to start,
+		// minutes on a loaded machine.
 		t.Fatal("terraform never created the table")
 	}
 	die() // the reconciler dies: terraform is interrupted, then killed

@@ -8,7 +8,13 @@
 //   - a record of every STS request (ExternalId, RoleSessionName, tags),
 //     an optional ExternalId check that answers AccessDenied as AWS does,
 //     and injected STS failures (throttling);
-//   - a count of GetResources calls per region.
+//   - a count of GetResources calls per region;
+//   - what the real hashicorp/aws provider calls and kumo answers
+//     differently from AWS or not at all: a new bucket's default
+//     encryption, public access block and object ownership
+//     (s3defaults.go); AWS managed IAM policies, GetPolicyVersion and
+//     ListRoleTags (iam.go). Each request's answer status is recorded
+//     (Requests), so a test sees what the emulator refused.
 //
 // Everything else goes to kumo unchanged. Point SDK clients (BaseEndpoint
 // or AWS_ENDPOINT_URL) and terraform's provider endpoints at URL.
@@ -58,6 +64,9 @@ type Emulator struct {
 	taggingCalls map[string]int
 	requests     []Request
 	holds        []*Hold
+
+	iam iamState
+	s3  s3State
 }
 
 // Hold keeps the answers to matching requests back (HoldAnswers).
@@ -93,9 +102,16 @@ type Request struct {
 	Service     string
 	Method      string
 	Path        string
+	// Query is the raw query string (S3 names its operations there:
+	// "tagging", "acl").
+	Query string
 	// Target is the X-Amz-Target of JSON protocols
 	// (DynamoDB_20120810.CreateTable).
 	Target string
+	// Status is the HTTP status of the answer (0 while it is being
+	// served). Requests returns it, so a test can see what the emulator
+	// refused or does not implement.
+	Status int
 }
 
 // STSCall is one recorded AssumeRole request.
@@ -117,10 +133,15 @@ type injectedFailure struct {
 // state is shared by the whole process (see reset): use one emulator at a
 // time.
 func Start() (*Emulator, error) {
-	e := &Emulator{kumo: kumo.NewServer(), taggingCalls: map[string]int{}}
+	e := &Emulator{kumo: kumo.NewServer(), taggingCalls: map[string]int{},
+		iam: iamState{documents: map[string]string{}, boundaries: map[string]string{}}, s3: newS3State()}
 	if err := e.reset(context.Background()); err != nil {
 		e.kumo.Close()
 		return nil, fmt.Errorf("cannot empty the emulator: %w", err)
+	}
+	if err := e.seedManagedPolicies(context.Background()); err != nil {
+		e.kumo.Close()
+		return nil, err
 	}
 	target, _ := url.Parse(e.kumo.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
@@ -202,9 +223,20 @@ func (e *Emulator) Requests() []Request {
 }
 
 func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, kumo http.Handler) {
-	req := Request{AccessKeyID: scopePart(r, 0), Service: signingService(r), Method: r.Method, Path: r.URL.Path, Target: r.Header.Get("X-Amz-Target")}
+	req := Request{AccessKeyID: scopePart(r, 0), Service: signingService(r), Method: r.Method, Path: r.URL.Path,
+		Query: r.URL.RawQuery, Target: r.Header.Get("X-Amz-Target")}
+	sw := &statusWriter{ResponseWriter: w}
+	w = sw
 	e.mu.Lock()
+	index := len(e.requests)
 	e.requests = append(e.requests, req)
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.requests[index].Status = sw.status()
+		e.mu.Unlock()
+	}()
+	e.mu.Lock()
 	var hold *Hold
 	for _, h := range e.holds {
 		if h.match(req) {
@@ -239,6 +271,9 @@ func (e *Emulator) serveNow(w http.ResponseWriter, r *http.Request, kumo http.Ha
 		e.serveTagging(w, r, op, proto)
 		return
 	}
+	if e.serveS3Defaults(w, r, kumo) || e.serveIAM(w, r, kumo) {
+		return
+	}
 	if signingService(r) == "sts" {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -251,6 +286,40 @@ func (e *Emulator) serveNow(w http.ResponseWriter, r *http.Request, kumo http.Ha
 		}
 	}
 	kumo.ServeHTTP(w, r)
+}
+
+// statusWriter remembers the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// Flush lets the reverse proxy stream (it flushes when it can).
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // interceptSTS records an AssumeRole and answers the failures tests asked

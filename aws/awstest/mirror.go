@@ -78,3 +78,51 @@ func buildProvider() (string, error) {
 	}
 	return mirror, nil
 }
+
+// DefaultRealProviderMirror is where the real hashicorp/aws provider is
+// installed as a filesystem mirror on tenantform's build machines.
+const DefaultRealProviderMirror = "/opt/tf-plugins"
+
+// RequireRealProviderEnv, when set to a non-empty value (CI sets it on the
+// machines that carry the mirror), makes AWSProviderMirror fail a test
+// instead of falling back to the test double.
+const RequireRealProviderEnv = "TENANTFORM_REQUIRE_REAL_AWS_PROVIDER"
+
+// AWSProviderMirror returns a filesystem_mirror directory holding
+// registry.terraform.io/hashicorp/aws for tests that run terraform against
+// the emulator: the real provider from TF_PROVIDER_MIRROR (default
+// DefaultRealProviderMirror) wherever that mirror holds one for this
+// platform, real = true. Elsewhere it falls back to the test double
+// (ProviderMirror), says so in the test's log, and returns real = false;
+// with RequireRealProviderEnv set, the fallback fails the test.
+func AWSProviderMirror(t testing.TB) (dir string, real bool) {
+	t.Helper()
+	dir = os.Getenv("TF_PROVIDER_MIRROR")
+	if dir == "" {
+		dir = DefaultRealProviderMirror
+	}
+	if version, ok := realProviderIn(dir); ok {
+		t.Logf("real hashicorp/aws %s from the mirror %s", version, dir)
+		return dir, true
+	}
+	if os.Getenv(RequireRealProviderEnv) != "" {
+		t.Fatalf("%s is set but %s holds no hashicorp/aws for %s_%s (set TF_PROVIDER_MIRROR to the mirror that does)",
+			RequireRealProviderEnv, dir, runtime.GOOS, runtime.GOARCH)
+	}
+	t.Logf("no real hashicorp/aws in %s: using the TEST DOUBLE of the provider (aws/awstest/provider), which implements only aws_s3_bucket and aws_dynamodb_table", dir)
+	return ProviderMirror(t), false
+}
+
+// realProviderIn returns the version of a hashicorp/aws provider binary
+// for this platform in the filesystem mirror dir, if there is one.
+func realProviderIn(dir string) (string, bool) {
+	platform := runtime.GOOS + "_" + runtime.GOARCH
+	found, _ := filepath.Glob(filepath.Join(dir, "registry.terraform.io", "hashicorp", "aws", "*", platform, "terraform-provider-aws_*"))
+	for _, f := range found {
+		version := filepath.Base(filepath.Dir(filepath.Dir(f)))
+		if info, err := os.Stat(f); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 && version != ProviderVersion {
+			return version, true
+		}
+	}
+	return "", false
+}

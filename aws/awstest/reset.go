@@ -5,13 +5,16 @@ import (
 	"fmt"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// reset deletes every bucket, table, function and log group kumo holds.
+// reset deletes every bucket, table, function, log group, HTTP API and IAM
+// role kumo holds.
 // kumo keeps its services' state in package-level singletons, so every
 // kumo.NewServer of a process shares one state: without this, an emulator
 // would see what an earlier test left behind. It also means one process
@@ -74,6 +77,44 @@ func (e *Emulator) reset(ctx context.Context) error {
 	for _, g := range groups.LogGroups {
 		if _, err := logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: g.LogGroupName}); err != nil {
 			return err
+		}
+	}
+	apis := apigatewayv2.NewFromConfig(cfg)
+	list, err := apis.GetApis(ctx, &apigatewayv2.GetApisInput{})
+	if err != nil {
+		return fmt.Errorf("listing APIs: %w", err)
+	}
+	for _, a := range list.Items {
+		if _, err := apis.DeleteApi(ctx, &apigatewayv2.DeleteApiInput{ApiId: a.ApiId}); err != nil {
+			return fmt.Errorf("deleting API %s: %w", awssdk.ToString(a.ApiId), err)
+		}
+	}
+	ic := iam.NewFromConfig(cfg)
+	roles, err := ic.ListRoles(ctx, &iam.ListRolesInput{})
+	if err != nil {
+		return fmt.Errorf("listing roles: %w", err)
+	}
+	for _, role := range roles.Roles {
+		attached, err := ic.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: role.RoleName})
+		if err != nil {
+			return fmt.Errorf("policies of role %s: %w", awssdk.ToString(role.RoleName), err)
+		}
+		for _, p := range attached.AttachedPolicies {
+			if _, err := ic.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: role.RoleName, PolicyArn: p.PolicyArn}); err != nil {
+				return err
+			}
+		}
+		inline, err := ic.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: role.RoleName})
+		if err != nil {
+			return fmt.Errorf("inline policies of role %s: %w", awssdk.ToString(role.RoleName), err)
+		}
+		for _, name := range inline.PolicyNames {
+			if _, err := ic.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: role.RoleName, PolicyName: awssdk.String(name)}); err != nil {
+				return err
+			}
+		}
+		if _, err := ic.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: role.RoleName}); err != nil {
+			return fmt.Errorf("deleting role %s: %w", awssdk.ToString(role.RoleName), err)
 		}
 	}
 	return nil

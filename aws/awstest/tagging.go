@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -105,8 +106,9 @@ func (p taggingProtocol) fail(w http.ResponseWriter, code, message string, statu
 }
 
 // serveTagging answers GetResources from what exists in kumo in the
-// request's region: S3 buckets, DynamoDB tables, Lambda functions and log
-// groups, with their tags. The pagination token is the offset into the
+// request's region: S3 buckets, DynamoDB tables, Lambda functions, log
+// groups, HTTP APIs and their stages, with their tags (IAM roles are not
+// listed: AWS documents that GetResources does not support them). The pagination token is the offset into the
 // sorted list of matches.
 func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request, op string, proto taggingProtocol) {
 	if op != "GetResources" {
@@ -310,6 +312,28 @@ func (e *Emulator) taggedResources(ctx context.Context, region string) ([]resour
 				return nil, fmt.Errorf("tags of log group %s: %w", arn, err)
 			}
 			add(arn, t.Tags)
+		}
+	}
+	// HTTP and WebSocket APIs and their stages, as AWS names them
+	// (arn:aws:apigateway:region::/apis/id[/stages/name]).
+	apis := apigatewayv2.NewFromConfig(cfg)
+	list, err := apis.GetApis(ctx, &apigatewayv2.GetApisInput{})
+	if err != nil {
+		return nil, fmt.Errorf("listing APIs: %w", err)
+	}
+	for _, a := range list.Items {
+		// kumo has one region: its APIs are Region's.
+		arn := fmt.Sprintf("arn:aws:apigateway:%s::/apis/%s", Region, awssdk.ToString(a.ApiId))
+		add(arn, a.Tags)
+		stages, err := apis.GetStages(ctx, &apigatewayv2.GetStagesInput{ApiId: a.ApiId})
+		if isCode(err, "NotFoundException") {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stages of API %s: %w", awssdk.ToString(a.ApiId), err)
+		}
+		for _, s := range stages.Items {
+			add(arn+"/stages/"+awssdk.ToString(s.StageName), s.Tags)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ResourceARN < out[j].ResourceARN })

@@ -44,6 +44,11 @@ func ownedValues(plan *tfjson.Plan) map[string]map[string]bool {
 func (pk *planChecker) ownedRefs(typ string, v values) {
 	for _, ref := range ownedRefsOf(typ) {
 		for _, val := range v.strings(ref.Arg) {
+			if val == "" {
+				// Unset, as the provider reads it back from AWS on every
+				// plan after the first: it names nothing.
+				continue
+			}
 			if ref.Managed && managedPolicyAllowed(pk.pc.Rules.AllowedManagedPolicies, val) {
 				continue
 			}
