@@ -14,6 +14,6 @@ var defaultProfile = profile{
 	converge:        6 * time.Minute,
 	afterConverge:   40 * time.Second,
 	held:            3 * time.Minute,
-	onlyProjects:    []string{"u1/fixed", "u1/prefix", "u2/table", "u1/doomed"},
+	onlyProjects:    []string{"u1/fixed", "u1/prefix", "u2/table", "u1/doomed", "u2/store"},
 	deleteWitnessIn: 4 * time.Minute,
 }

@@ -35,9 +35,7 @@ type want struct {
 type projectDef struct {
 	user, name string
 	// ttl, in minutes; 0 is the default (long).
-	ttl int
-	// onlyDouble: the test double of hashicorp/aws has only buckets and
-	// tables.
+	ttl   int
 	kinds []kind
 }
 
@@ -53,6 +51,8 @@ var projects = []projectDef{
 	{user: "u4", name: "prefix2", kinds: []kind{bucketPrefix, logGroup}},
 	{user: "u4", name: "expiring", kinds: []kind{bucket, table}, ttl: 2},
 	{user: "u1", name: "doomed", kinds: []kind{bucket, table}},
+	{user: "u3", name: "prefix3", kinds: []kind{bucketPrefix, table}},
+	{user: "u2", name: "store", kinds: []kind{bucket}},
 }
 
 // spec is version v of a project: its main.tf and what it declares.
@@ -70,9 +70,11 @@ func (d projectDef) spec(v int) (string, []want) {
 			wants = append(wants, want{bucketPrefix, base + "-"})
 		case table:
 			fmt.Fprintf(&tf, `resource "aws_dynamodb_table" "t" {
-  name         = %q
-  hash_key     = "id"
-  billing_mode = "PAY_PER_REQUEST"
+  name           = %q
+  hash_key       = "id"
+  billing_mode   = "PROVISIONED"
+  read_capacity  = 1
+  write_capacity = 1
   attribute {
     name = "id"
     type = "S"

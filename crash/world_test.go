@@ -225,8 +225,8 @@ func (w *world) startServe() int {
 type logLine struct {
 	Msg       string `json:"msg"`
 	Port      int    `json:"port"`
-	UserID    string `json:"user"`
-	ProjectID string `json:"project"`
+	UserID    string `json:"user_id"`
+	ProjectID string `json:"project_id"`
 	Level     string `json:"level"`
 	Address   string `json:"address"`
 	ID        string `json:"id"`
