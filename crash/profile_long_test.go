@@ -14,6 +14,7 @@ var defaultProfile = profile{
 	settle:          12 * time.Minute,
 	converge:        12 * time.Minute,
 	afterConverge:   70 * time.Second,
-	held:            4 * time.Minute,
+	held:            3 * time.Minute,
+	provider:        "auto",
 	deleteWitnessIn: 6 * time.Minute,
 }

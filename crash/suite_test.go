@@ -22,7 +22,7 @@ import (
 
 var (
 	flagKills    = flag.Int("crash.kills", 0, "kills to make (0: the profile's default)")
-	flagProvider = flag.String("crash.provider", "auto", "hashicorp/aws to use: auto (the real one when TF_PROVIDER_MIRROR or /opt/tf-plugins has it, else the test double), real, double")
+	flagProvider = flag.String("crash.provider", "", "hashicorp/aws to use: auto (the real one when TF_PROVIDER_MIRROR or /opt/tf-plugins has it, else the test double), real, double; default: the profile's (long: auto, short: double)")
 	flagEnv      = flag.String("crash.env", "", "extra reconciler settings, comma-separated K=V (e.g. a fix's new variables)")
 	flagBudget   = flag.Duration("crash.budget", 0, "time allowed for the kill rounds (0: the profile's default)")
 )
@@ -60,7 +60,11 @@ func TestCrashSuite(t *testing.T) {
 		prof.budget = *flagBudget
 	}
 	opt := options{orphanCleanup: "report"}
-	opt.mirror, opt.provider = providerMirror(t)
+	choice := prof.provider
+	if *flagProvider != "" {
+		choice = *flagProvider
+	}
+	opt.mirror, opt.provider = providerMirror(t, choice)
 	defs := prof.projects(opt.provider)
 	start := time.Now()
 	w := newWorld(t, opt)
@@ -93,7 +97,9 @@ func TestCrashSuite(t *testing.T) {
 		if s.totalKills() >= prof.kills || time.Since(killStart) > prof.budget {
 			break
 		}
-		twoReplicas := prof.kills >= 8 && i >= len(rounds)/4 && i < len(rounds)*3/4
+		// The middle half of the kills lands with two replicas running.
+		k := s.totalKills()
+		twoReplicas := prof.kills >= 8 && k >= prof.kills/4 && k < prof.kills*3/4
 		s.replicas(twoReplicas)
 		s.round(i, rd)
 	}
@@ -159,6 +165,8 @@ type profile struct {
 	held            time.Duration // how long a round waits for its window
 	onlyProjects    []string
 	deleteWitnessIn time.Duration
+	// provider: auto, real or double (see -crash.provider).
+	provider string
 }
 
 func (p profile) projects(provider string) []projectDef {
@@ -191,16 +199,16 @@ const (
 
 // providerMirror finds the real provider's mirror, or builds the test
 // double's.
-func providerMirror(t *testing.T) (string, string) {
+func providerMirror(t *testing.T, choice string) (string, string) {
 	dir := os.Getenv("TF_PROVIDER_MIRROR")
 	if dir == "" {
 		dir = "/opt/tf-plugins"
 	}
 	versions, _ := os.ReadDir(filepath.Join(dir, "registry.terraform.io", "hashicorp", "aws"))
 	switch {
-	case *flagProvider != "double" && len(versions) > 0:
+	case choice != "double" && len(versions) > 0:
 		return dir, providerReal + " " + versions[len(versions)-1].Name()
-	case *flagProvider == "real":
+	case choice == "real":
 		t.Fatalf("-crash.provider=real but %s holds no hashicorp/aws", dir)
 	}
 	return buildDouble(t), providerDouble
@@ -368,7 +376,10 @@ func (s *suite) plan() []roundPlan {
 	for len(out) < 3*s.prof.kills {
 		for _, win := range cycle {
 			if win == winAdoption {
-				if len(out) > 0 && out[len(out)-1].window == winAfterTagging {
+				// Adoption matches a stray by its planned name: a
+				// fixed name (a bucket_prefix has none to match).
+				if len(out) > 0 && out[len(out)-1].window == winAfterTagging &&
+					!s.def(out[len(out)-1].target).hasKind(bucketPrefix) {
 					out = append(out, roundPlan{window: winAdoption, target: out[len(out)-1].target})
 				}
 				continue
