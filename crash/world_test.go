@@ -145,6 +145,9 @@ func newWorld(t *testing.T, opt options) *world {
 		"AWS_ACCESS_KEY_ID=AKIDCRASHPLATFORM", "AWS_SECRET_ACCESS_KEY=crash-platform-secret",
 		"AWS_ROLE_ARN=arn:aws:iam::000000000000:role/tenantform",
 		"ORPHAN_CLEANUP="+opt.orphanCleanup, "INVENTORY_INTERVAL=30s",
+		// The shortest grace between an orphan's first listing and its
+		// deletion (a tenantform without the setting ignores it).
+		"ORPHAN_GRACE_PERIOD=1m",
 		"LEASE_DURATION=20s", "RESYNC_INTERVAL=20s", "TF_CONCURRENCY=2", "MAX_WORKERS_PER_USER=1",
 		"MAX_RESOURCES_PER_USER=50", "MAX_COST_PER_PROJECT=1000", "AWS_COST_BUDGET_LIMIT=0",
 		"TF_OPERATION_TIMEOUT=5m", "SHUTDOWN_GRACE=5s", "RESOURCE_TIMEOUT_MINUTES=600",
