@@ -135,6 +135,9 @@ func newWorld(t *testing.T, opt options) *world {
 	// One plugin cache for every run of the suite on this machine: the
 	// real provider is 700 MB, copied into the cache once.
 	cache := filepath.Join(os.TempDir(), fmt.Sprintf("tenantform-crash-plugin-cache-%d", os.Getuid()))
+	if opt.provider == providerDouble {
+		cache = filepath.Join(w.dir, "plugin-cache") // the double is built anew by every run
+	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
