@@ -209,7 +209,9 @@ func (w *world) startServe() int {
 		w.t.Fatal(err)
 	}
 	pw.Close()
-	w.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	w.t.Cleanup(func() { cmd.Process.Kill(); <-exited; logf.Close() })
 	port := make(chan int, 1)
 	go scanLogs(pr, logf, func(l logLine) {
 		if l.Msg == "API listening" && l.Port > 0 {
@@ -222,10 +224,22 @@ func (w *world) startServe() int {
 	select {
 	case p := <-port:
 		return p
-	case <-time.After(2 * time.Minute):
-		w.t.Fatal("serve did not say where it listens")
-		return 0
+	case <-exited:
+		time.Sleep(time.Second) // the last lines
+		w.t.Fatalf("serve exited (%v):\n%s", cmd.ProcessState, tail(filepath.Join(w.dir, "serve.log")))
+	case <-time.After(5 * time.Minute):
+		w.t.Fatalf("serve did not say where it listens in 5 minutes:\n%s", tail(filepath.Join(w.dir, "serve.log")))
 	}
+	return 0
+}
+
+// tail is the end of a log file.
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 8<<10 {
+		b = b[len(b)-8<<10:]
+	}
+	return string(b)
 }
 
 type logLine struct {
