@@ -151,7 +151,10 @@ func newWorld(t *testing.T, opt options) *world {
 		// The shortest grace between an orphan's first listing and its
 		// deletion (a tenantform without the setting ignores it).
 		"ORPHAN_GRACE_PERIOD=1m",
-		"LEASE_DURATION=20s", "RESYNC_INTERVAL=20s", "TF_CONCURRENCY=2", "MAX_WORKERS_PER_USER=1",
+		// A short lease, so that a killed replica's projects are taken
+		// over soon; the renew deadline leaves terraform its stop grace
+		// (a tenantform without the setting ignores it).
+		"LEASE_DURATION=20s", "LEASE_RENEW_DEADLINE=10s", "RESYNC_INTERVAL=20s", "TF_CONCURRENCY=2", "MAX_WORKERS_PER_USER=1",
 		"MAX_RESOURCES_PER_USER=50", "MAX_COST_PER_PROJECT=1000", "AWS_COST_BUDGET_LIMIT=0",
 		"TF_OPERATION_TIMEOUT=5m", "SHUTDOWN_GRACE=5s", "RESOURCE_TIMEOUT_MINUTES=600",
 		"TF_PROVIDER_MIRROR="+opt.mirror, "TF_PLUGIN_CACHE_DIR="+cache,
