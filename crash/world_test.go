@@ -120,7 +120,17 @@ func newWorld(t *testing.T, opt options) *world {
 	// The servers are child processes killed at the end: drop the
 	// client's idle connections to them, or they outlive the test.
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
-	w := &world{t: t, dir: t.TempDir(), replicas: map[string]*replica{}, logEvents: make(chan logEvent, 256),
+	// Not t.TempDir: the logs of a failed run are kept.
+	dir, err := os.MkdirTemp("", "tenantform-crash-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
+	w := &world{t: t, dir: dir, replicas: map[string]*replica{}, logEvents: make(chan logEvent, 256),
 		tokens: map[string]string{}, started: time.Now()}
 	w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform")
 	w.emuURL = startEmulator(t, goBuild(t, w.dir, "../aws/awstest/cmd/emulator", "emulator"))
