@@ -1,0 +1,22 @@
+//go:build e2e && !crash
+
+package crash
+
+import "time"
+
+// defaultProfile, with -tags e2e only: a short variant for CI, five
+// projects and a few kills, with the test double of hashicorp/aws (a
+// plan with the real provider takes tens of seconds on a loaded machine;
+// -crash.provider=auto uses it).
+var defaultProfile = profile{
+	name:            "short",
+	kills:           4,
+	budget:          10 * time.Minute,
+	settle:          6 * time.Minute,
+	converge:        6 * time.Minute,
+	afterConverge:   40 * time.Second,
+	held:            3 * time.Minute,
+	onlyProjects:    []string{"u1/fixed", "u1/prefix", "u2/table", "u1/doomed", "u2/store"},
+	provider:        "double",
+	deleteWitnessIn: 4 * time.Minute,
+}
