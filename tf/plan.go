@@ -34,6 +34,13 @@ type Plan struct {
 	// quota and prices, see policy.PlanContext). Any ReasonPolicy one is
 	// terminal: the plan must not be applied.
 	Violations []policy.Violation
+	// Creates are the resources the plan creates (creates and the create
+	// half of replacements), for the creation record an apply writes
+	// before it starts.
+	Creates []PlannedCreate
+	// Imports is what the plan does to each resource it imports: an
+	// adoption must never delete or replace what it adopts.
+	Imports []ImportChange
 }
 
 // Result is the outcome of an Apply or Destroy.
@@ -101,7 +108,8 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 		zap.Int("change", sum.Change), zap.Int("destroy", sum.Destroy),
 		zap.Int("plan_bytes", len(planBytes)), zap.Duration("took", r.elapsed()))
 	violations := policy.CheckPlan(tfplan, policy.PlanContext{Rules: e.cfg.Policy, Tags: PlatformTags(p, e.cfg.Environment)})
-	return &Plan{Bytes: planBytes, Summary: sum, Log: r.log.String(), Violations: violations}, nil
+	return &Plan{Bytes: planBytes, Summary: sum, Log: r.log.String(), Violations: violations,
+		Creates: plannedCreates(tfplan, p.Region), Imports: importChanges(tfplan)}, nil
 }
 
 // planFile returns a fresh private path for a planfile in the workdir,
