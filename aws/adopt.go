@@ -17,6 +17,10 @@ type PlannedCreate struct {
 	// ID is the import id it would have, when the plan knows it already
 	// (PlannedID); empty never matches.
 	ID string
+	// Prefix is the prefix of its generated name when the name is not
+	// known (bucket_prefix, name_prefix): a stray whose name is that
+	// prefix and a suffix the provider generates is adopted into it.
+	Prefix string
 }
 
 // Import is one generated import block: adopt the resource with id into
@@ -26,42 +30,50 @@ type Import struct {
 	ID string `json:"id"`
 }
 
-// nameAttribute is, per terraform type, the planned attribute that is the
-// resource's import id. Types whose id AWS assigns (API Gateway) cannot be
-// matched before they exist.
-var nameAttribute = map[string]string{
-	"aws_s3_bucket":            "bucket",
-	"aws_dynamodb_table":       "name",
-	"aws_lambda_function":      "function_name",
-	"aws_cloudwatch_log_group": "name",
-	"aws_iam_role":             "name",
-}
-
 // PlannedID is the import id of a planned create from its planned
 // attribute values (terraform-json's Change.After), or "" when unknown.
+// Types whose id AWS assigns (API Gateway) cannot be matched before they
+// exist.
 func PlannedID(resourceType string, after map[string]any) string {
-	id, _ := after[nameAttribute[resourceType]].(string)
+	id, _ := PlannedName(resourceType, after)
 	return id
 }
 
 // Adopt matches a project's strays with what its plan would create: a
-// stray with the terraform type and import id of a planned create is
-// imported into that address, rather than created a second time (which
+// stray with the terraform type and import id of a planned create, or
+// whose name is the planned prefix and a generated suffix, is imported
+// into that address, rather than created a second time (which
 // would fail, or duplicate it). The strays nothing adopts are returned to
 // be deleted (Orphans.Delete).
 func Adopt(strays []store.InventoryItem, creates []PlannedCreate) (imports []Import, unmatched []store.InventoryItem) {
 	byTarget := map[[2]string]string{}
+	var prefixed []PlannedCreate
 	for _, c := range creates {
 		if c.ID != "" {
 			byTarget[[2]string{c.Type, c.ID}] = c.Address
+		} else if c.Prefix != "" {
+			prefixed = append(prefixed, c)
 		}
 	}
+	used := map[string]bool{}
+strays:
 	for _, s := range strays {
 		typ, id, ok := ImportTarget(s.ARN)
-		if addr, found := byTarget[[2]string{typ, id}]; ok && found {
+		if !ok {
+			unmatched = append(unmatched, s)
+			continue
+		}
+		if addr, found := byTarget[[2]string{typ, id}]; found {
 			imports = append(imports, Import{To: addr, ID: id})
 			delete(byTarget, [2]string{typ, id})
 			continue
+		}
+		for _, c := range prefixed {
+			if c.Type == typ && !used[c.Address] && generated(c.Prefix, id) {
+				imports = append(imports, Import{To: c.Address, ID: id})
+				used[c.Address] = true
+				continue strays
+			}
 		}
 		unmatched = append(unmatched, s)
 	}
