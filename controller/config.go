@@ -104,6 +104,11 @@ type Config struct {
 	// aws, Orphans.Delete: it re-reads each one's live tags first). Nil:
 	// such strays are only reported.
 	Strays StrayRemover
+	// Creations looks up by name what an interrupted apply created but
+	// never recorded, for the types tagged by a second call (package aws,
+	// Orphans: FindCreated, DeleteCreated). Nil: such resources are not
+	// looked for.
+	Creations CreationFinder
 	// Environment is the Environment tag the engine renders, compared with
 	// the inventory's tags.
 	Environment string

@@ -39,6 +39,7 @@ type Store interface {
 	StateLockHeld(ctx context.Context, key store.Key, token string) (store.StateLock, bool, error)
 	Prune(ctx context.Context, retention time.Duration, keepPerProject int, now time.Time) (int64, error)
 	Listen(ctx context.Context, onConnect func(), onNotify func(store.Key), onError func(error))
+	CreationStore // creations.go
 }
 
 // Terraform is the slice of the terraform engine the reconciler uses.

@@ -38,7 +38,12 @@ func (ps *pass) converge(ctx context.Context) outcome {
 	if err != nil {
 		return ps.fail(err, ReasonPlanFailed)
 	}
-	if ps.adoptStrays(ctx, plan) {
+	adopt := ps.adoptStrays(ctx, plan)
+	recovered, err := ps.recoverCreations(ctx, plan)
+	if err != nil {
+		return ps.fail(err, ReasonPlanFailed)
+	}
+	if adopt || recovered {
 		// Plan again with the import blocks: the saved plan then adopts
 		// the strays rather than creating duplicates.
 		ps.runReason = "Adopt"
@@ -59,6 +64,19 @@ func (ps *pass) converge(ctx context.Context) outcome {
 	if !plan.Summary.HasChanges() && len(ps.tfp.Imports) == 0 {
 		return ps.ready(ctx, false)
 	}
+	if why := adoptionWouldDestroy(plan, ps.tfp.Imports); why != "" {
+		// Never apply an adoption that destroys what it adopts (or
+		// anything else): an operator decides, whatever requireApproval
+		// says. The planfile is kept with the run for that approval.
+		ps.st.PendingPlanRun = ref.Number
+		ps.st.Phase = store.PhaseAwaitingApproval
+		ps.st.Message = fmt.Sprintf("run %d: %s; nothing was applied. Review the run, then approve it with POST .../approve {\"runId\": %d}, or change the spec",
+			ref.Number, why, ref.Number)
+		setCondition(&ps.st, condFalse(CondReady, ReasonAdoptionWouldDestroy, ps.st.Message, p.Generation), ps.now)
+		ps.st.Attempts, ps.st.NextAttemptAt, ps.st.LastError = 0, nil, ""
+		ps.log.Warn("an adoption plan would destroy; waiting for an admin's approval", zap.Int64("run", ref.Number), zap.String("plan", why))
+		return outcome{nextDue: ps.nextDue()}
+	}
 	if p.Spec.RequireApproval {
 		ps.st.PendingPlanRun = ref.Number
 		ps.st.Phase = store.PhaseAwaitingApproval
@@ -76,7 +94,15 @@ func (ps *pass) converge(ctx context.Context) outcome {
 		ps.log.Warn("drift found; re-applying the spec", zap.Int("add", plan.Summary.Add),
 			zap.Int("change", plan.Summary.Change), zap.Int("destroy", plan.Summary.Destroy))
 	}
-	if err := ps.apply(ctx, plan.Bytes, plan.Summary); err != nil {
+	if err := ps.apply(ctx, plan.Bytes, plan.Summary, creationRecords(plan), 0); err != nil {
+		if isAlreadyOwned(err) && !ps.retriedOwned {
+			// A bucket this apply (or an interrupted one) was creating
+			// exists already: the recovery finds it by its recorded name
+			// and window and adopts it, at once.
+			ps.retriedOwned = true
+			ps.log.Warn("a bucket the apply creates exists already; looking for it as a find of the creation records", zap.Error(err))
+			return ps.converge(ctx)
+		}
 		return ps.fail(err, ReasonApplyFailed)
 	}
 	return ps.ready(ctx, true)
@@ -130,7 +156,7 @@ func (ps *pass) applyReviewed(ctx context.Context) outcome {
 		return ps.fail(err, ReasonApplyFailed)
 	}
 	ps.st.PendingPlanRun = 0 // applied or not, this plan is used up
-	err = ps.apply(ctx, planfile, nil)
+	err = ps.apply(ctx, planfile, nil, nil, run)
 	if errors.Is(err, tf.ErrPlanStale) {
 		ps.log.Info("the approved plan is stale; planning again for a new approval", zap.Int64("run", run))
 		return ps.converge(ctx)
@@ -184,7 +210,7 @@ func (ps *pass) ready(ctx context.Context, applied bool) outcome {
 func (ps *pass) plan(ctx context.Context) (*tf.Plan, cost.Estimate, store.RunRef, error) {
 	var plan *tf.Plan
 	var est cost.Estimate
-	ref, err := ps.recordRun(ctx, store.OpPlan, func(opCtx context.Context) (store.RunResult, error) {
+	ref, err := ps.recordRun(ctx, store.OpPlan, func(opCtx context.Context, ref store.RunRef) (store.RunResult, error) {
 		var err error
 		plan, err = ps.c.tf.Plan(opCtx, ps.tfp, ps.creds)
 		if err != nil {
@@ -193,7 +219,12 @@ func (ps *pass) plan(ctx context.Context) (*tf.Plan, cost.Estimate, store.RunRef
 		est = ps.c.cfg.Estimator.Estimate(ps.p.Spec.Region, plan.Summary.Resources)
 		total := est.MonthlyUSD
 		res := store.RunResult{PlanSummary: plan.Summary, CostEstimate: est, EstimatedMonthlyCostUSD: &total, LogTail: plan.Log}
-		if ps.p.Spec.RequireApproval && plan.Summary.HasChanges() {
+		if (ps.p.Spec.RequireApproval || adoptionWouldDestroy(plan, ps.tfp.Imports) != "") && plan.Summary.HasChanges() {
+			// Kept for approval: what it creates is recorded with it,
+			// and copied to the apply run that applies it.
+			if err := ps.recordCreations(opCtx, ref.RowID, creationRecords(plan), 0); err != nil {
+				return store.RunResult{}, err
+			}
 			res.Planfile = plan.Bytes
 		}
 		return res, nil
@@ -204,16 +235,24 @@ func (ps *pass) plan(ctx context.Context) (*tf.Plan, cost.Estimate, store.RunRef
 // apply applies exactly a saved plan. Its run row, written before
 // terraform starts, is the "apply started" marker: if this process dies
 // mid-apply, the next reconciler finds the run unfinished and re-plans
-// from state rather than trusting the status.
-func (ps *pass) apply(ctx context.Context, planfile []byte, summary any) error {
+// from state rather than trusting the status. What the plan creates is
+// recorded with the run before terraform starts (creates, or what the
+// approved plan run fromPlanRun recorded), and dropped once it succeeds.
+func (ps *pass) apply(ctx context.Context, planfile []byte, summary any, creates []store.CreationRecord, fromPlanRun int64) error {
 	ps.setPhase(ctx, store.PhaseApplying, condFalse(CondReady, ReasonApplying, "applying generation "+fmt.Sprint(ps.p.Generation), ps.p.Generation))
-	_, err := ps.recordRun(ctx, store.OpApply, func(opCtx context.Context) (store.RunResult, error) {
+	ref, err := ps.recordRun(ctx, store.OpApply, func(opCtx context.Context, ref store.RunRef) (store.RunResult, error) {
+		if err := ps.recordCreations(opCtx, ref.RowID, creates, fromPlanRun); err != nil {
+			return store.RunResult{}, err
+		}
 		res, err := ps.c.tf.ApplySaved(opCtx, ps.tfp, planfile, ps.creds)
 		if err != nil {
 			return store.RunResult{}, err
 		}
 		return store.RunResult{PlanSummary: summary, LogTail: res.Log}, nil
 	})
+	if err == nil {
+		ps.resolveCreations(ctx, ref.RowID)
+	}
 	return err
 }
 
@@ -253,6 +292,11 @@ func (ps *pass) destroy(ctx context.Context, reason, why string, stateOnly bool)
 			return ps.destroyFailed(err)
 		}
 	}
+	// What an interrupted apply created but never recorded is not in the
+	// state: terraform destroy would leave it behind.
+	if _, err := ps.recoverCreations(ctx, nil); err != nil && !p.ForceDestroy {
+		return ps.destroyFailed(err)
+	}
 	if len(resources) > 0 {
 		target := ps.tfp
 		if stateOnly {
@@ -260,7 +304,7 @@ func (ps *pass) destroy(ctx context.Context, reason, why string, stateOnly bool)
 			ps.log.Warn("destroying from state alone, without the tenant's configuration",
 				zap.Bool("forced", p.ForceDestroy), zap.Int("attempts", ps.st.Attempts))
 		}
-		_, err := ps.recordRun(ctx, store.OpDestroy, func(opCtx context.Context) (store.RunResult, error) {
+		_, err := ps.recordRun(ctx, store.OpDestroy, func(opCtx context.Context, _ store.RunRef) (store.RunResult, error) {
 			res, err := ps.c.tf.Destroy(opCtx, target, ps.creds)
 			if reason, _ := classify(err); reason == ReasonPolicy && !stateOnly {
 				// The spec fails the policy (stored before the policy was
@@ -327,7 +371,7 @@ func (ps *pass) destroyFailed(err error) outcome {
 // recordRun wraps one terraform operation in a run row, under the
 // operation deadline (TF_OPERATION_TIMEOUT). A plan may also be cancelled
 // by a client write that makes it pointless.
-func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.Context) (store.RunResult, error)) (store.RunRef, error) {
+func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.Context, ref store.RunRef) (store.RunResult, error)) (store.RunRef, error) {
 	if err := ps.credentials(ctx); err != nil {
 		return store.RunRef{}, err
 	}
@@ -351,7 +395,7 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 	ps.flight.mu.Unlock()
 
 	started := time.Now()
-	res, opErr := do(opCtx)
+	res, opErr := do(opCtx, ref)
 	ps.c.cfg.Metrics.ObserveTerraform(op, time.Since(started))
 
 	ps.flight.mu.Lock()

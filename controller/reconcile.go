@@ -37,6 +37,9 @@ type pass struct {
 	// Recovery, Approved, Expired, Deleted); it is recorded with each run.
 	runReason string
 	drift     bool
+	// retriedOwned: this pass already re-planned once after an apply
+	// found a bucket it creates existing (BucketAlreadyOwnedByYou).
+	retriedOwned bool
 }
 
 // outcome is what a pass decided about the project's future.

@@ -163,6 +163,10 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 	if awsSvc != nil && awsSvc.creds != nil {
 		cc.Credentials = awsSvc.creds
 		cc.Inventory = st
+		// What an interrupted apply created untagged is the project's own,
+		// found by its creation record: adopted or deleted whatever
+		// ORPHAN_CLEANUP says.
+		cc.Creations = awsSvc.orphans
 		if cfg.OrphanCleanup == aws.CleanupDelete {
 			cc.Strays = awsSvc.orphans // strays nothing adopts are deleted like orphans
 		}
