@@ -45,6 +45,9 @@ type fakeTerraform struct {
 	destroyHook func(ctx context.Context, p tf.Project) error
 	// credsHook sees the credentials each operation is given.
 	credsHook func(op string, creds *tf.Credentials)
+	// replaceImports makes every plan replace what it imports, as
+	// terraform does when the configuration forces a new resource.
+	replaceImports bool
 }
 
 func (f *fakeTerraform) seeCreds(op string, creds *tf.Credentials) {
@@ -178,17 +181,34 @@ func (f *fakeTerraform) Plan(ctx context.Context, p tf.Project, creds *tf.Creden
 	for _, a := range have {
 		haveSet[a] = true
 	}
+	imported := map[string]string{}
+	for _, im := range p.Imports {
+		imported[im.To] = im.ID
+	}
 	var addrs []string
+	var creates []tf.PlannedCreate
+	var imports []tf.ImportChange
 	for _, r := range want {
 		addrs = append(addrs, r.Address)
-		if !haveSet[r.Address] {
+		if id, ok := imported[r.Address]; ok && !haveSet[r.Address] {
+			action := "no-op"
+			if f.replaceImports {
+				action = "replace"
+				sum.Add++
+				sum.Destroy++
+				creates = append(creates, tf.PlannedCreate{Address: r.Address, Type: r.Type, Region: "us-east-1", Values: r.Values})
+			}
+			imports = append(imports, tf.ImportChange{Address: r.Address, ID: id, Action: action})
+		} else if !haveSet[r.Address] {
 			sum.Add++
+			creates = append(creates, tf.PlannedCreate{Address: r.Address, Type: r.Type, Region: "us-east-1", Values: r.Values})
 		}
 		delete(haveSet, r.Address)
 	}
-	sum.Destroy = len(haveSet)
+	sum.Destroy += len(haveSet)
 	planfile := fmt.Sprintf("plan:%s:%d:%s", ws, serial, strings.Join(addrs, ","))
-	return &tf.Plan{Summary: sum, Bytes: []byte(planfile), Log: "Plan: fake", Violations: f.violations}, nil
+	return &tf.Plan{Summary: sum, Bytes: []byte(planfile), Log: "Plan: fake", Violations: f.violations,
+		Creates: creates, Imports: imports}, nil
 }
 
 func (f *fakeTerraform) ApplySaved(ctx context.Context, p tf.Project, planfile []byte, creds *tf.Credentials) (*tf.Result, error) {
