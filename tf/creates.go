@@ -36,9 +36,9 @@ type ImportChange struct {
 // resource (a replacement deletes it first, or after creating its twin).
 func (c ImportChange) Destroys() bool { return c.Action == "replace" || c.Action == "delete" }
 
-// plannedCreates lists the resources the plan creates, sorted by address.
+// PlannedCreates lists the resources the plan creates, sorted by address.
 // defaultRegion is the project's region (the platform's provider block).
-func plannedCreates(p *tfjson.Plan, defaultRegion string) []PlannedCreate {
+func PlannedCreates(p *tfjson.Plan, defaultRegion string) []PlannedCreate {
 	if p == nil {
 		return nil
 	}

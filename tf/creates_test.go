@@ -15,7 +15,7 @@ import (
 // provider, a table, a role with a name_prefix and a log group.
 func TestPlannedCreatesFromARealPlan(t *testing.T) {
 	p := readPlan(t, "testdata/plan-creates.json")
-	got := plannedCreates(p, "eu-west-1")
+	got := PlannedCreates(p, "eu-west-1")
 	type row struct{ Address, Type, Region, Name, Prefix string }
 	var rows []row
 	for _, c := range got {
@@ -53,7 +53,7 @@ func TestPlannedCreatesFromARealPlan(t *testing.T) {
 func TestPlannedCreatesActionsAndDefaultRegion(t *testing.T) {
 	p := readPlan(t, "testdata/plan.json")
 	var got []string
-	for _, c := range plannedCreates(p, "eu-west-1") {
+	for _, c := range PlannedCreates(p, "eu-west-1") {
 		if c.Region != "eu-west-1" {
 			t.Errorf("%s: region %q, want the project's", c.Address, c.Region)
 		}

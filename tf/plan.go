@@ -109,7 +109,7 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 		zap.Int("plan_bytes", len(planBytes)), zap.Duration("took", r.elapsed()))
 	violations := policy.CheckPlan(tfplan, policy.PlanContext{Rules: e.cfg.Policy, Tags: PlatformTags(p, e.cfg.Environment)})
 	return &Plan{Bytes: planBytes, Summary: sum, Log: r.log.String(), Violations: violations,
-		Creates: plannedCreates(tfplan, p.Region), Imports: importChanges(tfplan)}, nil
+		Creates: PlannedCreates(tfplan, p.Region), Imports: importChanges(tfplan)}, nil
 }
 
 // planFile returns a fresh private path for a planfile in the workdir,
