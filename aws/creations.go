@@ -9,6 +9,10 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tenantform/tenantform/store"
@@ -57,8 +61,10 @@ type CreationProfile struct {
 	NameAttribute   string
 	PrefixAttribute string
 	DefaultPrefix   string
-	// ByName: recovery looks resources of the type up by name, not only in
-	// the tagged inventory (the two-call types).
+	// ByName: recovery looks resources of the type up by the recorded
+	// name or prefix, with their creation time, besides the tagged
+	// inventory (which may predate the crash). For the two-call types this
+	// is the only way to find an untagged leftover.
 	ByName bool
 }
 
@@ -68,12 +74,12 @@ type CreationProfile struct {
 var Creations = map[string]CreationProfile{
 	"aws_s3_bucket": {Tagging: TaggedAfterCreation, Calls: "CreateBucket, then PutBucketTagging",
 		NameAttribute: "bucket", PrefixAttribute: "bucket_prefix", DefaultPrefix: "terraform-", ByName: true},
-	"aws_dynamodb_table": {Tagging: TaggedAtCreation, Calls: "CreateTable with Tags", NameAttribute: "name"},
+	"aws_dynamodb_table": {Tagging: TaggedAtCreation, Calls: "CreateTable with Tags", NameAttribute: "name", ByName: true},
 	"aws_iam_role": {Tagging: TaggedAtCreation, Calls: "CreateRole with Tags",
-		NameAttribute: "name", PrefixAttribute: "name_prefix", DefaultPrefix: "terraform-"},
-	"aws_lambda_function": {Tagging: TaggedAtCreation, Calls: "CreateFunction with Tags", NameAttribute: "function_name"},
+		NameAttribute: "name", PrefixAttribute: "name_prefix", DefaultPrefix: "terraform-", ByName: true},
+	"aws_lambda_function": {Tagging: TaggedAtCreation, Calls: "CreateFunction with Tags", NameAttribute: "function_name", ByName: true},
 	"aws_cloudwatch_log_group": {Tagging: TaggedAtCreation, Calls: "CreateLogGroup with tags",
-		NameAttribute: "name", PrefixAttribute: "name_prefix", DefaultPrefix: "terraform-"},
+		NameAttribute: "name", PrefixAttribute: "name_prefix", DefaultPrefix: "terraform-", ByName: true},
 	"aws_apigatewayv2_api":   {Tagging: TaggedAtCreation, Calls: "CreateApi with Tags (AWS assigns the id)"},
 	"aws_apigatewayv2_stage": {Tagging: TaggedAtCreation, Calls: "CreateStage with Tags"},
 }
@@ -134,6 +140,8 @@ type Candidate struct {
 	CreatedAt time.Time
 	// Tags are its live tags; empty when it has none.
 	Tags map[string]string
+	// ARN is its ARN (for deleting it).
+	ARN string
 }
 
 // WantedCreate is a resource the plan being made would create, whose
@@ -157,6 +165,9 @@ type CreationFacts struct {
 	Candidates []Candidate
 	// InState are "type/name" of the resources the project's state holds.
 	InState map[string]bool
+	// Imported are the names (import ids) the plan imports already (the
+	// tagged inventory found them): left to that import.
+	Imported map[string]bool
 	// Wanted are the plan's creates.
 	Wanted []WantedCreate
 }
@@ -199,7 +210,7 @@ func MatchCreations(f CreationFacts) (finds []CreationFind, skips []CreationSkip
 	seen := map[string]bool{}
 	for _, c := range cands {
 		key := c.Type + "/" + c.Name
-		if seen[key] || f.InState[key] {
+		if seen[key] || f.InState[key] || f.Imported[c.Name] {
 			continue
 		}
 		seen[key] = true
@@ -217,6 +228,9 @@ func MatchCreations(f CreationFacts) (finds []CreationFind, skips []CreationSkip
 			}
 		} else if len(c.Tags) > 0 {
 			skips = append(skips, CreationSkip{Candidate: c, Why: "it carries tags that are not tenantform's: " + strings.Join(sortedKeys(c.Tags), ", ")})
+			continue
+		} else if Creations[c.Type].Tagging == TaggedAtCreation {
+			skips = append(skips, CreationSkip{Candidate: c, Why: "it is untagged, and the provider tags a " + c.Type + " in the create call itself: this project did not make it"})
 			continue
 		}
 		if o, _, _ := recordFor(c, f.Others); o != nil {
@@ -290,47 +304,163 @@ func recordedName(r store.PendingCreation) string {
 	return r.NamePrefix + "*"
 }
 
-// FindCreated looks up, by name, the resources of the records' ByName
-// types (S3 buckets: ListBuckets gives each one's CreationDate), with
-// their live tags. Types found by their tags are not looked up.
+// FindCreated looks up, by the records' names and prefixes, the resources
+// of their ByName types that exist, with their creation time and live tags
+// (S3: ListBuckets gives each bucket's CreationDate; DynamoDB, IAM, Lambda
+// and CloudWatch Logs: a describe by name, or a listing by prefix).
 func (o *Orphans) FindCreated(ctx context.Context, recs []store.PendingCreation) ([]Candidate, error) {
-	regions := map[string]bool{}
-	for _, r := range recs {
-		if Creations[r.Type].ByName && r.Type == "aws_s3_bucket" {
-			regions[r.Region] = true
-		}
-	}
 	var out []Candidate
-	for region := range regions {
-		c := o.clientsFor(region)
-		var token *string
-		for {
-			page, err := c.s3.ListBuckets(ctx, &s3.ListBucketsInput{ContinuationToken: token})
+	listedBuckets := map[string]bool{}
+	for _, r := range recs {
+		if !Creations[r.Type].ByName || r.Name == "" && r.NamePrefix == "" {
+			continue
+		}
+		c := o.clientsFor(r.Region)
+		var found []Candidate
+		var err error
+		switch r.Type {
+		case "aws_s3_bucket":
+			if listedBuckets[r.Region] {
+				continue
+			}
+			listedBuckets[r.Region] = true
+			found, err = listBuckets(ctx, c, r.Region)
+		case "aws_dynamodb_table":
+			found, err = describeTable(ctx, c, r)
+		case "aws_iam_role":
+			found, err = findRoles(ctx, c, r)
+		case "aws_lambda_function":
+			found, err = getFunction(ctx, c, r)
+		case "aws_cloudwatch_log_group":
+			found, err = findLogGroups(ctx, c, r)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up the %s %s: %w", r.Type, recordedName(r), err)
+		}
+		for _, cand := range found {
+			if !anyRecordNames(cand, recs) {
+				continue
+			}
+			a, _ := ParseARN(cand.ARN)
+			tags, err := deleters[ResourceType(cand.ARN)].tags(ctx, c, a)
+			if isGone(err) {
+				continue
+			}
 			if err != nil {
-				return nil, fmt.Errorf("listing S3 buckets: %w", err)
+				return nil, fmt.Errorf("reading the tags of %s: %w", cand.ARN, err)
 			}
-			for _, b := range page.Buckets {
-				cand := Candidate{Type: "aws_s3_bucket", Name: awssdk.ToString(b.Name), Region: region, CreatedAt: awssdk.ToTime(b.CreationDate)}
-				if !anyRecordNames(cand, recs) {
-					continue
-				}
-				tags, err := deleters["s3:bucket"].tags(ctx, c, bucketARN(cand.Name))
-				if isGone(err) {
-					continue
-				}
-				if err != nil {
-					return nil, fmt.Errorf("reading the tags of bucket %s: %w", cand.Name, err)
-				}
-				cand.Tags = tags
-				out = append(out, cand)
-			}
-			if page.ContinuationToken == nil || awssdk.ToString(page.ContinuationToken) == "" {
-				break
-			}
-			token = page.ContinuationToken
+			cand.Tags = tags
+			out = append(out, cand)
 		}
 	}
 	return out, nil
+}
+
+func listBuckets(ctx context.Context, c *serviceClients, region string) ([]Candidate, error) {
+	var out []Candidate
+	var token *string
+	for {
+		page, err := c.s3.ListBuckets(ctx, &s3.ListBucketsInput{ContinuationToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range page.Buckets {
+			name := awssdk.ToString(b.Name)
+			out = append(out, Candidate{Type: "aws_s3_bucket", Name: name, Region: region, CreatedAt: awssdk.ToTime(b.CreationDate), ARN: "arn:aws:s3:::" + name})
+		}
+		if awssdk.ToString(page.ContinuationToken) == "" {
+			return out, nil
+		}
+		token = page.ContinuationToken
+	}
+}
+
+func describeTable(ctx context.Context, c *serviceClients, r store.PendingCreation) ([]Candidate, error) {
+	if r.Name == "" {
+		return nil, nil
+	}
+	out, err := c.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: awssdk.String(r.Name)})
+	if isGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []Candidate{{Type: r.Type, Name: r.Name, Region: r.Region, CreatedAt: awssdk.ToTime(out.Table.CreationDateTime), ARN: awssdk.ToString(out.Table.TableArn)}}, nil
+}
+
+func findRoles(ctx context.Context, c *serviceClients, r store.PendingCreation) ([]Candidate, error) {
+	if r.Name != "" {
+		out, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(r.Name)})
+		if isGone(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []Candidate{{Type: r.Type, Name: r.Name, Region: r.Region, CreatedAt: awssdk.ToTime(out.Role.CreateDate), ARN: awssdk.ToString(out.Role.Arn)}}, nil
+	}
+	var found []Candidate
+	pages := iam.NewListRolesPaginator(c.iam, &iam.ListRolesInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, role := range page.Roles {
+			if name := awssdk.ToString(role.RoleName); generated(r.NamePrefix, name) {
+				found = append(found, Candidate{Type: r.Type, Name: name, Region: r.Region, CreatedAt: awssdk.ToTime(role.CreateDate), ARN: awssdk.ToString(role.Arn)})
+			}
+		}
+	}
+	return found, nil
+}
+
+func getFunction(ctx context.Context, c *serviceClients, r store.PendingCreation) ([]Candidate, error) {
+	if r.Name == "" {
+		return nil, nil
+	}
+	out, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: awssdk.String(r.Name)})
+	if isGone(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Lambda keeps no creation time: a function the run created was last
+	// modified by it, inside its window.
+	var modified time.Time
+	last := awssdk.ToString(out.Configuration.LastModified)
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
+		if modified, err = time.Parse(layout, last); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("function %s: LastModified %q: %w", r.Name, last, err)
+	}
+	return []Candidate{{Type: r.Type, Name: r.Name, Region: r.Region, CreatedAt: modified, ARN: awssdk.ToString(out.Configuration.FunctionArn)}}, nil
+}
+
+func findLogGroups(ctx context.Context, c *serviceClients, r store.PendingCreation) ([]Candidate, error) {
+	prefix := r.Name
+	if prefix == "" {
+		prefix = r.NamePrefix
+	}
+	var found []Candidate
+	pages := cloudwatchlogs.NewDescribeLogGroupsPaginator(c.logs, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: awssdk.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.LogGroups {
+			name := awssdk.ToString(g.LogGroupName)
+			found = append(found, Candidate{Type: r.Type, Name: name, Region: r.Region,
+				CreatedAt: time.UnixMilli(awssdk.ToInt64(g.CreationTime)).UTC(), ARN: strings.TrimSuffix(awssdk.ToString(g.Arn), ":*")})
+		}
+	}
+	return found, nil
 }
 
 // anyRecordNames reports whether a record names c or a prefix of it,
@@ -344,22 +474,23 @@ func anyRecordNames(c Candidate, recs []store.PendingCreation) bool {
 	return false
 }
 
-func bucketARN(name string) ARN {
-	a, _ := ParseARN("arn:aws:s3:::" + name)
-	return a
-}
-
 // DeleteCreated deletes a find the configuration does not declare. Its
 // live tags are read again first: it is deleted only while they are none
 // or this project's, as when it was matched.
 func (o *Orphans) DeleteCreated(ctx context.Context, userID, projectID string, c Candidate) Removal {
-	if c.Type != "aws_s3_bucket" {
-		return Removal{ARN: c.Name, Type: c.Type, Region: c.Region, Skipped: "tenantform does not delete " + c.Type + " found by name"}
+	arn := c.ARN
+	if arn == "" && c.Type == "aws_s3_bucket" {
+		arn = "arn:aws:s3:::" + c.Name
 	}
-	a := bucketARN(c.Name)
-	r := Removal{ARN: a.String(), Type: "s3:bucket", Region: c.Region}
+	typ := ResourceType(arn)
+	r := Removal{ARN: arn, Type: typ, Region: c.Region}
+	d, ok := deleters[typ]
+	if !ok {
+		r.Skipped = "tenantform does not delete resources of type " + c.Type
+		return r
+	}
+	a, _ := ParseARN(arn)
 	cl := o.clientsFor(c.Region)
-	d := deleters["s3:bucket"]
 	live, err := d.tags(ctx, cl, a)
 	if isGone(err) {
 		r.Skipped = "already gone"

@@ -149,6 +149,35 @@ func TestMatchCreations(t *testing.T) {
 			t.Errorf("a bucket tagged %v: finds %+v, skips %+v", tags, finds, skips)
 		}
 	}
+	// A table is tagged in its create call: an untagged one of that name
+	// is not this project's; a tagged one is adopted; a name the tagged
+	// inventory already imports is left to that import.
+	table := store.PendingCreation{CreationRecord: store.CreationRecord{Address: "aws_dynamodb_table.t", Type: "aws_dynamodb_table", Name: "alice-t", Region: "us-east-1"},
+		RunNumber: 7, StartedAt: start, FinishedAt: end}
+	tf := tfaws.CreationFacts{UserID: "alice", ProjectID: "site", Pending: []store.PendingCreation{table},
+		Wanted: []tfaws.WantedCreate{{Address: "aws_dynamodb_table.t", Type: "aws_dynamodb_table", Name: "alice-t"}}}
+	for _, c := range []struct {
+		tags     map[string]string
+		imported bool
+		want     string
+	}{{nil, false, "skip"}, {mine, false, "adopt"}, {mine, true, "none"}} {
+		tf.Candidates = []tfaws.Candidate{{Type: "aws_dynamodb_table", Name: "alice-t", Region: "us-east-1", CreatedAt: in(time.Second), Tags: c.tags}}
+		tf.Imported = map[string]bool{"alice-t": c.imported}
+		finds, skips := tfaws.MatchCreations(tf)
+		got := "none"
+		switch {
+		case len(finds) == 1 && finds[0].AdoptInto == "aws_dynamodb_table.t":
+			got = "adopt"
+		case len(skips) == 1 && strings.Contains(skips[0].Why, "tags a aws_dynamodb_table in the create call"):
+			got = "skip"
+		case len(finds)+len(skips) > 0:
+			got = "other"
+		}
+		if got != c.want {
+			t.Errorf("table tagged %v, imported %v: %s (%+v %+v), want %s", c.tags, c.imported, got, finds, skips, c.want)
+		}
+	}
+
 	// The window: one second of clock skew is tolerated, a minute is not.
 	for at, ok := range map[time.Time]bool{in(-time.Second): true, end.Add(time.Second): true, in(-time.Minute): false, end.Add(time.Minute): false} {
 		f := facts

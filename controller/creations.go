@@ -23,7 +23,9 @@ import (
 // see it. Until an apply of the project succeeds, every converge (and the
 // finalizer) looks such resources up by the recorded name or prefix,
 // within the failed run's window, and imports each one the configuration
-// declares or deletes it. Records go when an apply succeeds.
+// declares or deletes it; the types tagged in the create call are looked
+// up by name too, so that adoption need not wait for an inventory listing
+// newer than the crash. Records go when an apply succeeds.
 
 // ReasonAdoptionWouldDestroy: an adoption or recovery plan deletes or
 // replaces what it imports; it waits for an admin's approval whatever
@@ -132,8 +134,10 @@ func (ps *pass) recoverCreations(ctx context.Context, plan *tf.Plan) (bool, erro
 		return false, err
 	}
 	imported := map[string]bool{}
+	facts.Imported = map[string]bool{}
 	for _, im := range ps.tfp.Imports {
 		imported[im.To] = true
+		facts.Imported[im.ID] = true
 	}
 	if plan != nil {
 		for _, c := range plan.Creates {
