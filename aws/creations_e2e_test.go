@@ -82,7 +82,7 @@ func TestRecoveryFindsUntaggedBucketsOfAnInterruptedApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := controller.Config{Owner: "first", Credentials: creds, Creations: finder, Environment: "test",
-		LeaseDuration: 30 * time.Second, ShutdownGrace: time.Second, OperationTimeout: 5 * time.Minute,
+		LeaseDuration: 30 * time.Second, ShutdownGrace: time.Second, OperationTimeout: 20 * time.Minute,
 		Logger: zaptest.NewLogger(t)}
 
 	key := store.Key{UserID: "alice", ProjectID: "site"}
@@ -107,7 +107,7 @@ resource "aws_s3_bucket" "logs" {
 	for held := 0; held < 2; held++ {
 		select {
 		case <-creates.Held:
-		case <-time.After(4 * time.Minute):
+		case <-time.After(15 * time.Minute): // the real provider is slow to start on a loaded machine
 			t.Fatalf("terraform created %d of the 2 buckets", held)
 		}
 	}
@@ -138,7 +138,7 @@ resource "aws_s3_bucket" "site" {
 	stopped = make(chan struct{})
 	go func() { second.Run(runCtx); close(stopped) }()
 	defer func() { stop(); <-stopped }()
-	p := waitFor(t, st, key, 4*time.Minute, func(p store.Project) bool {
+	p := waitFor(t, st, key, 30*time.Minute, func(p store.Project) bool {
 		return p.Status.Phase == store.PhaseReady && p.Status.ObservedGeneration == p.Generation
 	})
 	if got := buckets(t, emu, "alice-"); len(got) != 1 || got[0] != "alice-site" {
