@@ -50,3 +50,21 @@ func TestAdoptImportsStraysTheConfigurationDeclares(t *testing.T) {
 		t.Fatalf("import file (-want +got):\n%s", diff)
 	}
 }
+
+// A tagged stray whose name is a planned prefix and a generated suffix is
+// adopted into that address (one per address); a second one is left to be
+// deleted.
+func TestAdoptMatchesPrefixedStrays(t *testing.T) {
+	tags := platformTags("alice", "demo")
+	first := item("arn:aws:s3:::alice-logs-20261201120000000000000001", tags)
+	second := item("arn:aws:s3:::alice-logs-20261201120500000000000002", tags)
+	other := item("arn:aws:s3:::alice-logs-data", tags)
+	imports, unmatched := tfaws.Adopt([]store.InventoryItem{first, second, other},
+		[]tfaws.PlannedCreate{{Address: "aws_s3_bucket.logs", Type: "aws_s3_bucket", Prefix: "alice-logs-"}})
+	if diff := cmp.Diff([]tfaws.Import{{To: "aws_s3_bucket.logs", ID: "alice-logs-20261201120000000000000001"}}, imports); diff != "" {
+		t.Errorf("imports (-want +got):\n%s", diff)
+	}
+	if len(unmatched) != 2 || unmatched[0].ARN != second.ARN || unmatched[1].ARN != other.ARN {
+		t.Errorf("unmatched %+v", unmatched)
+	}
+}

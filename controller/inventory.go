@@ -131,7 +131,8 @@ func (ps *pass) adoptStrays(ctx context.Context, plan *tf.Plan) bool {
 	var creates []aws.PlannedCreate
 	for _, r := range plan.Summary.Resources {
 		if !inState[r.Address] {
-			creates = append(creates, aws.PlannedCreate{Address: r.Address, Type: r.Type, ID: aws.PlannedID(r.Type, r.Values)})
+			name, prefix := aws.PlannedName(r.Type, r.Values)
+			creates = append(creates, aws.PlannedCreate{Address: r.Address, Type: r.Type, ID: name, Prefix: prefix})
 		}
 	}
 	imports, unmatched := aws.Adopt(strays, creates)
