@@ -196,3 +196,36 @@ func TestRecoveryLeavesABucketOlderThanTheRun(t *testing.T) {
 		}
 	}
 }
+
+// An apply failing with BucketAlreadyOwnedByYou for a bucket the records
+// name (the provider retried a CreateBucket whose answer was lost) is a
+// find, not a failure: the same pass plans again, adopts the bucket and is
+// Ready, without a backoff.
+func TestBucketAlreadyOwnedByYouIsAFind(t *testing.T) {
+	t.Parallel()
+	finder := &fakeFinder{}
+	h := newHarness(t, func(c *Config) { c.Creations = finder })
+	spec := oneResource()
+	spec.Files = map[string]string{"main.tf": `resource "aws_s3_bucket" "site" {}`}
+	applies := 0
+	h.fake.applyHook = func(context.Context, tf.Project) error {
+		applies++
+		if applies == 1 {
+			finder.candidates = []aws.Candidate{{Type: "aws_s3_bucket", Name: "site", Region: "us-east-1", CreatedAt: h.clock.Now()}}
+			return &tf.CommandError{Op: "apply", LogTail: "Error: creating S3 Bucket (site): operation error S3: CreateBucket, api error BucketAlreadyOwnedByYou: Your previous request to create the named bucket succeeded and you already own it."}
+		}
+		return nil
+	}
+	h.put("b", "p", spec)
+	if n := h.reconcileDue(); n != 1 {
+		t.Errorf("%d passes, want 1", n)
+	}
+	p := h.get("b", "p")
+	if p.Status.Phase != store.PhaseReady || p.Status.Attempts != 0 {
+		t.Fatalf("phase %s, attempts %d: %s", p.Status.Phase, p.Status.Attempts, p.Status.LastError)
+	}
+	last := h.fake.imports[len(h.fake.imports)-1]
+	if diff := cmp.Diff([]tf.Import{{To: "aws_s3_bucket.site", ID: "site"}}, last); diff != "" {
+		t.Errorf("imports (-want +got):\n%s", diff)
+	}
+}
