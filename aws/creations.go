@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/store"
 )
@@ -334,6 +335,13 @@ func (o *Orphans) FindCreated(ctx context.Context, recs []store.PendingCreation)
 		case "aws_cloudwatch_log_group":
 			found, err = findLogGroups(ctx, c, r)
 		}
+		if err != nil && Creations[r.Type].Tagging == TaggedAtCreation {
+			// The tagged inventory finds it as well, only later: a lookup
+			// that fails must not hold the project's applies back.
+			o.log.Warn("cannot look a resource up by name; the tagged inventory will find it", zap.String("type", r.Type),
+				zap.String("name", recordedName(r)), zap.Error(err))
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("looking up the %s %s: %w", r.Type, recordedName(r), err)
 		}
@@ -344,6 +352,10 @@ func (o *Orphans) FindCreated(ctx context.Context, recs []store.PendingCreation)
 			a, _ := ParseARN(cand.ARN)
 			tags, err := deleters[ResourceType(cand.ARN)].tags(ctx, c, a)
 			if isGone(err) {
+				continue
+			}
+			if err != nil && Creations[r.Type].Tagging == TaggedAtCreation {
+				o.log.Warn("cannot read a resource's tags; the tagged inventory will find it", zap.String("arn", cand.ARN), zap.Error(err))
 				continue
 			}
 			if err != nil {
@@ -437,7 +449,9 @@ func getFunction(ctx context.Context, c *serviceClients, r store.PendingCreation
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("function %s: LastModified %q: %w", r.Name, last, err)
+		// An unreadable time is outside every window: the function is
+		// left alone (and to the tagged inventory).
+		modified = time.Time{}
 	}
 	return []Candidate{{Type: r.Type, Name: r.Name, Region: r.Region, CreatedAt: modified, ARN: awssdk.ToString(out.Configuration.FunctionArn)}}, nil
 }
