@@ -170,7 +170,8 @@ resource "aws_apigatewayv2_stage" "s" {
 	// The only tagging call is S3's PutBucketTagging.
 	var tagging []string
 	for _, c := range calls {
-		separate := c.query == "tagging" && c.method == "PUT" ||
+		q, _ := url.ParseQuery(c.query)
+		separate := q.Has("tagging") && c.method == "PUT" ||
 			strings.Contains(c.action, "TagResource") && !strings.Contains(c.action, "Untag") || c.action == "TagRole" ||
 			c.method == "POST" && strings.HasPrefix(c.path, "/2017-03-31/tags/") ||
 			c.method == "POST" && strings.HasPrefix(c.path, "/v2/tags/")
