@@ -103,3 +103,30 @@ func readPlan(t *testing.T, file string) *tfjson.Plan {
 	}
 	return &p
 }
+
+// testdata/plan-import-replace.json is `terraform show -json` (terraform
+// 1.11.4, the real hashicorp/aws 5.100.0 against the emulator) of the
+// adoption that replaced a table: an import block adopts table adopt-t,
+// whose configuration has another hash key. Terraform's summary line was
+// "1 to import, 2 to add, 0 to change, 1 to destroy".
+func TestImportChangesOfARealReplacingAdoption(t *testing.T) {
+	p := readPlan(t, "testdata/plan-import-replace.json")
+	want := []ImportChange{{Address: "aws_dynamodb_table.t", ID: "adopt-t", Action: "replace"}}
+	got := importChanges(p)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if !got[0].Destroys() {
+		t.Error("the replaced import does not destroy")
+	}
+	if c := counts(summarize(p)); c != [3]int{2, 0, 1} {
+		t.Errorf("add/change/destroy = %v, want terraform's 2/0/1", c)
+	}
+	var creates []string
+	for _, c := range PlannedCreates(p, "us-east-1") {
+		creates = append(creates, c.Address)
+	}
+	if diff := cmp.Diff([]string{"aws_dynamodb_table.other", "aws_dynamodb_table.t"}, creates); diff != "" {
+		t.Errorf("creates (-want +got):\n%s", diff)
+	}
+}
