@@ -8,7 +8,7 @@ import (
 )
 
 // CreationRecord is one resource an apply was about to create, recorded
-// before terraform started (see migration 000010).
+// before terraform started (see migration 000011).
 type CreationRecord struct {
 	Address    string
 	Type       string
