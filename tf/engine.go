@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/tf/policy"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // Defaults of Config.
@@ -66,8 +67,14 @@ type Config struct {
 	// Default DefaultLogTail (16 KiB).
 	LogTailBytes int
 	// Policy is checked before any terraform command. The zero value means
-	// policy.DefaultRules().
+	// policy.DefaultRules(). Its ProviderLock, when nil, is ProviderLock.
 	Policy policy.Rules
+	// ProviderLock is the providers terraform may install, with their
+	// exact versions and hashes: written into every workdir as
+	// .terraform.lock.hcl, and the plugin cache is pruned to it. Nil
+	// means providers.Platform(), the lock tenantform ships; tests of the
+	// aws provider's test double lock the double instead.
+	ProviderLock *providers.Lock
 
 	// Hard limits of terraform runs (see limits.go). A run that hits one
 	// fails with a *LimitError naming it. Zero means the default; there is
@@ -200,6 +207,12 @@ func New(cfg Config) (*Engine, error) {
 	if reflect.ValueOf(cfg.Policy).IsZero() {
 		cfg.Policy = policy.DefaultRules()
 	}
+	if cfg.ProviderLock == nil {
+		cfg.ProviderLock = providers.Platform()
+	}
+	if cfg.Policy.ProviderLock == nil {
+		cfg.Policy.ProviderLock = cfg.ProviderLock
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -207,6 +220,10 @@ func New(cfg Config) (*Engine, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("tf: %w", err)
 		}
+	}
+
+	if err := pruneProviderCache(cfg.PluginCacheDir, cfg.ProviderLock, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("tf: pruning the plugin cache: %w", err)
 	}
 
 	mirrored, err := mirroredProviders(cfg.FilesystemMirror)
@@ -286,7 +303,7 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 			schema:      e.cfg.PGSchema,
 			endpointURL: e.cfg.AWSEndpointURL,
 			environment: e.cfg.Environment,
-			awsVersion:  e.cfg.Policy.AWSProviderVersion,
+			lock:        e.cfg.ProviderLock,
 			boundaryARN: e.cfg.Policy.PermissionsBoundaryARN,
 		})
 		if err != nil {
@@ -309,7 +326,7 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 func initDigest(base string, info configInfo, gen map[string][]byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "base %s\ntenant %s\n", base, info.initDigest)
-	for _, name := range []string{backendFile, providerFile, providerOverrideFile} {
+	for _, name := range []string{backendFile, providerFile, providerOverrideFile, providers.LockFileName} {
 		fmt.Fprintf(h, "gen %s %d\n", name, len(gen[name]))
 		h.Write(gen[name])
 	}

@@ -228,10 +228,10 @@ func (r *run) ensureInit() error {
 	// been deleted, and terraform versions differ in how they react.
 	os.Remove(hashPath)
 	os.Remove(filepath.Join(r.dir, environmentFile))
-	// The dependency lock file is kept across inits: a project keeps the
-	// provider versions (and checksums) it was first planned with, as
-	// terraform intends. When the constraints changed so that the locked
-	// version no longer fits, init is repeated with -upgrade below.
+	// The dependency lock file is the platform's (providers.go), written
+	// by every render. Init never runs with -upgrade, which would choose
+	// versions past it: a constraint the locked version does not fit is
+	// the tenant's to change (the policy refuses it already).
 
 	// One init at a time per engine. Terraform documents its plugin cache
 	// as not safe for concurrent installers: two inits downloading the
@@ -249,19 +249,13 @@ func (r *run) ensureInit() error {
 		return r.stopped("init", r.ctx.Err())
 	}
 	var err error
-	upgrade := false
 	for attempt := 0; ; attempt++ {
 		var stderr string
 		stderr, err = r.terraform("init", true, func(ctx context.Context, tf *tfexec.Terraform) error {
 			// -reconfigure: the backend config is tenantform's, state
 			// always lives in the pg backend, nothing is ever migrated.
-			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(upgrade))
+			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(false))
 		})
-		if err != nil && !upgrade && r.ctx.Err() == nil && lockedVersionMismatch(stderr) {
-			r.log.note("the locked provider versions no longer fit the constraints; init -upgrade")
-			upgrade = true
-			continue
-		}
 		// Another replica creating the backend's schema at this moment.
 		if err != nil && attempt < 5 && r.ctx.Err() == nil && isBootstrapRace(stderr) {
 			r.e.log.Info("pg backend schema being created concurrently; retrying init", zap.Int("attempt", attempt+1))
@@ -279,12 +273,6 @@ func (r *run) ensureInit() error {
 		return fmt.Errorf("recording init digest: %w", err)
 	}
 	return nil
-}
-
-// lockedVersionMismatch recognises init's refusal of a dependency lock file
-// whose versions the current constraints exclude.
-func lockedVersionMismatch(stderr string) bool {
-	return strings.Contains(stderr, "locked provider") && strings.Contains(stderr, "does not match configured version constraint")
 }
 
 // isBootstrapRace recognises the errors PostgreSQL gives the loser of two

@@ -1,6 +1,7 @@
 package tf
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantform/tenantform/tf/policy"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 func policyCheck(e *Engine, p Project) []policy.Violation { return policy.Check(p.Files, e.cfg.Policy) }
@@ -49,7 +51,7 @@ func TestGeneratedAWSProvider(t *testing.T) {
 	}
 	want := map[string]any{
 		"terraform": map[string]any{
-			"required_providers": map[string]any{"aws": map[string]any{"source": "hashicorp/aws", "version": ">= 5.0, < 7.0"}},
+			"required_providers": map[string]any{"aws": map[string]any{"source": "hashicorp/aws", "version": "5.100.0"}},
 		},
 		"provider": map[string]any{"aws": map[string]any{
 			"region": "us-west-2",
@@ -145,7 +147,7 @@ func TestRenderedAWSConfigLoads(t *testing.T) {
 `},
 		"tenant default provider with default_tags and a version": {"main.tf": s3Config, "provider.tf": `terraform {
   required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 6.0" }
+    aws = { source = "hashicorp/aws", version = "~> 5.0" }
   }
 }
 provider "aws" {
@@ -187,8 +189,10 @@ resource "aws_s3_bucket" "west" {
 			if err := renderWorkdir(dir, p, gen); err != nil {
 				t.Fatal(err)
 			}
-			// Without the backend, which would need init (and a database).
+			// Without the backend, which would need init (and a database),
+			// and the lock file, which would need the providers installed.
 			os.Remove(filepath.Join(dir, backendFile))
+			os.Remove(filepath.Join(dir, providers.LockFileName))
 			// tfexec has no plain `terraform providers`: run it with the
 			// environment the engine would use.
 			r := e.newRun(context.Background(), "test", dir, p.Region, nil)
@@ -314,6 +318,10 @@ func TestRenderWorkdirRemovesStaleFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "a.tf")); string(b) != "# a2" {
 		t.Errorf("a.tf = %q, want the new content", b)
+	}
+	// The lock file is the platform's, whatever was left there.
+	if b, _ := os.ReadFile(filepath.Join(dir, ".terraform.lock.hcl")); !bytes.Equal(b, providers.Platform().Render()) {
+		t.Errorf(".terraform.lock.hcl = %q, want the platform's lock", b)
 	}
 }
 
