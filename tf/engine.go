@@ -298,13 +298,14 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 	if render {
 		info := analyze(p.Files)
 		gen, err := generatedFiles(renderInput{
-			project:     p,
-			info:        info,
-			schema:      e.cfg.PGSchema,
-			endpointURL: e.cfg.AWSEndpointURL,
-			environment: e.cfg.Environment,
-			lock:        e.cfg.ProviderLock,
-			boundaryARN: e.cfg.Policy.PermissionsBoundaryARN,
+			project:       p,
+			info:          info,
+			schema:        e.cfg.PGSchema,
+			endpointURL:   e.cfg.AWSEndpointURL,
+			environment:   e.cfg.Environment,
+			lock:          e.cfg.ProviderLock,
+			boundaryARN:   e.cfg.Policy.PermissionsBoundaryARN,
+			namePrefixTag: e.cfg.Policy.RequireNamePrefix,
 		})
 		if err != nil {
 			release()

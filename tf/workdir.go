@@ -129,6 +129,10 @@ type renderInput struct {
 	// boundaryARN is the permissions boundary of tenant roles
 	// (policy.Rules.PermissionsBoundaryARN), or "".
 	boundaryARN string
+	// namePrefixTag: role mode (policy.Rules.RequireNamePrefix); every
+	// resource gets the NamePrefix tag, which scopes a tenant role's
+	// permissions boundary to the project's names.
+	namePrefixTag bool
 }
 
 // providerLock is the lock the workdir gets; nil means the platform's.
@@ -307,6 +311,9 @@ func awsSettings(in renderInput, tenantTags map[string]string) map[string]any {
 	}
 	for k, v := range PlatformTags(in.project, in.environment) {
 		tags[k] = v
+	}
+	if in.namePrefixTag {
+		tags[policy.NamePrefixTagKey] = policy.NamePrefixTag(in.project.UserID, in.project.ProjectID)
 	}
 	settings := map[string]any{
 		"default_tags": map[string]any{"tags": tags},

@@ -107,6 +107,11 @@ type Rules struct {
 	// (AWS_PERMISSIONS_BOUNDARY_ARN, from tenantform aws-setup). Empty:
 	// none (local emulators).
 	PermissionsBoundaryARN string
+	// RequireNamePrefix: role mode (AWS_ROLE_ARN). Every named AWS
+	// resource a project creates must carry its NamePrefix, and IAM roles
+	// and policies its IAMPath (nameprefix.go), the names the platform
+	// role's policy scopes each session to.
+	RequireNamePrefix bool
 	// ProviderLock is the platform's provider lock (package providers):
 	// a tenant's version constraint must admit the locked version. Nil
 	// means providers.Platform().
