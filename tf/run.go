@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // run is one operation (Plan, Apply, ...) on one workdir: the environment
@@ -228,6 +230,11 @@ func (r *run) ensureInit() error {
 	// been deleted, and terraform versions differ in how they react.
 	os.Remove(hashPath)
 	os.Remove(filepath.Join(r.dir, environmentFile))
+	// The platform's lock whole: the render may have kept what an earlier
+	// init made of it, which lists only the providers used then.
+	if err := writeFileAtomic(filepath.Join(r.dir, providers.LockFileName), r.e.cfg.ProviderLock.Render()); err != nil {
+		return fmt.Errorf("writing the provider lock: %w", err)
+	}
 	// The dependency lock file is the platform's (providers.go), written
 	// by every render. Init never runs with -upgrade, which would choose
 	// versions past it: a constraint the locked version does not fit is

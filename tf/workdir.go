@@ -370,7 +370,7 @@ func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
 	}
 	for _, name := range sortedKeys(want) {
 		path := filepath.Join(dir, filepath.FromSlash(name))
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want[name]) {
+		if old, err := os.ReadFile(path); err == nil && (bytes.Equal(old, want[name]) || name == providers.LockFileName && lockRefined(want[name], old)) {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -381,6 +381,15 @@ func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// lockRefined reports whether a workdir's lock file (old) is what terraform
+// made of the platform's lock (want) in an init: kept as it is, so that a
+// saved plan still applies (see providers.Lock.RefinedBy). Before every
+// init the platform's lock is written whole again (run.ensureInit).
+func lockRefined(want, old []byte) bool {
+	l, err := providers.Parse("generated", want)
+	return err == nil && l.RefinedBy(old)
 }
 
 // removeStale removes every file and directory of dir that holds none of

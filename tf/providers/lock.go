@@ -13,6 +13,7 @@ package providers
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,6 +163,42 @@ func (l *Lock) Admits(name, constraint string) (locked string, ok bool, err erro
 		return p.Version, false, err
 	}
 	return p.Version, c.Check(version.Must(version.NewVersion(p.Version))), nil
+}
+
+// RefinedBy reports whether src, a work directory's lock file as
+// terraform left it after an init from this lock, still says what this
+// lock says: each provider it lists is locked here at the same version,
+// with every hash locked here. Terraform drops the providers a
+// configuration does not use, records the hashes of packages it
+// installed, and rewrites the constraints; none of that changes what it
+// may install. Rewriting such a file would make a saved plan inapplicable
+// ("Inconsistent dependency lock file").
+func (l *Lock) RefinedBy(src []byte) bool {
+	var f lockFile
+	if err := hclsimple.Decode(LockFileName+".hcl", src, nil, &f); err != nil {
+		return false
+	}
+	for _, p := range f.Providers {
+		mine, ok := l.bySource(p.Source)
+		if !ok || mine.Version != p.Version {
+			return false
+		}
+		for _, h := range mine.Hashes {
+			if !slices.Contains(p.Hashes, h) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (l *Lock) bySource(source string) (Provider, bool) {
+	for _, p := range l.providers {
+		if p.Source == source {
+			return p, true
+		}
+	}
+	return Provider{}, false
 }
 
 // Render returns the lock in terraform's .terraform.lock.hcl format, for

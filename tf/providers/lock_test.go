@@ -115,3 +115,43 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestRefinedBy: what terraform makes of the lock in an init (unused
+// providers dropped, hashes of installed packages added, its own
+// constraints) still refines it; another version or a lost hash does not.
+func TestRefinedBy(t *testing.T) {
+	l := Platform()
+	aws, _ := l.Provider("aws")
+	for _, tc := range []struct {
+		name, src string
+		want      bool
+	}{
+		{"as rendered", string(l.Render()), true},
+		{"init's rewrite", `provider "registry.terraform.io/hashicorp/aws" {
+  version     = "5.100.0"
+  constraints = "~> 5.0, 5.100.0"
+  hashes = ["` + aws.Hashes[0] + `", "zh:0000"]
+}
+provider "registry.terraform.io/hashicorp/random" {
+  version = "3.7.2"
+  hashes  = ["h1:recorded"]
+}`, true},
+		{"empty", "", true},
+		{"another version", `provider "registry.terraform.io/hashicorp/aws" {
+  version = "5.99.0"
+  hashes  = ["` + aws.Hashes[0] + `"]
+}`, false},
+		{"hash lost", `provider "registry.terraform.io/hashicorp/aws" {
+  version = "5.100.0"
+  hashes  = ["h1:other"]
+}`, false},
+		{"unlocked provider", `provider "registry.terraform.io/hashicorp/null" {
+  version = "3.2.0"
+}`, false},
+		{"garbage", "provider {", false},
+	} {
+		if got := l.RefinedBy([]byte(tc.src)); got != tc.want {
+			t.Errorf("%s: RefinedBy = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
