@@ -147,6 +147,12 @@ func untagOwnKey(evalProject) map[string][]string {
 	return map[string][]string{"aws:TagKeys": {"Team"}}
 }
 
+// tenantTag is a tag call setting only a tenant's own key (a tag added
+// to one resource later): not another owner's, so not refused.
+func tenantTag(evalProject) map[string][]string {
+	return map[string][]string{"aws:RequestTag/Team": {"web"}, "aws:TagKeys": {"Team"}}
+}
+
 // lifecycle is the table: every supported resource type, every call.
 func lifecycle() []actionLine {
 	var lines []actionLine
@@ -181,6 +187,7 @@ func lifecycle() []actionLine {
 		"dynamodb:DescribeContinuousBackups", "dynamodb:ListTagsOfResource")
 	add("aws_dynamodb_table", "update", tableARN, noCtx, "dynamodb:UpdateTable")
 	add("aws_dynamodb_table", "tag", tableARN, requestTags, "dynamodb:TagResource")
+	add("aws_dynamodb_table", "tag", tableARN, tenantTag, "dynamodb:TagResource")
 	add("aws_dynamodb_table", "tag", tableARN, untagOwnKey, "dynamodb:UntagResource")
 	add("aws_dynamodb_table", "delete", tableARN, noCtx, "dynamodb:DeleteTable")
 	add("aws_dynamodb_table_item", "create", tableARN, noCtx, "dynamodb:PutItem")
@@ -194,6 +201,7 @@ func lifecycle() []actionLine {
 		"lambda:ListVersionsByFunction", "lambda:GetFunctionConcurrency", "lambda:ListTags")
 	add("aws_lambda_function", "update", functionARN, noCtx, "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion")
 	add("aws_lambda_function", "tag", functionARN, requestTags, "lambda:TagResource")
+	add("aws_lambda_function", "tag", functionARN, tenantTag, "lambda:TagResource")
 	add("aws_lambda_function", "tag", functionARN, untagOwnKey, "lambda:UntagResource")
 	add("aws_lambda_function", "delete", functionARN, noCtx, "lambda:DeleteFunction")
 	add("aws_lambda_permission", "create", functionARN, noCtx, "lambda:AddPermission")
@@ -220,6 +228,7 @@ func lifecycle() []actionLine {
 	add("aws_cloudwatch_log_group", "read", logGroupARN, noCtx, "logs:ListTagsForResource")
 	add("aws_cloudwatch_log_group", "update", logGroupARN, noCtx, "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy")
 	add("aws_cloudwatch_log_group", "tag", logGroupARN, requestTags, "logs:TagResource")
+	add("aws_cloudwatch_log_group", "tag", logGroupARN, tenantTag, "logs:TagResource")
 	add("aws_cloudwatch_log_group", "tag", logGroupARN, untagOwnKey, "logs:UntagResource")
 	add("aws_cloudwatch_log_group", "delete", logGroupARN, noCtx, "logs:DeleteLogGroup")
 
@@ -229,6 +238,7 @@ func lifecycle() []actionLine {
 	add("aws_iam_role", "read", roleARN, noCtx, "iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListRoleTags")
 	add("aws_iam_role", "update", roleARN, noCtx, "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription")
 	add("aws_iam_role", "tag", roleARN, requestTags, "iam:TagRole")
+	add("aws_iam_role", "tag", roleARN, tenantTag, "iam:TagRole")
 	add("aws_iam_role", "tag", roleARN, untagOwnKey, "iam:UntagRole")
 	add("aws_iam_role", "delete", roleARN, noCtx, "iam:ListInstanceProfilesForRole", "iam:DeleteRole")
 	add("aws_iam_role_policy", "create", roleARN, noCtx, "iam:PutRolePolicy")
@@ -335,17 +345,17 @@ func TestAWSSetupRefusesTheseToo(t *testing.T) {
 		return ctx
 	}
 	for name, r := range map[string]iamRequest{
-		"tag its table as bob's":                {"dynamodb:TagResource", tableARN(alice), with(map[string][]string{"aws:RequestTag/UserId": {"bob"}, "aws:TagKeys": {"UserId"}})},
-		"tag its role with bob's prefix":        {"iam:TagRole", roleARN(alice), with(map[string][]string{"aws:RequestTag/NamePrefix": {policy.NamePrefixTag("bob", "web")}, "aws:TagKeys": {"NamePrefix"}})},
-		"create a role with bob's prefix tag":   {"iam:CreateRole", roleARN(alice), with(merged(requestTags, withBoundary)(bob))},
-		"create a role without the boundary":    {"iam:CreateRole", roleARN(alice), with(requestTags(alice))},
-		"remove the boundary":                   {"iam:DeleteRolePermissionsBoundary", roleARN(alice), with(nil)},
-		"untag a platform tag":                  {"lambda:UntagResource", functionARN(alice), with(map[string][]string{"aws:TagKeys": {"ProjectId"}})},
-		"create an API tagged as bob's":         {"apigateway:POST", "arn:aws:apigateway:us-east-1::/apis", with(requestTags(bob))},
-		"pass its role to another service":      {"iam:PassRole", roleARN(alice), with(map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com"}})},
-		"act in another region":                 {"s3:GetObject", objectARN(alice), with(map[string][]string{"aws:RequestedRegion": {"eu-west-1"}})},
-		"touch the platform role":               {"iam:PutRolePolicy", "arn:aws:iam::" + evalAccount + ":role/tenantform-platform", with(nil)},
-		"a bucket in another account":           {"s3:GetObject", "arn:aws:s3:::" + policy.NamePrefix("alice", "web") + "x/k", with(nil)},
+		"tag its table as bob's":                 {"dynamodb:TagResource", tableARN(alice), with(map[string][]string{"aws:RequestTag/UserId": {"bob"}, "aws:TagKeys": {"UserId"}})},
+		"tag its role with bob's prefix":         {"iam:TagRole", roleARN(alice), with(map[string][]string{"aws:RequestTag/NamePrefix": {policy.NamePrefixTag("bob", "web")}, "aws:TagKeys": {"NamePrefix"}})},
+		"create a role with bob's prefix tag":    {"iam:CreateRole", roleARN(alice), with(merged(requestTags, withBoundary)(bob))},
+		"create a role without the boundary":     {"iam:CreateRole", roleARN(alice), with(requestTags(alice))},
+		"remove the boundary":                    {"iam:DeleteRolePermissionsBoundary", roleARN(alice), with(nil)},
+		"untag a platform tag":                   {"lambda:UntagResource", functionARN(alice), with(map[string][]string{"aws:TagKeys": {"ProjectId"}})},
+		"create an API tagged as bob's":          {"apigateway:POST", "arn:aws:apigateway:us-east-1::/apis", with(requestTags(bob))},
+		"pass its role to another service":       {"iam:PassRole", roleARN(alice), with(map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com"}})},
+		"act in another region":                  {"s3:GetObject", objectARN(alice), with(map[string][]string{"aws:RequestedRegion": {"eu-west-1"}})},
+		"touch the platform role":                {"iam:PutRolePolicy", "arn:aws:iam::" + evalAccount + ":role/tenantform-platform", with(nil)},
+		"a bucket in another account":            {"s3:GetObject", "arn:aws:s3:::" + policy.NamePrefix("alice", "web") + "x/k", with(nil)},
 		"a table of its name in another account": {"dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:999999999999:table/" + policy.NamePrefix("alice", "web") + "items", with(nil)},
 	} {
 		ok, why := iamAllowed(t, identity, nil, r)
