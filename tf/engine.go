@@ -248,6 +248,8 @@ func New(cfg Config) (*Engine, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "binary %s %d %d\ncli\n%s", cfg.BinaryPath, fi.Size(), fi.ModTime().UnixNano(), cli)
 	fmt.Fprintf(h, "schema %s\n", cfg.PGSchema)
+	// A new provider lock re-inits every workdir.
+	fmt.Fprintf(h, "lock\n%s", cfg.ProviderLock.Render())
 
 	return &Engine{
 		cfg:           cfg,
@@ -327,7 +329,7 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 func initDigest(base string, info configInfo, gen map[string][]byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "base %s\ntenant %s\n", base, info.initDigest)
-	for _, name := range []string{backendFile, providerFile, providerOverrideFile, providers.LockFileName} {
+	for _, name := range []string{backendFile, providerFile, providerOverrideFile} {
 		fmt.Fprintf(h, "gen %s %d\n", name, len(gen[name]))
 		h.Write(gen[name])
 	}

@@ -50,8 +50,7 @@ func TestPruneProviderCache(t *testing.T) {
 }
 
 // TestGeneratedProviderPin: the generated provider files pin hashicorp/aws
-// to the locked version (joined to the tenant's constraint), and the lock
-// file is among the generated files, so a change of lock re-runs init.
+// to the locked version, joined to the tenant's constraint.
 func TestGeneratedProviderPin(t *testing.T) {
 	lock, err := providers.New(providers.Provider{Source: "registry.terraform.io/hashicorp/aws", Version: "5.99.0"})
 	if err != nil {
@@ -60,19 +59,53 @@ func TestGeneratedProviderPin(t *testing.T) {
 	p := Project{UserID: "u", ProjectID: "p", Region: "us-east-1", Files: map[string]string{
 		"main.tf": "terraform {\n  required_providers {\n    aws = { source = \"hashicorp/aws\", version = \"~> 5.0\" }\n  }\n}\nresource \"aws_s3_bucket\" \"b\" {}\n",
 	}}
-	info := analyze(p.Files)
-	gen, err := generatedFiles(renderInput{project: p, info: info, schema: "s", lock: lock})
+	gen, err := generatedFiles(renderInput{project: p, info: analyze(p.Files), schema: "s", lock: lock})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if got, want := string(gen[providers.LockFileName]), string(lock.Render()); got != want {
-		t.Errorf("lock file %q, want %q", got, want)
 	}
 	if !strings.Contains(string(gen[providerOverrideFile]), `"version": "~\u003e 5.0, 5.99.0"`) {
 		t.Errorf("the override does not pin the locked version:\n%s", gen[providerOverrideFile])
 	}
-	other, _ := generatedFiles(renderInput{project: p, info: info, schema: "s"})
-	if initDigest("b", info, gen) == initDigest("b", info, other) {
-		t.Error("another lock gives the same init digest: init would not run again")
+}
+
+// TestTamperedLockSendsTheWorkdirThroughInit: a workdir whose lock file was
+// changed (or removed) since its last init is initialised again, from the
+// platform's lock, instead of planning with whatever the file says; an
+// intact one skips init.
+func TestTamperedLockSendsTheWorkdirThroughInit(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, "")
+	p := counterProject("lara", "lock", 1)
+	ctx := testContext(t)
+	if _, err := e.Plan(ctx, p, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	lockFile := filepath.Join(e.workdir(p), providers.LockFileName)
+	plan, err := e.Plan(ctx, p, nil)
+	if err != nil {
+		t.Fatal(describe(err))
+	}
+	if !strings.Contains(plan.Log, "init skipped") {
+		t.Fatalf("an intact workdir was initialised again:\n%s", plan.Log)
+	}
+	for name, tamper := range map[string]func() error{
+		"another version": func() error {
+			return os.WriteFile(lockFile, []byte("provider \"registry.terraform.io/hashicorp/aws\" {\n  version = \"5.1.0\"\n}\n"), 0o600)
+		},
+		"removed": func() error { return os.Remove(lockFile) },
+	} {
+		if err := tamper(); err != nil {
+			t.Fatal(err)
+		}
+		plan, err := e.Plan(ctx, p, nil)
+		if err != nil {
+			t.Fatalf("%s: %s", name, describe(err))
+		}
+		if strings.Contains(plan.Log, "init skipped") {
+			t.Errorf("%s: init was skipped", name)
+		}
+		if b, err := os.ReadFile(lockFile); err != nil || !providers.Platform().RefinedBy(b) {
+			t.Errorf("%s: the lock after init is not the platform's: %v\n%s", name, err, b)
+		}
 	}
 }

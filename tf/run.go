@@ -222,7 +222,7 @@ func (r *run) commandError(op string, err error, stderr string, diags []Diagnost
 // workdir depended on exactly what it would depend on now.
 func (r *run) ensureInit() error {
 	hashPath := filepath.Join(r.dir, initHashFile)
-	if b, err := os.ReadFile(hashPath); err == nil && strings.TrimSpace(string(b)) == r.initDigest {
+	if b, err := os.ReadFile(hashPath); err == nil && strings.TrimSpace(string(b)) == r.initDigest && r.lockIntact() {
 		r.log.note("init skipped: nothing it depends on changed since the last init")
 		return nil
 	}
@@ -230,8 +230,10 @@ func (r *run) ensureInit() error {
 	// been deleted, and terraform versions differ in how they react.
 	os.Remove(hashPath)
 	os.Remove(filepath.Join(r.dir, environmentFile))
-	// The platform's lock whole: the render may have kept what an earlier
-	// init made of it, which lists only the providers used then.
+	// The platform's lock whole, over whatever an earlier init (which
+	// keeps only the providers used then) or anything else left there:
+	// init installs exactly the locked versions and checks their hashes
+	// (providers.go).
 	if err := writeFileAtomic(filepath.Join(r.dir, providers.LockFileName), r.e.cfg.ProviderLock.Render()); err != nil {
 		return fmt.Errorf("writing the provider lock: %w", err)
 	}
@@ -280,6 +282,15 @@ func (r *run) ensureInit() error {
 		return fmt.Errorf("recording init digest: %w", err)
 	}
 	return nil
+}
+
+// lockIntact reports whether the workdir's lock file is still what an init
+// from the platform's lock left (providers.Lock.RefinedBy): a lock that
+// was removed or changed since sends the workdir through init again,
+// which writes the platform's.
+func (r *run) lockIntact() bool {
+	b, err := os.ReadFile(filepath.Join(r.dir, providers.LockFileName))
+	return err == nil && r.e.cfg.ProviderLock.RefinedBy(b)
 }
 
 // isBootstrapRace recognises the errors PostgreSQL gives the loser of two

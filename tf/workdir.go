@@ -123,8 +123,8 @@ type renderInput struct {
 	schema      string
 	endpointURL string
 	environment string
-	// lock is the platform's provider lock (Config.ProviderLock), written
-	// as the workdir's .terraform.lock.hcl.
+	// lock is the platform's provider lock (Config.ProviderLock): the aws
+	// version pinned in the generated required_providers.
 	lock *providers.Lock
 	// boundaryARN is the permissions boundary of tenant roles
 	// (policy.Rules.PermissionsBoundaryARN), or "".
@@ -168,11 +168,6 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 		return nil, err
 	}
 	out[backendFile] = b
-
-	// The platform's lock, over whatever an earlier init or anyone else
-	// left there: init installs exactly the locked versions and checks
-	// their hashes (see providers.go).
-	out[providers.LockFileName] = in.providerLock().Render()
 
 	out[providerFile] = nil
 	out[providerOverrideFile] = nil
@@ -350,8 +345,8 @@ func marshalFile(v any) ([]byte, error) {
 // ones. Files of an earlier generation that are no longer part of the
 // project are removed (terraform reads every *.tf in the directory, so a
 // stale file would still be applied). Dot-entries are terraform's and
-// tenantform's own state (.terraform, .tenantform) and are kept; the lock
-// file is a generated one. Files whose content is unchanged are not rewritten.
+// tenantform's own state (.terraform, .terraform.lock.hcl, .tenantform) and
+// are kept: the lock is written by run.ensureInit, before each init. Files whose content is unchanged are not rewritten.
 func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
 	if err := os.MkdirAll(filepath.Join(dir, privateDir, "home"), 0o700); err != nil {
 		return err
@@ -370,7 +365,7 @@ func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
 	}
 	for _, name := range sortedKeys(want) {
 		path := filepath.Join(dir, filepath.FromSlash(name))
-		if old, err := os.ReadFile(path); err == nil && (bytes.Equal(old, want[name]) || name == providers.LockFileName && lockRefined(want[name], old)) {
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want[name]) {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -381,15 +376,6 @@ func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
 		}
 	}
 	return nil
-}
-
-// lockRefined reports whether a workdir's lock file (old) is what terraform
-// made of the platform's lock (want) in an init: kept as it is, so that a
-// saved plan still applies (see providers.Lock.RefinedBy). Before every
-// init the platform's lock is written whole again (run.ensureInit).
-func lockRefined(want, old []byte) bool {
-	l, err := providers.Parse("generated", want)
-	return err == nil && l.RefinedBy(old)
 }
 
 // removeStale removes every file and directory of dir that holds none of

@@ -1,7 +1,6 @@
 package tf
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tenantform/tenantform/tf/policy"
-	"github.com/tenantform/tenantform/tf/providers"
 )
 
 func policyCheck(e *Engine, p Project) []policy.Violation { return policy.Check(p.Files, e.cfg.Policy) }
@@ -189,10 +187,8 @@ resource "aws_s3_bucket" "west" {
 			if err := renderWorkdir(dir, p, gen); err != nil {
 				t.Fatal(err)
 			}
-			// Without the backend, which would need init (and a database),
-			// and the lock file, which would need the providers installed.
+			// Without the backend, which would need init (and a database).
 			os.Remove(filepath.Join(dir, backendFile))
-			os.Remove(filepath.Join(dir, providers.LockFileName))
 			// tfexec has no plain `terraform providers`: run it with the
 			// environment the engine would use.
 			r := e.newRun(context.Background(), "test", dir, p.Region, nil)
@@ -318,10 +314,6 @@ func TestRenderWorkdirRemovesStaleFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "a.tf")); string(b) != "# a2" {
 		t.Errorf("a.tf = %q, want the new content", b)
-	}
-	// The lock file is the platform's, whatever was left there.
-	if b, _ := os.ReadFile(filepath.Join(dir, ".terraform.lock.hcl")); !bytes.Equal(b, providers.Platform().Render()) {
-		t.Errorf(".terraform.lock.hcl = %q, want the platform's lock", b)
 	}
 }
 
