@@ -2,6 +2,8 @@ package tf
 
 import (
 	"encoding/json"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,5 +40,23 @@ func TestRoleModeTagsNamePrefix(t *testing.T) {
 		case !roleMode && ok:
 			t.Errorf("single-account mode: NamePrefix tag %q set", got)
 		}
+	}
+}
+
+// TestNamePrefixTenantsCanWrite: the README tells tenants their name
+// prefix is "tf-${substr(sha256("<userId>/<projectId>"), 0, 16)}-"; terraform
+// computes exactly policy.NamePrefix from it.
+func TestNamePrefixTenantsCanWrite(t *testing.T) {
+	bin := terraformBinary(t)
+	cmd := exec.Command(bin, "console")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"HOME=" + cmd.Dir, "TF_CLI_CONFIG_FILE=/dev/null", "CHECKPOINT_DISABLE=1"}
+	cmd.Stdin = strings.NewReader(`"tf-${substr(sha256("alice-x/web"), 0, 16)}-"` + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("terraform console: %v", err)
+	}
+	if got, want := strings.Trim(strings.TrimSpace(string(out)), `"`), policy.NamePrefix("alice-x", "web"); got != want {
+		t.Errorf("terraform computes %q, policy.NamePrefix is %q", got, want)
 	}
 }
