@@ -3,6 +3,7 @@
 package tf
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -64,7 +65,10 @@ resource "aws_dynamodb_table" "t" {
   }
 }
 `}}
-	ctx := testContext(t)
+	// The real provider loads its schema slowly on a loaded machine (a
+	// plan took 2.5 minutes here): longer than testContext's 3 minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
 	plan, err := e.Plan(ctx, p, creds)
 	if err != nil {
 		t.Fatalf("plan: %s", describe(err))
