@@ -43,6 +43,35 @@ RUN set -eu; \
     unzip -q -d /out /tmp/terraform.zip terraform; \
     /out/terraform version
 
+# The providers tenantform runs, as a filesystem mirror, from the same lock
+# file the engine writes into every work directory (tf/providers): terraform
+# downloads exactly the locked versions from the registry, checks
+# HashiCorp's signature, and for providers whose hashes the lock lists
+# (hashicorp/aws, linux_amd64) checks the package against them: a
+# package that does not match fails the build. The resulting mirror
+# (registry.terraform.io/hashicorp/<type>/<version>/<os_arch>/, unpacked) is
+# all a container needs: it never asks a registry at run time.
+#
+# The lock holds the linux_amd64 hash of hashicorp/aws only: an arm64 build
+# fails here until the lock gets that platform's hash too
+# (terraform providers lock -platform=linux_arm64), which is what a
+# checksum is for.
+FROM terraform AS providers
+COPY tf/providers/providers.lock.hcl /providers/.terraform.lock.hcl
+WORKDIR /providers
+# One required_providers entry per locked provider, at its exact version;
+# -lockfile=readonly: the lock decides, init may not change its choices.
+RUN set -eu; \
+    { echo 'terraform {'; echo '  required_providers {'; \
+      awk -F'"' '/^provider "/ { src=$2; n=split(src, p, "/"); name=p[n] } \
+                 /^  version/ { printf "    %s = { source = \"%s\", version = \"%s\" }\n", name, src, $2 }' .terraform.lock.hcl; \
+      echo '  }'; echo '}'; } > main.tf; \
+    cat main.tf; \
+    /out/terraform init -backend=false -input=false -lockfile=readonly; \
+    mkdir -p /out/providers; \
+    cp -r .terraform/providers/. /out/providers/; \
+    find /out/providers -maxdepth 4 -mindepth 4 -type d
+
 FROM debian:trixie-slim
 # ca-certificates: TLS to Postgres, AWS and provider registries.
 RUN apt-get update \
@@ -51,11 +80,15 @@ RUN apt-get update \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/tenantform --create-home --shell /usr/sbin/nologin tenantform
 COPY --from=terraform /out/terraform /usr/local/bin/terraform
 COPY --from=build /out/tenantform /usr/local/bin/tenantform
+COPY --from=providers /out/providers /usr/local/share/tenantform/providers
 USER tenantform
 # TF_PATH: use the shipped terraform, never download another.
+# TF_PROVIDER_MIRROR: the locked providers baked in above; nothing else is
+# installed (the engine writes the same lock into every work directory).
 # TENANTFORM_DATA_DIR: terraform work directories (a cache); mount a volume
 # to keep the provider cache across restarts.
 ENV TF_PATH=/usr/local/bin/terraform \
+    TF_PROVIDER_MIRROR=/usr/local/share/tenantform/providers \
     TENANTFORM_DATA_DIR=/var/lib/tenantform \
     PORT=5001
 WORKDIR /var/lib/tenantform

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // Defaults of CredentialsConfig.
@@ -30,10 +31,12 @@ const (
 	assumeTimeout = 30 * time.Second
 )
 
-// Session tag keys of a project's credentials. They are transitive, so a
-// role chained from the session keeps them, and the role's policy can
-// require them (aws:PrincipalTag/Project like "chart-app-*").
-var sessionTagKeys = []string{"UserId", "ProjectId", "Project"}
+// SessionTagKeys are the session tag keys of a project's credentials. They
+// are transitive, so a role chained from the session keeps them, and the
+// platform role's policy scopes each session with them: ARNs under the
+// IAM path of UserId and ProjectId, names starting with NamePrefix
+// (policy.NamePrefixTag; tenantform aws-setup allows exactly these keys).
+var SessionTagKeys = []string{"UserId", "ProjectId", "Project", policy.NamePrefixTagKey}
 
 // CredentialsConfig configures Credentials.
 type CredentialsConfig struct {
@@ -196,9 +199,11 @@ func (c *Credentials) assume(ctx context.Context, key, userID, projectID string)
 		"UserId":    userID,
 		"ProjectId": projectID,
 		"Project":   tf.ProjectTag(userID, projectID),
+
+		policy.NamePrefixTagKey: policy.NamePrefixTag(userID, projectID),
 	}
-	tags := make([]ststypes.Tag, 0, len(sessionTagKeys))
-	for _, k := range sessionTagKeys {
+	tags := make([]ststypes.Tag, 0, len(SessionTagKeys))
+	for _, k := range SessionTagKeys {
 		tags = append(tags, ststypes.Tag{Key: awssdk.String(k), Value: awssdk.String(values[k])})
 	}
 	in := &sts.AssumeRoleInput{
@@ -206,7 +211,7 @@ func (c *Credentials) assume(ctx context.Context, key, userID, projectID string)
 		RoleSessionName:   awssdk.String(session),
 		DurationSeconds:   awssdk.Int32(int32(c.cfg.SessionDuration / time.Second)),
 		Tags:              tags,
-		TransitiveTagKeys: sessionTagKeys,
+		TransitiveTagKeys: SessionTagKeys,
 	}
 	if c.cfg.ExternalID != "" {
 		in.ExternalId = awssdk.String(c.cfg.ExternalID)

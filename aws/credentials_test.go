@@ -18,6 +18,7 @@ import (
 	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 const testRole = "arn:aws:iam::000000000000:role/ChartAppHerokuRole"
@@ -126,8 +127,9 @@ func TestAssumeRoleSendsExternalIDSessionNameAndTags(t *testing.T) {
 		DurationSeconds: "3600",
 		Tags: map[string]string{
 			"UserId": "alice", "ProjectId": "demo", "Project": "chart-app-alice-demo",
+			"NamePrefix": policy.NamePrefixTag("alice", "demo"),
 		},
-		TransitiveTagKeys: []string{"UserId", "ProjectId", "Project"},
+		TransitiveTagKeys: []string{"UserId", "ProjectId", "Project", "NamePrefix"},
 	}}
 	if diff := cmp.Diff(want, emu.STSCalls()); diff != "" {
 		t.Fatalf("AssumeRole requests (-want +got):\n%s", diff)

@@ -103,7 +103,7 @@ func newE2E(t *testing.T, stopGrace time.Duration) (*awstest.Emulator, *store.St
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mirror, _ := awstest.AWSProviderMirror(t)
+	mirror, real := awstest.AWSProviderMirror(t)
 	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
 	if errors.Is(err, tf.ErrBinaryNotFound) {
 		t.Skip("no terraform binary")
@@ -116,6 +116,7 @@ func newE2E(t *testing.T, stopGrace time.Duration) (*awstest.Emulator, *store.St
 		WorkRoot:         t.TempDir(),
 		PGConnStr:        dbURL,
 		FilesystemMirror: mirror,
+		ProviderLock:     awstest.MirrorLock(real),
 		AWSEndpointURL:   emu.URL,
 		Environment:      "test",
 		StopGrace:        stopGrace,

@@ -67,7 +67,7 @@ func newAWSHarness(t *testing.T) *awsHarness {
 	mirror, real := awstest.AWSProviderMirror(t)
 	h.engine, err = tf.New(tf.Config{
 		BinaryPath: terraformBinary(t), WorkRoot: t.TempDir(), PGConnStr: h.dbURL,
-		FilesystemMirror: mirror, AWSEndpointURL: emu.URL, Policy: corpusRules(),
+		FilesystemMirror: mirror, ProviderLock: awstest.MirrorLock(real), AWSEndpointURL: emu.URL, Policy: corpusRules(),
 		Environment: "test", StopGrace: 5 * time.Second, LockTimeout: 30 * time.Second,
 		OperationTimeout: 45 * time.Minute, Logger: zaptest.NewLogger(t),
 	})

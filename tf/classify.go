@@ -80,6 +80,16 @@ var configSummaries = []string{
 	"Module not installed",
 	"Unreadable module directory",
 	"Instance cannot be destroyed",
+	// init on tenant input: a state file that asks to be migrated (the
+	// policy refuses them; this keeps older workdirs from retrying), a
+	// required_version this terraform is not, a bad version constraint.
+	"Can't ask approval for state migration when interactive input is disabled.",
+	"Error asking for state migration action: input is disabled",
+	"Unsupported Terraform Core version",
+	"Invalid version constraint",
+	"Invalid provider source string",
+	"Invalid provider local name",
+	"Invalid module source address",
 	// HCL syntax.
 	"Argument or block definition required",
 	"Unclosed configuration block",
@@ -139,7 +149,7 @@ func IsConfigurationError(err error) bool {
 		return false
 	}
 	var perr *policy.Error
-	if errors.As(err, &perr) {
+	if errors.As(err, &perr) || errors.Is(err, ErrProviderVersionExcluded) {
 		return true
 	}
 	var lerr *LimitError

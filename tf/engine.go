@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/tf/policy"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // Defaults of Config.
@@ -66,8 +67,14 @@ type Config struct {
 	// Default DefaultLogTail (16 KiB).
 	LogTailBytes int
 	// Policy is checked before any terraform command. The zero value means
-	// policy.DefaultRules().
+	// policy.DefaultRules(). Its ProviderLock, when nil, is ProviderLock.
 	Policy policy.Rules
+	// ProviderLock is the providers terraform may install, with their
+	// exact versions and hashes: written into every workdir as
+	// .terraform.lock.hcl, and the plugin cache is pruned to it. Nil
+	// means providers.Platform(), the lock tenantform ships; tests of the
+	// aws provider's test double lock the double instead.
+	ProviderLock *providers.Lock
 
 	// Hard limits of terraform runs (see limits.go). A run that hits one
 	// fails with a *LimitError naming it. Zero means the default; there is
@@ -200,6 +207,12 @@ func New(cfg Config) (*Engine, error) {
 	if reflect.ValueOf(cfg.Policy).IsZero() {
 		cfg.Policy = policy.DefaultRules()
 	}
+	if cfg.ProviderLock == nil {
+		cfg.ProviderLock = providers.Platform()
+	}
+	if cfg.Policy.ProviderLock == nil {
+		cfg.Policy.ProviderLock = cfg.ProviderLock
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -207,6 +220,10 @@ func New(cfg Config) (*Engine, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("tf: %w", err)
 		}
+	}
+
+	if err := pruneProviderCache(cfg.PluginCacheDir, cfg.ProviderLock, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("tf: pruning the plugin cache: %w", err)
 	}
 
 	mirrored, err := mirroredProviders(cfg.FilesystemMirror)
@@ -231,6 +248,8 @@ func New(cfg Config) (*Engine, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "binary %s %d %d\ncli\n%s", cfg.BinaryPath, fi.Size(), fi.ModTime().UnixNano(), cli)
 	fmt.Fprintf(h, "schema %s\n", cfg.PGSchema)
+	// A new provider lock re-inits every workdir.
+	fmt.Fprintf(h, "lock\n%s", cfg.ProviderLock.Render())
 
 	return &Engine{
 		cfg:           cfg,
@@ -281,13 +300,14 @@ func (e *Engine) begin(ctx context.Context, op string, p Project, creds *Credent
 	if render {
 		info := analyze(p.Files)
 		gen, err := generatedFiles(renderInput{
-			project:     p,
-			info:        info,
-			schema:      e.cfg.PGSchema,
-			endpointURL: e.cfg.AWSEndpointURL,
-			environment: e.cfg.Environment,
-			awsVersion:  e.cfg.Policy.AWSProviderVersion,
-			boundaryARN: e.cfg.Policy.PermissionsBoundaryARN,
+			project:       p,
+			info:          info,
+			schema:        e.cfg.PGSchema,
+			endpointURL:   e.cfg.AWSEndpointURL,
+			environment:   e.cfg.Environment,
+			lock:          e.cfg.ProviderLock,
+			boundaryARN:   e.cfg.Policy.PermissionsBoundaryARN,
+			namePrefixTag: e.cfg.Policy.RequireNamePrefix,
 		})
 		if err != nil {
 			release()

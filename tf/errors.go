@@ -23,6 +23,13 @@ var (
 	// operator fixes the cache, mirror or network.
 	ErrProviderNotInstallable = errors.New("a required terraform provider cannot be installed: the reconciler cannot reach the provider registry (no network?) and no provider mirror holds it; an operator can put the provider in a filesystem mirror and set TF_PROVIDER_MIRROR")
 
+	// ErrProviderVersionExcluded: the project's version constraints
+	// exclude the provider version the platform's lock pins (the policy
+	// refuses such constraints at upload; a project accepted under an
+	// older lock can still meet it). Terminal: the tenant must change the
+	// constraint.
+	ErrProviderVersionExcluded = errors.New("the project's provider version constraints exclude the version tenantform runs (its provider lock); change the constraint to admit it")
+
 	// ErrPlanStale: terraform refused a saved plan because the state
 	// changed since the plan was made (another apply, a partial apply), or
 	// the plan was made for another state. Not transient: the plan can
@@ -61,7 +68,9 @@ const maxErrorDiagnostics = 5
 //	terraform plan failed: main.tf:1: No value for required variable: The root module input variable "n" is not set, ...
 func (e *CommandError) Error() string {
 	msg := "terraform " + e.Op + " failed"
-	if errors.Is(e.Err, ErrProviderNotInstallable) {
+	if errors.Is(e.Err, ErrProviderVersionExcluded) {
+		msg = ErrProviderVersionExcluded.Error() + "\n" + msg
+	} else if errors.Is(e.Err, ErrProviderNotInstallable) {
 		// The cause and the remedy first, in one sentence; terraform's
 		// own words follow.
 		msg = ErrProviderNotInstallable.Error() + "\n" + msg
@@ -133,6 +142,8 @@ func newCommandError(ctx context.Context, op string, err error, stderr string, j
 		strings.Contains(text, "Already locked for workspace creation"),
 		strings.Contains(text, "Workspace is already locked"):
 		causes = append(causes, ErrStateLocked)
+	case isLockedVersionExcluded(text):
+		causes = append(causes, ErrProviderVersionExcluded)
 	case isProviderInstallFailure(text):
 		causes = append(causes, ErrProviderNotInstallable)
 	case isStalePlan(text):
@@ -149,7 +160,7 @@ func newCommandError(ctx context.Context, op string, err error, stderr string, j
 	// first line is enough, the rest is in Diagnostics and LogTail.
 	first, _, _ := strings.Cut(errorText(err), "\n")
 	msg := red.redact(first)
-	if len(causes) > 0 && (causes[0] == ErrStateLocked || causes[0] == ErrProviderNotInstallable || causes[0] == ErrPlanStale) {
+	if len(causes) > 0 && (causes[0] == ErrStateLocked || causes[0] == ErrProviderNotInstallable || causes[0] == ErrProviderVersionExcluded || causes[0] == ErrPlanStale) {
 		msg = causes[0].Error() + ": " + msg
 	}
 	return &CommandError{
@@ -158,6 +169,14 @@ func newCommandError(ctx context.Context, op string, err error, stderr string, j
 		LogTail:     logTail,
 		Err:         &sanitizedError{msg: msg, causes: causes},
 	}
+}
+
+// isLockedVersionExcluded recognises init refusing the locked version of
+// a provider because the configuration's constraints exclude it. The
+// words may be wrapped across lines.
+func isLockedVersionExcluded(text string) bool {
+	flat := strings.Join(strings.Fields(text), " ")
+	return strings.Contains(flat, "locked provider") && strings.Contains(flat, "does not match configured version constraint")
 }
 
 func isProviderInstallFailure(stderr string) bool {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"go.uber.org/zap"
+
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // run is one operation (Plan, Apply, ...) on one workdir: the environment
@@ -220,7 +222,7 @@ func (r *run) commandError(op string, err error, stderr string, diags []Diagnost
 // workdir depended on exactly what it would depend on now.
 func (r *run) ensureInit() error {
 	hashPath := filepath.Join(r.dir, initHashFile)
-	if b, err := os.ReadFile(hashPath); err == nil && strings.TrimSpace(string(b)) == r.initDigest {
+	if b, err := os.ReadFile(hashPath); err == nil && strings.TrimSpace(string(b)) == r.initDigest && r.lockIntact() {
 		r.log.note("init skipped: nothing it depends on changed since the last init")
 		return nil
 	}
@@ -228,10 +230,17 @@ func (r *run) ensureInit() error {
 	// been deleted, and terraform versions differ in how they react.
 	os.Remove(hashPath)
 	os.Remove(filepath.Join(r.dir, environmentFile))
-	// The dependency lock file is kept across inits: a project keeps the
-	// provider versions (and checksums) it was first planned with, as
-	// terraform intends. When the constraints changed so that the locked
-	// version no longer fits, init is repeated with -upgrade below.
+	// The platform's lock whole, over whatever an earlier init (which
+	// keeps only the providers used then) or anything else left there:
+	// init installs exactly the locked versions and checks their hashes
+	// (providers.go).
+	if err := writeFileAtomic(filepath.Join(r.dir, providers.LockFileName), r.e.cfg.ProviderLock.Render()); err != nil {
+		return fmt.Errorf("writing the provider lock: %w", err)
+	}
+	// The dependency lock file is the platform's (providers.go), written
+	// by every render. Init never runs with -upgrade, which would choose
+	// versions past it: a constraint the locked version does not fit is
+	// the tenant's to change (the policy refuses it already).
 
 	// One init at a time per engine. Terraform documents its plugin cache
 	// as not safe for concurrent installers: two inits downloading the
@@ -249,19 +258,13 @@ func (r *run) ensureInit() error {
 		return r.stopped("init", r.ctx.Err())
 	}
 	var err error
-	upgrade := false
 	for attempt := 0; ; attempt++ {
 		var stderr string
 		stderr, err = r.terraform("init", true, func(ctx context.Context, tf *tfexec.Terraform) error {
 			// -reconfigure: the backend config is tenantform's, state
 			// always lives in the pg backend, nothing is ever migrated.
-			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(upgrade))
+			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(false))
 		})
-		if err != nil && !upgrade && r.ctx.Err() == nil && lockedVersionMismatch(stderr) {
-			r.log.note("the locked provider versions no longer fit the constraints; init -upgrade")
-			upgrade = true
-			continue
-		}
 		// Another replica creating the backend's schema at this moment.
 		if err != nil && attempt < 5 && r.ctx.Err() == nil && isBootstrapRace(stderr) {
 			r.e.log.Info("pg backend schema being created concurrently; retrying init", zap.Int("attempt", attempt+1))
@@ -281,10 +284,13 @@ func (r *run) ensureInit() error {
 	return nil
 }
 
-// lockedVersionMismatch recognises init's refusal of a dependency lock file
-// whose versions the current constraints exclude.
-func lockedVersionMismatch(stderr string) bool {
-	return strings.Contains(stderr, "locked provider") && strings.Contains(stderr, "does not match configured version constraint")
+// lockIntact reports whether the workdir's lock file is still what an init
+// from the platform's lock left (providers.Lock.RefinedBy): a lock that
+// was removed or changed since sends the workdir through init again,
+// which writes the platform's.
+func (r *run) lockIntact() bool {
+	b, err := os.ReadFile(filepath.Join(r.dir, providers.LockFileName))
+	return err == nil && r.e.cfg.ProviderLock.RefinedBy(b)
 }
 
 // isBootstrapRace recognises the errors PostgreSQL gives the loser of two

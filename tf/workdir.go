@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tenantform/tenantform/tf/policy"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // Names of the files tenantform owns in a workdir. The policy reserves the
@@ -122,12 +123,24 @@ type renderInput struct {
 	schema      string
 	endpointURL string
 	environment string
-	// awsVersion is the platform's constraint for hashicorp/aws
-	// (policy.Rules.AWSProviderVersion).
-	awsVersion string
+	// lock is the platform's provider lock (Config.ProviderLock): the aws
+	// version pinned in the generated required_providers.
+	lock *providers.Lock
 	// boundaryARN is the permissions boundary of tenant roles
 	// (policy.Rules.PermissionsBoundaryARN), or "".
 	boundaryARN string
+	// namePrefixTag: role mode (policy.Rules.RequireNamePrefix); every
+	// resource gets the NamePrefix tag, which scopes a tenant role's
+	// permissions boundary to the project's names.
+	namePrefixTag bool
+}
+
+// providerLock is the lock the workdir gets; nil means the platform's.
+func (in renderInput) providerLock() *providers.Lock {
+	if in.lock == nil {
+		return providers.Platform()
+	}
+	return in.lock
 }
 
 // importsFile holds the import blocks of Project.Imports.
@@ -204,16 +217,19 @@ func generatedFiles(in renderInput) (map[string][]byte, error) {
 // default_tags become the tenant's tags with the platform's merged over
 // them (platform keys win), their region stays the tenant's (checked by
 // the policy) or becomes the project's. The provider version is pinned
-// the same way: the platform's constraint, joined to the tenant's own.
+// the same way: the locked version, joined to the tenant's own constraint.
 func awsProviderFiles(in renderInput, out map[string][]byte) error {
 	p := in.project
 	if p.Region == "" {
 		return errors.New("the configuration uses AWS resources but the project has no region")
 	}
-	pin := in.awsVersion
-	if pin == "" {
-		pin = policy.DefaultAWSProviderVersion
+	// The exact locked version: the lock file alone would do, the
+	// constraint says the same thing where terraform reports it.
+	awsLocked, ok := in.providerLock().Provider("aws")
+	if !ok {
+		return errors.New("the configuration uses AWS resources but the provider lock has no hashicorp/aws")
 	}
+	pin := awsLocked.Version
 	doc := map[string]any{}
 	if _, tenantDefault := in.info.defaultAWSProvider(); !tenantDefault {
 		provider := awsSettings(in, nil)
@@ -291,6 +307,9 @@ func awsSettings(in renderInput, tenantTags map[string]string) map[string]any {
 	for k, v := range PlatformTags(in.project, in.environment) {
 		tags[k] = v
 	}
+	if in.namePrefixTag {
+		tags[policy.NamePrefixTagKey] = policy.NamePrefixTag(in.project.UserID, in.project.ProjectID)
+	}
 	settings := map[string]any{
 		"default_tags": map[string]any{"tags": tags},
 	}
@@ -327,7 +346,7 @@ func marshalFile(v any) ([]byte, error) {
 // project are removed (terraform reads every *.tf in the directory, so a
 // stale file would still be applied). Dot-entries are terraform's and
 // tenantform's own state (.terraform, .terraform.lock.hcl, .tenantform) and
-// are kept. Files whose content is unchanged are not rewritten.
+// are kept: the lock is written by run.ensureInit, before each init. Files whose content is unchanged are not rewritten.
 func renderWorkdir(dir string, p Project, generated map[string][]byte) error {
 	if err := os.MkdirAll(filepath.Join(dir, privateDir, "home"), 0o700); err != nil {
 		return err

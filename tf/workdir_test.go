@@ -49,7 +49,7 @@ func TestGeneratedAWSProvider(t *testing.T) {
 	}
 	want := map[string]any{
 		"terraform": map[string]any{
-			"required_providers": map[string]any{"aws": map[string]any{"source": "hashicorp/aws", "version": ">= 5.0, < 7.0"}},
+			"required_providers": map[string]any{"aws": map[string]any{"source": "hashicorp/aws", "version": "5.100.0"}},
 		},
 		"provider": map[string]any{"aws": map[string]any{
 			"region": "us-west-2",
@@ -145,7 +145,7 @@ func TestRenderedAWSConfigLoads(t *testing.T) {
 `},
 		"tenant default provider with default_tags and a version": {"main.tf": s3Config, "provider.tf": `terraform {
   required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 6.0" }
+    aws = { source = "hashicorp/aws", version = "~> 5.0" }
   }
 }
 provider "aws" {

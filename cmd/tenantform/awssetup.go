@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/tf"
 	"github.com/tenantform/tenantform/tf/policy"
 )
@@ -58,8 +59,16 @@ const (
 	managedByTag = "ManagedBy"
 )
 
-// tenantServices are the services of the guide that tenant projects use.
-var tenantServices = []string{"s3", "dynamodb", "lambda", "apigateway", "logs"}
+// nameScopedServices are the services whose resources are named by the
+// tenant and scoped by name (policy.NamePrefix): S3 buckets ignore tag
+// conditions, so names are the one line that holds for every type, and
+// DynamoDB, Lambda and CloudWatch Logs follow the same rule. API Gateway
+// names its resources with generated ids and evaluates tags, so it keeps
+// the tag conditions.
+var nameScopedServices = []string{"s3", "dynamodb", "lambda", "logs"}
+
+// tagScopedServices keep attribute-based (tag) conditions.
+var tagScopedServices = []string{"apigateway"}
 
 type statement = map[string]any
 
@@ -67,21 +76,72 @@ func doc(statements ...statement) map[string]any {
 	return map[string]any{"Version": "2012-10-17", "Statement": statements}
 }
 
+// principalTag is the policy variable of a session (or role) tag.
+func principalTag(key string) string { return "${aws:PrincipalTag/" + key + "}" }
+
 // ownerMatch is the ABAC condition on a tag namespace (aws:ResourceTag or
 // aws:RequestTag): the UserId and ProjectId tags equal the session's.
 func ownerMatch(namespace string) map[string]string {
 	return map[string]string{
-		namespace + "/" + userTag:    "${aws:PrincipalTag/" + userTag + "}",
-		namespace + "/" + projectTag: "${aws:PrincipalTag/" + projectTag + "}",
+		namespace + "/" + userTag:    principalTag(userTag),
+		namespace + "/" + projectTag: principalTag(projectTag),
 	}
 }
 
-func serviceActions(suffix string) []string {
-	out := make([]string, len(tenantServices))
-	for i, s := range tenantServices {
+func actions(services []string, suffix string) []string {
+	out := make([]string, len(services))
+	for i, s := range services {
 		out[i] = s + ":" + suffix
 	}
 	return out
+}
+
+// namedResources are the ARNs of the project's named resources in the
+// account, for the session (or role) whose NamePrefix tag is the
+// project's: buckets and their objects, tables (and their indexes and
+// streams), functions (versions, aliases) and layers, log groups
+// including Lambda's /aws/lambda/<function>.
+func (s awsSetup) namedResources() map[string][]string {
+	prefix := principalTag(policy.NamePrefixTagKey) + "-*"
+	return map[string][]string{
+		"s3":       {"arn:aws:s3:::" + prefix},
+		"dynamodb": {"arn:aws:dynamodb:*:" + s.AccountID + ":table/" + prefix},
+		"lambda":   {"arn:aws:lambda:*:" + s.AccountID + ":function:" + prefix, "arn:aws:lambda:*:" + s.AccountID + ":layer:" + prefix},
+		"logs":     {"arn:aws:logs:*:" + s.AccountID + ":log-group:" + prefix, "arn:aws:logs:*:" + s.AccountID + ":log-group:/aws/lambda/" + prefix},
+	}
+}
+
+// namedStatements allow each name-scoped service on the project's names.
+func (s awsSetup) namedStatements() []statement {
+	named := s.namedResources()
+	sids := map[string]string{"s3": "TheProjectsBuckets", "dynamodb": "TheProjectsTables", "lambda": "TheProjectsFunctionsAndLayers", "logs": "TheProjectsLogGroups"}
+	var out []statement
+	for _, svc := range nameScopedServices {
+		out = append(out, statement{
+			"Sid":      sids[svc],
+			"Effect":   "Allow",
+			"Action":   svc + ":*",
+			"Resource": named[svc],
+		})
+	}
+	return out
+}
+
+// tagActions set tags, on creation or later (API Gateway's are its HTTP
+// verbs: POST creates with tags, PUT /tags/ tags); untagActions remove
+// them.
+var (
+	tagActions = []string{"s3:PutBucketTagging", "dynamodb:CreateTable", "dynamodb:TagResource", "lambda:CreateFunction", "lambda:TagResource",
+		"logs:CreateLogGroup", "logs:TagResource", "logs:TagLogGroup", "apigateway:POST", "apigateway:PUT",
+		"iam:CreateRole", "iam:TagRole", "iam:CreatePolicy", "iam:TagPolicy"}
+	untagActions = []string{"s3:DeleteBucketTagging", "dynamodb:UntagResource", "lambda:UntagResource", "logs:UntagResource", "logs:UntagLogGroup",
+		"apigateway:DELETE", "iam:UntagRole", "iam:UntagPolicy"}
+)
+
+// iamPathARN is the ARN pattern of the project's IAM roles or policies:
+// under policy.IAMPath of the session's UserId and ProjectId.
+func (s awsSetup) iamPathARN(kind string) string {
+	return "arn:aws:iam::" + s.AccountID + ":" + kind + "/tenantform/" + principalTag(userTag) + "/" + principalTag(projectTag) + "/*"
 }
 
 // trustPolicy lets PrincipalARN assume the platform role with the external
@@ -106,10 +166,13 @@ func (s awsSetup) trustPolicy() map[string]any {
 			"Principal": map[string]any{"AWS": principal},
 			"Action":    "sts:TagSession",
 			"Condition": map[string]any{
-				"StringEquals":              map[string]any{"aws:RequestTag/" + managedByTag: tf.ManagedByTag},
-				"Null":                      map[string]any{"aws:RequestTag/" + userTag: "false", "aws:RequestTag/" + projectTag: "false"},
-				"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{userTag, projectTag, managedByTag}},
-				"StringLike":                map[string]any{"aws:RequestTag/" + userTag: "?*", "aws:RequestTag/" + projectTag: "?*"},
+				"Null":                      map[string]any{"aws:RequestTag/" + userTag: "false", "aws:RequestTag/" + projectTag: "false", "aws:RequestTag/" + policy.NamePrefixTagKey: "false"},
+				"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": tfaws.SessionTagKeys},
+				"StringLike": map[string]any{
+					"aws:RequestTag/" + userTag:                 "?*",
+					"aws:RequestTag/" + projectTag:              "?*",
+					"aws:RequestTag/" + policy.NamePrefixTagKey: "tf-*",
+				},
 			},
 		},
 	)
@@ -119,20 +182,36 @@ func (s awsSetup) trustPolicy() map[string]any {
 func platformTagKeys() []string { return append([]string(nil), policy.PlatformTagKeys...) }
 
 // permissionPolicy is what a tenant session (the platform role with a
-// project's session tags) may do.
+// project's session tags) may do: its own names (S3, DynamoDB, Lambda,
+// Logs), its own IAM path, its own tags (API Gateway), in the allowed
+// regions, never the platform's role, boundary or tags.
 func (s awsSetup) permissionPolicy() map[string]any {
 	regionCondition := map[string]any{"aws:RequestedRegion": s.Regions}
-	return doc(
-		statement{
-			"Sid":      "IdentityAndInventory",
-			"Effect":   "Allow",
-			"Action":   []string{"sts:GetCallerIdentity", "tag:GetResources"},
+	statements := []statement{
+		{
+			"Sid":    "IdentityAndInventory",
+			"Effect": "Allow",
+			// Reads that IAM grants only on "*"; they list names, never
+			// contents.
+			"Action":   []string{"sts:GetCallerIdentity", "tag:GetResources", "logs:DescribeLogGroups", "s3:ListAllMyBuckets"},
 			"Resource": "*",
 		},
+	}
+	statements = append(statements, s.namedStatements()...)
+	statements = append(statements,
 		statement{
-			"Sid":      "CreateOnlyWithTheProjectsTags",
+			"Sid":      "EventSourceMappingsOfTheProjectsFunctions",
 			"Effect":   "Allow",
-			"Action":   append(serviceActions("Create*"), "s3:PutBucketTagging", "apigateway:POST", "iam:CreatePolicy"),
+			"Action":   []string{"lambda:CreateEventSourceMapping", "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping"},
+			"Resource": "*",
+			"Condition": map[string]any{
+				"StringLike": map[string]any{"lambda:FunctionArn": "arn:aws:lambda:*:" + s.AccountID + ":function:" + principalTag(policy.NamePrefixTagKey) + "-*"},
+			},
+		},
+		statement{
+			"Sid":      "CreateAPIsOnlyWithTheProjectsTags",
+			"Effect":   "Allow",
+			"Action":   []string{"apigateway:POST"},
 			"Resource": "*",
 			"Condition": map[string]any{
 				"StringEquals":         merge(ownerMatch("aws:RequestTag"), map[string]string{"aws:RequestTag/" + managedByTag: tf.ManagedByTag}),
@@ -140,9 +219,9 @@ func (s awsSetup) permissionPolicy() map[string]any {
 			},
 		},
 		statement{
-			"Sid":      "ActOnlyOnTheProjectsResources",
+			"Sid":      "ActOnlyOnTheProjectsAPIs",
 			"Effect":   "Allow",
-			"Action":   serviceActions("*"),
+			"Action":   actions(tagScopedServices, "*"),
 			"Resource": "*",
 			"Condition": map[string]any{
 				"StringEquals":         merge(ownerMatch("aws:ResourceTag"), map[string]string{"aws:ResourceTag/" + managedByTag: tf.ManagedByTag}),
@@ -150,32 +229,40 @@ func (s awsSetup) permissionPolicy() map[string]any {
 			},
 		},
 		statement{
-			"Sid":      "CreateRolesOnlyWithTheBoundary",
+			"Sid":      "CreateRolesOnlyUnderThePathWithTheBoundary",
 			"Effect":   "Allow",
 			"Action":   []string{"iam:CreateRole", "iam:PutRolePermissionsBoundary"},
-			"Resource": "*",
+			"Resource": s.iamPathARN("role"),
 			"Condition": map[string]any{
-				"StringEquals": merge(ownerMatch("aws:RequestTag"), map[string]string{"iam:PermissionsBoundary": s.boundaryARN()}),
+				"StringEquals": map[string]string{
+					"iam:PermissionsBoundary":                   s.boundaryARN(),
+					"aws:RequestTag/" + policy.NamePrefixTagKey: principalTag(policy.NamePrefixTagKey),
+				},
 			},
 		},
 		statement{
-			"Sid":      "ManageOnlyTheProjectsRoles",
-			"Effect":   "Allow",
-			"Action":   []string{"iam:Get*", "iam:List*", "iam:TagRole", "iam:UpdateRole*", "iam:DeleteRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:TagPolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:DeletePolicy"},
-			"Resource": "*",
-			"Condition": map[string]any{
-				"StringEquals": ownerMatch("aws:ResourceTag"),
-			},
+			"Sid":    "ManageOnlyTheProjectsRoles",
+			"Effect": "Allow",
+			"Action": []string{"iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRoleTags",
+				"iam:TagRole", "iam:UntagRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
+				"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy"},
+			"Resource": s.iamPathARN("role"),
 		},
 		statement{
 			"Sid":      "PassOnlyTheProjectsRolesToItsServices",
 			"Effect":   "Allow",
 			"Action":   "iam:PassRole",
-			"Resource": "*",
+			"Resource": s.iamPathARN("role"),
 			"Condition": map[string]any{
-				"StringEquals": merge(ownerMatch("aws:ResourceTag"), nil),
-				"StringLike":   map[string]any{"iam:PassedToService": []string{"lambda.amazonaws.com", "apigateway.amazonaws.com"}},
+				"StringLike": map[string]any{"iam:PassedToService": []string{"lambda.amazonaws.com", "apigateway.amazonaws.com"}},
 			},
+		},
+		statement{
+			"Sid":    "ManageOnlyTheProjectsPolicies",
+			"Effect": "Allow",
+			"Action": []string{"iam:CreatePolicy", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListPolicyTags",
+				"iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:DeletePolicy", "iam:TagPolicy", "iam:UntagPolicy"},
+			"Resource": s.iamPathARN("policy"),
 		},
 		statement{
 			"Sid":       "NeverRoleWithoutTheBoundary",
@@ -199,45 +286,56 @@ func (s awsSetup) permissionPolicy() map[string]any {
 		statement{
 			"Sid":       "NeverRemoveOrChangePlatformTags",
 			"Effect":    "Deny",
-			"Action":    append(serviceActions("UntagResource"), "s3:DeleteBucketTagging", "iam:UntagRole", "iam:UntagPolicy", "apigateway:DELETE"),
+			"Action":    untagActions,
 			"Resource":  "*",
 			"Condition": map[string]any{"ForAnyValue:StringEquals": map[string]any{"aws:TagKeys": platformTagKeys()}},
 		},
-		statement{
-			"Sid":      "NeverTagForAnotherOwner",
+	)
+	// A tag naming another owner is refused key by key: the deny applies
+	// when the request sets the key (Null false) to another value than
+	// the session's. Requests that do not set it (a tenant's own tag
+	// added later) are not concerned.
+	for _, key := range []string{userTag, projectTag, policy.NamePrefixTagKey} {
+		statements = append(statements, statement{
+			"Sid":      "NeverTag" + key + "ForAnotherProject",
 			"Effect":   "Deny",
-			"Action":   append(serviceActions("TagResource"), "s3:PutBucketTagging", "iam:TagRole", "iam:TagPolicy"),
+			"Action":   tagActions,
 			"Resource": "*",
 			"Condition": map[string]any{
-				"StringNotEqualsIfExists": ownerMatch("aws:RequestTag"),
+				"Null":            map[string]any{"aws:RequestTag/" + key: "false"},
+				"StringNotEquals": map[string]any{"aws:RequestTag/" + key: principalTag(key)},
 			},
-		},
-		statement{
-			"Sid":       "OnlyTheAllowedRegions",
-			"Effect":    "Deny",
-			"NotAction": []string{"iam:*", "sts:*"},
-			"Resource":  "*",
-			"Condition": map[string]any{"StringNotEquals": regionCondition},
-		},
-	)
+		})
+	}
+	statements = append(statements, statement{
+		"Sid":       "OnlyTheAllowedRegions",
+		"Effect":    "Deny",
+		"NotAction": []string{"iam:*", "sts:*", "s3:ListAllMyBuckets"},
+		"Resource":  "*",
+		"Condition": map[string]any{"StringNotEquals": regionCondition},
+	})
+	return doc(statements...)
 }
 
 // boundaryPolicy bounds every role a tenant creates (a Lambda's execution
-// role): the project's own resources in the guide's services, no
-// identity or account control, the allowed regions.
+// role). Its principal tags are the role's own tags, which the engine sets
+// (default_tags) and the platform role's policy requires: the project's
+// names, its tagged APIs, no identity or account control, the allowed
+// regions.
 func (s awsSetup) boundaryPolicy() map[string]any {
-	return doc(
+	statements := s.namedStatements()
+	statements = append(statements,
 		statement{
-			"Sid":       "TheProjectsOwnResources",
+			"Sid":       "TheProjectsAPIs",
 			"Effect":    "Allow",
-			"Action":    serviceActions("*"),
+			"Action":    actions(tagScopedServices, "*"),
 			"Resource":  "*",
 			"Condition": map[string]any{"StringEquals": ownerMatch("aws:ResourceTag")},
 		},
 		statement{
-			"Sid":      "LogsAndIdentity",
+			"Sid":      "Identity",
 			"Effect":   "Allow",
-			"Action":   []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "sts:GetCallerIdentity"},
+			"Action":   "sts:GetCallerIdentity",
 			"Resource": "*",
 		},
 		statement{
@@ -254,6 +352,7 @@ func (s awsSetup) boundaryPolicy() map[string]any {
 			"Condition": map[string]any{"StringNotEquals": map[string]any{"aws:RequestedRegion": s.Regions}},
 		},
 	)
+	return doc(statements...)
 }
 
 func merge(a, b map[string]string) map[string]string {

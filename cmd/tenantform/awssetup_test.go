@@ -123,12 +123,23 @@ func TestAWSSetupDocuments(t *testing.T) {
 	}
 
 	perm := statementsOf(t, files[permissionFile])
-	subset(t, "ActOnlyOnTheProjectsResources", owner("aws:ResourceTag"), perm["ActOnlyOnTheProjectsResources"].Condition["StringEquals"])
-	subset(t, "CreateOnlyWithTheProjectsTags", owner("aws:RequestTag"), perm["CreateOnlyWithTheProjectsTags"].Condition["StringEquals"])
-	if got := perm["CreateOnlyWithTheProjectsTags"].Condition["StringEquals"]["aws:RequestTag/ManagedBy"]; got != tf.ManagedByTag {
+	subset(t, "ActOnlyOnTheProjectsAPIs", owner("aws:ResourceTag"), perm["ActOnlyOnTheProjectsAPIs"].Condition["StringEquals"])
+	subset(t, "CreateAPIsOnlyWithTheProjectsTags", owner("aws:RequestTag"), perm["CreateAPIsOnlyWithTheProjectsTags"].Condition["StringEquals"])
+	if got := perm["CreateAPIsOnlyWithTheProjectsTags"].Condition["StringEquals"]["aws:RequestTag/ManagedBy"]; got != tf.ManagedByTag {
 		t.Errorf("create: ManagedBy %v, want %s", got, tf.ManagedByTag)
 	}
-	subset(t, "CreateRolesOnlyWithTheBoundary", map[string]any{"iam:PermissionsBoundary": boundary}, perm["CreateRolesOnlyWithTheBoundary"].Condition["StringEquals"])
+	subset(t, "CreateRolesOnlyUnderThePathWithTheBoundary", map[string]any{"iam:PermissionsBoundary": boundary}, perm["CreateRolesOnlyUnderThePathWithTheBoundary"].Condition["StringEquals"])
+	// Resource ARNs are scoped with the session's tags: IAM by path,
+	// the rest by name prefix.
+	rolePath := "arn:aws:iam::123456789012:role/tenantform/${aws:PrincipalTag/UserId}/${aws:PrincipalTag/ProjectId}/*"
+	for _, sid := range []string{"CreateRolesOnlyUnderThePathWithTheBoundary", "ManageOnlyTheProjectsRoles", "PassOnlyTheProjectsRolesToItsServices"} {
+		if got := strs(perm[sid].Resource); !slices.Equal(got, []string{rolePath}) {
+			t.Errorf("%s: Resource %v, want %s", sid, got, rolePath)
+		}
+	}
+	if got := strs(perm["TheProjectsBuckets"].Resource); !slices.Equal(got, []string{"arn:aws:s3:::${aws:PrincipalTag/NamePrefix}-*"}) {
+		t.Errorf("buckets: Resource %v", got)
+	}
 	deny := perm["NeverRoleWithoutTheBoundary"]
 	if deny.Effect != "Deny" || deny.Condition["StringNotEquals"]["iam:PermissionsBoundary"] != boundary || !slices.Contains(strs(deny.Action), "iam:CreateRole") {
 		t.Errorf("no deny of roles without the boundary: %+v", deny)
@@ -140,8 +151,6 @@ func TestAWSSetupDocuments(t *testing.T) {
 	if r := perm["OnlyTheAllowedRegions"]; r.Effect != "Deny" || !cmp.Equal(strs(r.Condition["StringNotEquals"]["aws:RequestedRegion"]), regions) {
 		t.Errorf("region condition: %+v", r)
 	}
-	pass := perm["PassOnlyTheProjectsRolesToItsServices"]
-	subset(t, "PassOnlyTheProjectsRolesToItsServices", owner("aws:ResourceTag"), pass.Condition["StringEquals"])
 
 	// The protected tag keys are the ones the engine injects.
 	injected := make([]string, 0)
@@ -161,7 +170,7 @@ func TestAWSSetupDocuments(t *testing.T) {
 	}
 
 	b := statementsOf(t, files[boundaryFile])
-	subset(t, "TheProjectsOwnResources", owner("aws:ResourceTag"), b["TheProjectsOwnResources"].Condition["StringEquals"])
+	subset(t, "TheProjectsAPIs", owner("aws:ResourceTag"), b["TheProjectsAPIs"].Condition["StringEquals"])
 	if !slices.Contains(strs(b["NoIdentityOrAccountControl"].Action), "iam:*") {
 		t.Errorf("the boundary does not deny IAM")
 	}

@@ -85,6 +85,9 @@ func policyRules(cfg Config) policy.Rules {
 	r := policy.DefaultRules()
 	r.AllowedRegions = cfg.AWSAllowedRegions
 	r.PermissionsBoundaryARN = cfg.AWSPermissionsBoundaryARN
+	// Role mode: the platform role's policy allows each session only its
+	// project's names (tenantform aws-setup), so the plan requires them.
+	r.RequireNamePrefix = cfg.AWSRoleARN != ""
 	// The lists were checked when the configuration was read.
 	if extended, err := r.Extend(cfg.AllowedResourceTypes, cfg.AllowedDataSources); err == nil {
 		r = extended

@@ -115,10 +115,8 @@ func (c *checker) requiredProviders(blk *block) {
 			c.report(a.line, "provider %q is not allowed: tenantform projects may use %s", a.name, c.providerList())
 			continue
 		}
-		if a.name == "aws" {
-			if v := awsVersion(a.expr); v != "" {
-				c.awsVersionCheck(v, a.line)
-			}
+		if v := awsVersion(a.expr); v != "" {
+			c.providerVersionCheck(a.name, v, a.line)
 		}
 		fields, isObject := c.objectFields(a.expr)
 		if !isObject {

@@ -331,7 +331,7 @@ var ordinary = map[string]map[string]string{
 	"un-aliased aws provider with its own default_tags": {
 		"main.tf": `terraform {
   required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 6.0" }
+    aws = { source = "hashicorp/aws", version = "~> 5.0" }
   }
 }
 provider "aws" {

@@ -51,6 +51,9 @@ func classify(name string) (fileKind, string) {
 	case len(name) > maxPathLength:
 		return refusedFile, fmt.Sprintf("file names must be at most %d characters long", maxPathLength)
 	}
+	if msg := platformFileRefusal(name); msg != "" {
+		return refusedFile, msg
+	}
 	segments := strings.Split(name, "/")
 	if len(segments)-1 > maxDirDepth {
 		return refusedFile, fmt.Sprintf("files may be at most %d directories deep", maxDirDepth)

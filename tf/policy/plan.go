@@ -170,6 +170,8 @@ func (pk *planChecker) resource(rc *tfjson.ResourceChange) {
 			pk.report(ReasonPolicy, "permissions_boundary must be the platform's boundary %s: every role a tenant creates carries it", boundary)
 		}
 	}
+	pk.namePrefix(rc, v) // nameprefix.go
+	pk.namePrefixTag(v)
 	pk.cost(rc.Type, v)
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // Violation is one problem found in the configuration (File and Line) or
@@ -105,10 +107,15 @@ type Rules struct {
 	// (AWS_PERMISSIONS_BOUNDARY_ARN, from tenantform aws-setup). Empty:
 	// none (local emulators).
 	PermissionsBoundaryARN string
-	// AWSProviderVersion is the version constraint of hashicorp/aws that
-	// tenantform has tested. A tenant's own constraint must leave some
-	// version within it.
-	AWSProviderVersion string
+	// RequireNamePrefix: role mode (AWS_ROLE_ARN). Every named AWS
+	// resource a project creates must carry its NamePrefix, and IAM roles
+	// and policies its IAMPath (nameprefix.go), the names the platform
+	// role's policy scopes each session to.
+	RequireNamePrefix bool
+	// ProviderLock is the platform's provider lock (package providers):
+	// a tenant's version constraint must admit the locked version. Nil
+	// means providers.Platform().
+	ProviderLock *providers.Lock
 	// MaxFiles, MaxTotalBytes and MaxNestingDepth bound the submission.
 	// MaxTotalBytes counts names and contents. Zero or less means the
 	// default (DefaultMaxFiles, ...): a limit is never switched off.
@@ -124,11 +131,6 @@ const (
 	DefaultMaxNestingDepth = 20
 	DefaultMaxResources    = 1000
 )
-
-// DefaultAWSProviderVersion is the range of hashicorp/aws versions
-// tenantform is tested with (per-resource region arguments appear in 6.0;
-// the policy checks them whatever the version).
-const DefaultAWSProviderVersion = ">= 5.0, < 7.0"
 
 // DefaultRules is the policy of the guide: its regions, and the types its
 // web products use (S3, Lambda, API Gateway, DynamoDB, IAM roles and
@@ -188,7 +190,6 @@ func DefaultRules() Rules {
 		DeniedResourceTypes:    []string{"aws_api_gateway_account"},
 		AllowedProviders:       []string{"aws", "random", "archive"},
 		AllowedManagedPolicies: DefaultManagedPolicies(),
-		AWSProviderVersion:     DefaultAWSProviderVersion,
 		MaxResources:           DefaultMaxResources,
 		MaxFiles:               DefaultMaxFiles,
 		MaxTotalBytes:          DefaultMaxTotalBytes,
