@@ -1,4 +1,4 @@
-//go:build crash || e2e
+//go:build crash || crashshort
 
 package crash
 

@@ -15,7 +15,7 @@
 // and tests only the proxy:
 //
 //	go test -tags crash ./crash/ -run TestCrashSuite -v -timeout 90m   # the long form (≥ 30 kills)
-//	go test -tags e2e ./crash/ -run TestCrashSuite -v                  # a short variant (a few kills), run by CI
+//	go test -tags crashshort ./crash/ -run TestCrashSuite -v           # a short variant (a few kills)
 //
 // It prints a table of figures; RELIABILITY.md keeps the measured ones.
 package crash

@@ -1,10 +1,10 @@
-//go:build e2e && !crash
+//go:build crashshort && !crash
 
 package crash
 
 import "time"
 
-// defaultProfile, with -tags e2e only: a short variant for CI, five
+// defaultProfile, with -tags crashshort only: a short variant, five
 // projects and a few kills, with the test double of hashicorp/aws (a
 // plan with the real provider takes tens of seconds on a loaded machine;
 // -crash.provider=auto uses it).
