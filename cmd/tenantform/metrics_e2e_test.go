@@ -85,8 +85,10 @@ func TestMetricsOfBothProcesses(t *testing.T) {
 	one := `{"main.tf":"resource \"terraform_data\" \"a\" {}"}`
 	put("alice", "one", one)
 	put("alice", "two", one)
-	put("alice", "three", one)                                                                                  // over the quota of 2: Blocked
-	put("bob", "novar", `{"main.tf":"variable \"n\" {}\nresource \"terraform_data\" \"a\" { input = var.n }"}`) // Failed
+	put("alice", "three", one) // over the quota of 2: Blocked
+	// Failed at plan: the variable's own validation refuses its default (a
+	// variable without any value is refused at the door, before a plan).
+	put("bob", "novar", `{"main.tf":"variable \"n\" {\n  default = 1\n  validation {\n    condition     = var.n > 5\n    error_message = \"n must be over 5.\"\n  }\n}\nresource \"terraform_data\" \"a\" { input = var.n }"}`)
 
 	st, err := store.Open(context.Background(), dbURL, 2)
 	if err != nil {
