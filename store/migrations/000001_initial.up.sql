@@ -1,5 +1,5 @@
 -- Desired state (spec, written by the API), metadata, and status (written by
--- the reconciler) of every tenant project. See DESIGN.md.
+-- the reconciler) of every tenant project. README.md, "How the reconciler works", describes them.
 CREATE TABLE projects (
     user_id                 text        NOT NULL,
     project_id              text        NOT NULL,
