@@ -3,6 +3,7 @@ package crash
 import (
 	"bytes"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -148,11 +149,7 @@ func (t *Trap) armed() bool {
 func (p *Proxy) Counts() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range p.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(p.counts)
 }
 
 // Calls returns every request seen so far, oldest first.
@@ -167,11 +164,7 @@ func (p *Proxy) Calls() []Call {
 func (p *Proxy) Sessions() map[string]string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := map[string]string{}
-	for k, v := range p.sessions {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(p.sessions)
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {

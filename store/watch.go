@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -82,19 +84,11 @@ func (s *Store) ProjectChangesSince(ctx context.Context, since int64, userID str
 		return nil, translate(err)
 	}
 	// Two ordered lists merged: oldest first, and no more than limit.
-	sortChanges(out)
+	slices.SortFunc(out, func(a, b ProjectChange) int { return cmp.Compare(a.Version, b.Version) })
 	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
-}
-
-func sortChanges(cs []ProjectChange) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && cs[j].Version < cs[j-1].Version; j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
 }
 
 // WatchVersion is the newest watch version handed out: a stream that
