@@ -156,6 +156,8 @@ type Engine struct {
 	sandboxPorts  []uint16
 	// owner marks this engine's terraform processes (leftovers.go).
 	owner string
+	// tmpRoot holds the commands' private temporary directories (tmpRootFor).
+	tmpRoot string
 }
 
 // New validates cfg, creates WorkRoot and the plugin cache, and writes the
@@ -261,6 +263,7 @@ func New(cfg Config) (*Engine, error) {
 		sandboxABI:    procs.sandboxABI,
 		sandboxPorts:  procs.sandboxPorts,
 		owner:         procs.owner,
+		tmpRoot:       procs.tmpRoot,
 	}, nil
 }
 

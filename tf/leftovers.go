@@ -3,6 +3,7 @@ package tf
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,15 +116,47 @@ func endLeftovers(workRoot string) []leftover {
 	return killed
 }
 
-// tmpRoot holds the commands' private temporary directories (TMPDIR). It
-// is in the work root rather than in the workdir, to keep the unix socket
-// paths of the provider handshake short: they must fit in 108 bytes.
+// tmpRoot holds the commands' private temporary directories (TMPDIR),
+// in the work root rather than in the workdir, to keep the unix socket
+// paths of the provider handshake short (see tmpRootFor).
 const tmpRoot = ".tmp"
+
+// maxSocketPath is the longest unix socket path bind(2) takes: sun_path
+// is 108 bytes, the last of them the terminating NUL.
+const maxSocketPath = 107
+
+// longestSocketSuffix is the longest tail a private temporary directory
+// adds under the tmp root for the handshake's socket: os.MkdirTemp's name
+// (up to 10 digits) and go-plugin's "plugin" and up to 10 more digits.
+const longestSocketSuffix = len("/4294967295/plugin4294967295")
+
+// tmpRootFor is where the private temporary directories of the commands
+// under workRoot go: workRoot/.tmp when the provider's handshake socket
+// fits there whatever the random names, else a directory named for the
+// work root under the system's temporary directory (a deep data
+// directory would otherwise make a provider fail to start, one run in
+// several, with "bind: invalid argument").
+func tmpRootFor(workRoot string) (string, error) {
+	abs, err := filepath.Abs(workRoot)
+	if err != nil {
+		return "", fmt.Errorf("tf: work root: %w", err)
+	}
+	candidates := []string{filepath.Join(abs, tmpRoot)}
+	sum := sha256.Sum256([]byte(abs))
+	name := "tenantform-" + hex.EncodeToString(sum[:6])
+	candidates = append(candidates, filepath.Join(os.TempDir(), name), filepath.Join("/tmp", name))
+	for _, dir := range candidates {
+		if len(dir)+longestSocketSuffix <= maxSocketPath {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("tf: no temporary directory short enough for the providers' unix sockets "+
+		"(%d bytes at most): work root %q and TMPDIR %q are both too deep", maxSocketPath-longestSocketSuffix, abs, os.TempDir())
+}
 
 // removeStaleTmp removes temporary directories older than maxAge: those
 // of commands whose engine was killed (a live command's is younger).
-func removeStaleTmp(workRoot string, maxAge time.Duration) {
-	dir := filepath.Join(workRoot, tmpRoot)
+func removeStaleTmp(dir string, maxAge time.Duration) {
 	entries, _ := os.ReadDir(dir)
 	for _, ent := range entries {
 		if fi, err := ent.Info(); err == nil && time.Since(fi.ModTime()) > maxAge {

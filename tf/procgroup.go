@@ -357,7 +357,7 @@ const supervisorSlack = 2 * time.Second
 // instructions. done removes the temporary directory.
 func (r *run) processEnv(op, pidFile string) (map[string]string, func(), error) {
 	e := r.e
-	tmp, err := os.MkdirTemp(filepath.Join(e.cfg.WorkRoot, tmpRoot), "")
+	tmp, err := os.MkdirTemp(e.tmpRoot, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("tf: temporary directory: %w", err)
 	}

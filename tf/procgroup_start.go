@@ -3,7 +3,6 @@ package tf
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"go.uber.org/zap"
 )
@@ -14,6 +13,8 @@ type processSetup struct {
 	sandboxABI    int
 	sandboxPorts  []uint16
 	owner         string
+	// tmpRoot holds the commands' private temporary directories.
+	tmpRoot string
 }
 
 // startProcesses decides on the sandbox (refusing TF_SANDBOX=require
@@ -58,8 +59,11 @@ func startProcesses(cfg *Config) (processSetup, error) {
 		cfg.Logger.Warn("ended terraform processes a killed predecessor left running",
 			zap.Int("count", len(killed)), zap.Strings("processes", cmds))
 	}
-	removeStaleTmp(cfg.WorkRoot, cfg.OperationTimeout+2*cfg.StopGrace)
-	if err := os.MkdirAll(filepath.Join(cfg.WorkRoot, tmpRoot), 0o700); err != nil {
+	if ps.tmpRoot, err = tmpRootFor(cfg.WorkRoot); err != nil {
+		return ps, err
+	}
+	removeStaleTmp(ps.tmpRoot, cfg.OperationTimeout+2*cfg.StopGrace)
+	if err := os.MkdirAll(ps.tmpRoot, 0o700); err != nil {
 		return ps, fmt.Errorf("tf: %w", err)
 	}
 	return ps, nil
