@@ -75,7 +75,12 @@ func newEnv(t *testing.T, configure func(*Config)) *env {
 func newEnvMigrated(t *testing.T, migrate bool, configure func(*Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	dbURL := storetest.NewDatabase(t)
+	var dbURL string
+	if migrate {
+		dbURL = storetest.NewMigratedDatabase(t, store.MigrateURL)
+	} else {
+		dbURL = storetest.NewDatabase(t)
+	}
 	st, err := store.Open(ctx, dbURL, 20)
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func openStore(t *testing.T) *store.Store {
 func openStoreURL(t *testing.T) (*store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
-	dbURL := storetest.NewDatabase(t)
+	dbURL := storetest.NewMigratedDatabase(t, store.MigrateURL)
 	s, err := store.Open(ctx, dbURL, 10)
 	if err != nil {
 		t.Fatal(err)

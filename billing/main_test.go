@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { storetest.Main(m, goleak.IgnoreCurrent()) }
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, storetest.NewDatabase(t), 10)
+	s, err := store.Open(ctx, storetest.NewMigratedDatabase(t, store.MigrateURL), 10)
 	if err != nil {
 		t.Fatal(err)
 	}

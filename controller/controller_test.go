@@ -65,7 +65,7 @@ type harness struct {
 func newStoreHarness(t *testing.T, mutate []func(*Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
-	h := &harness{t: t, dbURL: storetest.NewDatabase(t), clock: newFakeClock(t0)}
+	h := &harness{t: t, dbURL: storetest.NewMigratedDatabase(t, store.MigrateURL), clock: newFakeClock(t0)}
 	var err error
 	if h.st, err = store.Open(ctx, h.dbURL, 20); err != nil {
 		t.Fatal(err)

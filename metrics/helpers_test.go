@@ -33,7 +33,7 @@ type db struct {
 func openDB(t testing.TB) db {
 	t.Helper()
 	ctx := context.Background()
-	url := storetest.NewDatabase(t)
+	url := storetest.NewMigratedDatabase(t, store.MigrateURL)
 	st, err := store.Open(ctx, url, 5)
 	if err != nil {
 		t.Fatal(err)

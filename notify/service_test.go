@@ -164,7 +164,7 @@ func startSMTP(t *testing.T) (*mailbox, string) {
 // seed creates one project row per event kind, relative to the test clock.
 func seed(t *testing.T) (*store.Store, *clock, string) {
 	ctx := context.Background()
-	url := storetest.NewDatabase(t)
+	url := storetest.NewMigratedDatabase(t, store.MigrateURL)
 	st, err := store.Open(ctx, url, 10)
 	if err != nil {
 		t.Fatal(err)

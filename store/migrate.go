@@ -82,3 +82,15 @@ func (s *Store) SchemaVersion(ctx context.Context) (version uint, dirty bool, er
 	}
 	return uint(v), dirty, nil
 }
+
+// MigrateURL brings the database at url to the newest schema and closes
+// every connection it opened (test helpers copy the result as a template,
+// which PostgreSQL allows only with nobody connected).
+func MigrateURL(ctx context.Context, url string) error {
+	s, err := Open(ctx, url, 2)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Migrate(ctx)
+}

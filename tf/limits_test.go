@@ -150,59 +150,6 @@ func TestCPULimit(t *testing.T) {
 	}
 }
 
-// TestDeadline: an operation past OperationTimeout gets SIGINT, then is
-// killed (with what it started) StopGrace later, and reports the
-// deadline, not a cancellation. The "terraform" here is a real one for
-// every command but plan, which ignores SIGINT and sleeps: a CPU-free
-// stand-in for the CPU bomb, which TestDeadlineCPUBomb (e2e) runs.
-func TestDeadline(t *testing.T) {
-	t.Parallel()
-	real := terraformBinary(t)
-	marks := t.TempDir()
-	hang := writeScript(t, t.TempDir(), "terraform", `
-if [ "$1" != plan ]; then exec "`+real+`" "$@"; fi
-trap 'echo INT >> "`+marks+`/signals"' INT
-sleep 600 &
-echo $! > "`+marks+`/child"
-while :; do sleep 0.1; done
-`)
-	db, root := newTestDatabase(t), t.TempDir()
-	configure := func(timeout time.Duration) func(*Config) {
-		return func(c *Config) {
-			c.WorkRoot = root
-			c.BinaryPath = hang
-			c.sandboxExtraRW = []string{marks}
-			c.OperationTimeout = timeout
-			c.StopGrace = 500 * time.Millisecond
-		}
-	}
-	// Init first, with all the time it needs on a loaded machine; the
-	// 8 s below are for creating the workspace (two terraform commands)
-	// and starting the plan.
-	p := hostileProject("slow", cpuBomb)
-	if _, err := newTestEngine(t, db, configure(5*time.Minute)).Outputs(testContext(t), p, nil); err != nil {
-		t.Fatal(describe(err))
-	}
-	e := newTestEngine(t, db, configure(8*time.Second))
-	le, took := planLimited(t, e, p, LimitDeadline)
-	if le.Value != "8s" {
-		t.Errorf("limit value %q, want 8s", le.Value)
-	}
-	if took < e.cfg.OperationTimeout || took > e.cfg.OperationTimeout+e.cfg.StopGrace+5*time.Second {
-		t.Errorf("plan returned after %s; want the deadline (%s) plus at most the grace period", took, e.cfg.OperationTimeout)
-	}
-	if sigs, _ := os.ReadFile(filepath.Join(marks, "signals")); !strings.Contains(string(sigs), "INT") {
-		t.Error("terraform was not sent SIGINT before being killed")
-	}
-	// What "terraform" started is killed with it.
-	child, _ := os.ReadFile(filepath.Join(marks, "child"))
-	pid := strings.TrimSpace(string(child))
-	time.Sleep(100 * time.Millisecond) // SIGKILL is delivered asynchronously
-	if st, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
-		t.Errorf("the process terraform started (pid %s) outlived it: %s", pid, st)
-	}
-}
-
 // TestMemoryLimit: the memory bomb fails under RLIMIT_AS, and sampling
 // /proc while it runs shows terraform never had more address space than
 // the limit.
@@ -251,29 +198,6 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	if peak.VmHWMKB < 200<<10 {
 		t.Errorf("peak resident %d MB: the bomb did not allocate, the test proves nothing", peak.VmHWMKB>>10)
-	}
-}
-
-// TestOutputLimit: a configuration whose plan prints more than
-// OutputLimitBytes is stopped at the limit: `show -json` prints the plan
-// as one line, which the engine reads in chunks, never whole.
-func TestOutputLimit(t *testing.T) {
-	t.Parallel()
-	e := newTestEngine(t, "", func(c *Config) {
-		c.OutputLimitBytes = 256 << 10
-		c.StopGrace = time.Minute
-	})
-	le, took := planLimited(t, e, hostileProject("output", outputBomb), LimitOutput)
-	// A flood is killed at once, not after the grace period a state lock
-	// holder gets.
-	if took > 30*time.Second {
-		t.Errorf("plan returned %s after it started; the flood was not killed at once", took)
-	}
-	if le.Op != "show" {
-		t.Errorf("stopped command %q, want show (the plan's JSON holds the value)", le.Op)
-	}
-	if le.Cmd == nil || len(le.Cmd.LogTail) > e.cfg.LogTailBytes+1024 {
-		t.Errorf("the limit error keeps no bounded log tail: %+v", le.Cmd)
 	}
 }
 

@@ -24,7 +24,7 @@ const secret = "client-test-secret-0123456789abcdef"
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, storetest.NewDatabase(t), 10)
+	st, err := store.Open(ctx, storetest.NewMigratedDatabase(t, store.MigrateURL), 10)
 	if err != nil {
 		t.Fatal(err)
 	}

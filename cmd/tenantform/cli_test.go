@@ -51,7 +51,7 @@ func newCLIEnv(t *testing.T) *cliEnv {
 func newCLIEnvWith(t *testing.T, configure func(*api.Config)) *cliEnv {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, storetest.NewDatabase(t), 10)
+	st, err := store.Open(ctx, storetest.NewMigratedDatabase(t, store.MigrateURL), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
