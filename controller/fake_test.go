@@ -27,7 +27,7 @@ import (
 // applying it after the state changed fails with tf.ErrPlanStale, as
 // terraform does.
 type fakeTerraform struct {
-	t    *testing.T
+	t    testing.TB
 	pool *pgxpool.Pool
 
 	mu    sync.Mutex
@@ -56,7 +56,7 @@ func (f *fakeTerraform) seeCreds(op string, creds *tf.Credentials) {
 	}
 }
 
-func newFakeTerraform(t *testing.T, dbURL string) *fakeTerraform {
+func newFakeTerraform(t testing.TB, dbURL string) *fakeTerraform {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), dbURL)
 	if err != nil {
