@@ -38,6 +38,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	flags := newFlagSet("dev", "dev [--data-dir DIR] [--aws auto|emulator|aws]", stderr)
 	dataDir := flags.String("data-dir", "", "where the private PostgreSQL, the JWT secret and terraform work directories live (overrides TENANTFORM_DATA_DIR)")
 	awsFlag := flags.String("aws", devAWSAuto, "emulator: an in-process AWS emulator (binaries built with -tags emulator); aws: the AWS the environment configures; auto: the emulator when built in and no AWS credentials are configured")
+	providerFlag := flags.String("aws-provider", devProviderAuto, "with the emulator, where hashicorp/aws comes from: auto: the real provider from TF_PROVIDER_MIRROR (else "+defaultProviderMirror+") when it is there, else the test double built into this binary; double: the test double; registry: as configured (the registry, or TF_PROVIDER_MIRROR)")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -74,6 +75,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	// Say what is busy in one line, before anything starts.
 	if err := checkDevResourcesFree(cfg); err != nil {
 		return err
+	}
+	if awsMode == devAWSEmulator {
+		note, err := useDevProvider(&cfg, *providerFlag, log)
+		if err != nil {
+			return err
+		}
+		awsNote += "\n  Provider  " + note
 	}
 
 	// Everything below stops when ctx ends or when any part fails.

@@ -108,6 +108,7 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 		WorkRoot:         cfg.TFWorkDir,
 		PluginCacheDir:   cfg.TFPluginCacheDir,
 		FilesystemMirror: cfg.TFProviderMirror,
+		ProviderLock:     cfg.tfProviderLock,
 		PGConnStr:        cfg.stateConnString(),
 		AWSEndpointURL:   cfg.AWSEndpointURL,
 		Environment:      cfg.Environment,
