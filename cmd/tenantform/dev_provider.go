@@ -82,10 +82,10 @@ func chooseDevProvider(flag, configured, doubleVersion string) (devProvider, err
 		if mirrorHolds(mirror, locked.Version) {
 			return devProvider{mirror: mirror, note: "hashicorp/aws " + locked.Version + " from the mirror " + mirror}, nil
 		}
-		return devProvider{double: true, note: fmt.Sprintf("%s (%s %s; no hashicorp/aws %s in %s)",
-			providerDoubleNote, "S3 buckets and DynamoDB tables only, installed as", doubleVersion, locked.Version, mirror)}, nil
+		return devProvider{double: true, note: fmt.Sprintf("%s: aws_s3_bucket and aws_dynamodb_table, as %s (no hashicorp/aws %s in %s)",
+			providerDoubleNote, doubleVersion, locked.Version, mirror)}, nil
 	}
-	return devProvider{double: true, note: fmt.Sprintf("%s (S3 buckets and DynamoDB tables only, installed as %s; --aws-provider=double)",
+	return devProvider{double: true, note: fmt.Sprintf("%s: aws_s3_bucket and aws_dynamodb_table, as %s (--aws-provider=double)",
 		providerDoubleNote, doubleVersion)}, nil
 }
 
