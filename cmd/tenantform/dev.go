@@ -41,7 +41,7 @@ const devTokenTTL = 24 * time.Hour
 // runDev is `tenantform dev`: API and reconciler in one process, on a
 // private PostgreSQL unless DATABASE_URL names one.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	flags := newFlagSet("dev", "dev [--data-dir DIR] [--aws auto|emulator|aws]", stderr)
+	flags := newFlagSet("dev", "dev [--data-dir DIR] [--aws auto|emulator|aws] [--aws-provider auto|double|registry]", stderr)
 	dataDir := flags.String("data-dir", "", "where the private PostgreSQL, the JWT secret and terraform work directories live (overrides TENANTFORM_DATA_DIR)")
 	awsFlag := flags.String("aws", devAWSAuto, "emulator: an in-process AWS emulator (binaries built with -tags emulator); aws: the AWS the environment configures; auto: the emulator when built in and no AWS credentials are configured")
 	providerFlag := flags.String("aws-provider", devProviderAuto, "with the emulator, where hashicorp/aws comes from: auto: the real provider from TF_PROVIDER_MIRROR (else "+defaultProviderMirror+") when it is there, else the test double built into this binary; double: the test double; registry: as configured (the registry, or TF_PROVIDER_MIRROR)")

@@ -200,6 +200,19 @@ func TestOfflineAWSDemo(t *testing.T) {
 	}
 	t.Logf("PUT → Ready in %s", time.Since(start).Round(time.Millisecond))
 
+	// deploy/prometheus/dev.yml's scrape works: its path, no token.
+	scrape := readDevPrometheusConfig(t)
+	resp, err := http.Get(apiURL + scrape.metricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !regexp.MustCompile(`(?m)^tenantform_projects\{[^}]*phase="Ready"[^}]*\} 1$`).Match(metricsText) {
+		t.Errorf("GET %s without a token (as deploy/prometheus/dev.yml scrapes): %d, want 200 with tenantform_projects{phase=\"Ready\"} 1:\n%.2000s",
+			scrape.metricsPath, resp.StatusCode, metricsText)
+	}
+
 	tagging, err := s3c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: awssdk.String(ex.bucket)})
 	if err != nil {
 		t.Fatalf("GetBucketTagging %s on the emulator %s: %v", ex.bucket, emulatorURL, err)
