@@ -278,6 +278,7 @@ func TestOfflineAWSDemo(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("DELETE → 410 Gone in %s", time.Since(start).Round(time.Millisecond))
+	checkRunLogs(3) // and the destroy (a deleted project's runs stay readable)
 	var apiErr smithy.APIError
 	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: awssdk.String(ex.bucket)}); err == nil {
 		t.Errorf("bucket %s is still in the emulator after the project was destroyed", ex.bucket)
