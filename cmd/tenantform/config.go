@@ -21,7 +21,6 @@ import (
 	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/tf"
 	"github.com/tenantform/tenantform/tf/policy"
-	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // Config is every setting of every subcommand. It is filled once, from the
@@ -177,11 +176,6 @@ type Config struct {
 	// TFProviderMirror is a filesystem_mirror directory for offline
 	// provider installs (TF_PROVIDER_MIRROR).
 	TFProviderMirror string
-	// tfProviderLock replaces the platform's provider lock: set only by
-	// dev mode when it serves the test double of hashicorp/aws
-	// (useDevProvider); never from the environment, so serve and reconcile
-	// always run the platform's lock.
-	tfProviderLock *providers.Lock
 	// Environment is the Environment tag of tenant resources
 	// (ENVIRONMENT).
 	Environment string

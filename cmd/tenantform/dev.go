@@ -21,6 +21,7 @@ import (
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store/localpg"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // devUser is the user dev mode prints a token for.
@@ -85,9 +86,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err := checkDevResourcesFree(cfg); err != nil {
 		return err
 	}
+	// The provider lock of the test double, when dev serves it; nil is the
+	// platform's.
+	var providerLock *providers.Lock
 	if awsMode == devAWSEmulator {
-		note, err := useDevProvider(&cfg, *providerFlag, log)
-		if err != nil {
+		var note string
+		if note, providerLock, err = useDevProvider(&cfg, *providerFlag, log); err != nil {
 			return err
 		}
 		awsNote += "\n  Provider  " + note
@@ -133,7 +137,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err := checkStateDatabase(ctx, cfg, st); err != nil {
 		return err
 	}
-	engine, err := newEngine(ctx, cfg, log)
+	engine, err := newEngineWithLock(ctx, cfg, providerLock, log)
 	if err != nil {
 		return err
 	}

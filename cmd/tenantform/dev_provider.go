@@ -207,28 +207,29 @@ func copyExecutable(src, dst, tmpDir string) error {
 }
 
 // useDevProvider applies the --aws-provider choice to cfg (the engine's
-// mirror and lock) and returns the banner's line about it.
-func useDevProvider(cfg *Config, flag string, log *zap.Logger) (string, error) {
+// mirror) and returns the banner's line about it and, when the double
+// serves, the provider lock to run it under (else nil: the platform's).
+func useDevProvider(cfg *Config, flag string, log *zap.Logger) (string, *providers.Lock, error) {
 	p, err := chooseDevProvider(flag, cfg.TFProviderMirror, providerDoubleVersion())
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if p.mirror != "" {
 		cfg.TFProviderMirror = p.mirror
 	}
 	if !p.double {
 		log.Info("terraform's aws provider", zap.String("provider", p.note))
-		return p.note, nil
+		return p.note, nil, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return "", fmt.Errorf("cannot find this tenantform binary to serve the provider double: %w", err)
+		return "", nil, fmt.Errorf("cannot find this tenantform binary to serve the provider double: %w", err)
 	}
 	mirror, lock, err := installProviderDouble(cfg.DataDir, exe, providerDoubleVersion())
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	cfg.TFProviderMirror, cfg.tfProviderLock = mirror, lock
+	cfg.TFProviderMirror = mirror
 	log.Warn("terraform's aws provider is the "+providerDoubleNote, zap.String("provider", p.note), zap.String("mirror", mirror))
-	return p.note, nil
+	return p.note, lock, nil
 }

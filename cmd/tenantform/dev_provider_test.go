@@ -167,30 +167,20 @@ func TestInstallProviderDoubleLocksItsHash(t *testing.T) {
 	}
 }
 
-// Only dev mode may swap the provider lock or install the double: no
-// setting reaches Config.tfProviderLock, only useDevProvider assigns it,
-// and only runDev calls that. (serve and reconcile share newEngine, which
-// passes the lock on: nil there means the platform's.)
+// Only dev mode may swap the provider lock or install the double:
+// newEngine (serve's and reconcile's engine) keeps the platform's lock,
+// only runDev passes another one (useDevProvider's), and only runDev
+// chooses and installs the double.
 func TestServeAndReconcileNeverUseTheDouble(t *testing.T) {
 	t.Parallel()
-	empty := t.TempDir()
-	for _, m := range []mode{modeServe, modeReconcile, modeDev} {
-		cfg, err := parseConfig(m, env{"HOME": "/h", "TF_PROVIDER_MIRROR": empty, "DATABASE_URL": "postgres://x@h/d",
-			"JWT_SECRET": strings.Repeat("s", 40)}.get)
-		if err != nil {
-			t.Fatalf("%s: %v", m, err)
-		}
-		if cfg.tfProviderLock != nil || cfg.TFProviderMirror != empty {
-			t.Errorf("%s: the configuration alone sets lock %v, mirror %q", m, cfg.tfProviderLock, cfg.TFProviderMirror)
-		}
-	}
-
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := map[string][]string{} // callee or field → enclosing functions
+	// callee → the functions calling it, and what newEngineWithLock gets
+	// as its lock in each.
+	calls := map[string][]string{}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -205,21 +195,25 @@ func TestServeAndReconcileNeverUseTheDouble(t *testing.T) {
 				continue
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				switch n := n.(type) {
-				case *ast.CallExpr:
-					if id, ok := n.Fun.(*ast.Ident); ok && (id.Name == "useDevProvider" || id.Name == "installProviderDouble") {
-						calls[id.Name] = append(calls[id.Name], fn.Name.Name)
-					}
-				case *ast.AssignStmt:
-					for _, l := range n.Lhs {
-						if sel, ok := l.(*ast.SelectorExpr); ok && sel.Sel.Name == "tfProviderLock" {
-							calls["tfProviderLock="] = append(calls["tfProviderLock="], fn.Name.Name)
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				id, ok := call.Fun.(*ast.Ident)
+				if !ok {
+					return true
+				}
+				switch id.Name {
+				case "useDevProvider", "installProviderDouble":
+					calls[id.Name] = append(calls[id.Name], fn.Name.Name)
+				case "newEngineWithLock":
+					lock := "?"
+					if len(call.Args) == 4 {
+						if a, ok := call.Args[2].(*ast.Ident); ok {
+							lock = a.Name
 						}
 					}
-				case *ast.KeyValueExpr:
-					if id, ok := n.Key.(*ast.Ident); ok && id.Name == "tfProviderLock" {
-						calls["tfProviderLock="] = append(calls["tfProviderLock="], fn.Name.Name)
-					}
+					calls[id.Name] = append(calls[id.Name], fn.Name.Name+"("+lock+")")
 				}
 				return true
 			})
@@ -228,10 +222,12 @@ func TestServeAndReconcileNeverUseTheDouble(t *testing.T) {
 	for what, want := range map[string][]string{
 		"useDevProvider":        {"runDev"},
 		"installProviderDouble": {"useDevProvider"},
-		"tfProviderLock=":       {"useDevProvider"},
+		"newEngineWithLock":     {"newEngine(nil)", "runDev(providerLock)"},
 	} {
-		if !slices.Equal(calls[what], want) {
-			t.Errorf("%s is used in %v, want only %v", what, calls[what], want)
+		got := slices.Clone(calls[what])
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s is called in %v, want only in %v", what, got, want)
 		}
 	}
 }

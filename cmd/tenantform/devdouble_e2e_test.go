@@ -291,6 +291,15 @@ func TestOfflineAWSDemo(t *testing.T) {
 		t.Errorf("no private provider mirror in the data directory: %v", err)
 	}
 
+	// Dev's engine took the double's mirror; reconcile, the same emulator
+	// build with the same empty TF_PROVIDER_MIRROR, on dev's database,
+	// keeps that setting (and so the platform's lock) and installs nothing.
+	devTFRC, err := os.ReadFile(filepath.Join(dataDir, "terraform", ".tenantform.tfrc"))
+	if err != nil || !strings.Contains(string(devTFRC), filepath.Join(dataDir, "aws-provider-double")) {
+		t.Errorf("dev's terraform CLI configuration does not name the double's mirror (%v):\n%s", err, devTFRC)
+	}
+	reconcileKeepsTheConfiguredMirror(t, bin, dataDir, emptyMirror)
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -303,5 +312,74 @@ func TestOfflineAWSDemo(t *testing.T) {
 	case <-time.After(time.Minute):
 		dumpLogs()
 		t.Fatal("tenantform dev did not exit within a minute of SIGTERM")
+	}
+}
+
+// reconcileKeepsTheConfiguredMirror starts `reconcile` from bin on dev's
+// private PostgreSQL (in devDataDir) with TF_PROVIDER_MIRROR=mirror, waits
+// for its engine's terraform CLI configuration and checks that it names
+// mirror, not a double, and that nothing installed a double.
+func reconcileKeepsTheConfiguredMirror(t *testing.T, bin, devDataDir, mirror string) {
+	t.Helper()
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(devDataDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	dbURL := fmt.Sprintf("postgres://tenantform:%s@127.0.0.1:%s/tenantform?sslmode=disable", read("pg-password"), read("pg-port"))
+	recDir := t.TempDir()
+	var stderr bannerBuffer
+	rec := exec.Command(bin, "reconcile")
+	rec.Env = append(cleanEnv(), "DATABASE_URL="+dbURL, "JWT_SECRET="+read("jwt-secret"), "TF_PROVIDER_MIRROR="+mirror, "TENANTFORM_DATA_DIR="+recDir,
+		"TF_WORK_DIR="+filepath.Join(recDir, "terraform"), "METRICS_PORT=0")
+	rec.Stderr = &stderr
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		rec.Wait()
+		close(exited)
+	}()
+	defer func() {
+		rec.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(time.Minute):
+			rec.Process.Kill()
+			<-exited
+		}
+	}()
+	tfrc := filepath.Join(recDir, "terraform", ".tenantform.tfrc")
+	start := time.Now()
+	var b []byte
+	for {
+		var err error
+		if b, err = os.ReadFile(tfrc); err == nil && len(b) > 0 {
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("reconcile exited before it wrote %s:\n%s", tfrc, stderr.String())
+		default:
+		}
+		if time.Since(start) > demoLimit {
+			t.Fatalf("reconcile wrote no %s in %s:\n%s", tfrc, demoLimit, stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(string(b), `"`+mirror+`"`) || strings.Contains(string(b), "aws-provider-double") {
+		t.Errorf("reconcile's terraform CLI configuration does not name TF_PROVIDER_MIRROR (%s) alone:\n%s", mirror, b)
+	}
+	if found, _ := filepath.Glob(filepath.Join(recDir, "*", "aws-provider-double")); len(found) > 0 {
+		t.Errorf("reconcile installed the provider double: %v", found)
+	}
+	if _, err := os.Stat(filepath.Join(recDir, "aws-provider-double")); err == nil {
+		t.Error("reconcile installed the provider double in its data directory")
+	}
+	if strings.Contains(stderr.String(), providerDoubleNote) {
+		t.Errorf("reconcile's log mentions the %s:\n%s", providerDoubleNote, stderr.String())
 	}
 }
