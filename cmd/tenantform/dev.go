@@ -21,6 +21,7 @@ import (
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store/localpg"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // devUser is the user dev mode prints a token for.
@@ -29,15 +30,22 @@ const devUser = "demo"
 // devAdmin is the admin whose token dev prints for the console.
 const devAdmin = "ops"
 
+// The keys of a dev session against the emulator, which checks none.
+const (
+	devEmulatorAccessKeyID = "AKIATENANTFORMDEVEMU"
+	devEmulatorSecretKey   = "tenantform-dev-emulator-accepts-any-key"
+)
+
 // devTokenTTL is how long the printed demo token lasts: a working day.
 const devTokenTTL = 24 * time.Hour
 
 // runDev is `tenantform dev`: API and reconciler in one process, on a
 // private PostgreSQL unless DATABASE_URL names one.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	flags := newFlagSet("dev", "dev [--data-dir DIR] [--aws auto|emulator|aws]", stderr)
+	flags := newFlagSet("dev", "dev [--data-dir DIR] [--aws auto|emulator|aws] [--aws-provider auto|double|registry]", stderr)
 	dataDir := flags.String("data-dir", "", "where the private PostgreSQL, the JWT secret and terraform work directories live (overrides TENANTFORM_DATA_DIR)")
 	awsFlag := flags.String("aws", devAWSAuto, "emulator: an in-process AWS emulator (binaries built with -tags emulator); aws: the AWS the environment configures; auto: the emulator when built in and no AWS credentials are configured")
+	providerFlag := flags.String("aws-provider", devProviderAuto, "with the emulator, where hashicorp/aws comes from: auto: the real provider from TF_PROVIDER_MIRROR (else "+defaultProviderMirror+") when it is there, else the test double built into this binary; double: the test double; registry: as configured (the registry, or TF_PROVIDER_MIRROR)")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -57,9 +65,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	defer log.Sync()
 	awsNote := "as configured by the environment"
 	// The emulator accepts any keys; the default chain has none to give.
+	// Like all credentials they are redacted from every run's log, so they
+	// must be no word terraform or the provider prints ("emulator" was,
+	// and became [REDACTED] everywhere).
 	var emulatorCredentials awssdk.CredentialsProvider
 	if awsMode == devAWSEmulator {
-		emulatorCredentials = awssdk.NewCredentialsCache(credentials.NewStaticCredentialsProvider("emulator", "emulator", ""))
+		emulatorCredentials = awssdk.NewCredentialsCache(credentials.NewStaticCredentialsProvider(devEmulatorAccessKeyID, devEmulatorSecretKey, ""))
 		url, stop, err := startDevEmulator(&cfg)
 		if err != nil {
 			return err
@@ -74,6 +85,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	// Say what is busy in one line, before anything starts.
 	if err := checkDevResourcesFree(cfg); err != nil {
 		return err
+	}
+	// The provider lock of the test double, when dev serves it; nil is the
+	// platform's.
+	var providerLock *providers.Lock
+	if awsMode == devAWSEmulator {
+		var note string
+		if note, providerLock, err = useDevProvider(&cfg, *providerFlag, log); err != nil {
+			return err
+		}
+		awsNote += "\n  Provider  " + note
 	}
 
 	// Everything below stops when ctx ends or when any part fails.
@@ -116,7 +137,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err := checkStateDatabase(ctx, cfg, st); err != nil {
 		return err
 	}
-	engine, err := newEngine(ctx, cfg, log)
+	engine, err := newEngineWithLock(ctx, cfg, providerLock, log)
 	if err != nil {
 		return err
 	}

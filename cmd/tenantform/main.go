@@ -48,6 +48,11 @@ Run "tenantform <command> -h" for a command's flags.
 var errUsage = errors.New("usage")
 
 func main() {
+	// Terraform running the provider double dev mode installed (emulator
+	// builds only; see dev_provider.go).
+	if isProviderDoubleExec(os.Args[0]) {
+		os.Exit(serveProviderDouble())
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // terraformStopGrace is how long an interrupted terraform gets to release
@@ -93,6 +94,13 @@ func checkStateDatabase(ctx context.Context, cfg Config, st *store.Store) error 
 // newEngine finds (or installs) terraform and builds the engine that runs
 // it for every project.
 func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, error) {
+	return newEngineWithLock(ctx, cfg, nil, log)
+}
+
+// newEngineWithLock is newEngine with lock in place of the platform's
+// provider lock (nil keeps it): dev mode's lock of the test double of
+// hashicorp/aws (useDevProvider), which serve and reconcile never use.
+func newEngineWithLock(ctx context.Context, cfg Config, lock *providers.Lock, log *zap.Logger) (*tf.Engine, error) {
 	bin, ver, err := tf.FindBinary(ctx, tf.FindOptions{
 		TFPath:         cfg.TFPath,
 		InstallDir:     filepath.Join(cfg.DataDir, "bin"),
@@ -108,6 +116,7 @@ func newEngine(ctx context.Context, cfg Config, log *zap.Logger) (*tf.Engine, er
 		WorkRoot:         cfg.TFWorkDir,
 		PluginCacheDir:   cfg.TFPluginCacheDir,
 		FilesystemMirror: cfg.TFProviderMirror,
+		ProviderLock:     lock,
 		PGConnStr:        cfg.stateConnString(),
 		AWSEndpointURL:   cfg.AWSEndpointURL,
 		Environment:      cfg.Environment,

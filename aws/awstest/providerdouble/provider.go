@@ -1,7 +1,9 @@
-package main
+package providerdouble
 
 import (
 	"context"
+	"net"
+	"net/url"
 	"os"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -18,9 +20,7 @@ import (
 // endpointServices are the endpoint keys tenantform's engine renders.
 var endpointServices = []string{"apigateway", "apigatewayv2", "cloudwatchlogs", "dynamodb", "iam", "lambda", "s3", "sts"}
 
-type awsProvider struct{}
-
-func newProvider() provider.Provider { return &awsProvider{} }
+type awsProvider struct{ opts Options }
 
 type providerModel struct {
 	Region                    types.String       `tfsdk:"region"`
@@ -82,6 +82,9 @@ func (p *awsProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if p.opts.Warning != "" {
+		resp.Diagnostics.AddWarning(p.opts.Warning, p.opts.WarningDetail)
+	}
 	region := m.Region.ValueString()
 	if region == "" {
 		region = os.Getenv("AWS_REGION")
@@ -99,6 +102,15 @@ func (p *awsProvider) Configure(ctx context.Context, req provider.ConfigureReque
 			resp.Diagnostics.AddError("test provider needs an emulator",
 				"this is tenantform's TEST DOUBLE of hashicorp/aws; it only talks to an emulator and needs endpoints { "+svc+" = ... }")
 			return
+		}
+	}
+	if p.opts.LoopbackOnly {
+		for svc, e := range endpoints {
+			if !loopback(e) {
+				resp.Diagnostics.AddError("test provider needs an emulator on this machine",
+					"this is tenantform's TEST DOUBLE of hashicorp/aws; it only talks to an emulator on the loopback interface, and endpoints."+svc+" is "+e)
+				return
+			}
 		}
 	}
 	tags := map[string]string{}
@@ -135,3 +147,17 @@ func (p *awsProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *awsProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+
+// loopback says whether the endpoint URL e names this machine's loopback
+// interface.
+func loopback(e string) bool {
+	u, err := url.Parse(e)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
+}
