@@ -9,9 +9,21 @@ import (
 )
 
 // seedDue copies the project key n times under new project ids (key's
-// project id with a number appended), all due at due: a backlog made in one
-// statement instead of n PUTs.
+// project id with a number appended), all due at due: a backlog made in a
+// few statements instead of n PUTs. It commits every seedBatch copies: the
+// insert trigger takes each new project's lock (the orphan sweep's), and
+// one transaction holds only so many locks.
 func seedDue(t testing.TB, s *store.Store, key store.Key, n int, due time.Time) {
+	t.Helper()
+	for done := 0; done < n; done += seedBatch {
+		seedDueBatch(t, s, key, done, min(seedBatch, n-done), due)
+	}
+}
+
+const seedBatch = 5000
+
+// seedDueBatch adds copies number from+1 to from+n.
+func seedDueBatch(t testing.TB, s *store.Store, key store.Key, from, n int, due time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := s.Pool().Begin(ctx)
@@ -25,7 +37,7 @@ func seedDue(t testing.TB, s *store.Store, key store.Key, n int, due time.Time) 
 	}{
 		{`CREATE TEMP TABLE seed ON COMMIT DROP AS SELECT p.* FROM projects p, generate_series(1, $3::int) WHERE p.user_id = $1 AND p.project_id = $2`, []any{key.UserID, key.ProjectID, n}},
 		{`CREATE TEMP SEQUENCE seed_n`, nil},
-		{`UPDATE seed SET project_id = project_id || '-' || nextval('seed_n'), uid = gen_random_uuid(), due_at = $1`, []any{due}},
+		{`UPDATE seed SET project_id = project_id || '-' || ($2::int + nextval('seed_n')), uid = gen_random_uuid(), due_at = $1`, []any{due, from}},
 		{"", nil}, // INSERT of the copies, below
 		{`DROP SEQUENCE seed_n`, nil},
 	}
