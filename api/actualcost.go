@@ -12,21 +12,30 @@ import (
 // month-to-date figures (package billing refreshes them). It is optional:
 // *store.Store has it, and a Store without it shows no actual cost.
 type actualCosts interface {
-	ActualMonthToDate(ctx context.Context, projectTag string) (store.ActualCost, error)
+	// GetProjectWithActualCost reads both in one round trip (a GET's).
+	GetProjectWithActualCost(ctx context.Context, key store.Key, projectTag string) (store.Project, *store.ActualCost, error)
 	UserActualMonthToDate(ctx context.Context, userID string) (store.ActualCost, error)
 }
 
-// projectActualUSD is a project's month-to-date actual cost, or nil when
-// it is unknown (Cost Explorer off, or not asked yet this month).
-func (s *server) projectActualUSD(ctx context.Context, k store.Key) (*float64, error) {
-	ac, ok := s.st.(actualCosts)
-	if !ok {
-		return nil, nil
+// projectAndActualCost reads a project and its month-to-date actual cost
+// (nil when unknown), in one round trip where the store can.
+func (s *server) projectAndActualCost(ctx context.Context, k store.Key) (store.Project, *store.ActualCost, error) {
+	if ac, ok := s.st.(actualCosts); ok {
+		p, c, err := ac.GetProjectWithActualCost(ctx, k, tf.ProjectTag(k.UserID, k.ProjectID))
+		if err != nil {
+			return store.Project{}, nil, fromStore(err, msgProjectNotFound)
+		}
+		return p, c, nil
 	}
-	return knownUSD(ac.ActualMonthToDate(ctx, tf.ProjectTag(k.UserID, k.ProjectID)))
+	p, err := s.st.GetProject(ctx, k)
+	if err != nil {
+		return store.Project{}, nil, fromStore(err, msgProjectNotFound)
+	}
+	return p, nil, nil
 }
 
-// userActualUSD is the sum over a user's projects, as projectActualUSD.
+// userActualUSD is the month-to-date actual cost of a user's projects,
+// or nil when it is unknown (Cost Explorer off, or not asked this month).
 func (s *server) userActualUSD(ctx context.Context, userID string) (*float64, error) {
 	ac, ok := s.st.(actualCosts)
 	if !ok {

@@ -282,13 +282,13 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) err
 		}
 		return s.serveWatch(w, r, c.key, since)
 	}
-	p, err := s.st.GetProject(r.Context(), c.key)
+	p, actual, err := s.projectAndActualCost(r.Context(), c.key)
 	if err != nil {
-		return fromStore(err, msgProjectNotFound)
+		return err
 	}
 	v := view(p)
-	if v.Status.ActualMonthToDateUSD, err = s.projectActualUSD(r.Context(), c.key); err != nil {
-		return err
+	if actual != nil {
+		v.Status.ActualMonthToDateUSD = &actual.USD
 	}
 	s.writeView(w, r, http.StatusOK, v)
 	return nil

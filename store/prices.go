@@ -130,8 +130,7 @@ type ActualCost struct {
 // $0 so far (it lists only tags with costs). ErrNotFound means Cost
 // Explorer has not been asked this month: the figure is unknown.
 func (s *Store) ActualMonthToDate(ctx context.Context, projectTag string) (ActualCost, error) {
-	return s.actualCost(ctx, `SELECT coalesce(sum(usd), 0) FROM project_actual_costs
-		WHERE project_tag = $1 AND month = (SELECT month FROM current_month)`, projectTag)
+	return s.actualCost(ctx, projectActualCostSum, projectTag)
 }
 
 // UserActualMonthToDate sums the month-to-date actual costs of the user's
@@ -152,16 +151,29 @@ func (s *Store) UserActualMonthToDate(ctx context.Context, userID string) (Actua
 // current_month), and adds the month and the time Cost Explorer was last
 // asked this month.
 func (s *Store) actualCost(ctx context.Context, sumQuery, arg string) (ActualCost, error) {
-	var c ActualCost
-	var updated *time.Time
-	err := s.pool.QueryRow(ctx, `
+	q, args := actualCostQuery(sumQuery, arg)
+	return scanActualCost(s.pool.QueryRow(ctx, q, args...))
+}
+
+// actualCostQuery is actualCost's statement, for a batch too.
+func actualCostQuery(sumQuery, arg string) (string, []any) {
+	return `
 		WITH current_month AS (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AS start,
 			date_trunc('month', now() AT TIME ZONE 'UTC')::date AS month)
-		SELECT (`+sumQuery+`), (SELECT month FROM current_month),
+		SELECT (` + sumQuery + `), (SELECT month FROM current_month),
 			(SELECT refreshed_at FROM billing_refreshes WHERE kind = $2
 				AND refreshed_at >= (SELECT start AT TIME ZONE 'UTC' FROM current_month))`,
-		arg, RefreshActualCosts).Scan(&c.USD, &c.Month, &updated)
-	if err != nil {
+		[]any{arg, RefreshActualCosts}
+}
+
+// projectActualCostSum is ActualMonthToDate's sum.
+const projectActualCostSum = `SELECT coalesce(sum(usd), 0) FROM project_actual_costs
+		WHERE project_tag = $1 AND month = (SELECT month FROM current_month)`
+
+func scanActualCost(row pgx.Row) (ActualCost, error) {
+	var c ActualCost
+	var updated *time.Time
+	if err := row.Scan(&c.USD, &c.Month, &updated); err != nil {
 		return ActualCost{}, fmt.Errorf("cannot read the actual cost: %w", translate(err))
 	}
 	if updated == nil {

@@ -43,18 +43,19 @@ func main() {
 	conns := flag.Int("connections", 16, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	dbConns := flag.Int("db-conns", 10, "database connections of each server (tenantform's DB_MAX_CONNS default)")
+	only := flag.String("only", "", "measure only GET or only PUT")
 	flag.Parse()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		log.Fatal("wrk is not on PATH (apt-get install wrk)")
 	}
-	if err := run(*rounds, *duration, *conns, *threads, *dbConns); err != nil {
+	if err := run(*rounds, *duration, *conns, *threads, *dbConns, *only); err != nil {
 		log.Fatal(err)
 	}
 }
 
 const secret = "apifloor-benchmark-secret-0123456789"
 
-func run(rounds int, duration time.Duration, conns, threads, dbConns int) error {
+func run(rounds int, duration time.Duration, conns, threads, dbConns int, only string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "tenantform-apifloor-")
 	if err != nil {
@@ -151,6 +152,9 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int) error 
 			{"GET", getScript, "/api/v1/users/alice/projects/demo"},
 			{"PUT", putScript, "/"},
 		} {
+			if only != "" && req.name != only {
+				continue
+			}
 			for _, s := range order {
 				res, err := runWrk(threads, conns, duration, req.script, s.url+req.path)
 				if err != nil {
@@ -165,6 +169,9 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int) error 
 	fmt.Println("| request | server | req/s min / median / max | p99 ms median | errors | ratio to the floor (median req/s) |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, req := range []string{"GET", "PUT"} {
+		if only != "" && req != only {
+			continue
+		}
 		floorMed := median(results[key{req, "floor"}], func(w wrkResult) float64 { return w.rps })
 		for _, s := range servers {
 			rs := results[key{req, s.name}]
