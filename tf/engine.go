@@ -139,7 +139,7 @@ type Engine struct {
 
 	projects keyedMutex
 
-	// createMu serialises `workspace new` and `workspace delete` in this
+	// createMu serialises `workspace delete` in this
 	// process; see workspace.go for why.
 	createMu sync.Mutex
 	// initSem admits one `terraform init` at a time; see run.ensureInit.
