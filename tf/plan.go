@@ -51,7 +51,7 @@ type Result struct {
 const plansDir = privateDir + "/plans"
 
 // Plan checks the policy, renders the workdir, runs init when something it
-// depends on changed, selects (creating if needed) the project's workspace,
+// depends on changed, uses (creating if needed) the project's workspace,
 // and saves a plan whose summary is read from `terraform show -json`. The
 // planfile is returned as bytes and not kept in the workdir.
 func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan, error) {

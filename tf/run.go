@@ -87,7 +87,7 @@ const (
 // is always logged. On failure the result is a *CommandError, or a
 // *LimitError when the command hit one of the engine's limits; the
 // command's redacted stderr is returned either way for callers that must
-// recognise a message (workspace select/new).
+// recognise a message (workspace delete).
 func (r *run) terraform(op string, captureStdout bool, fn func(context.Context, *tfexec.Terraform) error) (string, error) {
 	mode := stdoutData
 	if captureStdout {
