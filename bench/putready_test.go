@@ -323,4 +323,3 @@ func loadAverage() string {
 	}
 	return strings.Join(f[:3], " ")
 }
-
