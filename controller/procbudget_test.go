@@ -21,6 +21,10 @@ import (
 const (
 	// budgetNew: init, plan, show, apply.
 	budgetNew = 4
+	// budgetNewWarm: plan, show, apply for a new project whose init
+	// another project with the same providers and modules already ran (the
+	// engine's init snapshots).
+	budgetNewWarm = 3
 	// budgetChanged: plan, show, apply; init only when the providers,
 	// modules or backend changed (the workdir's init digest).
 	budgetChanged = 3
@@ -35,7 +39,8 @@ const (
 )
 
 // processLog is a "terraform" that records the subcommand of every process
-// the engine starts, then execs the real one.
+// the engine starts, with its working directory (the project's workdir),
+// then execs the real one.
 type processLog struct {
 	t    *testing.T
 	path string
@@ -47,22 +52,31 @@ func newProcessLog(t *testing.T) (*processLog, string) {
 	dir := t.TempDir()
 	l := &processLog{t: t, path: filepath.Join(dir, "processes.log")}
 	wrapper := filepath.Join(dir, "terraform")
-	script := fmt.Sprintf("#!/bin/sh\necho \"$1\" >> %q\nexec %q \"$@\"\n", l.path, terraformBinary(t))
+	script := fmt.Sprintf("#!/bin/sh\necho \"${PWD##*/} $1\" >> %q\nexec %q \"$@\"\n", l.path, terraformBinary(t))
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return l, wrapper
 }
 
-// take returns the subcommands started since its last call.
-func (l *processLog) take() []string {
+// take returns the subcommands started in the workdir of user's project
+// since its last call.
+func (l *processLog) take(user, project string) []string {
 	l.t.Helper()
 	b, err := os.ReadFile(l.path)
 	if err != nil && !os.IsNotExist(err) {
 		l.t.Fatal(err)
 	}
-	lines := strings.Fields(string(b))
-	got := lines[l.seen:]
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(b) == 0 {
+		lines = nil
+	}
+	var got []string
+	for _, line := range lines[l.seen:] {
+		if dir, cmd, _ := strings.Cut(line, " "); dir == tf.WorkspaceName(user, project) {
+			got = append(got, cmd)
+		}
+	}
 	l.seen = len(lines)
 	return got
 }
@@ -77,24 +91,29 @@ func overBudget(path string, budget int, got []string) string {
 }
 
 // newBudgetHarness runs the reconciler against real terraform behind the
-// recording wrapper. The sandbox is off so that the wrapper can write its
-// log outside the workdir; the sandbox has its own tests (tf/).
-func newBudgetHarness(t *testing.T) (*harness, *processLog) {
+// recording wrapper.
+func newBudgetHarness(t *testing.T) (*harness, *processLog, func() *tf.Engine) {
 	t.Helper()
 	log, wrapper := newProcessLog(t)
 	h := newStoreHarness(t, []func(*Config){func(c *Config) { c.DriftCheckInterval = 24 * time.Hour }})
-	var err error
-	h.engine, err = tf.New(tf.Config{
-		BinaryPath: wrapper, WorkRoot: t.TempDir(), PGConnStr: h.dbURL, Sandbox: tf.SandboxOff,
-		Environment: "test", StopGrace: 5 * time.Second, LockTimeout: 30 * time.Second,
-		Logger: zaptest.NewLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
+	// newEngine is a replica's engine, with a work root of its own. The
+	// sandbox is off so that the wrapper can write its log outside the
+	// workdir; the sandbox has its own tests (tf/).
+	newEngine := func() *tf.Engine {
+		e, err := tf.New(tf.Config{
+			BinaryPath: wrapper, WorkRoot: t.TempDir(), PGConnStr: h.dbURL, Sandbox: tf.SandboxOff,
+			Environment: "test", StopGrace: 5 * time.Second, LockTimeout: 30 * time.Second,
+			Logger: zaptest.NewLogger(t),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
 	}
+	h.engine = newEngine()
 	h.tf = h.engine
 	h.c = New(h.cfg, h.st, h.tf)
-	return h, log
+	return h, log, newEngine
 }
 
 // TestProcessBudget counts the terraform processes of each path of a
@@ -102,10 +121,10 @@ func newBudgetHarness(t *testing.T) (*harness, *processLog) {
 // PostgreSQL, against the budget above.
 func TestProcessBudget(t *testing.T) {
 	t.Parallel()
-	h, procs := newBudgetHarness(t)
+	h, procs, newEngine := newBudgetHarness(t)
 	check := func(path string, budget int, wantOutput float64) {
 		t.Helper()
-		got := procs.take()
+		got := procs.take("bo", "budget")
 		if msg := overBudget(path, budget, got); msg != "" {
 			t.Error(msg)
 		} else {
@@ -129,9 +148,21 @@ func TestProcessBudget(t *testing.T) {
 	h.reconcileDue()
 	check("a changed project", budgetChanged, 2)
 
+	h.put("bo", "second", budgetSpec(7, false))
+	h.reconcileDue()
+	got := procs.take("bo", "second")
+	if msg := overBudget("a second new project", budgetNewWarm, got); msg != "" {
+		t.Error(msg)
+	} else {
+		t.Logf("a second new project: %d terraform processes %v (budget %d)", len(got), got, budgetNewWarm)
+	}
+	if p := h.get("bo", "second"); p.Status.Phase != store.PhaseReady || p.Status.Outputs["n"] != float64(7) {
+		t.Fatalf("the second project: phase %s, outputs %v (%s)", p.Status.Phase, p.Status.Outputs, p.Status.LastError)
+	}
+
 	h.clock.Advance(11 * time.Minute)
-	if n := h.reconcileDue(); n != 1 {
-		t.Fatalf("%d passes for the resync, want 1", n)
+	if n := h.reconcileDue(); n != 2 {
+		t.Fatalf("%d passes for the resync, want 2 (both projects)", n)
 	}
 	check("a no-op resync", budgetIdle, 2)
 
@@ -173,18 +204,21 @@ func TestProcessBudget(t *testing.T) {
 	check("a change adding a module", budgetChangedInit, 3)
 
 	// The counter sees every process, and the budget check fails a path
-	// that exceeds it: a change reconciled by another replica (here, with
-	// the workdir cache removed) needs init again, one process over the
-	// budget of a change.
-	if err := h.engine.RemoveWorkdir(context.Background(), tf.Project{UserID: "bo", ProjectID: "budget"}); err != nil {
-		t.Fatal(err)
-	}
+	// that exceeds it: a change reconciled by another replica, whose
+	// engine has no workdir and no init snapshot, needs init again, one
+	// process over the budget of a change.
+	h.engine = newEngine()
+	h.tf = h.engine
+	h.restart()
 	h.clock.Advance(time.Minute)
 	h.put("bo", "budget", budgetSpec(4, true))
 	h.reconcileDue()
-	got := procs.take()
-	if overBudget("a change on a fresh replica", budgetChanged, got) == "" {
-		t.Errorf("a change on a fresh workdir started %v: the budget check did not see its init", got)
+	got = procs.take("bo", "budget")
+	if overBudget("a change on another replica", budgetChanged, got) == "" {
+		t.Errorf("a change on another replica started %v: the budget check did not see its init", got)
+	}
+	if p := h.get("bo", "budget"); p.Status.Phase != store.PhaseReady || p.Status.Outputs["n"] != float64(4) {
+		t.Fatalf("on another replica: phase %s, outputs %v (%s)", p.Status.Phase, p.Status.Outputs, p.Status.LastError)
 	}
 }
 

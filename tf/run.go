@@ -222,6 +222,12 @@ func (r *run) ensureInit() error {
 	// by every render. Init never runs with -upgrade, which would choose
 	// versions past it: a constraint the locked version does not fit is
 	// the tenant's to change (the policy refuses it already).
+	if r.restoreInit() { // initcache.go
+		if err := os.WriteFile(hashPath, []byte(r.initDigest+"\n"), 0o600); err != nil {
+			return fmt.Errorf("recording init digest: %w", err)
+		}
+		return nil
+	}
 
 	// One init at a time per engine. Terraform documents its plugin cache
 	// as not safe for concurrent installers: two inits downloading the
@@ -262,6 +268,7 @@ func (r *run) ensureInit() error {
 	if err := os.WriteFile(hashPath, []byte(r.initDigest+"\n"), 0o600); err != nil {
 		return fmt.Errorf("recording init digest: %w", err)
 	}
+	r.saveInit()
 	return nil
 }
 
