@@ -24,9 +24,10 @@ import (
 // can start from a copy of it instead of running init: one terraform
 // process fewer on the path that matters most to users, a new project.
 //
-// A snapshot is taken right after a successful init, before any command
-// evaluates the tenant's configuration, and kept outside every workdir,
-// where no terraform process may write. Restoring one writes the
+// A snapshot is taken right after a successful init into a workdir that
+// had no .terraform (a tenant's files can never be there, safeFileName),
+// before any command evaluates the tenant's configuration, and kept
+// outside every workdir, where no sandboxed terraform process may write. Restoring one writes the
 // platform's lock (checked with lockIntact, as after an init). Provider
 // plugins stay in the shared plugin cache: a workdir links to them. A
 // snapshot holding large files (a provider copied rather than linked,

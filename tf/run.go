@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,6 +229,10 @@ func (r *run) ensureInit() error {
 		}
 		return nil
 	}
+	// Only an init into a workdir without .terraform is kept as a
+	// snapshot for other projects: nothing but that init wrote it.
+	_, err := os.Stat(filepath.Join(r.dir, ".terraform"))
+	fresh := errors.Is(err, fs.ErrNotExist)
 
 	// One init at a time per engine. Terraform documents its plugin cache
 	// as not safe for concurrent installers: two inits downloading the
@@ -244,7 +249,6 @@ func (r *run) ensureInit() error {
 	case <-r.ctx.Done():
 		return r.stopped("init", r.ctx.Err())
 	}
-	var err error
 	for attempt := 0; ; attempt++ {
 		var stderr string
 		// -reconfigure: the backend config is tenantform's, state always
@@ -268,7 +272,9 @@ func (r *run) ensureInit() error {
 	if err := os.WriteFile(hashPath, []byte(r.initDigest+"\n"), 0o600); err != nil {
 		return fmt.Errorf("recording init digest: %w", err)
 	}
-	r.saveInit()
+	if fresh {
+		r.saveInit()
+	}
 	return nil
 }
 
