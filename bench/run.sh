@@ -36,5 +36,7 @@ if [ "$what" = all ]; then
 	go test ./metrics -run '^$' -bench 'Scrape10000|StateQuery10000' -benchtime 20x -count 5
 	say "tf/policy: policy checks"
 	go test ./tf/policy -run '^$' -bench . -count 3
+	say "api: GET and PUT of one project against their floor (wrk)"
+	go run ./bench/apifloor -rounds 5 -duration 10s
 fi
 say "end: $(date -u '+%Y-%m-%d %H:%M UTC')"
