@@ -9,7 +9,8 @@
 # Nothing here runs in `go test ./...`: the Go benchmarks run only with
 # -bench, the PUT → Ready comparison only with the build tag "bench". It
 # needs terraform on PATH (or TF_PATH) and PostgreSQL 15 binaries; every
-# part starts its own throwaway database. The machine's load average is
+# part starts its own throwaway database (the API floor also needs wrk).
+# The machine's load average is
 # printed first and last: figures from a loaded machine are upper bounds.
 set -eu
 cd "$(dirname "$0")/.."
