@@ -16,9 +16,9 @@ import (
 // project with the raw terraform CLI running the same files:
 //
 //   - tenantform/new-project: a project never seen before (render, init,
-//     workspace new, plan, show -json, apply);
+//     the workspace's row, plan, show -json, apply);
 //   - tenantform/update: the same project with a new variable value each
-//     time (init and workspace select skipped; plan, show -json, apply);
+//     time (init skipped; plan, show -json, apply);
 //   - terraform-cli/local-backend-new: init, plan -out, apply in a fresh
 //     directory with the default local backend;
 //   - terraform-cli/pg-backend-new: the same with the pg backend and a

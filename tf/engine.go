@@ -81,8 +81,8 @@ type Config struct {
 	// no way to switch a limit off.
 
 	// OperationTimeout is the wall-clock deadline of one operation (Plan,
-	// Apply, ApplySaved, Destroy, Outputs, StateResources: init, workspace
-	// selection and the command together). On expiry terraform gets SIGINT
+	// Apply, ApplySaved, Destroy, Outputs, StateResources: init, the
+	// workspace's row and the command together). On expiry terraform gets SIGINT
 	// and is killed StopGrace later. Default DefaultOperationTimeout (10m);
 	// setting TF_OPERATION_TIMEOUT.
 	OperationTimeout time.Duration
@@ -139,7 +139,7 @@ type Engine struct {
 
 	projects keyedMutex
 
-	// createMu serialises `workspace new` and `workspace delete` in this
+	// createMu serialises `workspace delete` in this
 	// process; see workspace.go for why.
 	createMu sync.Mutex
 	// initSem admits one `terraform init` at a time; see run.ensureInit.

@@ -21,7 +21,7 @@ import (
 // until the spec changes.
 const (
 	// DefaultOperationTimeout bounds one engine operation (Plan, Apply,
-	// Destroy, ...: init, workspace selection and the command itself).
+	// Destroy, ...: init, the workspace's row and the command itself).
 	DefaultOperationTimeout = 10 * time.Minute
 	// DefaultMemoryLimitMB is the address-space limit (RLIMIT_AS) of each
 	// terraform and provider process. It is address space, not resident

@@ -167,7 +167,7 @@ func TestDeadlineKillsProviders(t *testing.T) {
 	}
 	p := awsProject()
 	// Install the provider first, with all the time it needs.
-	if _, err := newTestEngine(t, db, configure(5*time.Minute)).Outputs(testContext(t), p, motoCreds); err != nil {
+	if _, err := newTestEngine(t, db, configure(5*time.Minute)).StateResources(testContext(t), p, motoCreds); err != nil {
 		t.Fatal(describe(err))
 	}
 	e := newTestEngine(t, db, configure(8*time.Second))
@@ -225,11 +225,12 @@ while :; do sleep 0.1; done
 			c.StopGrace = 500 * time.Millisecond
 		}
 	}
-	// Init first, with all the time it needs on a loaded machine; the
-	// 8 s below are for creating the workspace (two terraform commands)
-	// and starting the plan.
+	// Init first, with all the time it needs on a loaded machine (the
+	// state listing of a project without a workspace runs init alone);
+	// the 8 s below are for creating the workspace's row and starting the
+	// plan.
 	p := hostileProject("slow", cpuBomb)
-	if _, err := newTestEngine(t, db, configure(5*time.Minute)).Outputs(testContext(t), p, nil); err != nil {
+	if _, err := newTestEngine(t, db, configure(5*time.Minute)).StateResources(testContext(t), p, nil); err != nil {
 		t.Fatal(describe(err))
 	}
 	e := newTestEngine(t, db, configure(8*time.Second))

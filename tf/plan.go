@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 	"go.uber.org/zap"
 
@@ -53,7 +51,7 @@ type Result struct {
 const plansDir = privateDir + "/plans"
 
 // Plan checks the policy, renders the workdir, runs init when something it
-// depends on changed, selects (creating if needed) the project's workspace,
+// depends on changed, uses (creating if needed) the project's workspace,
 // and saves a plan whose summary is read from `terraform show -json`. The
 // planfile is returned as bytes and not kept in the workdir.
 func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan, error) {
@@ -65,7 +63,7 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 	if err := r.ensureInit(); err != nil {
 		return nil, err
 	}
-	if _, err := r.selectWorkspace(true); err != nil {
+	if _, err := r.useWorkspace(true); err != nil {
 		return nil, err
 	}
 
@@ -74,16 +72,15 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 		return nil, err
 	}
 	defer cleanup()
-	if _, err := r.terraformJSON("plan", func(ctx context.Context, tf *tfexec.Terraform, w io.Writer) error {
-		_, err := tf.PlanJSON(ctx, w, tfexec.Out(file), tfexec.LockTimeout(r.lockTimeout()))
-		return err
-	}); err != nil {
+	// Without -detailed-exitcode: any exit status but 0 is a failure (a Go
+	// panic or fatal error exits with 2, which -detailed-exitcode would
+	// make "changes present"); what the plan does is read from show.
+	if _, _, err := r.direct("plan", stdoutJSONUI,
+		"plan", "-json", "-input=false", "-lock-timeout="+r.lockTimeout(), "-out="+file); err != nil {
 		return nil, err
 	}
 	fi, err := os.Stat(file)
 	if err != nil {
-		// tfexec reads exit status 2 as "plan has changes"; a Go panic
-		// or fatal error in terraform exits with 2 as well.
 		return nil, r.commandError("plan", fmt.Errorf("terraform plan exited without writing the plan: %w", err), "", nil)
 	}
 	if fi.Size() > int64(e.cfg.MaxPlanBytes) {
@@ -163,7 +160,7 @@ func (e *Engine) ApplySaved(ctx context.Context, p Project, planfile []byte, cre
 	}
 	// Apply writes to whatever workspace is selected: it must be this
 	// project's. A plan for a workspace that is gone can only be stale.
-	exists, err := r.selectWorkspace(false)
+	exists, err := r.useWorkspace(false)
 	if err != nil {
 		return nil, err
 	}
@@ -175,9 +172,8 @@ func (e *Engine) ApplySaved(ctx context.Context, p Project, planfile []byte, cre
 		return nil, err
 	}
 	defer cleanup()
-	if _, err := r.terraformJSON("apply", func(ctx context.Context, tf *tfexec.Terraform, w io.Writer) error {
-		return tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(file), tfexec.LockTimeout(r.lockTimeout()))
-	}); err != nil {
+	if _, _, err := r.direct("apply", stdoutJSONUI,
+		"apply", "-json", "-input=false", "-auto-approve", "-lock-timeout="+r.lockTimeout(), file); err != nil {
 		return nil, err
 	}
 	e.log.Info("terraform apply", zap.String("workspace", p.workspace()), zap.Duration("took", r.elapsed()))

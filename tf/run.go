@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,39 +69,35 @@ type stdoutMode int
 const (
 	// stdoutLog: human-readable output, sent to the run log.
 	stdoutLog stdoutMode = iota
-	// stdoutData: JSON that tfexec parses (workspace list); data never
-	// reaches the log. (show and output, whose JSON can be large and hold
-	// sensitive values, run as dataCommand.) It is counted against
-	// the output limit all the same.
+	// stdoutData: JSON for the engine (show -json; workspace list through
+	// tfexec); data never reaches the log, since it can be large and hold
+	// sensitive values. It is counted against the output limit all the
+	// same.
 	stdoutData
-	// stdoutJSONUI: terraform's machine-readable UI (-json); fn gets a
-	// writer for it, which collects diagnostics and logs a readable line
-	// per message.
+	// stdoutJSONUI: terraform's machine-readable UI (-json), which
+	// collects diagnostics and logs a readable line per message.
 	stdoutJSONUI
 )
 
-// terraform runs one terraform command through tfexec. captureStdout sends
-// stdout to the run log; commands whose stdout is JSON that tfexec parses
-// (show, output) leave it out, since it can hold sensitive values. stderr
+// terraform runs one terraform command through tfexec: the rare ones
+// (workspace delete), and tests'. The commands of every project's path
+// (init, plan, show, apply, destroy) start with direct (datacmd.go), which
+// runs no `terraform version` before them. captureStdout sends stdout to
+// the run log; commands whose stdout is JSON that tfexec parses leave it
+// out, since it can hold sensitive values. stderr
 // is always logged. On failure the result is a *CommandError, or a
 // *LimitError when the command hit one of the engine's limits; the
 // command's redacted stderr is returned either way for callers that must
-// recognise a message (workspace select/new).
+// recognise a message (workspace delete).
 func (r *run) terraform(op string, captureStdout bool, fn func(context.Context, *tfexec.Terraform) error) (string, error) {
 	mode := stdoutData
 	if captureStdout {
 		mode = stdoutLog
 	}
-	return r.command(op, mode, func(ctx context.Context, tf *tfexec.Terraform, _ io.Writer) error { return fn(ctx, tf) })
+	return r.command(op, mode, fn)
 }
 
-// terraformJSON runs a command with -json output (plan, apply, destroy):
-// fn must hand the writer to tfexec's ...JSON method.
-func (r *run) terraformJSON(op string, fn func(context.Context, *tfexec.Terraform, io.Writer) error) (string, error) {
-	return r.command(op, stdoutJSONUI, fn)
-}
-
-func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfexec.Terraform, io.Writer) error) (string, error) {
+func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfexec.Terraform) error) (string, error) {
 	if err := r.ctx.Err(); err != nil {
 		return "", r.stopped(op, err)
 	}
@@ -132,8 +129,8 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	if err := tf.SetWaitDelay(r.e.cfg.StopGrace + supervisorSlack); err != nil {
 		return "", err
 	}
-	if op == "init" || op == "workspace delete" || mode == stdoutJSONUI {
-		// tfexec checks the version before these commands; doing it here,
+	if op == "workspace delete" {
+		// tfexec checks the version before this command; doing it here,
 		// before stdout is captured, keeps the version JSON out of the log.
 		if _, _, err := tf.Version(r.ctx, false); err != nil {
 			if r.ctx.Err() != nil {
@@ -149,44 +146,29 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	var stderr strings.Builder
 	errW := r.log.stream(&stderr)
 	tf.SetStderr(guardedWriter{g: guard, w: errW})
-	var (
-		outW  *lineWriter
-		uiW   *jsonUIWriter
-		diags diagnosticSet
-		uiArg io.Writer
-	)
-	switch mode {
-	case stdoutLog:
+	var outW *lineWriter
+	if mode == stdoutLog {
 		outW = r.log.stream(nil)
 		tf.SetStdout(guardedWriter{g: guard, w: outW})
-	case stdoutData:
+	} else {
 		tf.SetStdout(guardedWriter{g: guard, w: io.Discard})
-	case stdoutJSONUI:
-		uiW = &jsonUIWriter{log: r.log, diags: &diags}
-		uiArg = guardedWriter{g: guard, w: uiW}
 	}
 	start := time.Now()
 	stopReaper := groupReaper(cmdCtx, r.e.cfg.StopGrace, pidFile)
-	err = fn(cmdCtx, tf, uiArg)
+	err = fn(cmdCtx, tf)
 	stopReaper()
 	errW.Close()
 	if outW != nil {
 		outW.Close()
 	}
-	if uiW != nil {
-		uiW.Close()
-	}
 	r.e.log.Debug("terraform command",
 		zap.String("workdir", filepath.Base(r.dir)), zap.String("op", r.op), zap.String("command", op),
 		zap.Duration("took", time.Since(start)), zap.Bool("ok", err == nil))
 	if err == nil && isOutOfMemory(stderr.String()) {
-		// tfexec takes plan's exit status 2 for "changes present"
-		// (-detailed-exitcode), and 2 is also how the Go runtime exits on
-		// a fatal error such as running out of memory.
 		err = errors.New("terraform aborted: out of memory")
 	}
 	if err != nil {
-		return stderr.String(), r.commandFailed(op, err, cmdCtx, stderr.String(), diags.all())
+		return stderr.String(), r.commandFailed(op, err, cmdCtx, stderr.String(), nil)
 	}
 	return stderr.String(), nil
 }
@@ -241,6 +223,16 @@ func (r *run) ensureInit() error {
 	// by every render. Init never runs with -upgrade, which would choose
 	// versions past it: a constraint the locked version does not fit is
 	// the tenant's to change (the policy refuses it already).
+	if r.restoreInit() { // initcache.go
+		if err := os.WriteFile(hashPath, []byte(r.initDigest+"\n"), 0o600); err != nil {
+			return fmt.Errorf("recording init digest: %w", err)
+		}
+		return nil
+	}
+	// Only an init into a workdir without .terraform is kept as a
+	// snapshot for other projects: nothing but that init wrote it.
+	_, err := os.Stat(filepath.Join(r.dir, ".terraform"))
+	fresh := errors.Is(err, fs.ErrNotExist)
 
 	// One init at a time per engine. Terraform documents its plugin cache
 	// as not safe for concurrent installers: two inits downloading the
@@ -257,14 +249,13 @@ func (r *run) ensureInit() error {
 	case <-r.ctx.Done():
 		return r.stopped("init", r.ctx.Err())
 	}
-	var err error
 	for attempt := 0; ; attempt++ {
 		var stderr string
-		stderr, err = r.terraform("init", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-			// -reconfigure: the backend config is tenantform's, state
-			// always lives in the pg backend, nothing is ever migrated.
-			return tf.Init(ctx, tfexec.Reconfigure(true), tfexec.Upgrade(false))
-		})
+		// -reconfigure: the backend config is tenantform's, state always
+		// lives in the pg backend, nothing is ever migrated. Never
+		// -upgrade: see above.
+		_, stderr, err = r.direct("init", stdoutLog,
+			"init", "-no-color", "-input=false", "-backend=true", "-get=true", "-upgrade=false", "-reconfigure")
 		// Another replica creating the backend's schema at this moment.
 		if err != nil && attempt < 5 && r.ctx.Err() == nil && isBootstrapRace(stderr) {
 			r.e.log.Info("pg backend schema being created concurrently; retrying init", zap.Int("attempt", attempt+1))
@@ -280,6 +271,9 @@ func (r *run) ensureInit() error {
 	}
 	if err := os.WriteFile(hashPath, []byte(r.initDigest+"\n"), 0o600); err != nil {
 		return fmt.Errorf("recording init digest: %w", err)
+	}
+	if fresh {
+		r.saveInit()
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -25,7 +24,7 @@ func (e *Engine) Destroy(ctx context.Context, p Project, creds *Credentials) (*R
 	if err := r.ensureInit(); err != nil {
 		return nil, err
 	}
-	exists, err := r.selectWorkspace(false)
+	exists, err := r.useWorkspace(false)
 	if err != nil {
 		return nil, err
 	}
@@ -33,9 +32,8 @@ func (e *Engine) Destroy(ctx context.Context, p Project, creds *Credentials) (*R
 		r.log.note("workspace " + p.workspace() + " does not exist: nothing to destroy")
 		return &Result{Log: r.log.String(), Duration: r.elapsed()}, nil
 	}
-	if _, err := r.terraformJSON("destroy", func(ctx context.Context, tf *tfexec.Terraform, w io.Writer) error {
-		return tf.DestroyJSON(ctx, w, tfexec.LockTimeout(r.lockTimeout()))
-	}); err != nil {
+	if _, _, err := r.direct("destroy", stdoutJSONUI,
+		"destroy", "-json", "-input=false", "-auto-approve", "-lock-timeout="+r.lockTimeout()); err != nil {
 		return nil, err
 	}
 	e.log.Info("terraform destroy", zap.String("workspace", p.workspace()), zap.Duration("took", r.elapsed()))
@@ -51,19 +49,15 @@ func (e *Engine) Destroy(ctx context.Context, p Project, creds *Credentials) (*R
 // Config.MaxOutputsTotalBytes (outputs taken in name order), is replaced by
 // a TruncatedOutput marker saying how big it was.
 func (e *Engine) Outputs(ctx context.Context, p Project, creds *Credentials) (map[string]any, error) {
-	r, done, err := e.begin(ctx, "output", p, creds, true)
+	// Read from the state in the backend: no workdir, init or terraform
+	// process is needed, and the values are those `terraform output -json`
+	// prints (pgstate.go).
+	r, done, err := e.begin(ctx, "output", p, creds, false)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if err := r.ensureInit(); err != nil {
-		return nil, err
-	}
-	out := map[string]any{}
-	if exists, err := r.selectWorkspace(false); err != nil || !exists {
-		return out, err
-	}
-	metas, err := r.outputs()
+	metas, err := r.stateOutputs()
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +125,7 @@ func (e *Engine) StateResources(ctx context.Context, p Project, creds *Credentia
 	if err := r.ensureInit(); err != nil {
 		return nil, err
 	}
-	if exists, err := r.selectWorkspace(false); err != nil || !exists {
+	if exists, err := r.useWorkspace(false); err != nil || !exists {
 		return nil, err
 	}
 	st, err := r.showState()

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Workspace creation and the pg backend (hashicorp/terraform#33217).
+// Workspace deletion and the pg backend (hashicorp/terraform#33217).
 //
 // The pg backend locks a workspace with pg_try_advisory_lock(<row id>) and
 // guards workspace creation with a global pg_try_advisory_lock(-1). Every
@@ -26,21 +26,16 @@ import (
 // attempt, and "Error acquiring the state lock" from a plan that met a
 // creation. The engine therefore
 //
-//   - serialises `workspace new` and `workspace delete` within the process
-//     (Engine.createMu), so its own projects never collide with each other;
-//   - retries `workspace new` with jittered exponential backoff when the
-//     creation lock was busy (another replica, or a plan's lock attempt),
-//     and treats "already exists" as success (another replica won);
-//   - does the same for `workspace delete`, whose state lock meets the same
-//     creation lock and which ignores its -lock-timeout flag (terraform
-//     parses it but locks with its default of zero; seen in 1.11);
+//   - creates workspaces without terraform, as a row of the backend's
+//     table (pgstate.go), which takes no advisory lock;
+//   - serialises `workspace delete` within the process (Engine.createMu)
+//     and retries it with jittered exponential backoff when the creation
+//     lock was busy: its state lock meets the creation lock, and it
+//     ignores its -lock-timeout flag (terraform parses it but locks with
+//     its default of zero; seen in 1.11);
 //   - passes -lock-timeout to plan, apply and destroy, so terraform itself
-//     retries a lock attempt that met a creation.
-//
-// A Postgres advisory lock of tenantform's own around creation was
-// considered; it would serialise replicas but not stop a creation meeting
-// another replica's plan, so the retries are needed anyway, and without it
-// this package needs no database connection of its own.
+//     retries a lock attempt that met a creation (another replica still
+//     running `workspace new`).
 
 const (
 	maxCreateAttempts = 10
@@ -48,50 +43,9 @@ const (
 	createBackoffMax  = 3 * time.Second
 )
 
-// selectWorkspace makes the project's workspace the selected one. When it
-// does not exist it is created if create is set; otherwise selectWorkspace
-// reports false and leaves the selection alone.
-func (r *run) selectWorkspace(create bool) (bool, error) {
-	ws := r.project.workspace()
-	// Terraform records the selection in .terraform/environment; when it
-	// already names ws, a `workspace select` process would change nothing.
-	if b, err := os.ReadFile(filepath.Join(r.dir, environmentFile)); err == nil && strings.TrimSpace(string(b)) == ws {
-		return true, nil
-	}
-	stderr, err := r.terraform("workspace select", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-		return tf.WorkspaceSelect(ctx, ws)
-	})
-	if err == nil {
-		return true, nil
-	}
-	if !isNoSuchWorkspace(stderr) {
-		return false, err
-	}
-	if !create {
-		return false, nil
-	}
-
-	stderr, err = r.underCreationLock("workspace new", func(ctx context.Context, tf *tfexec.Terraform) error {
-		return tf.WorkspaceNew(ctx, ws)
-	})
-	switch {
-	case err == nil:
-		r.e.log.Info("created terraform workspace", zap.String("workspace", ws))
-		return true, nil
-	case strings.Contains(stderr, "already exists"):
-		// Created by another replica since our select: select it.
-		_, err := r.terraform("workspace select", true, func(ctx context.Context, tf *tfexec.Terraform) error {
-			return tf.WorkspaceSelect(ctx, ws)
-		})
-		return err == nil, err
-	default:
-		return false, err
-	}
-}
-
 // underCreationLock runs a workspace command that needs the pg backend's
-// global creation lock (workspace new; workspace delete, whose state lock
-// attempt needs it too and which ignores -lock-timeout in terraform 1.11).
+// global creation lock (workspace delete, whose state lock attempt needs
+// it and which ignores -lock-timeout in terraform 1.11).
 // Such commands are serialised within the process, and retried with
 // jittered exponential backoff while another process holds the lock.
 func (r *run) underCreationLock(op string, fn func(context.Context, *tfexec.Terraform) error) (string, error) {
