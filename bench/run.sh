@@ -33,6 +33,12 @@ if [ "$what" = all ]; then
 	go test ./controller -run '^$' -bench WriteToReconcileStart -benchtime 30x -count 3
 	say "store: claiming at any backlog"
 	go test ./store -run '^$' -bench ClaimDue -benchtime 100x
+	say "store: the steady state's queries at 1k, 10k and 50k projects"
+	go test ./store -run '^$' -bench SteadyState -benchtime 5x -timeout 40m
+	say "controller: a burst of 500 projects, 1 and 3 reconcilers, TF_CONCURRENCY 1, 2, 4 (2 s applies)"
+	go test ./controller -run '^$' -bench Burst -benchtime 1x -timeout 30m
+	say "controller: one user's 5,000-project backlog against another user's project"
+	go test ./controller -run '^$' -bench BacklogFairness -benchtime 5x -timeout 30m
 	say "metrics: /metrics over 10,000 projects"
 	go test ./metrics -run '^$' -bench 'Scrape10000|StateQuery10000' -benchtime 20x -count 5
 	say "tf/policy: policy checks"
