@@ -160,6 +160,8 @@ func (s *server) consoleRouter() http.Handler {
 	action(consolePrefix+"/projects/{userId}/{projectId}/approve", s.consoleApprove)
 	action(consolePrefix+"/projects/{userId}/{projectId}/extend", s.consoleExtend)
 	action(consolePrefix+"/projects/{userId}/{projectId}/delete", s.consoleDelete)
+	handle(http.MethodGet, consolePrefix+"/events", consolePrefix+"/events", s.consoleEvents())
+	handle(http.MethodGet, consolePrefix+"/events/{userId}/{projectId}", consolePrefix+"/events/{userId}/{projectId}", s.consoleEvents())
 	handle(http.MethodGet, consolePrefix+"/login", consolePrefix+"/login", s.consoleLoginForm(tpl))
 	handle(http.MethodPost, consolePrefix+"/login", consolePrefix+"/login", s.consoleLogin(tpl))
 	handle(http.MethodPost, consolePrefix+"/logout", consolePrefix+"/logout", s.consoleLogout())

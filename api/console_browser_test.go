@@ -77,7 +77,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		close(reconcilerDone)
 	}()
 	defer func() { stopReconciler(); <-reconcilerDone }()
-	srv := httptest.NewServer(api.New(api.Config{JWTSecret: []byte(secret), DefaultRegion: "us-east-1", Logger: log.Named("api")}, st))
+	// With a change feed the pages follow the watch hub and re-render
+	// only once a minute on their own: what turns Ready below without a
+	// reload was pushed, not polled.
+	srv := httptest.NewServer(api.New(api.Config{JWTSecret: []byte(secret), DefaultRegion: "us-east-1", Logger: log.Named("api"),
+		Changes: st}, st))
 	defer srv.Close()
 	now := time.Now()
 	admin, _ := api.SignToken([]byte(secret), "ops", true, time.Hour, now)

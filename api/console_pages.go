@@ -22,11 +22,18 @@ type consoleChrome struct {
 	Title     string
 	Admin     string
 	RefreshMS int64
-	Now       time.Time
+	// Events is the page's change stream (console_events.go); "" when the
+	// page polls every RefreshMS instead.
+	Events string
+	Now    time.Time
 }
 
 func (s *server) chrome(title string, c *call) consoleChrome {
-	return consoleChrome{Title: title, Admin: c.caller.userID, RefreshMS: consoleRefresh.Milliseconds(), Now: c.now}
+	ch := consoleChrome{Title: title, Admin: c.caller.userID, RefreshMS: consoleRefresh.Milliseconds(), Now: c.now}
+	if ch.Events = s.consoleEventsPath(c); ch.Events != "" {
+		ch.RefreshMS = consoleSlowRefresh.Milliseconds()
+	}
+	return ch
 }
 
 // renderPage renders the page, or only its live part when the script
