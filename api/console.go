@@ -220,6 +220,7 @@ func (s *server) consolePage(tpl *template.Template, h consolePage) http.Handler
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DatabaseTimeout)
 		defer cancel()
+		ctx = s.withConsoleVersion(ctx)
 		if err := h(w, r.WithContext(ctx), c); err != nil {
 			s.consoleError(w, r, tpl, c, err)
 		}
@@ -274,7 +275,7 @@ func (s *server) consoleError(w http.ResponseWriter, r *http.Request, tpl *templ
 	d := errorData{Status: ae.status, Message: ae.message}
 	d.Title = "Error"
 	if c != nil {
-		d.consoleChrome = s.chrome("Error", c)
+		d.consoleChrome = s.chrome(r, "Error", c)
 	}
 	s.render(w, r, tpl, ae.status, name, d)
 }

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -21,16 +23,36 @@ import (
 // for what changes with time alone (time left, expired).
 const consoleSlowRefresh = time.Minute
 
+type consoleVersionKey struct{}
+
+// withConsoleVersion notes the watch version before a page reads what it
+// shows: its stream then announces exactly the changes after it, so the
+// page neither misses one made while it rendered nor re-fetches for
+// nothing when it opens.
+func (s *server) withConsoleVersion(ctx context.Context) context.Context {
+	if s.cfg.Changes == nil {
+		return ctx
+	}
+	v, err := s.cfg.Changes.WatchVersion(ctx)
+	if err != nil {
+		return ctx // the page then re-fetches once its stream opens
+	}
+	return context.WithValue(ctx, consoleVersionKey{}, v)
+}
+
 // consoleEventsPath is the stream of the page showing key (all projects
-// when key is empty), or "" when the server has no change feed.
-func (s *server) consoleEventsPath(c *call) string {
+// when key is empty), from the version the page was rendered at, or ""
+// when the server has no change feed.
+func (s *server) consoleEventsPath(r *http.Request, c *call) string {
 	if s.cfg.Changes == nil {
 		return ""
 	}
+	path := consolePrefix + "/events"
 	if c.key.ProjectID != "" {
-		return consolePrefix + "/events/" + c.key.UserID + "/" + c.key.ProjectID
+		path += "/" + c.key.UserID + "/" + c.key.ProjectID
 	}
-	return consolePrefix + "/events"
+	v, _ := r.Context().Value(consoleVersionKey{}).(int64)
+	return path + "?since=" + strconv.FormatInt(v, 10)
 }
 
 // consoleEvents streams "change" events for the projects a page shows,
@@ -59,10 +81,17 @@ func (s *server) consoleEvents() http.Handler {
 			http.Error(w, "this server has no change feed; the page polls", http.StatusNotImplemented)
 			return
 		}
+		// The version the page shows (a reconnection: the last change it
+		// was told of).
+		since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
+		if v, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
+			since = v
+		}
 		ctx := r.Context()
 		// An empty key watches every user's projects (the overview).
 		wt := &watcher{key: c.key, events: make(chan watchEvent, watchBuffer), overflow: make(chan struct{})}
-		if _, err := s.hub.subscribe(ctx, wt); err != nil {
+		from, err := s.hub.subscribe(ctx, wt)
+		if err != nil {
 			http.Error(w, "cannot follow changes now", http.StatusServiceUnavailable)
 			return
 		}
@@ -79,9 +108,13 @@ func (s *server) consoleEvents() http.Handler {
 			}
 			return rc.Flush() == nil
 		}
-		// "ready" tells the page it follows from now on: it re-fetches
-		// once, for what changed before the stream opened.
+		// "ready" tells the page it follows from now on; a change since
+		// the page's version (anywhere: the hub does not say where) is
+		// announced at once.
 		if !write("event: ready\ndata: {}\n\n") {
+			return
+		}
+		if from > since && !write(fmt.Sprintf("id: %d\nevent: change\ndata: {\"version\":%d}\n\n", from, from)) {
 			return
 		}
 		beat := time.NewTicker(watchHeartbeat)
@@ -93,7 +126,10 @@ func (s *server) consoleEvents() http.Handler {
 			case <-wt.overflow:
 				return // the browser reconnects, and re-fetches on ready
 			case ev := <-wt.events:
-				if !write(fmt.Sprintf("event: change\ndata: {\"version\":%d}\n\n", ev.version)) {
+				if ev.version <= since || ev.version <= from && from > since {
+					continue // announced already
+				}
+				if !write(fmt.Sprintf("id: %d\nevent: change\ndata: {\"version\":%d}\n\n", ev.version, ev.version)) {
 					return
 				}
 			case <-beat.C:

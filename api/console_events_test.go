@@ -3,7 +3,9 @@ package api
 import (
 	"bufio"
 	"context"
+	"html"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +31,17 @@ func TestConsoleEventsFollowTheWatchHub(t *testing.T) {
 	c.login(e.token("root", true))
 	alice := e.token("alice", false)
 	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
-	c.do("GET", "/console", nil).want(t, http.StatusOK, `data-refresh="60000" data-events="/console/events"`)
-	c.do("GET", "/console/projects/alice/demo", nil).want(t, http.StatusOK, `data-events="/console/events/alice/demo"`)
+	page := c.do("GET", "/console", nil)
+	page.want(t, http.StatusOK, `data-refresh="60000" data-events="/console/events?since=`)
+	overviewEvents := dataEvents(t, page.body)
+	page = c.do("GET", "/console/projects/alice/demo", nil)
+	page.want(t, http.StatusOK, `data-events="/console/events/alice/demo?since=`)
+	demoEvents := dataEvents(t, page.body)
 
-	overview := c.stream(t, "/console/events")
-	demo := c.stream(t, "/console/events/alice/demo")
+	// A stream from the page's version: nothing changed since, so only
+	// "ready"; then a change on every write the page shows.
+	overview := c.stream(t, overviewEvents)
+	demo := c.stream(t, demoEvents)
 	overview.next(t, "ready")
 	demo.next(t, "ready")
 	e.do("PUT", "/api/v1/users/bob/projects/web", e.token("bob", false), spec(1)).wantStatus(t, http.StatusCreated)
@@ -41,11 +49,26 @@ func TestConsoleEventsFollowTheWatchHub(t *testing.T) {
 	e.do("PUT", projectPathAliceDemo, alice, spec(2)).wantStatus(t, http.StatusOK)
 	overview.next(t, "change")
 	demo.next(t, "change") // ...and only alice/demo's change on its page
+	// A page rendered before a change hears of it as soon as its stream
+	// opens.
+	stale := c.stream(t, demoEvents)
+	stale.next(t, "ready")
+	stale.next(t, "change")
 	select {
 	case ev := <-demo.events:
 		t.Errorf("alice/demo's stream got a second event %q", ev)
 	default:
 	}
+}
+
+// dataEvents is the change stream a console page names.
+func dataEvents(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`data-events="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("the page names no change stream:\n%s", body)
+	}
+	return html.UnescapeString(m[1])
 }
 
 type consoleStream struct{ events chan string }

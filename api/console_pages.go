@@ -28,9 +28,9 @@ type consoleChrome struct {
 	Now    time.Time
 }
 
-func (s *server) chrome(title string, c *call) consoleChrome {
+func (s *server) chrome(r *http.Request, title string, c *call) consoleChrome {
 	ch := consoleChrome{Title: title, Admin: c.caller.userID, RefreshMS: consoleRefresh.Milliseconds(), Now: c.now}
-	if ch.Events = s.consoleEventsPath(c); ch.Events != "" {
+	if ch.Events = s.consoleEventsPath(r, c); ch.Events != "" {
 		ch.RefreshMS = consoleSlowRefresh.Milliseconds()
 	}
 	return ch
@@ -94,7 +94,7 @@ func (s *server) consoleOverview(tpl *template.Template) consolePage {
 		if err != nil {
 			return err
 		}
-		d := overviewData{consoleChrome: s.chrome("Projects", c), Total: len(projects), Truncated: next != ""}
+		d := overviewData{consoleChrome: s.chrome(r, "Projects", c), Total: len(projects), Truncated: next != ""}
 		counts := map[store.Phase]int{}
 		for _, p := range projects {
 			v := view(p)
@@ -199,7 +199,7 @@ func decodePlan(raw json.RawMessage) *planCounts {
 
 func (s *server) consoleProject(tpl *template.Template) consolePage {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
-		d := projectData{consoleChrome: s.chrome(c.key.String(), c)}
+		d := projectData{consoleChrome: s.chrome(r, c.key.String(), c)}
 		p, err := s.st.GetProject(r.Context(), c.key)
 		var gone *store.GoneError
 		switch {
@@ -272,7 +272,7 @@ func (s *server) consoleRun(tpl *template.Template) consolePage {
 		}
 		var l limiter
 		d := runData{
-			consoleChrome: s.chrome(c.key.String()+" run "+raw, c),
+			consoleChrome: s.chrome(r, c.key.String()+" run "+raw, c),
 			Key:           c.key,
 			Run:           summarize(run, &l, maxMessageBytes),
 			Plan:          decodePlan(l.document("planSummary", run.PlanSummary)),

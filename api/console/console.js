@@ -71,8 +71,8 @@
   }
   if (events && window.EventSource) {
     var source = new EventSource(events);
-    // "ready" on every (re)connection: fetch what changed meanwhile.
-    source.addEventListener("ready", refresh);
+    // The server announces every change after the version the page was
+    // rendered at (and, on a reconnection, after the last one announced).
     source.addEventListener("change", refresh);
     source.onerror = function () {
       if (source.readyState === EventSource.CLOSED) {
