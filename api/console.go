@@ -160,6 +160,8 @@ func (s *server) consoleRouter() http.Handler {
 	action(consolePrefix+"/projects/{userId}/{projectId}/approve", s.consoleApprove)
 	action(consolePrefix+"/projects/{userId}/{projectId}/extend", s.consoleExtend)
 	action(consolePrefix+"/projects/{userId}/{projectId}/delete", s.consoleDelete)
+	handle(http.MethodGet, consolePrefix+"/events", consolePrefix+"/events", s.consoleEvents())
+	handle(http.MethodGet, consolePrefix+"/events/{userId}/{projectId}", consolePrefix+"/events/{userId}/{projectId}", s.consoleEvents())
 	handle(http.MethodGet, consolePrefix+"/login", consolePrefix+"/login", s.consoleLoginForm(tpl))
 	handle(http.MethodPost, consolePrefix+"/login", consolePrefix+"/login", s.consoleLogin(tpl))
 	handle(http.MethodPost, consolePrefix+"/logout", consolePrefix+"/logout", s.consoleLogout())
@@ -218,6 +220,7 @@ func (s *server) consolePage(tpl *template.Template, h consolePage) http.Handler
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DatabaseTimeout)
 		defer cancel()
+		ctx = s.withConsoleVersion(ctx)
 		if err := h(w, r.WithContext(ctx), c); err != nil {
 			s.consoleError(w, r, tpl, c, err)
 		}
@@ -272,7 +275,7 @@ func (s *server) consoleError(w http.ResponseWriter, r *http.Request, tpl *templ
 	d := errorData{Status: ae.status, Message: ae.message}
 	d.Title = "Error"
 	if c != nil {
-		d.consoleChrome = s.chrome("Error", c)
+		d.consoleChrome = s.chrome(r, "Error", c)
 	}
 	s.render(w, r, tpl, ae.status, name, d)
 }

@@ -77,7 +77,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		close(reconcilerDone)
 	}()
 	defer func() { stopReconciler(); <-reconcilerDone }()
-	srv := httptest.NewServer(api.New(api.Config{JWTSecret: []byte(secret), DefaultRegion: "us-east-1", Logger: log.Named("api")}, st))
+	// With a change feed the pages follow the watch hub and re-render
+	// only once a minute on their own: what turns Ready below without a
+	// reload was pushed, not polled.
+	srv := httptest.NewServer(api.New(api.Config{JWTSecret: []byte(secret), DefaultRegion: "us-east-1", Logger: log.Named("api"),
+		Changes: st}, st))
 	defer srv.Close()
 	now := time.Now()
 	admin, _ := api.SignToken([]byte(secret), "ops", true, time.Hour, now)
@@ -172,8 +176,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the project page does not show the spec: %q", spec)
 	}
 	before := time.Now()
-	do("extend by 120 minutes", chromedp.SetValue(chromedp.ID("extend-minutes"), "120"), chromedp.Click(chromedp.ID("extend")),
-		chromedp.WaitVisible(chromedp.ID("extend")))
+	do("extend by 120 minutes", chromedp.SetValue(chromedp.ID("extend-minutes"), "120"), chromedp.Click(chromedp.ID("extend")))
+	// The form posts and the browser follows the redirect back to the
+	// project page: wait for that page (it says 2h left), not for the
+	// button, which the page showed before the post as well.
+	extended := time.Now().Add(60 * time.Second)
+	for {
+		done, err := chromedp.Run(browser, chromedp.Evaluate[bool](
+			`document.readyState === "complete" && !!document.getElementById("live") && document.getElementById("live").textContent.includes("2h 0m left")`))
+		if err == nil && done {
+			break
+		}
+		if time.Now().After(extended) {
+			page, _ := chromedp.Run(browser, chromedp.OuterHTML(chromedp.CSS("html")))
+			t.Fatalf("the project page does not show the extension within 60 s (%v):\n%s", err, page)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if exp := getProject(t, srv.URL+"/api/v1/users/alice/projects/demo", alice).ExpiresAt; exp.Before(before.Add(119*time.Minute)) || exp.After(time.Now().Add(121*time.Minute)) {
 		t.Errorf("after extending by 120 minutes, expiresAt = %s (now %s)", exp, time.Now())
 	}

@@ -22,11 +22,18 @@ type consoleChrome struct {
 	Title     string
 	Admin     string
 	RefreshMS int64
-	Now       time.Time
+	// Events is the page's change stream (console_events.go); "" when the
+	// page polls every RefreshMS instead.
+	Events string
+	Now    time.Time
 }
 
-func (s *server) chrome(title string, c *call) consoleChrome {
-	return consoleChrome{Title: title, Admin: c.caller.userID, RefreshMS: consoleRefresh.Milliseconds(), Now: c.now}
+func (s *server) chrome(r *http.Request, title string, c *call) consoleChrome {
+	ch := consoleChrome{Title: title, Admin: c.caller.userID, RefreshMS: consoleRefresh.Milliseconds(), Now: c.now}
+	if ch.Events = s.consoleEventsPath(r, c); ch.Events != "" {
+		ch.RefreshMS = consoleSlowRefresh.Milliseconds()
+	}
+	return ch
 }
 
 // renderPage renders the page, or only its live part when the script
@@ -87,7 +94,7 @@ func (s *server) consoleOverview(tpl *template.Template) consolePage {
 		if err != nil {
 			return err
 		}
-		d := overviewData{consoleChrome: s.chrome("Projects", c), Total: len(projects), Truncated: next != ""}
+		d := overviewData{consoleChrome: s.chrome(r, "Projects", c), Total: len(projects), Truncated: next != ""}
 		counts := map[store.Phase]int{}
 		for _, p := range projects {
 			v := view(p)
@@ -192,7 +199,7 @@ func decodePlan(raw json.RawMessage) *planCounts {
 
 func (s *server) consoleProject(tpl *template.Template) consolePage {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
-		d := projectData{consoleChrome: s.chrome(c.key.String(), c)}
+		d := projectData{consoleChrome: s.chrome(r, c.key.String(), c)}
 		p, err := s.st.GetProject(r.Context(), c.key)
 		var gone *store.GoneError
 		switch {
@@ -265,7 +272,7 @@ func (s *server) consoleRun(tpl *template.Template) consolePage {
 		}
 		var l limiter
 		d := runData{
-			consoleChrome: s.chrome(c.key.String()+" run "+raw, c),
+			consoleChrome: s.chrome(r, c.key.String()+" run "+raw, c),
 			Key:           c.key,
 			Run:           summarize(run, &l, maxMessageBytes),
 			Plan:          decodePlan(l.document("planSummary", run.PlanSummary)),

@@ -172,6 +172,7 @@ type server struct {
 	router   *mux.Router
 	limiters *limiters
 	hub      *watchHub
+	logs     *logHub
 }
 
 // New returns the API's handler, routes and middleware included.
@@ -187,6 +188,9 @@ func New(cfg Config, st Store) http.Handler {
 func newServer(cfg Config, st Store) *server {
 	s := &server{cfg: cfg.withDefaults(), st: st}
 	s.hub = &watchHub{feed: s.cfg.Changes, poll: s.cfg.WatchPollInterval, log: s.cfg.Logger}
+	if feed, ok := st.(RunLogFeed); ok {
+		s.logs = &logHub{feed: feed, poll: s.cfg.WatchPollInterval, log: s.cfg.Logger}
+	}
 	s.limiters = newLimiters(s.cfg.RateLimitPerSecond, s.cfg.RateLimitBurst, maxLimiters)
 	// No path cleaning: mux would answer "//x" or "/a/../b" with a bare
 	// 301 redirect; here they are simply unknown routes, answered in JSON.
@@ -259,6 +263,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, project + "/approve", owner, s.approveProject},
 		{http.MethodGet, project + "/runs", owner, s.listRuns},
 		{http.MethodGet, project + "/runs/{runId}", owner, s.getRun},
+		{http.MethodGet, project + "/runs/{runId}/log", owner, s.getRunLog},
 		{http.MethodGet, user + "/quota", owner, s.getQuota},
 		{http.MethodPut, user + "/quota", admin, s.putQuota},
 

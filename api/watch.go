@@ -70,7 +70,8 @@ type watcher struct {
 }
 
 func (w *watcher) wants(k store.Key) bool {
-	return w.key.UserID == k.UserID && (w.key.ProjectID == "" || w.key.ProjectID == k.ProjectID)
+	// An empty user is every user's projects (the console's overview).
+	return (w.key.UserID == "" || w.key.UserID == k.UserID) && (w.key.ProjectID == "" || w.key.ProjectID == k.ProjectID)
 }
 
 // watchHub runs while at least one stream is open.

@@ -430,7 +430,7 @@ func TestBackoffGrowsAndSurvivesRestart(t *testing.T) {
 			t.Fatalf("attempt %d: %d passes", attempt, n)
 		}
 		p := h.get("hank", "broken")
-		if p.Status.Phase != store.PhaseFailed || p.Status.Attempts != attempt || p.Status.NextAttemptAt == nil {
+		if p.Status.Phase != store.PhaseRetrying || p.Status.Attempts != attempt || p.Status.NextAttemptAt == nil {
 			t.Fatalf("attempt %d: phase %s attempts %d next %v", attempt, p.Status.Phase, p.Status.Attempts, p.Status.NextAttemptAt)
 		}
 		if !strings.Contains(p.Status.LastError, "connection refused") {

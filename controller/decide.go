@@ -129,7 +129,7 @@ func decide(o observed) Decision {
 		}
 		return Decision{Action: ActAwaitApproval}
 	}
-	if current && st.Phase == store.PhaseFailed && st.NextAttemptAt != nil && o.now.Before(*st.NextAttemptAt) {
+	if current && st.Phase == store.PhaseRetrying && st.NextAttemptAt != nil && o.now.Before(*st.NextAttemptAt) {
 		return Decision{Action: ActBackoffWait}
 	}
 	if p.Generation != st.ObservedGeneration || st.Phase != store.PhaseReady {

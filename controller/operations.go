@@ -395,7 +395,9 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 	ps.flight.mu.Unlock()
 
 	started := time.Now()
-	res, opErr := do(opCtx, ref)
+	live := ps.startLiveLog(ref.RowID)
+	res, opErr := do(withLiveLog(opCtx, live), ref)
+	live.close() // before FinishRun: a finished run takes no more chunks
 	ps.c.cfg.Metrics.ObserveTerraform(op, time.Since(started))
 
 	ps.flight.mu.Lock()

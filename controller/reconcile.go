@@ -136,7 +136,7 @@ func (ps *pass) result(out outcome) string {
 	if c, ok := findCondition(ps.st, CondReady); ok && c.ObservedGeneration == ps.p.Generation && ps.st.Phase == store.PhaseFailed && terminalReasons[c.Reason] {
 		return "terminal"
 	}
-	if ps.st.NextAttemptAt != nil && (ps.st.Phase == store.PhaseFailed || ps.st.Phase == store.PhaseDestroying) {
+	if ps.st.NextAttemptAt != nil && (ps.st.Phase == store.PhaseRetrying || ps.st.Phase == store.PhaseDestroying) {
 		return "error"
 	}
 	return "success"
@@ -285,7 +285,7 @@ func (ps *pass) fail(err error, reason string) outcome {
 	ps.st.LastError = describe(err)
 	ps.st.Message = fmt.Sprintf("attempt %d failed; retrying in %s", ps.st.Attempts, delay.Round(time.Second))
 	if ps.st.Phase != store.PhaseDestroying {
-		ps.st.Phase = store.PhaseFailed
+		ps.st.Phase = store.PhaseRetrying
 	}
 	setCondition(&ps.st, condFalse(CondReady, reason, ps.st.LastError, ps.p.Generation), ps.now)
 	ps.log.Warn("reconcile failed", zap.String("reason", reason), zap.Int("attempts", ps.st.Attempts),

@@ -140,7 +140,7 @@ func TestFailedApprovedApplyDropsThePlan(t *testing.T) {
 	h.fake.applyHook = func(context.Context, tf.Project) error { return errors.New("RequestError: send request failed") }
 	h.reconcileDue()
 	p = h.get("ap", "p")
-	if p.Status.Phase != store.PhaseFailed || p.Status.PendingPlanRun != 0 {
+	if p.Status.Phase != store.PhaseRetrying || p.Status.PendingPlanRun != 0 {
 		t.Fatalf("after the failed apply: %s pending %d", p.Status.Phase, p.Status.PendingPlanRun)
 	}
 	h.fake.applyHook = nil

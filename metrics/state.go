@@ -63,6 +63,7 @@ type State struct {
 	up, queryDuration                                     *prometheus.Desc
 	projects                                              *prometheus.Desc
 	projectCost, projectCeiling, projectTTL, projectReady *prometheus.Desc
+	projectPhase, projectActual                           *prometheus.Desc
 	userProjects, userResources, userQuota                *prometheus.Desc
 	userCost, totalCost, budget                           *prometheus.Desc
 	deployments, runs                                     *prometheus.Desc
@@ -89,13 +90,19 @@ func NewState(src StateSource, cfg StateConfig) *State {
 	u := []string{"user"}
 	return &State{
 		src: src, cfg: cfg, settledRuns: map[[2]string]int64{},
-		up:              prometheus.NewDesc("tenantform_state_up", "1 if the last scrape read the database, 0 if the query failed (the other state families are then missing).", nil, nil),
-		queryDuration:   prometheus.NewDesc("tenantform_state_query_duration_seconds", "How long the state query of this scrape took.", nil, nil),
-		projects:        prometheus.NewDesc("tenantform_projects", "Projects by phase.", []string{"phase"}, nil),
-		projectCost:     prometheus.NewDesc("tenantform_project_estimated_monthly_cost_dollars", "Estimated monthly cost of a project (USD), past METRICS_MAX_SERIES summed into project=\"_other\".", up, nil),
-		projectCeiling:  prometheus.NewDesc("tenantform_project_max_monthly_cost_dollars", "A project's monthly cost ceiling (maxMonthlyCostUSD, USD), past the cap summed into \"_other\".", up, nil),
-		projectTTL:      prometheus.NewDesc("tenantform_project_expiry_remaining_seconds", "Seconds until a project's time to live runs out (negative once expired); \"_other\" holds the soonest.", up, nil),
-		projectReady:    prometheus.NewDesc("tenantform_project_ready", "1 if a project is in phase Ready, else 0; \"_other\" is 1 only when all it sums are Ready.", up, nil),
+		up:             prometheus.NewDesc("tenantform_state_up", "1 if the last scrape read the database, 0 if the query failed (the other state families are then missing).", nil, nil),
+		queryDuration:  prometheus.NewDesc("tenantform_state_query_duration_seconds", "How long the state query of this scrape took.", nil, nil),
+		projects:       prometheus.NewDesc("tenantform_projects", "Projects by phase.", []string{"phase"}, nil),
+		projectCost:    prometheus.NewDesc("tenantform_project_estimated_monthly_cost_dollars", "Estimated monthly cost of a project (USD), past METRICS_MAX_SERIES summed into project=\"_other\".", up, nil),
+		projectCeiling: prometheus.NewDesc("tenantform_project_max_monthly_cost_dollars", "A project's monthly cost ceiling (maxMonthlyCostUSD, USD), past the cap summed into \"_other\".", up, nil),
+		projectTTL:     prometheus.NewDesc("tenantform_project_expiry_remaining_seconds", "Seconds until a project's time to live runs out (negative once expired); \"_other\" holds the soonest.", up, nil),
+		projectReady:   prometheus.NewDesc("tenantform_project_ready", "1 if a project is in phase Ready, else 0; \"_other\" is 1 only when all it sums are Ready.", up, nil),
+		projectPhase: prometheus.NewDesc("tenantform_project_phase",
+			"1 for the phase a project is in (one series per project, kube-state-metrics style); project=\"_other\" counts the projects past METRICS_MAX_SERIES in each phase.",
+			[]string{"user", "project", "phase"}, nil),
+		projectActual: prometheus.NewDesc("tenantform_project_actual_month_to_date_cost_dollars",
+			"What AWS charged a project this UTC month so far (USD, Cost Explorer by the Project tag); absent until Cost Explorer was asked this month; past the cap summed into \"_other\".",
+			up, nil),
 		userProjects:    prometheus.NewDesc("tenantform_user_projects", "Projects of a user, past the cap summed into user=\"_other\".", u, nil),
 		userResources:   prometheus.NewDesc("tenantform_user_resources", "AWS resources held by a user's projects, past the cap summed into \"_other\".", u, nil),
 		userQuota:       prometheus.NewDesc("tenantform_user_resource_quota", "A user's resource quota (override, else MAX_RESOURCES_PER_USER); \"_other\" holds the sum.", u, nil),
@@ -117,7 +124,7 @@ func NewState(src StateSource, cfg StateConfig) *State {
 // Describe implements prometheus.Collector.
 func (s *State) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{s.up, s.queryDuration, s.projects, s.projectCost, s.projectCeiling,
-		s.projectTTL, s.projectReady, s.userProjects, s.userResources, s.userQuota, s.userCost, s.totalCost, s.budget,
+		s.projectTTL, s.projectReady, s.projectPhase, s.projectActual, s.userProjects, s.userResources, s.userQuota, s.userCost, s.totalCost, s.budget,
 		s.deployments, s.runs, s.queueDepth, s.queueOldestWait, s.orphaned, s.stray, s.seriesCap,
 		s.outboxPending, s.outboxFailing} {
 		ch <- d
@@ -165,6 +172,12 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 			ready = 1
 		}
 		gauge(s.projectReady, ready, p.UserID, p.ProjectID)
+		for ph, n := range p.Phases {
+			gauge(s.projectPhase, float64(n), p.UserID, p.ProjectID, string(ph))
+		}
+		if snap.ActualCostsKnown {
+			gauge(s.projectActual, p.ActualMonthToDateUSD, p.UserID, p.ProjectID)
+		}
 	}
 	for _, u := range snap.Users {
 		gauge(s.userProjects, float64(u.Projects), u.UserID)

@@ -35,6 +35,11 @@ func seedSeveralPhases(t *testing.T, d db) {
 	d.insertRuns(t, store.OpPlan, store.OutcomeSucceeded, 5)
 	d.exec(t, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reconcile_id, owner, started_at)
 		VALUES (gen_random_uuid(), 1, 'u', 'p', 1, 'destroy', 'rc', 'o', now())`)
+	// Cost Explorer was asked this month: it charged two projects.
+	if err := d.st.ReplaceActualCosts(context.Background(), time.Now(),
+		map[string]float64{"chart-app-alice-web": 3.5, "chart-app-bob-api": 0.25}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestStateMatchesDatabase(t *testing.T) {
@@ -46,45 +51,58 @@ func TestStateMatchesDatabase(t *testing.T) {
 	got := gather(t, reg)
 
 	want := map[string]float64{
-		`tenantform_state_up`:                                                           1,
-		`tenantform_projects{phase="Ready"}`:                                            2,
-		`tenantform_projects{phase="Failed"}`:                                           1,
-		`tenantform_projects{phase="Pending"}`:                                          1,
-		`tenantform_projects{phase="Applying"}`:                                         1,
-		`tenantform_projects{phase="Planning"}`:                                         0,
-		`tenantform_projects{phase="AwaitingApproval"}`:                                 0,
-		`tenantform_projects{phase="Blocked"}`:                                          0,
-		`tenantform_projects{phase="Destroying"}`:                                       0,
-		`tenantform_user_resources{user="alice"}`:                                       7,
-		`tenantform_user_resources{user="bob"}`:                                         1,
-		`tenantform_user_resources{user="carol"}`:                                       2,
-		`tenantform_user_resource_quota{user="alice"}`:                                  7,
-		`tenantform_user_resource_quota{user="bob"}`:                                    10,
-		`tenantform_user_resource_quota{user="carol"}`:                                  10,
-		`tenantform_user_projects{user="alice"}`:                                        2,
-		`tenantform_user_projects{user="bob"}`:                                          2,
-		`tenantform_user_projects{user="carol"}`:                                        1,
-		`tenantform_user_estimated_monthly_cost_dollars{user="alice"}`:                  42.5,
-		`tenantform_user_estimated_monthly_cost_dollars{user="bob"}`:                    2.25,
-		`tenantform_user_estimated_monthly_cost_dollars{user="carol"}`:                  5,
-		`tenantform_project_estimated_monthly_cost_dollars{project="web",user="alice"}`: 12.5,
-		`tenantform_project_estimated_monthly_cost_dollars{project="db",user="alice"}`:  30,
-		`tenantform_project_estimated_monthly_cost_dollars{project="api",user="bob"}`:   2.25,
-		`tenantform_project_estimated_monthly_cost_dollars{project="new",user="bob"}`:   0,
-		`tenantform_project_estimated_monthly_cost_dollars{project="x",user="carol"}`:   5,
-		`tenantform_project_max_monthly_cost_dollars{project="web",user="alice"}`:       25,
-		`tenantform_project_max_monthly_cost_dollars{project="db",user="alice"}`:        50,
-		`tenantform_project_max_monthly_cost_dollars{project="api",user="bob"}`:         10,
-		`tenantform_project_max_monthly_cost_dollars{project="new",user="bob"}`:         0,
-		`tenantform_project_max_monthly_cost_dollars{project="x",user="carol"}`:         5,
-		`tenantform_project_ready{project="web",user="alice"}`:                          1,
-		`tenantform_project_ready{project="db",user="alice"}`:                           1,
-		`tenantform_project_ready{project="api",user="bob"}`:                            0,
-		`tenantform_project_ready{project="new",user="bob"}`:                            0,
-		`tenantform_project_ready{project="x",user="carol"}`:                            0,
-		`tenantform_estimated_monthly_cost_dollars`:                                     49.75,
-		`tenantform_cost_budget_dollars`:                                                1000,
-		`tenantform_metrics_max_series`:                                                 2000,
+		`tenantform_state_up`:                           1,
+		`tenantform_projects{phase="Ready"}`:            2,
+		`tenantform_projects{phase="Failed"}`:           1,
+		`tenantform_projects{phase="Pending"}`:          1,
+		`tenantform_projects{phase="Applying"}`:         1,
+		`tenantform_projects{phase="Planning"}`:         0,
+		`tenantform_projects{phase="AwaitingApproval"}`: 0,
+		`tenantform_projects{phase="Blocked"}`:          0,
+		`tenantform_projects{phase="Destroying"}`:       0,
+		`tenantform_projects{phase="Retrying"}`:         0,
+		// One phase series per project, at 1.
+		`tenantform_project_phase{phase="Ready",project="web",user="alice"}`:  1,
+		`tenantform_project_phase{phase="Ready",project="db",user="alice"}`:   1,
+		`tenantform_project_phase{phase="Failed",project="api",user="bob"}`:   1,
+		`tenantform_project_phase{phase="Pending",project="new",user="bob"}`:  1,
+		`tenantform_project_phase{phase="Applying",project="x",user="carol"}`: 1,
+		// Month-to-date actual cost: what Cost Explorer listed, else $0.
+		`tenantform_project_actual_month_to_date_cost_dollars{project="web",user="alice"}`: 3.5,
+		`tenantform_project_actual_month_to_date_cost_dollars{project="db",user="alice"}`:  0,
+		`tenantform_project_actual_month_to_date_cost_dollars{project="api",user="bob"}`:   0.25,
+		`tenantform_project_actual_month_to_date_cost_dollars{project="new",user="bob"}`:   0,
+		`tenantform_project_actual_month_to_date_cost_dollars{project="x",user="carol"}`:   0,
+		`tenantform_user_resources{user="alice"}`:                                          7,
+		`tenantform_user_resources{user="bob"}`:                                            1,
+		`tenantform_user_resources{user="carol"}`:                                          2,
+		`tenantform_user_resource_quota{user="alice"}`:                                     7,
+		`tenantform_user_resource_quota{user="bob"}`:                                       10,
+		`tenantform_user_resource_quota{user="carol"}`:                                     10,
+		`tenantform_user_projects{user="alice"}`:                                           2,
+		`tenantform_user_projects{user="bob"}`:                                             2,
+		`tenantform_user_projects{user="carol"}`:                                           1,
+		`tenantform_user_estimated_monthly_cost_dollars{user="alice"}`:                     42.5,
+		`tenantform_user_estimated_monthly_cost_dollars{user="bob"}`:                       2.25,
+		`tenantform_user_estimated_monthly_cost_dollars{user="carol"}`:                     5,
+		`tenantform_project_estimated_monthly_cost_dollars{project="web",user="alice"}`:    12.5,
+		`tenantform_project_estimated_monthly_cost_dollars{project="db",user="alice"}`:     30,
+		`tenantform_project_estimated_monthly_cost_dollars{project="api",user="bob"}`:      2.25,
+		`tenantform_project_estimated_monthly_cost_dollars{project="new",user="bob"}`:      0,
+		`tenantform_project_estimated_monthly_cost_dollars{project="x",user="carol"}`:      5,
+		`tenantform_project_max_monthly_cost_dollars{project="web",user="alice"}`:          25,
+		`tenantform_project_max_monthly_cost_dollars{project="db",user="alice"}`:           50,
+		`tenantform_project_max_monthly_cost_dollars{project="api",user="bob"}`:            10,
+		`tenantform_project_max_monthly_cost_dollars{project="new",user="bob"}`:            0,
+		`tenantform_project_max_monthly_cost_dollars{project="x",user="carol"}`:            5,
+		`tenantform_project_ready{project="web",user="alice"}`:                             1,
+		`tenantform_project_ready{project="db",user="alice"}`:                              1,
+		`tenantform_project_ready{project="api",user="bob"}`:                               0,
+		`tenantform_project_ready{project="new",user="bob"}`:                               0,
+		`tenantform_project_ready{project="x",user="carol"}`:                               0,
+		`tenantform_estimated_monthly_cost_dollars`:                                        49.75,
+		`tenantform_cost_budget_dollars`:                                                   1000,
+		`tenantform_metrics_max_series`:                                                    2000,
 		// bob's two projects are due and unclaimed; carol's is leased.
 		`tenantform_reconcile_queue_depth`:                                        2,
 		`tenantform_deployments_total{result="succeeded"}`:                        3,
@@ -127,8 +145,10 @@ func TestStateCapSumsTheRestIntoOther(t *testing.T) {
 	d := openDB(t)
 	// Five users with one project each; cost and resources rise with the
 	// user, so the most costly are u5, u4.
+	// u1 and u2, summed into _other, are Retrying and Failed.
 	for i, u := range []string{"u1", "u2", "u3", "u4", "u5"} {
-		d.insert(t, project{user: u, id: "p", phase: store.PhaseReady, resources: i + 1, cost: float64(i + 1), ceiling: 10, expiresIn: 1000 * (i + 1)})
+		phase := []store.Phase{store.PhaseRetrying, store.PhaseFailed, store.PhaseReady, store.PhaseReady, store.PhaseReady}[i]
+		d.insert(t, project{user: u, id: "p", phase: phase, resources: i + 1, cost: float64(i + 1), ceiling: 10, expiresIn: 1000 * (i + 1)})
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics.NewState(d.st, metrics.StateConfig{MaxSeries: 3, DefaultMaxResources: 10}))
@@ -140,6 +160,16 @@ func TestStateCapSumsTheRestIntoOther(t *testing.T) {
 			t.Errorf("%s has %d series, want the cap, 3", fam, n)
 		}
 	}
+	// The phase series: one per project under the cap, and _other's
+	// projects counted per phase they are in.
+	if n := countSeries(got, "tenantform_project_phase"); n != 2+3 {
+		t.Errorf("tenantform_project_phase has %d series, want 2 projects and _other in 3 phases", n)
+	}
+	// Cost Explorer was never asked: no actual-cost series at all, not
+	// zeros that would read as "free".
+	if n := countSeries(got, "tenantform_project_actual_month_to_date_cost_dollars"); n != 0 {
+		t.Errorf("%d actual-cost series before Cost Explorer was asked, want none", n)
+	}
 	want := map[string]float64{
 		`tenantform_user_resources{user="u5"}`:                                              5,
 		`tenantform_user_resources{user="u4"}`:                                              4,
@@ -150,8 +180,27 @@ func TestStateCapSumsTheRestIntoOther(t *testing.T) {
 		`tenantform_project_estimated_monthly_cost_dollars{project="_other",user="_other"}`: 6,
 		`tenantform_project_max_monthly_cost_dollars{project="_other",user="_other"}`:       30,
 		`tenantform_estimated_monthly_cost_dollars`:                                         15,
+		`tenantform_project_phase{phase="Ready",project="p",user="u5"}`:                     1,
+		`tenantform_project_phase{phase="Retrying",project="_other",user="_other"}`:         1,
+		`tenantform_project_phase{phase="Failed",project="_other",user="_other"}`:           1,
+		`tenantform_project_phase{phase="Ready",project="_other",user="_other"}`:            1,
 	}
 	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	// Once Cost Explorer answered, _other sums the actual costs it holds.
+	if err := d.st.ReplaceActualCosts(context.Background(), time.Now(),
+		map[string]float64{"chart-app-u1-p": 1.5, "chart-app-u2-p": 2, "chart-app-u5-p": 4}); err != nil {
+		t.Fatal(err)
+	}
+	got = gather(t, reg)
+	for k, v := range map[string]float64{
+		`tenantform_project_actual_month_to_date_cost_dollars{project="_other",user="_other"}`: 3.5,
+		`tenantform_project_actual_month_to_date_cost_dollars{project="p",user="u5"}`:          4,
+		`tenantform_project_actual_month_to_date_cost_dollars{project="p",user="u4"}`:          0,
+	} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
@@ -267,7 +316,9 @@ func TestPromtoolCheckMetricsIsQuiet(t *testing.T) {
 	d := openDB(t)
 	seedSeveralPhases(t, d)
 	text := exposition(t, fullRegistry(t, d, 100))
-	if !strings.Contains(text, `tenantform_projects{phase="Ready"} 2`) || !strings.Contains(text, "tenantform_orphaned_resources 1") {
+	if !strings.Contains(text, `tenantform_projects{phase="Ready"} 2`) || !strings.Contains(text, "tenantform_orphaned_resources 1") ||
+		!strings.Contains(text, `tenantform_project_phase{phase="Failed",project="api",user="bob"} 1`) ||
+		!strings.Contains(text, `tenantform_project_actual_month_to_date_cost_dollars{project="web",user="alice"} 3.5`) {
 		t.Fatalf("exposition lacks the state metrics:\n%s", text)
 	}
 	cmd := exec.Command(bin, "check", "metrics")

@@ -182,7 +182,7 @@ func seed(t *testing.T) (*store.Store, *clock, string) {
 		phase, resource_count, estimated_monthly_cost, attempts, next_attempt_at, deletion_requested_at, last_error) VALUES
 		('alice', 'big',  '{}', $1::timestamptz, $1, $1 + interval '1 day',  $1, 'Ready',      10, 900, 0, NULL, NULL, ''),
 		('bob',   'soon', '{}', $1::timestamptz, $1, $1 + interval '5 min',  $1, 'Ready',       1,   1, 0, NULL, NULL, ''),
-		('carol', 'bad',  '{}', $1::timestamptz, $1, $1 + interval '1 day',  $1, 'Failed',      0,   0, 3, $1 + interval '10 min', NULL, 'Error: boom'),
+		('carol', 'bad',  '{}', $1::timestamptz, $1, $1 + interval '1 day',  $1, 'Retrying',    0,   0, 3, $1 + interval '10 min', NULL, 'Error: boom'),
 		('dan',   'gone', '{}', $1::timestamptz, $1, $1 + interval '1 day',  $1, 'Destroying',  2,   0, 4, $1 + interval '10 min', $1 - interval '1 hour', 'Error: cannot delete')`, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -427,7 +427,7 @@ func TestFactsLeaveOutWhatIsNotNews(t *testing.T) {
 	defer raw.Close()
 	if _, err := raw.Exec(ctx, `INSERT INTO projects (user_id, project_id, spec, created_at, updated_at, expires_at, due_at,
 		phase, resource_count, attempts, next_attempt_at, deletion_requested_at) VALUES
-		('erin',  'retrying', '{}', $1::timestamptz, $1, $1 + interval '1 day', $1, 'Failed',     0, 1, $1 + interval '1 min', NULL),
+		('erin',  'retrying', '{}', $1::timestamptz, $1, $1 + interval '1 day', $1, 'Retrying',   0, 1, $1 + interval '1 min', NULL),
 		('erin',  'expired',  '{}', $1, $1, $1 - interval '1 min', $1, 'Ready',      0, 0, NULL, NULL),
 		('erin',  'leaving',  '{}', $1, $1, $1 + interval '5 min', $1, 'Destroying', 0, 0, NULL, $1),
 		('frank', 'zero',     '{}', $1, $1, $1 + interval '1 day', $1, 'Blocked',    0, 0, NULL, NULL),

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,9 @@ type MetricsSnapshot struct {
 	OldestWaitSeconds float64
 	// Outbox counts undelivered notifications per channel.
 	Outbox []OutboxCount
+	// ActualCostsKnown: Cost Explorer was asked this UTC month, so
+	// ProjectFigures.ActualMonthToDateUSD are figures, not unknowns.
+	ActualCostsKnown bool
 }
 
 // OutboxCount is the notification backlog of one channel.
@@ -62,6 +66,13 @@ type ProjectFigures struct {
 	// Ready is whether the project is in phase Ready; OtherSeries is ready
 	// only when all it sums are.
 	Ready bool
+	// Phases counts the projects of the entry by phase: one project in
+	// its phase, or for OtherSeries those it sums.
+	Phases map[Phase]int
+	// ActualMonthToDateUSD is what Cost Explorer reported for the
+	// project this UTC month (0 when it listed none; see
+	// MetricsSnapshot.ActualCostsKnown).
+	ActualMonthToDateUSD float64
 }
 
 // UserFigures are one user's exported figures.
@@ -102,7 +113,10 @@ const RunSettleDelay = 10 * time.Minute
 // matter most to operators visible.
 const metricsSQL = `
 WITH p AS (
-    SELECT user_id, project_id, phase, resource_count,
+    SELECT projects.user_id, projects.project_id, phase, resource_count,
+           -- Cost Explorer's month-to-date figure, by the Project tag
+           -- (chart-app-{userId}-{projectId}, as tf.ProjectTag spells it).
+           COALESCE(ac.usd, 0)::float8 AS actual,
            estimated_monthly_cost::float8 AS cost,
            COALESCE(max_monthly_cost_usd, 0) AS ceiling,
            EXTRACT(EPOCH FROM expires_at - now())::float8 AS to_expiry,
@@ -110,7 +124,9 @@ WITH p AS (
            (due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())) AS waiting,
            -- A project whose holder died waits from its lease's expiry.
            EXTRACT(EPOCH FROM now() - greatest(due_at, COALESCE(lease_expires_at, due_at)))::float8 AS waited
-    FROM projects
+    FROM projects LEFT JOIN project_actual_costs ac
+        ON ac.project_tag = 'chart-app-' || projects.user_id || '-' || projects.project_id
+        AND ac.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
 ), pr AS (
     SELECT p.*, row_number() OVER (ORDER BY cost DESC, user_id COLLATE "C", project_id COLLATE "C") AS rn, count(*) OVER () AS n FROM p
 ), u AS (
@@ -121,30 +137,38 @@ WITH p AS (
 ), ur AS (
     SELECT u.*, row_number() OVER (ORDER BY resources DESC, cost DESC, user_id COLLATE "C") AS rn, count(*) OVER () AS n FROM u
 )
-SELECT 'phase', phase, '', count(*)::float8, 0::float8, 0::float8, 0::float8 FROM p GROUP BY phase
+SELECT 'phase', phase, '', count(*)::float8, 0::float8, 0::float8, 0::float8, 0::float8 FROM p GROUP BY phase
 UNION ALL
-SELECT 'project', k.u, k.p, sum(cost), sum(ceiling), min(to_expiry), min(ready)
+SELECT 'project', k.u, k.p, sum(cost), sum(ceiling), min(to_expiry), min(ready), sum(actual)
 FROM (SELECT CASE WHEN n <= $1 OR rn < $1 THEN user_id ELSE '_other' END AS u,
              CASE WHEN n <= $1 OR rn < $1 THEN project_id ELSE '_other' END AS p,
-             cost, ceiling, to_expiry, CASE WHEN phase = 'Ready' THEN 1 ELSE 0 END::float8 AS ready FROM pr) k
+             cost, ceiling, to_expiry, CASE WHEN phase = 'Ready' THEN 1 ELSE 0 END::float8 AS ready, actual FROM pr) k
 GROUP BY k.u, k.p
 UNION ALL
-SELECT 'user', k.u, '', sum(projects), sum(resources), sum(cost), sum(quota)
+SELECT 'project_phase:' || k.phase, k.u, k.p, count(*)::float8, 0, 0, 0, 0
+FROM (SELECT CASE WHEN n <= $1 OR rn < $1 THEN user_id ELSE '_other' END AS u,
+             CASE WHEN n <= $1 OR rn < $1 THEN project_id ELSE '_other' END AS p, phase FROM pr) k
+GROUP BY k.u, k.p, k.phase
+UNION ALL
+SELECT 'user', k.u, '', sum(projects), sum(resources), sum(cost), sum(quota), 0
 FROM (SELECT CASE WHEN n <= $1 OR rn < $1 THEN user_id ELSE '_other' END AS u,
              projects, resources, cost, quota FROM ur) k
 GROUP BY k.u
 UNION ALL
 SELECT 'run', operation, outcome, count(*),
-       count(*) FILTER (WHERE finished_at < now() - $4 * interval '1 microsecond'), 0, 0
+       count(*) FILTER (WHERE finished_at < now() - $4 * interval '1 microsecond'), 0, 0, 0
 FROM runs WHERE finished_at >= $3 GROUP BY operation, outcome
 UNION ALL
-SELECT 'outbox', channel, '', count(*), count(*) FILTER (WHERE attempts > 0), 0, 0
+SELECT 'outbox', channel, '', count(*), count(*) FILTER (WHERE attempts > 0), 0, 0, 0
 FROM notification_outbox WHERE sent_at IS NULL GROUP BY channel
 UNION ALL
 SELECT 'total', '', '', COALESCE(sum(cost), 0), count(*) FILTER (WHERE waiting),
        COALESCE(max(waited) FILTER (WHERE waiting), 0),
        -- microseconds since the epoch: exact in a float8
-       (EXTRACT(EPOCH FROM date_trunc('microseconds', now() - $4 * interval '1 microsecond')) * 1000000)::float8 FROM p`
+       (EXTRACT(EPOCH FROM date_trunc('microseconds', now() - $4 * interval '1 microsecond')) * 1000000)::float8,
+       -- 1 when Cost Explorer was asked this UTC month ($5: its refresh kind)
+       (SELECT count(*) FROM billing_refreshes WHERE kind = $5
+           AND refreshed_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::float8 FROM p`
 
 // MetricsSnapshot reads the figures of the state metrics, at most
 // maxSeries entries per user and per project (see metricsSQL), with
@@ -157,24 +181,33 @@ func (s *Store) MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResour
 	if runsSince.IsZero() {
 		runsSince = time.Unix(0, 0)
 	}
-	rows, err := s.pool.Query(ctx, metricsSQL, maxSeries, defaultMaxResources, micro(runsSince), RunSettleDelay.Microseconds())
+	rows, err := s.pool.Query(ctx, metricsSQL, maxSeries, defaultMaxResources, micro(runsSince), RunSettleDelay.Microseconds(), RefreshActualCosts)
 	if err != nil {
 		return MetricsSnapshot{}, fmt.Errorf("cannot read the metrics snapshot: %w", translate(err))
 	}
 	defer rows.Close()
 	snap := MetricsSnapshot{ProjectsByPhase: map[Phase]int{}}
+	projectPhases := map[Key]map[Phase]int{}
 	for rows.Next() {
 		var kind, a, b string
-		var v1, v2, v3, v4 float64
-		if err := rows.Scan(&kind, &a, &b, &v1, &v2, &v3, &v4); err != nil {
+		var v1, v2, v3, v4, v5 float64
+		if err := rows.Scan(&kind, &a, &b, &v1, &v2, &v3, &v4, &v5); err != nil {
 			return MetricsSnapshot{}, fmt.Errorf("cannot read the metrics snapshot: %w", err)
+		}
+		if phase, ok := strings.CutPrefix(kind, "project_phase:"); ok {
+			k := Key{UserID: a, ProjectID: b}
+			if projectPhases[k] == nil {
+				projectPhases[k] = map[Phase]int{}
+			}
+			projectPhases[k][Phase(phase)] = int(v1)
+			continue
 		}
 		switch kind {
 		case "phase":
 			snap.ProjectsByPhase[Phase(a)] = int(v1)
 		case "project":
 			snap.Projects = append(snap.Projects, ProjectFigures{Key: Key{UserID: a, ProjectID: b},
-				EstimatedMonthlyCostUSD: v1, MaxMonthlyCostUSD: v2, SecondsToExpiry: v3, Ready: v4 == 1})
+				EstimatedMonthlyCostUSD: v1, MaxMonthlyCostUSD: v2, SecondsToExpiry: v3, Ready: v4 == 1, ActualMonthToDateUSD: v5})
 		case "user":
 			snap.Users = append(snap.Users, UserFigures{UserID: a, Projects: int(v1), Resources: int(v2),
 				EstimatedMonthlyCostUSD: v3, MaxResources: int(v4)})
@@ -185,10 +218,14 @@ func (s *Store) MetricsSnapshot(ctx context.Context, maxSeries, defaultMaxResour
 		case "total":
 			snap.TotalEstimatedMonthlyCostUSD, snap.QueueDepth, snap.OldestWaitSeconds = v1, int(v2), v3
 			snap.SettledBefore = time.UnixMicro(int64(v4)).UTC()
+			snap.ActualCostsKnown = v5 > 0
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return MetricsSnapshot{}, fmt.Errorf("cannot read the metrics snapshot: %w", translate(err))
+	}
+	for i := range snap.Projects {
+		snap.Projects[i].Phases = projectPhases[snap.Projects[i].Key]
 	}
 	return snap, nil
 }

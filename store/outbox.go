@@ -92,8 +92,8 @@ type NotificationFacts struct {
 	// Expiring projects reach their time to live within the window asked
 	// for and are not being deleted.
 	Expiring []ProjectFact
-	// Failed projects are in phase Failed and either will not be retried
-	// (a terminal failure) or have failed at least the attempts asked for.
+	// Failed projects are in phase Failed (a terminal failure), or in
+	// Retrying after failing at least the attempts asked for.
 	Failed []ProjectFact
 	// StuckDestroys are deletions that failed at least that many times.
 	StuckDestroys []ProjectFact
@@ -168,7 +168,7 @@ func (s *Store) NotificationFacts(ctx context.Context, now time.Time, defaultMax
 		ORDER BY expires_at, user_id, project_id LIMIT $3`, now, now.Add(expiringWithin), maxFactsPerKind); err != nil {
 		return f, err
 	}
-	if f.Failed, err = projectFacts("failed", `phase = 'Failed' AND deletion_requested_at IS NULL
+	if f.Failed, err = projectFacts("failed", `phase IN ('Failed', 'Retrying') AND deletion_requested_at IS NULL
 		AND (next_attempt_at IS NULL OR attempts >= $1) ORDER BY user_id, project_id LIMIT $2`, minAttempts, maxFactsPerKind); err != nil {
 		return f, err
 	}

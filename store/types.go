@@ -34,8 +34,14 @@ const (
 	PhaseApplying         Phase = "Applying"
 	PhaseReady            Phase = "Ready"
 	PhaseBlocked          Phase = "Blocked"
-	PhaseFailed           Phase = "Failed"
-	PhaseDestroying       Phase = "Destroying"
+	// PhaseRetrying: the last attempt failed for a reason retrying can
+	// fix (network, throttling, a held state lock); the next one is at
+	// Status.NextAttemptAt.
+	PhaseRetrying Phase = "Retrying"
+	// PhaseFailed is terminal for the generation: the spec must change
+	// (the Ready condition's reason says why).
+	PhaseFailed     Phase = "Failed"
+	PhaseDestroying Phase = "Destroying"
 	// PhaseDestroyed is the phase of a tombstone (410 Gone): everything the
 	// project held was destroyed and the project itself is gone.
 	PhaseDestroyed Phase = "Destroyed"
@@ -44,7 +50,7 @@ const (
 // Phases lists every phase, for validation and for metrics that export
 // known label values at start.
 var Phases = []Phase{PhasePending, PhasePlanning, PhaseAwaitingApproval, PhaseApplying,
-	PhaseReady, PhaseBlocked, PhaseFailed, PhaseDestroying}
+	PhaseReady, PhaseBlocked, PhaseRetrying, PhaseFailed, PhaseDestroying}
 
 // Condition follows the Kubernetes convention.
 type Condition struct {

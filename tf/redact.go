@@ -210,6 +210,9 @@ type runLog struct {
 	mu   sync.Mutex
 	red  *redactor
 	tail tail
+	// sink, when set, gets every redacted line too, in the order the
+	// tail got them (WithLogSink).
+	sink func(string)
 }
 
 func newRunLog(red *redactor, max int) *runLog {
@@ -222,6 +225,9 @@ func newRunLog(red *redactor, max int) *runLog {
 func (l *runLog) appendLine(s string) {
 	l.mu.Lock()
 	l.tail.write([]byte(s))
+	if l.sink != nil {
+		l.sink(s)
+	}
 	l.mu.Unlock()
 }
 

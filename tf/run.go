@@ -55,7 +55,7 @@ func (e *Engine) newRun(ctx context.Context, op, dir, region string, creds *Cred
 		dir:     dir,
 		env:     env,
 		red:     red,
-		log:     newRunLog(red, e.cfg.LogTailBytes),
+		log:     withSink(newRunLog(red, e.cfg.LogTailBytes), logSinkFrom(ctx)),
 		started: time.Now(),
 	}
 }

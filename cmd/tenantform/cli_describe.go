@@ -54,8 +54,6 @@ type describedProject struct {
 		clientStatus
 		Outputs       map[string]any `json:"outputs"`
 		LastAppliedAt *time.Time     `json:"lastAppliedAt"`
-		NextAttemptAt *time.Time     `json:"nextAttemptAt"`
-		Attempts      int            `json:"attempts"`
 	} `json:"status"`
 }
 
@@ -63,7 +61,7 @@ func printDescription(out io.Writer, p describedProject, runs []clientRun, now t
 	st := p.Status
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Name:\t%s/%s\n", p.UserID, p.ProjectID)
-	fmt.Fprintf(w, "Phase:\t%s\n", st.Phase)
+	fmt.Fprintf(w, "Phase:\t%s%s\n", st.Phase, phaseNote(st.Phase, st.NextAttemptAt, now))
 	fmt.Fprintf(w, "Generation:\t%d (observed %d)\n", p.Generation, st.ObservedGeneration)
 	fmt.Fprintf(w, "Region:\t%s\n", p.Spec.Region)
 	fmt.Fprintf(w, "Created:\t%s (%s ago)\n", p.CreatedAt.Local().Format(time.DateTime), now.Sub(p.CreatedAt).Round(time.Second))

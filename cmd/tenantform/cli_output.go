@@ -95,6 +95,7 @@ func printProjectTable(out io.Writer, ps []clientProject, withUser, wide bool, n
 			if msg == "" {
 				msg = p.Status.Message
 			}
+			msg = retryPrefix(p.Status.Phase, p.Status.NextAttemptAt, now) + firstLine(msg)
 			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t$%.2f\t%s\t%s\t%s\t%d, $%.2f\t%s\t%s\n", p.ProjectID, p.Status.Phase,
 				p.Status.ObservedGeneration, p.Generation, p.Status.ResourceCount, p.Status.EstimatedMonthlyCostUSD,
 				expiresIn(p.ExpiresAt, now), p.Spec.Region, pending, p.Status.ReservedResources, p.Status.ReservedMonthlyCostUSD,
@@ -108,6 +109,7 @@ func printProjectTable(out io.Writer, ps []clientProject, withUser, wide bool, n
 		if p.Status.LastError != "" {
 			msg = p.Status.LastError
 		}
+		msg = retryPrefix(p.Status.Phase, p.Status.NextAttemptAt, now) + firstLine(msg)
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t$%.2f\t%s\t%s\n", p.ProjectID, p.Status.Phase,
 			p.Status.ObservedGeneration, p.Generation, p.Status.ResourceCount, p.Status.EstimatedMonthlyCostUSD,
 			expiresIn(p.ExpiresAt, now), truncateText(firstLine(msg), 80))
@@ -157,15 +159,21 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	return tw.Flush()
 }
 
-const logsUsage = "logs PROJECT [RUN] [-o table|json|yaml]"
+const logsUsage = "logs PROJECT [RUN] [-f] [-o table|json|yaml]"
 
 // runLogs is `tenantform logs PROJECT [RUN]`: the log tail of a run (the
 // newest when RUN is omitted). With -o json or yaml it prints the whole
-// run.
+// run. With -f it follows the run's live log until the run ends (see
+// followLogs).
 func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cc := newClientCommand("logs", logsUsage, stderr, getenv)
+	follow := cc.fs.Bool("f", false, "follow the run's output while it runs, until it ends (as kubectl logs -f)")
 	if err := cc.parse(args, 1, 2); err != nil {
 		return err
+	}
+	if *follow && cc.c.document() {
+		fmt.Fprintln(stderr, "tenantform logs: -f prints the log as it comes; it takes no -o json or yaml")
+		return errUsage
 	}
 	name := cc.args[0]
 	var id string
@@ -190,6 +198,9 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	raw, err := cc.c.getJSON(ctx, cc.c.projectPath(name, "runs", id), &run)
 	if err != nil {
 		return err
+	}
+	if *follow {
+		return cc.followLogs(ctx, stdout, stderr, name, run)
 	}
 	if cc.c.document() {
 		return printDocument(stdout, cc.c.output, raw)

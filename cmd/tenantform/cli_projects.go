@@ -40,6 +40,10 @@ type clientStatus struct {
 	Conditions              []clientCondition `json:"conditions"`
 	Message                 string            `json:"message"`
 	LastError               string            `json:"lastError"`
+	// Attempts failed in a row; NextAttemptAt is when a Retrying project
+	// is tried again.
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt *time.Time `json:"nextAttemptAt"`
 	// PendingPlanRun is the run whose saved plan awaits approval.
 	PendingPlanRun         int64   `json:"pendingPlanRun"`
 	ReservedResources      int     `json:"reservedResources"`

@@ -37,7 +37,7 @@ func settled(st clientStatus, gen int64, seenProgress bool) watchState {
 		if st.ObservedGeneration >= gen {
 			return watchReady
 		}
-	case "Failed", "Blocked":
+	case "Failed", "Retrying", "Blocked":
 		if current || seenProgress {
 			return watchFailed
 		}
@@ -136,7 +136,8 @@ func watchFailure(p clientProject) error {
 	if detail == "" {
 		detail = st.Message
 	}
-	return fmt.Errorf("%w: project %s/%s is %s%s:\n%s", errWatchFailed, p.UserID, p.ProjectID, st.Phase, reason, indent(detail))
+	return fmt.Errorf("%w: project %s/%s is %s%s%s:\n%s", errWatchFailed, p.UserID, p.ProjectID, st.Phase, reason,
+		phaseNote(st.Phase, st.NextAttemptAt, time.Now()), indent(detail))
 }
 
 // watchGone polls until the project is gone (404), printing phase changes

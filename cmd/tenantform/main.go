@@ -38,7 +38,7 @@ Commands:
 Client commands (talk to a server at $TENANTFORM_URL with $TENANTFORM_TOKEN):
   projects    list|get|apply|delete|extend|approve projects ("projects -h")
   runs        a project's terraform runs: runs PROJECT
-  logs        a run's log tail: logs PROJECT [RUN]
+  logs        a run's log tail, or -f to follow a running run: logs PROJECT [RUN] [-f]
 
 Configuration comes from environment variables; see README.md.
 Run "tenantform <command> -h" for a command's flags.

@@ -146,6 +146,12 @@ func newEstimator(awsSvc *awsServices) cost.Estimator {
 
 // newController is the reconciler over st and engine, configured from cfg.
 func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsServices, m *metrics.Reconciler, log *zap.Logger) *controller.Controller {
+	return controller.New(controllerConfig(cfg, st, awsSvc, m, log), st, engine)
+}
+
+// controllerConfig is the reconciler's configuration as serve, reconcile
+// and dev build it (tests wrap the engine and keep the rest).
+func controllerConfig(cfg Config, st *store.Store, awsSvc *awsServices, m *metrics.Reconciler, log *zap.Logger) controller.Config {
 	cc := controller.Config{
 		Concurrency:          cfg.concurrency(systemMemoryLimit(), systemCPUs()),
 		LeaseDuration:        cfg.LeaseDuration,
@@ -180,7 +186,7 @@ func newController(cfg Config, st *store.Store, engine *tf.Engine, awsSvc *awsSe
 			cc.Strays = awsSvc.orphans // strays nothing adopts are deleted like orphans
 		}
 	}
-	return controller.New(cc, st, engine)
+	return cc
 }
 
 // interruptOnSecondSignal has the reconciler interrupt running terraform at
