@@ -377,10 +377,11 @@ func (s *suite) plan() []roundPlan {
 	for len(out) < 3*s.prof.kills {
 		for _, win := range cycle {
 			if win == winAdoption {
-				// Adoption matches a stray by its planned name: a
-				// fixed name (a bucket_prefix has none to match).
+				// The recovery after a kill after tagging: its AWS
+				// calls name the target's bucket (fixed or prefixed),
+				// S3 paths say which (see adoptionRound).
 				if len(out) > 0 && out[len(out)-1].window == winAfterTagging &&
-					!s.def(out[len(out)-1].target).hasKind(bucketPrefix) {
+					s.def(out[len(out)-1].target).hasKind(bucket, bucketPrefix) {
 					out = append(out, roundPlan{window: winAdoption, target: out[len(out)-1].target})
 				}
 				continue
@@ -466,36 +467,27 @@ func (s *suite) killHolder(i int, rd roundPlan, c Call, trap *Trap) {
 	s.w.startReconciler(r.slot)
 }
 
-// adoptionRound waits for a reconciler to say it adopts something (after a
-// kill after tagging, the next pass finds the stray) and kills it then.
+// adoptionRound kills the reconciler recovering the target after the
+// previous round's kill: the recovery of an interrupted apply looks the
+// buckets its creation records name up with tenantform's own credentials
+// (ListBuckets, then GetBucketTagging of each find), then imports them
+// (the Adopt plan) or deletes them (DeleteBucket). The trap holds the
+// first of those calls that names one of the target's buckets and is not
+// signed by a project's session, so the kill lands between the recovery's
+// finding and its adoption or deletion.
 func (s *suite) adoptionRound(i int, rd roundPlan) {
-	deadline := time.After(s.prof.held)
-	for {
-		select {
-		case ev := <-s.w.logEvents:
-			if time.Since(s.w.started) < 0 || !strings.Contains(strings.ToLower(ev.msg), "adopt") {
-				continue
-			}
-			var r *replica
-			for _, x := range s.w.running() {
-				if x.pid == ev.pid {
-					r = x
-				}
-			}
-			if r == nil {
-				continue // said by a replica killed since
-			}
-			n := s.w.kill(r, winAdoption)
-			s.kills[winAdoption]++
-			s.tfAtKill[winAdoption] += n
-			s.w.t.Logf("round %d %-40s %-12s killed replica %s (pid %d, %d terraform processes) after it logged %q for %s", i, rd.window, rd.target, r.slot, r.pid, n, ev.msg, ev.project)
-			s.w.startReconciler(r.slot)
-			return
-		case <-deadline:
-			s.missed[winAdoption]++
-			s.w.t.Logf("round %d %-40s %-12s no reconciler said it adopts anything in %s", i, rd.window, rd.target, s.prof.held)
-			return
-		}
+	d := s.def(rd.target)
+	family := "crash-" + d.name + "-v" // every version's bucket, fixed or prefixed
+	trap := s.w.proxy.Arm(rd.window, 10*time.Minute, func(c Call) bool {
+		return c.Project == "" && c.Service == "s3" && strings.HasPrefix(c.Bucket, family)
+	})
+	defer trap.Release()
+	select {
+	case c := <-trap.Held:
+		s.killHolder(i, rd, c, trap)
+	case <-time.After(s.prof.held):
+		s.missed[rd.window]++
+		s.w.t.Logf("round %d %-40s %-12s no recovery call for %s* in %s", i, rd.window, rd.target, family, s.prof.held)
 	}
 }
 
@@ -647,5 +639,14 @@ func buildDouble(t *testing.T) string {
 		t.Fatal(err)
 	}
 	goBuild(t, dir, "../aws/awstest/provider", "terraform-provider-aws_v"+awstest.ProviderVersion)
+	// The reconcilers are built with the lock of the double's version
+	// (tf/providers, build tag tenantform_testdouble): the same version.
+	src, err := os.ReadFile("../tf/providers/lock_testdouble.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `version     = "`+awstest.ProviderVersion+`"`) {
+		t.Fatalf("tf/providers/lock_testdouble.go does not lock hashicorp/aws %s, the test double's version", awstest.ProviderVersion)
+	}
 	return mirror
 }

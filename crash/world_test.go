@@ -28,24 +28,20 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // front of it, a database, one `serve` and one or two `reconcile`
 // replicas (slots "a" and "b"), each restarted after a kill.
 type world struct {
-	t       *testing.T
-	dir     string
-	bin     string
-	emuURL  string
-	proxy   *Proxy
-	dbURL   string
-	apiURL  string
-	env     []string
-	secret  string
-	tokens  map[string]string
-	admin   string
-	started time.Time
+	t      *testing.T
+	dir    string
+	bin    string
+	emuURL string
+	proxy  *Proxy
+	dbURL  string
+	apiURL string
+	env    []string
+	secret string
+	tokens map[string]string
+	admin  string
 
-	mu       sync.Mutex
-	replicas map[string]*replica
-	// logEvents receives the reconcilers' log lines the suite acts on
-	// (adoption).
-	logEvents chan logEvent
+	mu        sync.Mutex
+	replicas  map[string]*replica
 	survivors *survivorWatch
 }
 
@@ -55,11 +51,6 @@ type replica struct {
 	cmd  *exec.Cmd
 	pid  int
 	done chan struct{}
-}
-
-type logEvent struct {
-	slot, msg, project string
-	pid                int
 }
 
 // options of a run.
@@ -130,9 +121,15 @@ func newWorld(t *testing.T, opt options) *world {
 			os.RemoveAll(dir)
 		}
 	})
-	w := &world{t: t, dir: dir, replicas: map[string]*replica{}, logEvents: make(chan logEvent, 256),
-		tokens: map[string]string{}, started: time.Now()}
-	w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform")
+	w := &world{t: t, dir: dir, replicas: map[string]*replica{},
+		tokens: map[string]string{}}
+	if opt.provider == providerDouble {
+		// The platform's lock admits the real hashicorp/aws only (its
+		// hashes): with the double, a binary locking the double's version.
+		w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform", "tenantform_testdouble")
+	} else {
+		w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform")
+	}
 	w.emuURL = startEmulator(t, goBuild(t, w.dir, "../aws/awstest/cmd/emulator", "emulator"))
 	p, err := NewProxy(w.emuURL)
 	if err != nil {
@@ -306,14 +303,7 @@ func (w *world) startReconciler(slot string) *replica {
 	fmt.Fprintf(logf, "{\"msg\":\"crash suite: started pid %d\"}\n", r.pid)
 	go func() { cmd.Wait(); close(r.done) }()
 	go func() {
-		scanLogs(pr, logf, func(l logLine) {
-			if strings.Contains(strings.ToLower(l.Msg), "adopt") {
-				select {
-				case w.logEvents <- logEvent{slot: slot, pid: r.pid, msg: l.Msg, project: l.UserID + "/" + l.ProjectID}:
-				default:
-				}
-			}
-		})
+		scanLogs(pr, logf, func(logLine) {})
 		logf.Close()
 	}()
 	w.mu.Lock()

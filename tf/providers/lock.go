@@ -11,7 +11,6 @@
 package providers
 
 import (
-	_ "embed"
 	"fmt"
 	"slices"
 	"sort"
@@ -28,9 +27,6 @@ const LockFileName = ".terraform.lock.hcl"
 
 // DefaultRegistry is the host of every provider tenantform allows.
 const DefaultRegistry = "registry.terraform.io"
-
-//go:embed providers.lock.hcl
-var platformLockFile []byte
 
 // Provider is one locked provider.
 type Provider struct {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -65,6 +67,12 @@ func (r *bucketResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 func (r *bucketResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("bucket"), req.ID)...)
+	// Like the real provider (create.NamePrefixFromName): a generated
+	// name gives back its prefix, so that adopting a bucket made from a
+	// bucket_prefix plans no replacement.
+	if prefix, ok := namePrefixFromName(req.ID); ok {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("bucket_prefix"), prefix)...)
+	}
 }
 
 func (r *bucketResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -75,11 +83,11 @@ func (r *bucketResource) Create(ctx context.Context, req resource.CreateRequest,
 	}
 	name := m.Bucket.ValueString()
 	if m.Bucket.IsUnknown() || name == "" {
-		// Like the real provider: prefix plus a unique, time-ordered suffix.
-		name = m.BucketPrefix.ValueString() + fmt.Sprintf("%d", time.Now().UnixNano())
-		if m.BucketPrefix.ValueString() == "" {
-			name = "terraform-" + name
+		prefix := m.BucketPrefix.ValueString()
+		if prefix == "" {
+			prefix = "terraform-"
 		}
+		name = prefixedUniqueID(prefix)
 	}
 	if _, err := r.c.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: awssdk.String(name)}); err != nil {
 		resp.Diagnostics.AddError("creating S3 bucket "+name, err.Error())
@@ -95,6 +103,31 @@ func (r *bucketResource) Create(ctx context.Context, req resource.CreateRequest,
 	m.TagsAll, diags = types.MapValueFrom(ctx, types.StringType, all)
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// idCounter and prefixedUniqueID name a bucket as the real provider does
+// (terraform-plugin-sdk's id.PrefixedUniqueId): the prefix, the UTC time
+// to 1/10000 s, then an 8-digit hex counter. Crash recovery recognises a
+// generated name by that suffix (aws.GeneratedAt): a double naming
+// otherwise would measure a recovery the real provider never meets.
+var idCounter atomic.Uint32
+
+func prefixedUniqueID(prefix string) string {
+	ts := strings.Replace(time.Now().UTC().Format("20060102150405.0000"), ".", "", 1)
+	return fmt.Sprintf("%s%s%08x", prefix, ts, idCounter.Add(1))
+}
+
+// generatedSuffix is the 26 characters prefixedUniqueID appends.
+var generatedSuffix = regexp.MustCompile(`^[0-9]{18}[0-9a-f]{8}$`)
+
+// namePrefixFromName is the prefix of a generated name (the real
+// provider's create.NamePrefixFromName).
+func namePrefixFromName(name string) (string, bool) {
+	const n = 26
+	if len(name) <= n || !generatedSuffix.MatchString(name[len(name)-n:]) {
+		return "", false
+	}
+	return name[:len(name)-n], true
 }
 
 func (r *bucketResource) putTags(ctx context.Context, name string, tags map[string]string) error {
