@@ -238,7 +238,7 @@ func judge(all []found, exps []expectation, st map[string]map[string]bool) verdi
 		}
 	}
 	for _, f := range all {
-		if !strings.HasPrefix(f.name, "crash-") && !strings.HasPrefix(f.name, "/crash/") {
+		if !scenarioName(f.name) {
 			continue
 		}
 		v.resources++

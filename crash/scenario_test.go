@@ -5,6 +5,8 @@ package crash
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tenantform/tenantform/tf/policy"
 )
 
 // The projects of the scenario. Every spec version renames what the
@@ -59,7 +61,7 @@ var projects = []projectDef{
 func (d projectDef) spec(v int) (string, []want) {
 	var tf strings.Builder
 	var wants []want
-	base := fmt.Sprintf("crash-%s-v%d", d.name, v)
+	base := d.family() + fmt.Sprint(v)
 	for _, k := range d.kinds {
 		switch k {
 		case bucket:
@@ -85,12 +87,13 @@ func (d projectDef) spec(v int) (string, []want) {
 		case role:
 			fmt.Fprintf(&tf, `resource "aws_iam_role" "r" {
   name = %q
+  path = %q
   assume_role_policy = jsonencode({
     Version   = "2012-10-17"
     Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]
   })
 }
-`, base)
+`, base, policy.IAMPath(d.user, d.name))
 			wants = append(wants, want{role, base})
 		case rolePolicy:
 			fmt.Fprintf(&tf, `resource "aws_iam_role_policy" "rp" {
@@ -104,11 +107,25 @@ func (d projectDef) spec(v int) (string, []want) {
 `, base)
 			wants = append(wants, want{rolePolicy, base + "/crash-read"})
 		case logGroup:
-			fmt.Fprintf(&tf, "resource \"aws_cloudwatch_log_group\" \"g\" {\n  name = %q\n}\n", "/crash/"+base)
-			wants = append(wants, want{logGroup, "/crash/" + base})
+			fmt.Fprintf(&tf, "resource \"aws_cloudwatch_log_group\" \"g\" {\n  name = %q\n}\n", base)
+			wants = append(wants, want{logGroup, base})
 		}
 	}
 	return tf.String(), wants
+}
+
+// family is what every name of the project's versions starts with: the
+// project's name prefix (tenantform runs in role mode here, where every
+// AWS name of a project must start with policy.NamePrefix; a bucket_prefix
+// leaves the tenant 17 characters), its name, "-v".
+func (d projectDef) family() string {
+	return policy.NamePrefix(d.user, d.name) + d.name + "-v"
+}
+
+// scenarioName: a name of the scenario's projects (the check judges
+// those only): every project's name prefix starts with "tf-".
+func scenarioName(name string) bool {
+	return strings.HasPrefix(name, "tf-")
 }
 
 // hasKind: the project declares k.

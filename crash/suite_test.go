@@ -477,7 +477,7 @@ func (s *suite) killHolder(i int, rd roundPlan, c Call, trap *Trap) {
 // finding and its adoption or deletion.
 func (s *suite) adoptionRound(i int, rd roundPlan) {
 	d := s.def(rd.target)
-	family := "crash-" + d.name + "-v" // every version's bucket, fixed or prefixed
+	family := d.family() // every version's bucket, fixed or prefixed
 	trap := s.w.proxy.Arm(rd.window, 10*time.Minute, func(c Call) bool {
 		return c.Project == "" && c.Service == "s3" && strings.HasPrefix(c.Bucket, family)
 	})
