@@ -18,11 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// kumo's services start goroutines when its package initialises (the
+// suite imports aws/awstest): not the suite's to stop.
+func TestMain(m *testing.M) { storetest.Main(m, goleak.IgnoreCurrent()) }
 
 // world is everything the suite runs: the emulator process, the proxy in
 // front of it, a database, one `serve` and one or two `reconcile`
