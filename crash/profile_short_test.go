@@ -5,12 +5,13 @@ package crash
 import "time"
 
 // defaultProfile, with -tags crashshort only: a short variant, five
-// projects and a few kills, with the test double of hashicorp/aws (a
+// projects and eight kills, with the test double of hashicorp/aws (a
 // plan with the real provider takes tens of seconds on a loaded machine;
-// -crash.provider=auto uses it).
+// -crash.provider=auto uses it). Eight kills reach the bucket_prefix
+// project's windows (after CreateBucket, after tagging, its recovery).
 var defaultProfile = profile{
 	name:            "short",
-	kills:           4,
+	kills:           8,
 	budget:          10 * time.Minute,
 	settle:          6 * time.Minute,
 	converge:        6 * time.Minute,
