@@ -28,7 +28,7 @@ const claimUsersPerCall = 8
 
 // ClaimDue leases the due project of the user served longest ago, so that
 // claiming is round-robin across users with due work, and skips users that
-// hold MaxPerUser live leases. Any number of reconcilers may claim
+// hold MaxPerUser live leases (of projects and of speculative plans). Any number of reconcilers may claim
 // concurrently.
 func (s *Store) ClaimDue(ctx context.Context, c Claim) (Project, bool, error) {
 	inflight := make([]string, len(c.InFlight))
@@ -127,7 +127,7 @@ func (n explainNode) rowsTouched() int64 {
 	return t
 }
 
-const pickUsersQuery = `WITH RECURSIVE users(user_id) AS (
+var pickUsersQuery = `WITH RECURSIVE users(user_id) AS (
 			-- Nothing claimable (the common case between wake-ups) costs
 			-- two index probes, not a walk over every user.
 			(SELECT user_id FROM projects
@@ -152,6 +152,7 @@ const pickUsersQuery = `WITH RECURSIVE users(user_id) AS (
 		WHERE u.user_id IS NOT NULL
 		  AND ($2::int <= 0 OR (SELECT count(*) FROM projects q
 				WHERE q.user_id = u.user_id AND q.lease_expires_at >= now()
-				  AND (q.lease_owner <> $1 OR q.user_id || '/' || q.project_id = ANY($4::text[]))) < $2::int)
+				  AND (q.lease_owner <> $1 OR q.user_id || '/' || q.project_id = ANY($4::text[])))
+			  + ` + speculativeLeases("u.user_id") + ` < $2::int)
 		ORDER BY uc.last_claimed_at NULLS FIRST, first_due.due_at
 		LIMIT $5`

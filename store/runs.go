@@ -9,20 +9,21 @@ import (
 
 const runColumns = `id, number, project_uid::text, user_id, project_id, generation, operation, reason, reconcile_id, owner,
 	started_at, finished_at, outcome, plan_summary, cost_estimate, estimated_monthly_cost::float8, log_tail, error,
-	diagnostics, planfile IS NOT NULL`
+	diagnostics, planfile IS NOT NULL, kind, speculative`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRun(row scanner) (Run, error) {
 	var r Run
-	var plan, cost, diags []byte
+	var plan, cost, diags, spec []byte
 	err := row.Scan(&r.RowID, &r.ID, &r.ProjectUID, &r.UserID, &r.ProjectID, &r.Generation, &r.Operation, &r.Reason, &r.ReconcileID, &r.Owner,
 		&r.StartedAt, &r.FinishedAt, &r.Outcome, &plan, &cost, &r.EstimatedMonthlyCostUSD, &r.LogTail, &r.Error,
-		&diags, &r.HasPlanfile)
+		&diags, &r.HasPlanfile, &r.Kind, &spec)
 	if err != nil {
 		return Run{}, translate(err)
 	}
 	r.PlanSummary, r.CostEstimate, r.Diagnostics = json.RawMessage(plan), json.RawMessage(cost), json.RawMessage(diags)
+	r.Speculative = json.RawMessage(spec)
 	r.StartedAt = r.StartedAt.UTC()
 	return r, nil
 }
@@ -41,18 +42,29 @@ type RunRef struct {
 // partial.
 func (s *Store) StartRun(ctx context.Context, p Project, token, op, reason, reconcileID, owner string, now time.Time) (RunRef, error) {
 	var ref RunRef
-	err := s.pool.QueryRow(ctx, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reason,
-			reconcile_id, owner, started_at)
-		SELECT uid, coalesce((SELECT max(number) FROM runs WHERE project_uid = $1::uuid), 0) + 1,
-			user_id, project_id, $2, $3, $4, $5, $6, $7
-		FROM projects WHERE uid = $1::uuid AND lease_token = $8::uuid
-		RETURNING id, number`,
-		p.UID, p.Generation, op, reason, reconcileID, owner, micro(now), token).Scan(&ref.RowID, &ref.Number)
-	if errors.Is(translate(err), ErrNotFound) {
-		return ref, ErrLeaseLost
+	for attempt := 0; ; attempt++ {
+		err := translate(s.pool.QueryRow(ctx, `INSERT INTO runs (project_uid, number, user_id, project_id, generation, operation, reason,
+				reconcile_id, owner, started_at)
+			SELECT uid, coalesce((SELECT max(number) FROM runs WHERE project_uid = $1::uuid), 0) + 1,
+				user_id, project_id, $2, $3, $4, $5, $6, $7
+			FROM projects WHERE uid = $1::uuid AND lease_token = $8::uuid
+			RETURNING id, number`,
+			p.UID, p.Generation, op, reason, reconcileID, owner, micro(now), token).Scan(&ref.RowID, &ref.Number))
+		// A speculative plan queued by the API at the same moment took
+		// the number (runs_project_number): take the next one.
+		if errors.Is(err, ErrConflict) && attempt < maxNumberRetries {
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			return ref, ErrLeaseLost
+		}
+		return ref, err
 	}
-	return ref, translate(err)
 }
+
+// maxNumberRetries bounds the retries of a run insert that lost its
+// number to a concurrent insert.
+const maxNumberRetries = 5
 
 // RunResult is what an operation ended with.
 type RunResult struct {
@@ -113,7 +125,10 @@ func (s *Store) Planfile(ctx context.Context, uid string, number int64) ([]byte,
 // UnfinishedRuns returns the runs of a project incarnation that were started
 // but never finished: the trace a crashed reconciler leaves.
 func (s *Store) UnfinishedRuns(ctx context.Context, uid string) ([]Run, error) {
-	return s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE project_uid = $1::uuid AND finished_at IS NULL ORDER BY id`, uid)
+	// A speculative plan (kind speculative) runs apart from the project's
+	// reconcile and never touches its state: it is not a crash's trace.
+	return s.queryRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE project_uid = $1::uuid AND finished_at IS NULL
+		AND kind = 'reconcile' ORDER BY id`, uid)
 }
 
 // AbandonRun closes a run a crashed reconciler left open.

@@ -146,6 +146,12 @@ type Run struct {
 	Reason string `json:"reason,omitempty"`
 	// HasPlanfile: the run's saved plan is still kept for apply.
 	HasPlanfile bool `json:"hasPlanfile,omitempty"`
+	// Kind is KindReconcile, or KindSpeculative for a plan that is never
+	// applied (speculative.go).
+	Kind string `json:"kind"`
+	// Speculative is what a speculative plan found (SpeculativeFindings,
+	// as JSON); empty for other runs and until it finishes.
+	Speculative json.RawMessage `json:"speculative,omitempty"`
 }
 
 // Run operations and outcomes.
@@ -154,6 +160,8 @@ const (
 	OpApply   = "apply"
 	OpDestroy = "destroy"
 
+	// OutcomeQueued: a speculative plan waiting for a worker.
+	OutcomeQueued    = "queued"
 	OutcomeRunning   = "running"
 	OutcomeSucceeded = "succeeded"
 	OutcomeFailed    = "failed"

@@ -1,0 +1,11 @@
+DROP INDEX runs_speculative_open;
+DELETE FROM runs WHERE kind = 'speculative';
+ALTER TABLE runs DROP COLUMN attempts;
+ALTER TABLE runs DROP COLUMN lease_expires_at;
+ALTER TABLE runs DROP COLUMN lease_token;
+ALTER TABLE runs DROP COLUMN lease_owner;
+ALTER TABLE runs DROP COLUMN speculative;
+ALTER TABLE runs DROP COLUMN spec;
+ALTER TABLE runs DROP CONSTRAINT runs_outcome_check;
+ALTER TABLE runs ADD CONSTRAINT runs_outcome_check CHECK (outcome IN ('running', 'succeeded', 'failed', 'interrupted'));
+ALTER TABLE runs DROP COLUMN kind;
