@@ -74,6 +74,9 @@ type Controller struct {
 	// LeaseDuration from then.
 	claimedAt map[store.Key]time.Time
 	lastPrune time.Time
+	// speculativeFirst: the next claim asks the speculative plans' queue
+	// first (claimNext alternates).
+	speculativeFirst bool
 }
 
 // flight is one project being reconciled here. A client write that makes
@@ -185,13 +188,22 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		p, ok, err := c.claim(ctx)
+		p, sp, ok, err := c.claimNext(ctx)
 		if err != nil || !ok {
 			<-slots
 			if err != nil && ctx.Err() == nil {
 				c.log.Error("cannot claim work", zap.Error(err))
 			}
 			c.sleep(ctx)
+			continue
+		}
+		if sp != nil { // a speculative plan (speculative.go)
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				defer func() { <-slots; c.kick() }()
+				c.planSpeculative(workCtx, ctx, *sp)
+			}()
 			continue
 		}
 		c.track(p) // before the next claim can look at in-flight keys

@@ -114,8 +114,22 @@ func (ps *pass) converge(ctx context.Context) outcome {
 // (CostUnknown) rather than pricing it at $0. Quota findings are left to
 // admission, which counts reservations too.
 func (ps *pass) planPolicy(plan *tf.Plan) *outcome {
-	var refused, unknown []string
-	for _, v := range plan.Violations {
+	refused, unknown := splitPlanViolations(plan.Violations)
+	switch {
+	case len(refused) > 0:
+		o := ps.terminal(ReasonPolicy, fmt.Sprintf("the plan breaks the policy (%d problem(s)):\n%s", len(refused), strings.Join(refused, "\n")))
+		return &o
+	case len(unknown) > 0:
+		return ps.blocked(ReasonCostUnknown, fmt.Sprintf("the plan's cost cannot be known before apply:\n%s", strings.Join(unknown, "\n")))
+	}
+	return nil
+}
+
+// splitPlanViolations sorts the plan policy's findings into what refuses
+// the plan and what makes its cost unknown; quota findings are left to
+// admission, which counts reservations too.
+func splitPlanViolations(violations []policy.Violation) (refused, unknown []string) {
+	for _, v := range violations {
 		line := v.Message
 		if v.Address != "" {
 			line = v.Address + ": " + v.Message
@@ -128,14 +142,7 @@ func (ps *pass) planPolicy(plan *tf.Plan) *outcome {
 			refused = append(refused, line)
 		}
 	}
-	switch {
-	case len(refused) > 0:
-		o := ps.terminal(ReasonPolicy, fmt.Sprintf("the plan breaks the policy (%d problem(s)):\n%s", len(refused), strings.Join(refused, "\n")))
-		return &o
-	case len(unknown) > 0:
-		return ps.blocked(ReasonCostUnknown, fmt.Sprintf("the plan's cost cannot be known before apply:\n%s", strings.Join(unknown, "\n")))
-	}
-	return nil
+	return refused, unknown
 }
 
 // applyReviewed applies exactly the planfile a client approved, read from
@@ -471,23 +478,28 @@ func (ps *pass) credentials(ctx context.Context) error {
 // limits are the user's quota and the project's ceiling, from the
 // configuration and the user's override.
 func (ps *pass) limits(ctx context.Context) (maxResources int, ceiling float64, err error) {
+	return ps.c.limits(ctx, ps.p.UserID, ps.p.Spec)
+}
+
+// limits are a user's quota and the ceiling of a project with spec.
+func (c *Controller) limits(ctx context.Context, userID string, spec store.Spec) (maxResources int, ceiling float64, err error) {
 	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	override, err := ps.c.store.GetQuotaOverride(dctx, ps.p.UserID)
+	override, err := c.store.GetQuotaOverride(dctx, userID)
 	if err != nil {
 		return 0, 0, err
 	}
-	maxResources = ps.c.cfg.MaxResourcesPerUser
+	maxResources = c.cfg.MaxResourcesPerUser
 	if override.MaxResources != nil {
 		maxResources = *override.MaxResources
 	}
-	ceiling = ps.c.cfg.MaxCostPerProjectUSD
+	ceiling = c.cfg.MaxCostPerProjectUSD
 	if override.MaxMonthlyCostUSD != nil {
 		ceiling = *override.MaxMonthlyCostUSD
 	}
 	// The API always stores a concrete ceiling; 0 means "free resources only".
-	if ps.p.Spec.MaxMonthlyCostUSD >= 0 && ps.p.Spec.MaxMonthlyCostUSD < ceiling {
-		ceiling = ps.p.Spec.MaxMonthlyCostUSD
+	if spec.MaxMonthlyCostUSD >= 0 && spec.MaxMonthlyCostUSD < ceiling {
+		ceiling = spec.MaxMonthlyCostUSD
 	}
 	return maxResources, ceiling, nil
 }
@@ -503,8 +515,7 @@ func (ps *pass) admit(ctx context.Context, resources []tf.PlannedResource, est c
 		return &o
 	}
 	if est.MonthlyUSD > ceiling {
-		return ps.blocked(ReasonBudget, fmt.Sprintf(
-			"estimated cost $%.2f/month is over the project's ceiling of $%.2f/month", est.MonthlyUSD, ceiling))
+		return ps.blocked(ReasonBudget, overCeiling(est.MonthlyUSD, ceiling))
 	}
 	dctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
@@ -525,17 +536,31 @@ func (ps *pass) admit(ctx context.Context, resources []tf.PlannedResource, est c
 
 // refusal turns a refused admission into the Blocked outcome.
 func (ps *pass) refusal(res store.AdmissionResult, resources int, monthly float64, maxResources int) *outcome {
-	switch {
-	case res.OverQuota:
-		return ps.blocked(ReasonQuota, fmt.Sprintf(
-			"this project would have %d resources and user %s's other projects have or reserved %d: %d in all, over the limit of %d",
-			resources, ps.p.UserID, res.OthersResources, res.OthersResources+resources, maxResources))
-	case res.OverBudget:
-		return ps.blocked(ReasonBudget, fmt.Sprintf(
-			"estimated cost $%.2f/month plus $%.2f/month of all other projects exceeds the platform budget of $%.2f/month",
-			monthly, res.OthersMonthlyUSD, ps.c.cfg.CostBudgetLimitUSD))
+	if reason, msg := ps.c.refusal(ps.p.UserID, res, resources, monthly, maxResources); reason != "" {
+		return ps.blocked(reason, msg)
 	}
 	return nil
+}
+
+// refusal explains a refused admission: its reason and message ("" when
+// it was admitted).
+func (c *Controller) refusal(userID string, res store.AdmissionResult, resources int, monthly float64, maxResources int) (reason, msg string) {
+	switch {
+	case res.OverQuota:
+		return ReasonQuota, fmt.Sprintf(
+			"this project would have %d resources and user %s's other projects have or reserved %d: %d in all, over the limit of %d",
+			resources, userID, res.OthersResources, res.OthersResources+resources, maxResources)
+	case res.OverBudget:
+		return ReasonBudget, fmt.Sprintf(
+			"estimated cost $%.2f/month plus $%.2f/month of all other projects exceeds the platform budget of $%.2f/month",
+			monthly, res.OthersMonthlyUSD, c.cfg.CostBudgetLimitUSD)
+	}
+	return "", ""
+}
+
+// overCeiling explains a cost over the project's ceiling.
+func overCeiling(monthly, ceiling float64) string {
+	return fmt.Sprintf("estimated cost $%.2f/month is over the project's ceiling of $%.2f/month", monthly, ceiling)
 }
 
 // blockedWait looks, without terraform, whether the last refused plan fits
