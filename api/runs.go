@@ -16,9 +16,12 @@ import (
 // ended. The plan, the cost lines and the log tail can be large, so they
 // are only in runView, one run at a time.
 type runSummary struct {
-	ID                      int64      `json:"id"`
-	Generation              int64      `json:"generation"`
-	Operation               string     `json:"operation"`
+	ID         int64  `json:"id"`
+	Generation int64  `json:"generation"`
+	Operation  string `json:"operation"`
+	// Kind is reconcile, or speculative for a plan that is never applied
+	// (POST .../plan; its findings are on the run and on .../plans/{id}).
+	Kind                    string     `json:"kind"`
 	Reason                  string     `json:"reason"`
 	Outcome                 string     `json:"outcome"`
 	ReconcileID             string     `json:"reconcileId"`
@@ -43,6 +46,9 @@ type runView struct {
 	// summary, detail, file, line) of a failed run.
 	Diagnostics json.RawMessage `json:"diagnostics"`
 	LogTail     string          `json:"logTail"`
+	// Speculative is what a speculative plan found (changes, admission
+	// and policy verdicts); absent for other runs.
+	Speculative json.RawMessage `json:"speculative,omitempty"`
 }
 
 // summarize keeps at most errorLimit bytes of the run's error: the full
@@ -52,6 +58,7 @@ func summarize(r store.Run, l *limiter, errorLimit int) runSummary {
 		ID:                      r.ID,
 		Generation:              r.Generation,
 		Operation:               r.Operation,
+		Kind:                    r.Kind,
 		Reason:                  r.Reason,
 		Outcome:                 r.Outcome,
 		ReconcileID:             r.ReconcileID,
@@ -144,6 +151,9 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
 		CostEstimate: l.document("costEstimate", run.CostEstimate),
 		Diagnostics:  l.document("diagnostics", run.Diagnostics),
 		LogTail:      l.tail("logTail", run.LogTail, maxLogTailBytes),
+	}
+	if len(run.Speculative) > 0 {
+		v.Speculative = l.document("speculative", run.Speculative)
 	}
 	v.Omitted = l.omitted
 	s.writeJSON(w, r, http.StatusOK, v)

@@ -84,7 +84,7 @@ func TestRuns(t *testing.T) {
 	var run map[string]any
 	e.do("GET", projectPathAliceDemo+"/runs/"+strconv.FormatInt(planID, 10), alice, nil).decode(t, &run)
 	want := map[string]any{
-		"id": float64(planID), "generation": 1.0, "operation": "plan", "outcome": "succeeded",
+		"id": float64(planID), "generation": 1.0, "operation": "plan", "kind": "reconcile", "outcome": "succeeded",
 		"reconcileId": "rec-1", "owner": "replica-a", "reason": "Spec",
 		"startedAt": "2030-03-04T05:06:07Z", "finishedAt": "2030-03-04T05:06:10Z", "durationSeconds": 3.0,
 		"estimatedMonthlyCostUSD": 1.25, "error": "",

@@ -107,6 +107,8 @@ type Store interface {
 	GetQuotaOverride(ctx context.Context, userID string) (store.QuotaOverride, error)
 	SetQuotaOverride(ctx context.Context, userID string, q store.QuotaOverride, now time.Time) error
 	Ready(ctx context.Context) error
+	QueueSpeculativePlan(ctx context.Context, key store.Key, spec store.Spec, now time.Time) (store.Run, error)
+	GetSpeculativePlan(ctx context.Context, key store.Key, rowID int64) (store.Run, error)
 }
 
 // Bounds that are part of the contract rather than configuration.
@@ -264,6 +266,8 @@ func (s *server) routes() []route {
 		{http.MethodGet, project + "/runs", owner, s.listRuns},
 		{http.MethodGet, project + "/runs/{runId}", owner, s.getRun},
 		{http.MethodGet, project + "/runs/{runId}/log", owner, s.getRunLog},
+		{http.MethodPost, project + "/plan", owner, s.planSpeculative},
+		{http.MethodGet, project + "/plans/{planId}", owner, s.getSpeculativePlan},
 		{http.MethodGet, user + "/quota", owner, s.getQuota},
 		{http.MethodPut, user + "/quota", admin, s.putQuota},
 

@@ -45,6 +45,10 @@ type SpeculativeTerraform interface {
 // failed rather than handed to the next.
 const maxSpeculativeAttempts = 3
 
+// maxSpeculativeChanges bounds the changes listed on a speculative run (a
+// count = 100000 would list every instance); the counts stay exact.
+const maxSpeculativeChanges = 1000
+
 // speculative returns the store and engine halves of speculative plans,
 // or false when either lacks them.
 func (c *Controller) speculative() (SpeculativeStore, SpeculativeTerraform, bool) {
@@ -224,7 +228,11 @@ func (c *Controller) speculate(ctx context.Context, st SpeculativeTerraform, sp 
 		return failed(err)
 	}
 
-	for _, ch := range plan.Changes {
+	for i, ch := range plan.Changes {
+		if i == maxSpeculativeChanges {
+			found.ChangesOmitted = len(plan.Changes) - i
+			break
+		}
 		found.Changes = append(found.Changes, store.SpeculativeChange{Address: ch.Address, Type: ch.Type, Action: ch.Action})
 	}
 	est := c.cfg.Estimator.Estimate(p.Spec.Region, plan.Summary.Resources)

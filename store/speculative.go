@@ -77,6 +77,9 @@ type SpeculativeFindings struct {
 	// Changes lists the address of every resource the plan would create,
 	// update, replace or destroy, with that action.
 	Changes []SpeculativeChange `json:"changes"`
+	// ChangesOmitted counts the changes left out of Changes, past the
+	// reconciler's bound on the list.
+	ChangesOmitted int `json:"changesOmitted,omitempty"`
 	// Admission is the verdict of quota, cost ceiling and budget.
 	Admission Verdict `json:"admission"`
 	// Policy is the verdict of the policy (the source and the plan).
