@@ -68,8 +68,23 @@ func (m *minutesFlag) Set(s string) error {
 }
 
 func projectsApply(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cc := newClientCommand("projects apply", "projects apply -f FILE|DIR [NAME] [-var k=v]... [--ttl 2h] [--watch]", stderr, getenv)
+	return applyOrDiff(ctx, args, stdout, stderr, getenv, false)
+}
+
+// applyOrDiff is `projects apply` and, with diff, `projects diff` (which is
+// apply --dry-run): the same source and flags, then a PUT or a speculative
+// plan (cli_diff.go).
+func applyOrDiff(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, diff bool) error {
+	command, synopsis := "projects apply", "projects apply -f FILE|DIR [NAME] [-var k=v]... [--ttl 2h] [--watch | --dry-run]"
+	if diff {
+		command, synopsis = "projects diff", "projects diff -f FILE|DIR [NAME] [-var k=v]... [--ttl 2h] [--timeout 10m]"
+	}
+	cc := newClientCommand(command, synopsis, stderr, getenv)
 	file := cc.fs.String("f", "", "a project file, JSON or YAML (the PUT body, or a project as \"get -o json|yaml\" prints it), or a directory of .tf/.tf.json files")
+	dryRun := &diff
+	if !diff {
+		dryRun = cc.fs.Bool("dry-run", false, "do not apply: run a speculative plan of the spec and print its changes, cost and verdicts (as \"projects diff\")")
+	}
 	vars := varFlags{}
 	cc.fs.Var(vars, "var", "set a variable, NAME=VALUE (VALUE is JSON if it parses as JSON, else a string); repeatable")
 	var ttl minutesFlag
@@ -84,9 +99,12 @@ func projectsApply(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return err
 	}
 	if *file == "" {
-		fmt.Fprintln(stderr, "tenantform projects apply: -f FILE|DIR is required")
+		fmt.Fprintf(stderr, "tenantform %s: -f FILE|DIR is required\n", command)
 		cc.fs.Usage()
 		return errUsage
+	}
+	if *dryRun && *w.watch {
+		return fmt.Errorf("%w: --watch follows an apply; a speculative plan (--dry-run, diff) is always waited for (--timeout, --interval)", errUsage)
 	}
 	body, name, err := readProjectSource(*file)
 	if err != nil {
@@ -121,6 +139,9 @@ func projectsApply(ctx context.Context, args []string, stdout, stderr io.Writer,
 		}
 	})
 
+	if *dryRun {
+		return speculate(ctx, cc, name, body, w, stdout, stderr)
+	}
 	raw, status, err := cc.c.do(ctx, http.MethodPut, cc.c.projectPath(name), body)
 	if err != nil {
 		return err

@@ -82,6 +82,9 @@ Verbs:
                               reservations, the latest runs and the last error
   apply -f FILE|DIR [NAME]    create or replace a project from a JSON or YAML file
                               or a directory of .tf files (-var k=v, --ttl 2h)
+  diff -f FILE|DIR [NAME]     what apply would do, never applied: a speculative plan's
+                              changes, cost, and admission and policy verdicts
+                              (also apply --dry-run; exit 1 if it would not pass)
   edit NAME                   open the spec in $EDITOR; save to PUT it (If-Match: a
                               change made meanwhile is refused, your edit kept)
   delete NAME                 destroy a project (202; --watch waits until it is gone)
@@ -120,6 +123,7 @@ var projectVerbs = map[string]verbFunc{
 	"describe": projectsDescribe,
 	"edit":     projectsEdit,
 	"apply":    projectsApply,
+	"diff":     projectsDiff,
 	"delete":   projectsDelete,
 	"extend":   projectsExtend,
 	"approve":  projectsApprove,
