@@ -195,15 +195,30 @@ func TestSpeculativePlanAtQuota(t *testing.T) {
 func TestSpeculativePlanPolicyAndFairness(t *testing.T) {
 	t.Parallel()
 	h := newRealHarness(t, func(c *Config) { c.MaxWorkersPerUser = 1 })
+	// A plan whose every worker stopped mid-plan (each claim's lease ran
+	// out) is failed, not handed on for ever.
+	doomed := h.queueSpeculative("erin", "loop", counterSpec(1))
+	for i := 0; i < maxSpeculativeAttempts; i++ {
+		if _, ok, err := h.st.ClaimSpeculativePlan(context.Background(), store.Claim{Owner: "crashed", LeaseFor: -time.Second}, "x"); err != nil || !ok {
+			t.Fatalf("claim %d: %v %v", i, ok, err)
+		}
+	}
+	h.speculateDue()
+	run, _ := h.speculativeResult("erin", "loop", doomed.RowID)
+	if run.Outcome != store.OutcomeFailed || !strings.Contains(run.Error, "3 reconcilers took this speculative plan") {
+		t.Errorf("a plan that keeps stopping its workers: outcome %q, error %q", run.Outcome, run.Error)
+	}
+
 	bad := counterSpec(1)
 	bad.Files["x.tf"] = `resource "terraform_data" "x" {
   provisioner "local-exec" { command = "true" }
 }`
 	refused := h.queueSpeculative("carol", "bad", bad)
+	var found store.SpeculativeFindings
 	if n := h.speculateDue(); n != 1 {
 		t.Fatalf("%d ran, want 1", n)
 	}
-	run, found := h.speculativeResult("carol", "bad", refused.RowID)
+	run, found = h.speculativeResult("carol", "bad", refused.RowID)
 	if run.Outcome != store.OutcomeSucceeded || found.Policy.Verdict != store.VerdictRefused || found.Policy.Reason != ReasonPolicy ||
 		!strings.Contains(found.Policy.Message, "would be refused") || !strings.Contains(found.Policy.Message, "x.tf:2") {
 		t.Errorf("policy refusal: outcome %q error %q, policy %+v", run.Outcome, run.Error, found.Policy)
