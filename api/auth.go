@@ -129,6 +129,8 @@ func scope(c *call, vars map[string]string) error {
 		switch {
 		case vars["runId"] != "":
 			return notFound(msgRunNotFound)
+		case vars["planId"] != "":
+			return notFound(msgPlanNotFound)
 		case vars["projectId"] != "":
 			return notFound(msgProjectNotFound)
 		}

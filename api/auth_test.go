@@ -161,7 +161,13 @@ func TestOtherUsersGet404OnEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	runID := ref.Number
+	plan, err := e.st.QueueSpeculativePlan(ctx, bobDemo.Key, store.Spec{Files: map[string]string{"main.tf": ""}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planID := strconv.FormatInt(plan.RowID, 10)
 	bodies := map[string]any{
+		"POST /api/v1/users/{userId}/projects/{projectId}/plan":    spec(2),
 		"PUT /api/v1/users/{userId}/projects/{projectId}":          spec(2),
 		"POST /api/v1/users/{userId}/projects/{projectId}/extend":  `{"ttlMinutes": 5}`,
 		"POST /api/v1/users/{userId}/projects/{projectId}/approve": `{"generation": 1}`,
@@ -178,7 +184,8 @@ func TestOtherUsersGet404OnEveryRoute(t *testing.T) {
 		checked++
 		name := rt.method + " " + rt.path
 		t.Run(name, func(t *testing.T) {
-			path := strings.NewReplacer("{userId}", "bob", "{projectId}", "demo", "{runId}", strconv.FormatInt(runID, 10)).Replace(rt.path)
+			path := strings.NewReplacer("{userId}", "bob", "{projectId}", "demo", "{runId}", strconv.FormatInt(runID, 10),
+				"{planId}", planID).Replace(rt.path)
 			got := e.do(rt.method, path, alice, bodies[name])
 			if rt.access == admin {
 				// Admin routes say what they need instead.
@@ -193,6 +200,10 @@ func TestOtherUsersGet404OnEveryRoute(t *testing.T) {
 			// What would a missing one of alice's own look like?
 			var want result
 			switch {
+			case strings.HasSuffix(rt.path, "/plan"):
+				return // a project that does not exist may be previewed: nothing is "missing"
+			case strings.Contains(rt.path, "{planId}"):
+				want = e.do(rt.method, strings.Replace(path, "/plans/"+planID, "/plans/999999", 1), bob, nil)
 			case strings.Contains(rt.path, "{runId}"):
 				want = e.do(rt.method, strings.Replace(path, "/runs/"+strconv.FormatInt(runID, 10), "/runs/999999", 1), bob, nil)
 			case strings.Contains(rt.path, "{projectId}") && rt.method != "PUT":

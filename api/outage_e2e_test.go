@@ -126,6 +126,7 @@ func TestDatabaseOutageIs503NeverA500(t *testing.T) {
 	// Every route that needs the database says so, whichever it is.
 	root := e.token("root", true)
 	bodies := map[string]any{
+		"POST /api/v1/users/{userId}/projects/{projectId}/plan":    spec(1),
 		"PUT /api/v1/users/{userId}/projects/{projectId}":          spec(1),
 		"POST /api/v1/users/{userId}/projects/{projectId}/extend":  `{"ttlMinutes": 5}`,
 		"POST /api/v1/users/{userId}/projects/{projectId}/approve": `{"generation": 1}`,
@@ -135,7 +136,7 @@ func TestDatabaseOutageIs503NeverA500(t *testing.T) {
 		if rt.access == public || rt.path == "/api/v1/orphans" { // the orphan list needs AWS, not the database
 			continue
 		}
-		path := strings.NewReplacer("{userId}", "alice", "{projectId}", "p1", "{runId}", "1").Replace(rt.path)
+		path := strings.NewReplacer("{userId}", "alice", "{projectId}", "p1", "{runId}", "1", "{planId}", "1").Replace(rt.path)
 		r := e.do(rt.method, path, root, bodies[rt.method+" "+rt.path])
 		r.wantError(t, http.StatusServiceUnavailable, codeDatabaseUnavailable)
 	}
