@@ -64,11 +64,13 @@ type Condition struct {
 	ObservedGeneration int64  `json:"observedGeneration"`
 }
 
-// Run is one terraform plan, apply or destroy.
+// Run is one terraform plan, apply or destroy. Kind is reconcile, or
+// speculative for a plan that is never applied.
 type Run struct {
 	ID                      int64           `json:"id"`
 	Generation              int64           `json:"generation"`
 	Operation               string          `json:"operation"`
+	Kind                    string          `json:"kind"`
 	Reason                  string          `json:"reason"`
 	Outcome                 string          `json:"outcome"`
 	StartedAt               time.Time       `json:"startedAt"`

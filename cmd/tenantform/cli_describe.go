@@ -112,7 +112,7 @@ func printDescription(out io.Writer, p describedProject, runs []clientRun, now t
 		rw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(rw, "  RUN\tOPERATION\tOUTCOME\tGENERATION\tSTARTED\tERROR")
 		for _, r := range runs {
-			fmt.Fprintf(rw, "  %d\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Operation, r.Outcome, r.Generation,
+			fmt.Fprintf(rw, "  %d\t%s\t%s\t%d\t%s\t%s\n", r.ID, runOperation(r), r.Outcome, r.Generation,
 				r.StartedAt.Local().Format(time.DateTime), truncateText(firstLine(r.Error), 80))
 		}
 		rw.Flush()

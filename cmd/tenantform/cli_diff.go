@@ -122,3 +122,12 @@ func printSpeculative(out io.Writer, sp client.SpeculativePlan) {
 	}
 	fmt.Fprintln(out, "nothing was applied (a speculative plan)")
 }
+
+// runOperation is a run's operation as the run tables show it: a
+// speculative plan is marked, since it applied nothing.
+func runOperation(r clientRun) string {
+	if r.Kind == "speculative" {
+		return r.Operation + " (speculative)"
+	}
+	return r.Operation
+}

@@ -102,7 +102,7 @@ resource "terraform_data" "b" { count = 2 }`})
 	if err != nil || len(runs) != 3 || runs[0].Kind != store.KindSpeculative || runs[0].Outcome != store.OutcomeSucceeded {
 		t.Fatalf("run history: %+v %v", runs, err)
 	}
-	e.run(alice, "runs", "app").want(t, 0, "plan", "apply")
+	e.run(alice, "runs", "app").want(t, 0, "plan (speculative)", "apply")
 
 	// apply --dry-run of a spec that passes: exit 0, and still nothing
 	// applied.

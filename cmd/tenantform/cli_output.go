@@ -153,7 +153,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		if r.EstimatedMonthlyCostUSD != nil {
 			cost = fmt.Sprintf("$%.2f", *r.EstimatedMonthlyCostUSD)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Operation, r.Outcome, r.Generation,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.ID, runOperation(r), r.Outcome, r.Generation,
 			r.StartedAt.Local().Format(time.DateTime), dur, cost, truncateText(firstLine(r.Error), 80))
 	}
 	return tw.Flush()

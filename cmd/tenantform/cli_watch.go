@@ -228,6 +228,7 @@ type clientRun struct {
 	ID                      int64           `json:"id"`
 	Generation              int64           `json:"generation"`
 	Operation               string          `json:"operation"`
+	Kind                    string          `json:"kind"`
 	Outcome                 string          `json:"outcome"`
 	StartedAt               time.Time       `json:"startedAt"`
 	DurationSeconds         *float64        `json:"durationSeconds"`
