@@ -263,7 +263,8 @@ func (s *Store) RenewSpeculativeLease(ctx context.Context, rowID int64, token st
 }
 
 // FinishSpeculativePlan records how a speculative plan ended and what it
-// found, fenced on the claim; ErrLeaseLost when the claim is no longer its.
+// found, and drops the spec it planned; fenced on the claim, ErrLeaseLost
+// when the claim is no longer its.
 func (s *Store) FinishSpeculativePlan(ctx context.Context, rowID int64, token string, res RunResult, found *SpeculativeFindings, now time.Time) error {
 	plan, err := marshalOrNil(res.PlanSummary)
 	if err != nil {
@@ -285,7 +286,10 @@ func (s *Store) FinishSpeculativePlan(ctx context.Context, rowID int64, token st
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE runs SET finished_at = $3, outcome = $4, plan_summary = $5, cost_estimate = $6,
 			estimated_monthly_cost = $7, log_tail = $8, error = $9, diagnostics = $10, speculative = $11,
-			lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+			lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+			-- The spec (its variables may hold secrets) was needed only
+			-- to plan it.
+			spec = NULL
 		WHERE id = $1 AND lease_token = $2::uuid AND finished_at IS NULL`,
 		rowID, token, micro(now), res.Outcome, plan, cost, res.EstimatedMonthlyCostUSD, res.LogTail, res.Error, diags, findings)
 	if err != nil {

@@ -69,6 +69,10 @@ func TestSpeculativePlanLease(t *testing.T) {
 	if err != nil || got.Outcome != store.OutcomeSucceeded || got.FinishedAt == nil || len(got.Speculative) == 0 {
 		t.Fatalf("finished: %+v %v", got, err)
 	}
+	var specDropped bool
+	if err := s.Pool().QueryRow(ctx, `SELECT spec IS NULL FROM runs WHERE id = $1`, queued.RowID).Scan(&specDropped); err != nil || !specDropped {
+		t.Errorf("the finished plan still holds its spec (variables may be secrets): dropped=%v %v", specDropped, err)
+	}
 	if _, ok, err := s.ClaimSpeculativePlan(ctx, store.Claim{Owner: "r4", LeaseFor: time.Hour}, "rec-4"); ok || err != nil {
 		t.Fatalf("a finished plan was claimed: %v %v", ok, err)
 	}

@@ -200,7 +200,7 @@ func (c *apiClient) latestPlanSummary(ctx context.Context, name string) string {
 		return ""
 	}
 	for _, r := range runs.Items {
-		if r.Operation != "plan" || r.Outcome != "succeeded" {
+		if r.Operation != "plan" || r.Kind == "speculative" || r.Outcome != "succeeded" {
 			continue
 		}
 		var full struct {
