@@ -3,12 +3,10 @@ package tf
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 	"go.uber.org/zap"
 
@@ -110,11 +108,9 @@ func (e *Engine) PlanSpeculative(ctx context.Context, p Project, state []byte, c
 		return nil, err
 	}
 	defer cleanup()
-	if _, err := r.terraformJSON("plan", func(ctx context.Context, tf *tfexec.Terraform, w io.Writer) error {
-		// The state is a private copy: no lock to take.
-		_, err := tf.PlanJSON(ctx, w, tfexec.Out(file), tfexec.Lock(false))
-		return err
-	}); err != nil {
+	// The state is a private copy: no lock to take. As Plan, without
+	// -detailed-exitcode: what the plan does is read from show.
+	if _, _, err := r.direct("plan", stdoutJSONUI, "plan", "-json", "-input=false", "-lock=false", "-out="+file); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(file); err != nil {
