@@ -1,4 +1,4 @@
-//go:build realprovider
+//go:build e2e
 
 package controller
 
@@ -62,6 +62,16 @@ func newAWSHarness(t *testing.T) *awsHarness {
 		// would hide a comparison that misses it.
 		c.DriftCheckInterval = -1
 		c.OperationTimeout = 45 * time.Minute
+		// The harness's clock stands still while a pass runs (it moves
+		// only when the test advances it), so the reconciler, which
+		// renews on that clock, never renews; the lease runs out on the
+		// database's clock all the same. A real-provider plan takes
+		// minutes under load: the lease must outlast a whole pass (two
+		// plans, an apply and the outputs at most), or the apply finds it
+		// lapsed ("cannot lock the project's state for apply: lease
+		// lost"). TestASlowPlanKeepsItsLeaseAndApplies shows the real
+		// renewals keeping a plan's lease across many lease durations.
+		c.LeaseDuration = 4 * c.OperationTimeout
 	}})
 	h.cfg.Inventory = h.st
 	mirror, real := awstest.AWSProviderMirror(t)
