@@ -147,15 +147,7 @@ var deleters = map[string]deleter{
 	},
 	"iam:role": {
 		tags: func(ctx context.Context, c *serviceClients, a ARN) (map[string]string, error) {
-			out, err := c.iam.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: awssdk.String(roleName(a))})
-			if err != nil {
-				return nil, err
-			}
-			tags := map[string]string{}
-			for _, t := range out.Tags {
-				tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
-			}
-			return tags, nil
+			return roleTags(ctx, c.iam, roleName(a))
 		},
 		plan: planRole,
 	},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	taggingtypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,10 @@ type InventoryConfig struct {
 	Interval time.Duration
 	// PageSize is GetResources' ResourcesPerPage (1-100). Default 100.
 	PageSize int
+	// IAMPathPrefix bounds the IAM roles listed (inventory_iam.go): in
+	// role mode every tenant role lives under /tenantform/. Default
+	// DefaultIAMPathPrefix, every role.
+	IAMPathPrefix string
 	// Registerer gets the refresher's metrics. Nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *zap.Logger
@@ -58,6 +63,9 @@ type InventoryConfig struct {
 type Refresher struct {
 	cfg     InventoryConfig
 	clients map[string]*tagging.Client
+	// iam lists the roles, with the listing of iamRegion.
+	iam       *iam.Client
+	iamRegion string
 	log     *zap.Logger
 	metrics *inventoryMetrics
 }
@@ -79,14 +87,18 @@ func NewRefresher(cfg InventoryConfig) (*Refresher, error) {
 	if cfg.PageSize < 1 || cfg.PageSize > DefaultPageSize {
 		return nil, fmt.Errorf("aws: InventoryConfig.PageSize %d is outside 1-100", cfg.PageSize)
 	}
+	if cfg.IAMPathPrefix == "" {
+		cfg.IAMPathPrefix = DefaultIAMPathPrefix
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
 	r := &Refresher{cfg: cfg, clients: map[string]*tagging.Client{}, log: cfg.Logger,
-		metrics: newInventoryMetrics(cfg.Registerer, cfg.Regions)}
+		metrics: newInventoryMetrics(cfg.Registerer, cfg.Regions), iamRegion: iamRegion(cfg)}
 	for _, region := range cfg.Regions {
 		r.clients[region] = tagging.NewFromConfig(forRegion(cfg.Base, region))
 	}
+	r.iam = iam.NewFromConfig(forRegion(cfg.Base, r.iamRegion))
 	return r, nil
 }
 
@@ -155,7 +167,8 @@ func (r *Refresher) refresh(ctx context.Context, regions []string) error {
 }
 
 // List returns every resource of region tagged ManagedBy=chart-app-platform,
-// through all pages of GetResources.
+// through all pages of GetResources, and with the IAM region's listing
+// the tagged IAM roles (inventory_iam.go).
 func (r *Refresher) List(ctx context.Context, region string) ([]store.InventoryItem, error) {
 	client, ok := r.clients[region]
 	if !ok {
@@ -180,6 +193,16 @@ func (r *Refresher) List(ctx context.Context, region string) ([]store.InventoryI
 			}
 			items = append(items, store.InventoryItem{ARN: arn, Type: ResourceType(arn), Region: region, Tags: tags})
 		}
+	}
+	if region == r.iamRegion {
+		// Without the roles the region's listing is still whole for
+		// everything else: drift detection never looks at roles, and the
+		// sweep only deletes what a listing shows.
+		roles, err := listRoles(ctx, r.iam, r.cfg.IAMPathPrefix, region)
+		if err != nil {
+			r.log.Warn("cannot list the IAM roles: the inventory holds none, so the orphan sweep cannot find any", zap.Error(err))
+		}
+		items = append(items, roles...)
 	}
 	return items, nil
 }

@@ -303,19 +303,23 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 			order = append(order, r.Type)
 		}
 	}
-	if diff := cmp.Diff([]string{"apigateway:stages", "apigateway:apis", "lambda:function", "logs:log-group", "dynamodb:table", "s3:bucket"}, order); diff != "" {
+	if diff := cmp.Diff([]string{"apigateway:stages", "apigateway:apis", "lambda:function", "logs:log-group", "dynamodb:table", "s3:bucket", "iam:role"}, order); diff != "" {
 		t.Errorf("sweep order by type (-want +got):\n%s", diff)
 	}
 	if left := h.taggedLeft(); len(left) != 0 {
 		t.Errorf("after the sweep the emulator still holds tagged resources: %v", left)
 	}
 	// IAM roles are not in the Tagging API's GetResources (AWS documents
-	// it), so the sweep cannot find them: they are left, and the README
-	// says so.
+	// it): the inventory lists them through IAM, and the sweep removes
+	// them last, with their inline policies and attachments.
 	for _, role := range []string{"corpus-http-api-fn", "corpus-worker-fn"} {
-		if _, err := iam.NewFromConfig(h.emu.Config()).GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(role)}); err != nil {
-			t.Errorf("role %s: %v (if the sweep now removes roles, update this test and the README)", role, err)
+		if _, err := iam.NewFromConfig(h.emu.Config()).GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(role)}); err == nil {
+			t.Errorf("role %s is still there after the sweep", role)
 		}
+	}
+	// Nothing of the four projects is left, tagged or not.
+	if left := emulatorHolds(t, h.emu); len(left) != 0 {
+		t.Errorf("the emulator still holds: %v", left)
 	}
 }
 
@@ -649,4 +653,55 @@ func logGroupARN(t *testing.T, emu *awstest.Emulator, name string) string {
 func logGroupExists(t *testing.T, emu *awstest.Emulator, name string) bool {
 	_, _, ok := logGroup(t, emu, name)
 	return ok
+}
+
+// emulatorHolds lists every bucket, table, function, log group, HTTP API
+// and IAM role the emulator holds, tagged or not.
+func emulatorHolds(t *testing.T, emu *awstest.Emulator) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	buckets, err := s3Client(emu).ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buckets.Buckets {
+		out = append(out, "bucket "+awssdk.ToString(b.Name))
+	}
+	tables, err := dynamodb.NewFromConfig(emu.Config()).ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tables.TableNames {
+		out = append(out, "table "+name)
+	}
+	fns, err := lambda.NewFromConfig(emu.Config()).ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fns.Functions {
+		out = append(out, "function "+awssdk.ToString(f.FunctionName))
+	}
+	groups, err := cloudwatchlogs.NewFromConfig(emu.Config()).DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.LogGroups {
+		out = append(out, "log group "+awssdk.ToString(g.LogGroupName))
+	}
+	apis, err := apigatewayv2.NewFromConfig(emu.Config()).GetApis(ctx, &apigatewayv2.GetApisInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apis.Items {
+		out = append(out, "API "+awssdk.ToString(a.Name))
+	}
+	roles, err := iam.NewFromConfig(emu.Config()).ListRoles(ctx, &iam.ListRolesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range roles.Roles {
+		out = append(out, "role "+awssdk.ToString(r.Arn))
+	}
+	return out
 }

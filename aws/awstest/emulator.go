@@ -13,7 +13,8 @@
 //     differently from AWS or not at all: a new bucket's default
 //     encryption, public access block and object ownership
 //     (s3defaults.go); AWS managed IAM policies, GetPolicyVersion and
-//     ListRoleTags (iam.go). Each request's answer status is recorded
+//     ListRoleTags (iam.go); Lambda's published versions (lambda.go).
+//     Each request's answer status is recorded
 //     (Requests), so a test sees what the emulator refused.
 //
 // Everything else goes to kumo unchanged. Point SDK clients (BaseEndpoint
@@ -65,8 +66,9 @@ type Emulator struct {
 	requests     []Request
 	holds        []*Hold
 
-	iam iamState
-	s3  s3State
+	iam    iamState
+	s3     s3State
+	lambda lambdaState
 }
 
 // Hold keeps the answers to matching requests back (HoldAnswers).
@@ -271,7 +273,7 @@ func (e *Emulator) serveNow(w http.ResponseWriter, r *http.Request, kumo http.Ha
 		e.serveTagging(w, r, op, proto)
 		return
 	}
-	if e.serveS3Defaults(w, r, kumo) || e.serveIAM(w, r, kumo) {
+	if e.serveS3Defaults(w, r, kumo) || e.serveIAM(w, r, kumo) || e.serveLambda(w, r, kumo) {
 		return
 	}
 	if signingService(r) == "sts" {

@@ -70,8 +70,12 @@ func newAWSServices(ctx context.Context, cfg Config, st *store.Store, static aws
 		return nil, err
 	}
 	own := aws.ServiceConfig(base, cfg.AWSRoleARN, cfg.AWSExternalID, cfg.AWSSessionName)
+	iamPath := aws.DefaultIAMPathPrefix
+	if cfg.AWSRoleARN != "" {
+		iamPath = "/tenantform/" // role mode: every tenant role lives under it (policy.IAMPath)
+	}
 	refresher, err := aws.NewRefresher(aws.InventoryConfig{Base: own, Regions: cfg.AWSAllowedRegions, Store: st,
-		Interval: cfg.InventoryInterval, Registerer: reg, Logger: log.Named("inventory")})
+		Interval: cfg.InventoryInterval, IAMPathPrefix: iamPath, Registerer: reg, Logger: log.Named("inventory")})
 	if err != nil {
 		return nil, err
 	}
