@@ -66,8 +66,8 @@ type Refresher struct {
 	// iam lists the roles, with the listing of iamRegion.
 	iam       *iam.Client
 	iamRegion string
-	log     *zap.Logger
-	metrics *inventoryMetrics
+	log       *zap.Logger
+	metrics   *inventoryMetrics
 }
 
 // NewRefresher validates cfg and builds one Tagging API client per region.
