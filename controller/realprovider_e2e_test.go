@@ -5,6 +5,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -184,18 +185,45 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 		}
 	}
 
-	// An in-place update: more memory and longer logs for the API, more
-	// capacity for the worker's table. Nothing is replaced.
+	// An in-place update of every type that has one: the API's function
+	// memory, log retention, role (session duration), inline policy (one
+	// more action), HTTP API (description), integration (timeout), route
+	// (key) and stage (a tag); the worker's table capacity and code
+	// bucket (a tag); the site's page (an object) and bucket policy.
+	// Nothing is replaced. (A Lambda permission has no argument that
+	// changes in place; an attachment is only its two names.)
 	apiBefore := arnsOf(h.state("http-api"))
-	files["http-api"]["main.tf"] = replaceOnce(t, files["http-api"]["main.tf"], "memory_size   = 128", "memory_size   = 256")
-	files["http-api"]["main.tf"] = replaceOnce(t, files["http-api"]["main.tf"], "retention_in_days = 7", "retention_in_days = 14")
-	files["worker"]["main.tf"] = replaceOnce(t, files["worker"]["main.tf"], "read_capacity  = 5", "read_capacity  = 10")
-	h.put(corpusUser, "http-api", store.Spec{Region: "us-east-1", Files: files["http-api"], TTLMinutes: ttl["http-api"], MaxMonthlyCostUSD: 50})
-	h.put(corpusUser, "worker", store.Spec{Region: "us-east-1", Files: files["worker"], TTLMinutes: ttl["worker"], MaxMonthlyCostUSD: 50})
+	siteBefore := arnsOf(h.state("static-site"))
+	for _, edit := range []struct{ project, file, old, new string }{
+		{"http-api", "main.tf", "memory_size   = 128", "memory_size   = 256"},
+		{"http-api", "main.tf", "retention_in_days = 7", "retention_in_days = 14"},
+		{"http-api", "main.tf", "path = \"/corpus/\"\n", "path = \"/corpus/\"\n  max_session_duration = 7200\n"},
+		{"http-api", "main.tf", `"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"`, `"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:Query"`},
+		{"http-api", "main.tf", "protocol_type = \"HTTP\"\n", "protocol_type = \"HTTP\"\n  description   = \"the corpus HTTP API\"\n"},
+		{"http-api", "main.tf", "payload_format_version = \"2.0\"\n", "payload_format_version = \"2.0\"\n  timeout_milliseconds   = 15000\n"},
+		{"http-api", "main.tf", `route_key = "GET /"`, `route_key = "GET /items"`},
+		{"http-api", "main.tf", "auto_deploy = true\n", "auto_deploy = true\n  tags        = { Tier = \"public\" }\n"},
+		{"worker", "main.tf", "read_capacity  = 5", "read_capacity  = 10"},
+		{"worker", "main.tf", "bucket = \"${local.name}-code\"\n", "bucket = \"${local.name}-code\"\n  tags   = { Purpose = \"code\" }\n"},
+		{"static-site", "site/index.html", "<p>Served from S3.</p>", "<p>Served from S3, updated.</p>"},
+		{"static-site", "main.tf", `Sid       = "PublicRead"`, `Sid       = "PublicReadOfTheSite"`},
+	} {
+		files[edit.project][edit.file] = replaceOnce(t, files[edit.project][edit.file], edit.old, edit.new)
+	}
+	for _, name := range []string{"http-api", "worker", "static-site"} {
+		h.put(corpusUser, name, store.Spec{Region: "us-east-1", Files: files[name], TTLMinutes: ttl[name], MaxMonthlyCostUSD: 50})
+	}
 	h.reconcileAllDue()
-	h.requirePhase("http-api", store.PhaseReady)
-	h.requirePhase("worker", store.PhaseReady)
+	for _, name := range []string{"http-api", "worker", "static-site"} {
+		h.requirePhase(name, store.PhaseReady)
+		if add, change, destroy := lastPlanCounts(h, name); add != 0 || destroy != 0 || change == 0 {
+			t.Errorf("%s's update planned %d to add, %d to change, %d to destroy; want changes in place only", name, add, change, destroy)
+		}
+	}
 	if diff := cmp.Diff(apiBefore, arnsOf(h.state("http-api"))); diff != "" {
+		t.Errorf("the update replaced resources (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(siteBefore, arnsOf(h.state("static-site"))); diff != "" {
 		t.Errorf("the update replaced resources (-before +after):\n%s", diff)
 	}
 	fn, err := lambda.NewFromConfig(h.emu.Config()).GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: awssdk.String("corpus-http-api")})
@@ -208,10 +236,38 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 	if d := describeTable(t, h.emu, "corpus-worker-jobs"); awssdk.ToInt64(d.ProvisionedThroughput.ReadCapacityUnits) != 10 {
 		t.Errorf("read capacity after the update: %+v", d.ProvisionedThroughput)
 	}
-	for _, name := range []string{"http-api", "worker"} {
-		if add, change, destroy := lastPlanCounts(h, name); add != 0 || destroy != 0 || change == 0 {
-			t.Errorf("%s's update planned %d to add, %d to change, %d to destroy; want changes in place only", name, add, change, destroy)
-		}
+	iamc := iam.NewFromConfig(h.emu.Config())
+	if role, err := iamc.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String("corpus-http-api-fn")}); err != nil || awssdk.ToInt32(role.Role.MaxSessionDuration) != 7200 {
+		t.Errorf("role after the update: %v %v", role, err)
+	}
+	if pol, err := iamc.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: awssdk.String("corpus-http-api-fn"), PolicyName: awssdk.String("own-table-and-logs")}); err != nil || !strings.Contains(awssdk.ToString(pol.PolicyDocument), "dynamodb:Query") {
+		t.Errorf("inline policy after the update: %v %v", pol, err)
+	}
+	apigw := apigatewayv2.NewFromConfig(h.emu.Config())
+	apiID := h.stateAttr("http-api", "aws_apigatewayv2_api.http", "id")
+	if api, err := apigw.GetApi(ctx, &apigatewayv2.GetApiInput{ApiId: awssdk.String(apiID)}); err != nil || awssdk.ToString(api.Description) != "the corpus HTTP API" {
+		t.Errorf("HTTP API after the update: %v %v", api, err)
+	}
+	if in, err := apigw.GetIntegration(ctx, &apigatewayv2.GetIntegrationInput{ApiId: awssdk.String(apiID),
+		IntegrationId: awssdk.String(h.stateAttr("http-api", "aws_apigatewayv2_integration.fn", "id"))}); err != nil || awssdk.ToInt32(in.TimeoutInMillis) != 15000 {
+		t.Errorf("integration after the update: %v %v", in, err)
+	}
+	if r, err := apigw.GetRoute(ctx, &apigatewayv2.GetRouteInput{ApiId: awssdk.String(apiID),
+		RouteId: awssdk.String(h.stateAttr("http-api", "aws_apigatewayv2_route.get", "id"))}); err != nil || awssdk.ToString(r.RouteKey) != "GET /items" {
+		t.Errorf("route after the update: %v %v", r, err)
+	}
+	stageARN := h.stateAttr("http-api", "aws_apigatewayv2_stage.default", "arn")
+	if tags := apiTags(t, h.emu, stageARN); tags["Tier"] != "public" || tags["ProjectId"] != "http-api" {
+		t.Errorf("stage tags after the update: %v", tags)
+	}
+	if tags := tagReaders["aws_s3_bucket"](t, h.emu, "arn:aws:s3:::corpus-worker-code"); tags["Purpose"] != "code" || tags["ProjectId"] != "worker" {
+		t.Errorf("code bucket tags after the update: %v", tags)
+	}
+	if page := objectBody(t, h.emu, "corpus-static-site", "index.html"); !strings.Contains(page, "updated") {
+		t.Errorf("index.html after the update: %q", page)
+	}
+	if pol, err := s3Client(h.emu).GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: awssdk.String("corpus-static-site")}); err != nil || !strings.Contains(awssdk.ToString(pol.Policy), "PublicReadOfTheSite") {
+		t.Errorf("bucket policy after the update: %v %v", pol, err)
 	}
 
 	// Drift: the API's table deleted out of band, and the worker's log
@@ -224,6 +280,14 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 	logs := cloudwatchlogs.NewFromConfig(h.emu.Config())
 	group := logGroupARN(t, h.emu, "/aws/lambda/corpus-worker")
 	if _, err := logs.TagResource(ctx, &cloudwatchlogs.TagResourceInput{ResourceArn: awssdk.String(group), Tags: map[string]string{"Environment": "tampered"}}); err != nil {
+		t.Fatal(err)
+	}
+	// And the worker's function deleted, and the API's stage re-tagged.
+	if _, err := lambda.NewFromConfig(h.emu.Config()).DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: awssdk.String("corpus-worker")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apigatewayv2.NewFromConfig(h.emu.Config()).TagResource(ctx, &apigatewayv2.TagResourceInput{ResourceArn: awssdk.String(stageARN),
+		Tags: map[string]string{"Environment": "tampered"}}); err != nil {
 		t.Fatal(err)
 	}
 	h.refresh()
@@ -241,6 +305,15 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 	}
 	if tags := tagReaders["aws_cloudwatch_log_group"](t, h.emu, group); tags["Environment"] != "test" {
 		t.Errorf("the log group's Environment tag was not restored: %v", tags)
+	}
+	workerFn, err := lambda.NewFromConfig(h.emu.Config()).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: awssdk.String("corpus-worker")})
+	if err != nil {
+		t.Errorf("the worker's function was not re-created: %v", err)
+	} else if workerFn.Tags["ProjectId"] != "worker" {
+		t.Errorf("the re-created function's tags: %v", workerFn.Tags)
+	}
+	if tags := apiTags(t, h.emu, stageARN); tags["Environment"] != "test" {
+		t.Errorf("the stage's Environment tag was not restored: %v", tags)
 	}
 	h.refresh()
 	for _, name := range []string{"http-api", "worker"} {
@@ -704,4 +777,48 @@ func emulatorHolds(t *testing.T, emu *awstest.Emulator) []string {
 		out = append(out, "role "+awssdk.ToString(r.Arn))
 	}
 	return out
+}
+
+// stateAttr is one attribute of a root module resource of the project's
+// state (type.name), read from the pg backend.
+func (h *awsHarness) stateAttr(name, address, attr string) string {
+	h.t.Helper()
+	raw, exists, err := h.st.TerraformState(context.Background(), tf.DefaultPGSchema, tf.WorkspaceName(corpusUser, name))
+	if err != nil || !exists {
+		h.t.Fatalf("state of %s: exists %v, %v", name, exists, err)
+	}
+	var state struct {
+		Resources []struct {
+			Module, Type, Name string
+			Instances          []struct {
+				Attributes map[string]any `json:"attributes"`
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &state); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range state.Resources {
+		if r.Module == "" && r.Type+"."+r.Name == address && len(r.Instances) == 1 {
+			if v, _ := r.Instances[0].Attributes[attr].(string); v != "" {
+				return v
+			}
+		}
+	}
+	h.t.Fatalf("%s's state has no %s with a %s", name, address, attr)
+	return ""
+}
+
+func objectBody(t *testing.T, emu *awstest.Emulator, bucket, key string) string {
+	t.Helper()
+	out, err := s3Client(emu).GetObject(context.Background(), &s3.GetObjectInput{Bucket: awssdk.String(bucket), Key: awssdk.String(key)})
+	if err != nil {
+		t.Fatalf("object %s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -13,7 +13,8 @@
 //     differently from AWS or not at all: a new bucket's default
 //     encryption, public access block and object ownership
 //     (s3defaults.go); AWS managed IAM policies, GetPolicyVersion and
-//     ListRoleTags (iam.go); Lambda's published versions (lambda.go).
+//     ListRoleTags (iam.go); Lambda's published versions (lambda.go); a
+//     provisioned table's updated capacity (dynamodb.go).
 //     Each request's answer status is recorded
 //     (Requests), so a test sees what the emulator refused.
 //
@@ -66,9 +67,10 @@ type Emulator struct {
 	requests     []Request
 	holds        []*Hold
 
-	iam    iamState
-	s3     s3State
-	lambda lambdaState
+	iam      iamState
+	s3       s3State
+	lambda   lambdaState
+	dynamodb dynamoDBState
 }
 
 // Hold keeps the answers to matching requests back (HoldAnswers).
@@ -273,7 +275,7 @@ func (e *Emulator) serveNow(w http.ResponseWriter, r *http.Request, kumo http.Ha
 		e.serveTagging(w, r, op, proto)
 		return
 	}
-	if e.serveS3Defaults(w, r, kumo) || e.serveIAM(w, r, kumo) || e.serveLambda(w, r, kumo) {
+	if e.serveS3Defaults(w, r, kumo) || e.serveIAM(w, r, kumo) || e.serveLambda(w, r, kumo) || e.serveDynamoDB(w, r, kumo) {
 		return
 	}
 	if signingService(r) == "sts" {

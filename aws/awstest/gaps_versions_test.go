@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/google/go-cmp/cmp"
@@ -79,5 +81,50 @@ func TestLambdaPublishedVersions(t *testing.T) {
 	create()
 	if diff := cmp.Diff([]string{"$LATEST"}, versions()); diff != "" {
 		t.Fatalf("versions of a new function of the same name (-want +got):\n%s", diff)
+	}
+}
+
+// What the real provider calls when read_capacity or write_capacity of a
+// provisioned table changes: UpdateTable, then DescribeTable shows the new
+// capacity (kumo alone keeps the old one). A table created again starts
+// from its own.
+func TestDynamoDBCapacityUpdates(t *testing.T) {
+	emu := New(t)
+	ctx := context.Background()
+	c := dynamodb.NewFromConfig(emu.Config())
+	create := func(capacity int64) {
+		if _, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: awssdk.String("jobs"), BillingMode: ddbtypes.BillingModeProvisioned,
+			ProvisionedThroughput: &ddbtypes.ProvisionedThroughput{ReadCapacityUnits: awssdk.Int64(capacity), WriteCapacityUnits: awssdk.Int64(capacity)},
+			AttributeDefinitions:  []ddbtypes.AttributeDefinition{{AttributeName: awssdk.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+			KeySchema:             []ddbtypes.KeySchemaElement{{AttributeName: awssdk.String("id"), KeyType: ddbtypes.KeyTypeHash}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	capacity := func() [2]int64 {
+		out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: awssdk.String("jobs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt := out.Table.ProvisionedThroughput
+		return [2]int64{awssdk.ToInt64(pt.ReadCapacityUnits), awssdk.ToInt64(pt.WriteCapacityUnits)}
+	}
+	create(5)
+	up, err := c.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: awssdk.String("jobs"),
+		ProvisionedThroughput: &ddbtypes.ProvisionedThroughput{ReadCapacityUnits: awssdk.Int64(10), WriteCapacityUnits: awssdk.Int64(7)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := awssdk.ToInt64(up.TableDescription.ProvisionedThroughput.ReadCapacityUnits); got != 10 {
+		t.Errorf("UpdateTable answered read capacity %d, want 10", got)
+	}
+	if got := capacity(); got != [2]int64{10, 7} {
+		t.Fatalf("capacity after UpdateTable: %v, want [10 7]", got)
+	}
+	if _, err := c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: awssdk.String("jobs")}); err != nil {
+		t.Fatal(err)
+	}
+	create(3)
+	if got := capacity(); got != [2]int64{3, 3} {
+		t.Fatalf("capacity of the table created again: %v, want [3 3]", got)
 	}
 }
