@@ -356,6 +356,12 @@ func TestCorpusThroughItsWholeLifeWithTheRealProvider(t *testing.T) {
 	if _, err := conn.Exec(ctx, `DELETE FROM projects WHERE user_id = $1 AND project_id IN ('http-api', 'worker')`, corpusUser); err != nil {
 		t.Fatal(err)
 	}
+	// With their states: a forced removal drops the state whatever the
+	// destroy left, and the sweep never deletes what a state holds.
+	if _, err := conn.Exec(ctx, `DELETE FROM `+pgx.Identifier{tf.DefaultPGSchema, "states"}.Sanitize()+` WHERE name = ANY($1)`,
+		[]string{tf.WorkspaceName(corpusUser, "http-api"), tf.WorkspaceName(corpusUser, "worker")}); err != nil {
+		t.Fatal(err)
+	}
 	// An orphan is deleted once two listings (a grace period apart, 1 ns
 	// here) show it: the first sweep only marks them.
 	h.refresh()

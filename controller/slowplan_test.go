@@ -32,7 +32,7 @@ func ageLeaseInDB(t *testing.T, h *harness, key store.Key, d time.Duration) {
 // database's clock, so the pass renews it while terraform runs; the apply
 // after the plan takes the state lock only if the lease is still live.
 // Here the database's clock moves with the reconciler's (the lease ages
-// as the fake clock advances), through a plan five leases
+// as the fake clock advances), through a plan three leases
 // long: the apply must find its lease kept by the renewals. Without them
 // (as in a harness whose clock stands still during a pass while the
 // database's runs on) the apply fails with "cannot lock the project's
@@ -41,7 +41,7 @@ func TestASlowPlanKeepsItsLeaseAndApplies(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	key := h.key("sam", "slow")
-	planFor, step := 5*h.cfg.LeaseDuration, h.cfg.LeaseDuration/12
+	planFor, step := 3*h.cfg.LeaseDuration, h.cfg.LeaseDuration/12
 	h.fake.planHook = func(ctx context.Context, p tf.Project) error {
 		for end := h.clock.Now().Add(planFor); h.clock.Now().Before(end); {
 			// The renewal loop waits on the clock between renewals: time
