@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tenantform/tenantform/cost"
@@ -22,7 +23,9 @@ import (
 	"github.com/tenantform/tenantform/tf/policy"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// The emulator of the e2e tests (kumo) starts goroutines of its own when
+// the package loads; they are not the tests' leaks.
+func TestMain(m *testing.M) { storetest.Main(m, goleak.IgnoreCurrent()) }
 
 var (
 	terraformOnce sync.Once
