@@ -6,17 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/tenantform/tenantform/store"
-	"github.com/tenantform/tenantform/store/storetest"
 )
 
 // TestCLIDiffWithARealReconciler runs `projects diff` and `apply --dry-run`
@@ -27,48 +21,10 @@ import (
 // a policy refusal is the policy verdict; a project that does not exist is
 // previewed without being created; usage mistakes exit 2.
 func TestCLIDiffWithARealReconciler(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs terraform")
-	}
-	if _, err := exec.LookPath("terraform"); err != nil && os.Getenv("TF_PATH") == "" {
-		t.Skip("needs terraform >= 1.5 on PATH or TF_PATH (.ci/run installs one)")
-	}
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg, err := parseConfig(modeDev, env{
-		"DATABASE_URL":           storetest.NewDatabase(t),
-		"JWT_SECRET":             cliTestSecret,
-		"MAX_RESOURCES_PER_USER": "2",
-		"TENANTFORM_DATA_DIR":    t.TempDir(),
-		"TF_PATH":                os.Getenv("TF_PATH"),
-		"HOME":                   os.Getenv("HOME"),
-	}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	engine, err := newEngine(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(newAPIHandler(cfg, st, newMetrics(), nil, nil, log))
-	defer srv.Close()
-	reconciled := make(chan error, 1)
-	go func() { reconciled <- newController(cfg, st, engine, nil, nil, log).Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-reconciled; err != nil && ctx.Err() == nil {
-			t.Errorf("reconciler: %v", err)
-		}
-	}()
-
-	e := &cliEnv{t: t, st: st, url: srv.URL}
+	ctx := context.Background()
+	e := newRealCLIEnv(t, env{"MAX_RESOURCES_PER_USER": "2"}, nil)
+	st := e.st
 	alice := e.token("alice", false)
 	one := writeTerraformDir(t, "app", map[string]string{"main.tf": `resource "terraform_data" "a" { input = 1 }`})
 	e.run(alice, "projects", "apply", "-f", one, "--watch", "--interval", "100ms", "--timeout", "2m").

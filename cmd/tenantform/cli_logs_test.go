@@ -4,19 +4,12 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
 	"github.com/tenantform/tenantform/controller"
-	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -49,53 +42,12 @@ func (g *gatedEngine) Plan(ctx context.Context, p tf.Project, creds *tf.Credenti
 // while the run is held open, and ends with the run's outcome once the run
 // finishes — and only then.
 func TestCLILogsFollowARunningRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs terraform")
-	}
-	if _, err := exec.LookPath("terraform"); err != nil && os.Getenv("TF_PATH") == "" {
-		t.Skip("needs terraform >= 1.5 on PATH or TF_PATH (.ci/run installs one)")
-	}
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg, err := parseConfig(modeDev, env{
-		"DATABASE_URL":        storetest.NewDatabase(t),
-		"JWT_SECRET":          cliTestSecret,
-		"TENANTFORM_DATA_DIR": t.TempDir(),
-		"TF_PATH":             os.Getenv("TF_PATH"),
-		"HOME":                os.Getenv("HOME"),
-	}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	engine, err := newEngine(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(newAPIHandler(cfg, st, newMetrics(), nil, nil, log))
-	defer srv.Close()
-	// A failing test may leave logs -f following: its stream must not keep
-	// Close waiting.
-	defer srv.CloseClientConnections()
-	gate := &gatedEngine{Engine: engine, planned: make(chan struct{}), release: make(chan struct{})}
+	gate := &gatedEngine{planned: make(chan struct{}), release: make(chan struct{})}
 	released := sync.OnceFunc(func() { close(gate.release) })
-	reconciled := make(chan error, 1)
-	go func() { reconciled <- controller.New(controllerConfig(cfg, st, nil, nil, log), st, gate).Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-reconciled; err != nil && ctx.Err() == nil {
-			t.Errorf("reconciler: %v", err)
-		}
-	}()
-	defer released()
-
-	e := &cliEnv{t: t, st: st, url: srv.URL}
+	e := newRealCLIEnv(t, nil, func(engine *tf.Engine) controller.Terraform { gate.Engine = engine; return gate })
+	// Registered after the env's: runs before the reconciler is stopped.
+	t.Cleanup(released)
 	alice := e.token("alice", false)
 	dir := writeTerraformDir(t, "demo", maps(demoFiles))
 	e.run(alice, "projects", "apply", "-f", dir, "-var", "n=1", "-var", "label=web").want(t, 0)

@@ -5,18 +5,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
 	"github.com/tenantform/tenantform/store"
-	"github.com/tenantform/tenantform/store/storetest"
 )
 
 // TestCLIWatchWithARealReconciler runs the client against what `serve` and
@@ -24,49 +17,10 @@ import (
 // real PostgreSQL): apply --watch ends on Ready with exit 0, and a project
 // over the user's resource quota ends Blocked with exit 1 and the reason.
 func TestCLIWatchWithARealReconciler(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs terraform")
-	}
-	if _, err := exec.LookPath("terraform"); err != nil && os.Getenv("TF_PATH") == "" {
-		t.Skip("needs terraform >= 1.5 on PATH or TF_PATH (.ci/run installs one)")
-	}
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dbURL := storetest.NewDatabase(t)
-	cfg, err := parseConfig(modeDev, env{
-		"DATABASE_URL":           dbURL,
-		"JWT_SECRET":             cliTestSecret,
-		"MAX_RESOURCES_PER_USER": "3",
-		"TENANTFORM_DATA_DIR":    t.TempDir(),
-		"TF_PATH":                os.Getenv("TF_PATH"),
-		"HOME":                   os.Getenv("HOME"),
-	}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	engine, err := newEngine(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(newAPIHandler(cfg, st, newMetrics(), nil, nil, log))
-	defer srv.Close()
-	reconciled := make(chan error, 1)
-	go func() { reconciled <- newController(cfg, st, engine, nil, nil, log).Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-reconciled; err != nil && ctx.Err() == nil {
-			t.Errorf("reconciler: %v", err)
-		}
-	}()
-
-	e := &cliEnv{t: t, st: st, url: srv.URL}
+	ctx := context.Background()
+	e := newRealCLIEnv(t, env{"MAX_RESOURCES_PER_USER": "3"}, nil)
+	st := e.st
 	alice := e.token("alice", false)
 	dir := writeTerraformDir(t, "demo", maps(demoFiles))
 	start := time.Now()
