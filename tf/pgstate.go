@@ -2,11 +2,11 @@ package tf
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -84,25 +84,15 @@ func createWorkspace(ctx context.Context, conn *pgx.Conn, states, ws string) (bo
 // emptyState is the state terraform writes into a workspace it creates
 // (format version 4, serial 0 and a new lineage).
 func emptyState() (string, error) {
-	lineage, err := newUUID()
+	lineage, err := uuid.NewRandom()
 	if err != nil {
 		return "", err
 	}
 	b, err := json.Marshal(map[string]any{
-		"version": 4, "terraform_version": emptyStateVersion, "serial": 0, "lineage": lineage,
+		"version": 4, "terraform_version": emptyStateVersion, "serial": 0, "lineage": lineage.String(),
 		"outputs": map[string]any{}, "resources": []any{}, "check_results": nil,
 	})
 	return string(b), err
-}
-
-func newUUID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }
 
 // stateOutputs reads the root module outputs from the workspace's state in
