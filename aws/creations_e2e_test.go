@@ -20,8 +20,8 @@ import (
 	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/controller"
 	"github.com/tenantform/tenantform/store"
-	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
+	"github.com/tenantform/tenantform/tf/providers"
 )
 
 // realProviderMirror is the filesystem mirror holding the real
@@ -39,28 +39,22 @@ func realProviderMirror(t *testing.T) string {
 	return dir
 }
 
-// The real provider creates an S3 bucket with two calls, CreateBucket then
-// PutBucketTagging. A reconciler killed between them leaves an untagged
-// bucket the tagged inventory never lists; before, the fixed name failed
-// every retry with BucketAlreadyOwnedByYou and the prefix made a twin.
-// Here the apply is interrupted while both CreateBucket answers are held
-// (both buckets exist, untagged), and the spec then drops the prefixed
-// bucket. The next reconciler finds both by the creation record: it adopts
-// the fixed name (imported, then tagged) and deletes the prefixed one, and
-// the project is Ready with exactly one bucket.
-func TestRecoveryFindsUntaggedBucketsOfAnInterruptedApply(t *testing.T) {
+// recoveryWorld is what the recovery tests reconcile in: the emulator, a
+// migrated database, real terraform with the given provider mirror and
+// lock (nil: the platform's), and a reconciler configuration that finds
+// what interrupted applies created.
+type recoveryWorld struct {
+	emu    *awstest.Emulator
+	st     *store.Store
+	engine *tf.Engine
+	cfg    controller.Config
+}
+
+func newRecoveryWorld(t *testing.T, mirror string, lock *providers.Lock) recoveryWorld {
+	t.Helper()
 	ctx := t.Context()
-	mirror := realProviderMirror(t)
 	emu := awstest.New(t)
-	dbURL := storetest.NewDatabase(t)
-	st, err := store.Open(ctx, dbURL, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, dbURL := openStoreURL(t)
 	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
 	if errors.Is(err, tf.ErrBinaryNotFound) {
 		t.Skip("no terraform binary")
@@ -69,7 +63,7 @@ func TestRecoveryFindsUntaggedBucketsOfAnInterruptedApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	engine, err := tf.New(tf.Config{BinaryPath: bin, WorkRoot: t.TempDir(), PGConnStr: dbURL, FilesystemMirror: mirror,
-		AWSEndpointURL: emu.URL, Environment: "test", StopGrace: 2 * time.Second, Logger: zaptest.NewLogger(t)})
+		ProviderLock: lock, AWSEndpointURL: emu.URL, Environment: "test", StopGrace: 2 * time.Second, Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +78,22 @@ func TestRecoveryFindsUntaggedBucketsOfAnInterruptedApply(t *testing.T) {
 	cfg := controller.Config{Owner: "first", Credentials: creds, Creations: finder, Environment: "test",
 		LeaseDuration: 30 * time.Second, ShutdownGrace: time.Second, OperationTimeout: 20 * time.Minute,
 		Logger: zaptest.NewLogger(t)}
+	return recoveryWorld{emu: emu, st: st, engine: engine, cfg: cfg}
+}
+
+// The real provider creates an S3 bucket with two calls, CreateBucket then
+// PutBucketTagging. A reconciler killed between them leaves an untagged
+// bucket the tagged inventory never lists; before, the fixed name failed
+// every retry with BucketAlreadyOwnedByYou and the prefix made a twin.
+// Here the apply is interrupted while both CreateBucket answers are held
+// (both buckets exist, untagged), and the spec then drops the prefixed
+// bucket. The next reconciler finds both by the creation record: it adopts
+// the fixed name (imported, then tagged) and deletes the prefixed one, and
+// the project is Ready with exactly one bucket.
+func TestRecoveryFindsUntaggedBucketsOfAnInterruptedApply(t *testing.T) {
+	ctx := t.Context()
+	w := newRecoveryWorld(t, realProviderMirror(t), nil)
+	emu, st, engine, cfg := w.emu, w.st, w.engine, w.cfg
 
 	key := store.Key{UserID: "alice", ProjectID: "site"}
 	spec := store.Spec{Region: "us-east-1", TTLMinutes: 60, MaxMonthlyCostUSD: 50, Files: map[string]string{"main.tf": `

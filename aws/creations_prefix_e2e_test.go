@@ -4,7 +4,6 @@ package aws_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	tfaws "github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/controller"
 	"github.com/tenantform/tenantform/store"
-	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -122,7 +118,6 @@ type prefixRecovery struct {
 
 func newPrefixRecovery(t *testing.T, provider string) *prefixRecovery {
 	t.Helper()
-	ctx := t.Context()
 	var mirror string
 	wait := 5 * time.Minute
 	if provider == "real" {
@@ -131,40 +126,8 @@ func newPrefixRecovery(t *testing.T, provider string) *prefixRecovery {
 	} else {
 		mirror = privateDoubleMirror(t)
 	}
-	emu := awstest.New(t)
-	dbURL := storetest.NewDatabase(t)
-	st, err := store.Open(ctx, dbURL, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	bin, _, err := tf.FindBinary(ctx, tf.FindOptions{TFPath: os.Getenv("TF_PATH")})
-	if errors.Is(err, tf.ErrBinaryNotFound) {
-		t.Skip("no terraform binary")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := tf.New(tf.Config{BinaryPath: bin, WorkRoot: t.TempDir(), PGConnStr: dbURL, FilesystemMirror: mirror,
-		ProviderLock: awstest.MirrorLock(provider == "real"), AWSEndpointURL: emu.URL, Environment: "test", StopGrace: 2 * time.Second, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := tfaws.NewCredentials(tfaws.CredentialsConfig{Base: emu.Config(), RoleARN: testRole, ExternalID: "xid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	finder, err := tfaws.NewOrphans(tfaws.OrphanConfig{Base: emu.Config(), Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := controller.Config{Owner: "first", Credentials: creds, Creations: finder, Environment: "test",
-		LeaseDuration: 30 * time.Second, ShutdownGrace: time.Second, OperationTimeout: 20 * time.Minute,
-		Logger: zaptest.NewLogger(t)}
-	return &prefixRecovery{emu: emu, st: st, engine: engine, cfg: cfg, key: store.Key{UserID: "alice", ProjectID: "logs"}, wait: wait}
+	w := newRecoveryWorld(t, mirror, awstest.MirrorLock(provider == "real"))
+	return &prefixRecovery{emu: w.emu, st: w.st, engine: w.engine, cfg: w.cfg, key: store.Key{UserID: "alice", ProjectID: "logs"}, wait: wait}
 }
 
 // interrupt applies the project with prefix "alice-logs-" and stops its
