@@ -1,3 +1,5 @@
+//go:build e2e
+
 package aws_test
 
 import (
@@ -18,10 +20,11 @@ import (
 	"github.com/tenantform/tenantform/tf"
 )
 
-// The quick member of the real-provider tests (the rest carry the e2e
-// tag): an on-demand DynamoDB table applied through the engine with the
-// real hashicorp/aws against the emulator, carrying the six platform tags,
-// then destroyed.
+// The smallest real-provider test: an on-demand DynamoDB table applied
+// through the engine with the real hashicorp/aws against the emulator,
+// carrying the six platform tags, then destroyed. It is behind e2e with
+// the rest: each of its four terraform processes loads the provider's
+// 400 MB schema, 80 s of the quick suite's 2-core budget.
 func TestRealProviderAppliesAndDestroysATable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform with the aws provider")
