@@ -20,18 +20,20 @@ const projectColumns = `user_id, project_id, uid::text, spec, generation, revisi
 	reserved_resources, reserved_monthly_cost::float8, planned_resources, planned_monthly_cost::float8,
 	pending_plan_run, approved_run, force_destroy`
 
-func scanProject(row pgx.Row) (Project, error) {
+// scanProject reads a row of projectColumns, followed by the extra
+// columns a query adds (scanned into extra).
+func scanProject(row pgx.Row, extra ...any) (Project, error) {
 	var p Project
 	var spec, conditions, outputs []byte
 	var phase string
-	err := row.Scan(&p.UserID, &p.ProjectID, &p.UID, &spec, &p.Generation, &p.Revision, &p.ApprovedGeneration,
+	dest := append([]any{&p.UserID, &p.ProjectID, &p.UID, &spec, &p.Generation, &p.Revision, &p.ApprovedGeneration,
 		&p.CreatedAt, &p.UpdatedAt, &p.ExpiresAt, &p.DeletionRequestedAt,
 		&phase, &p.Status.ObservedGeneration, &conditions, &p.Status.ResourceCount, &p.Status.EstimatedMonthlyCostUSD, &outputs,
 		&p.Status.Message, &p.Status.LastError, &p.Status.LastAppliedAt, &p.Status.LastVerifiedAt, &p.Status.Attempts, &p.Status.NextAttemptAt,
 		&p.DueAt, &p.LeaseOwner, &p.LeaseExpiresAt, &p.LeaseToken,
 		&p.Status.ReservedResources, &p.Status.ReservedMonthlyCostUSD, &p.Status.PlannedResources, &p.Status.PlannedMonthlyCostUSD,
-		&p.Status.PendingPlanRun, &p.ApprovedRun, &p.ForceDestroy)
-	if err != nil {
+		&p.Status.PendingPlanRun, &p.ApprovedRun, &p.ForceDestroy}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return Project{}, translate(err)
 	}
 	p.Status.Phase = Phase(phase)
@@ -95,6 +97,9 @@ func (s *Store) PutSpecWithin(ctx context.Context, key Key, spec Spec, ifMatch *
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return Project{}, 0, err
+	}
+	if p, res, ok, err := s.putExisting(ctx, key, specJSON, spec.TTLMinutes, ifMatch, now); ok || err != nil {
+		return p, res, err
 	}
 	ttl := time.Duration(spec.TTLMinutes) * time.Minute
 	for attempt := 0; ; attempt++ {
