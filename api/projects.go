@@ -225,10 +225,12 @@ func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) err
 	if len(problems) > 0 {
 		return invalid(codeInvalidSpec, problems)
 	}
-	if v := policy.Check(spec.Files, s.cfg.Policy); len(v) > 0 {
-		return policyError(v)
+	// One parse of the files serves the policy and the variables check.
+	violations, required := policy.CheckUpload(spec.Files, s.cfg.Policy)
+	if len(violations) > 0 {
+		return policyError(violations)
 	}
-	if problems := missingVariables(spec); len(problems) > 0 {
+	if problems := missingVariables(spec, required); len(problems) > 0 {
 		return invalid(codeInvalidSpec, problems)
 	}
 
@@ -624,12 +626,13 @@ func (s *server) writeView(w http.ResponseWriter, r *http.Request, status int, v
 	s.writeJSON(w, r, status, v)
 }
 
-// missingVariables names each root-module variable without a default that
+// missingVariables names each root-module variable without a default
+// (required, from policy.CheckUpload or policy.RequiredVariables) that
 // the spec gives no value: terraform would accept the PUT's files and then
 // fail every plan with advice about -var flags the API does not have.
-func missingVariables(spec store.Spec) []fieldProblem {
+func missingVariables(spec store.Spec, required []policy.RequiredVariable) []fieldProblem {
 	var problems []fieldProblem
-	for _, v := range policy.RequiredVariables(spec.Files) {
+	for _, v := range required {
 		if _, ok := spec.Variables[v.Name]; ok {
 			continue
 		}

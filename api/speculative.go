@@ -128,7 +128,7 @@ func (s *server) planSpeculative(w http.ResponseWriter, r *http.Request, c *call
 	if v := policy.Check(spec.Files, s.cfg.Policy); hasSyntaxError(v) {
 		return policyError(v)
 	}
-	if problems := missingVariables(spec); len(problems) > 0 {
+	if problems := missingVariables(spec, policy.RequiredVariables(spec.Files)); len(problems) > 0 {
 		return invalid(codeInvalidSpec, problems)
 	}
 	run, err := s.st.QueueSpeculativePlan(r.Context(), c.key, spec, c.now)

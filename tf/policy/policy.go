@@ -215,6 +215,12 @@ func orDefault(v, def int) int {
 // file's nesting is bounded before its parser sees it, so hostile input
 // costs time and memory proportional to the limits.
 func Check(files map[string]string, rules Rules) []Violation {
+	return check(files, rules).result()
+}
+
+// check runs Check's checks and returns the checker, which holds the
+// parsed files (nil for a submission refused unparsed).
+func check(files map[string]string, rules Rules) *checker {
 	c := &checker{
 		rules:    rules,
 		files:    files,
@@ -251,7 +257,7 @@ func Check(files map[string]string, rules Rules) []Violation {
 		}
 	}
 	if tooBig {
-		return c.result()
+		return c
 	}
 	// Configuration is checked even under a refused name (override.tf,
 	// tenantform_x.tf): the tenant gets every problem at once.
@@ -262,7 +268,7 @@ func Check(files map[string]string, rules Rules) []Violation {
 	}
 	c.moduleGraph()
 	c.templateFiles()
-	return c.result()
+	return c
 }
 
 // parseAll parses every configuration file of a submission.

@@ -21,8 +21,13 @@ func RequiredVariables(files map[string]string) []RequiredVariable {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	return requiredVariables(parseAll(files, names, scanLimit(DefaultMaxNestingDepth)))
+}
+
+// requiredVariables is RequiredVariables of files already parsed.
+func requiredVariables(parsed map[string]parsed) []RequiredVariable {
 	var out []RequiredVariable
-	for name, p := range parseAll(files, names, scanLimit(DefaultMaxNestingDepth)) {
+	for name, p := range parsed {
 		if p.body == nil || moduleDir(name) != "" {
 			continue
 		}
