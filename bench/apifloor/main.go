@@ -138,11 +138,15 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("apifloor: %d rounds of %s, wrk -t%d -c%d, DB_MAX_CONNS=%d, GOMAXPROCS default, %s; load average at start: %s\n\n",
 		rounds, duration, threads, conns, dbConns, time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.Fields(string(load))[0])
-	fmt.Println("| round | request | server | req/s | p50 ms | p99 ms | errors |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| round | request | server | req/s | p50 ms | p99 ms | errors | server CPU µs/req | PostgreSQL CPU µs/req |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	type key struct{ req, server string }
 	results := map[key][]wrkResult{}
-	servers := []struct{ name, url string }{{"tenantform", tfURL}, {"floor", floorURL}}
+	clusterDir := filepath.Join(dir, "pg", "pg")
+	servers := []struct {
+		name, url string
+		pid       int
+	}{{"tenantform", tfURL, serve.Process.Pid}, {"floor", floorURL, os.Getpid()}}
 	for r := 1; r <= rounds; r++ {
 		order := slices.Clone(servers)
 		if r%2 == 0 {
@@ -156,18 +160,23 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 				continue
 			}
 			for _, s := range order {
+				serverCPU, pgCPU := processCPU(s.pid), postgresCPU(clusterDir)
 				res, err := runWrk(threads, conns, duration, req.script, s.url+req.path)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", req.name, s.name, err)
 				}
+				if n := res.rps * duration.Seconds(); n > 0 {
+					res.serverCPUus = float64((processCPU(s.pid) - serverCPU).Microseconds()) / n
+					res.pgCPUus = float64((postgresCPU(clusterDir) - pgCPU).Microseconds()) / n
+				}
 				results[key{req.name, s.name}] = append(results[key{req.name, s.name}], res)
-				fmt.Printf("| %d | %s | %s | %.0f | %.2f | %.2f | %d |\n", r, req.name, s.name, res.rps, res.p50ms, res.p99ms, res.errors)
+				fmt.Printf("| %d | %s | %s | %.0f | %.2f | %.2f | %d | %.0f | %.0f |\n", r, req.name, s.name, res.rps, res.p50ms, res.p99ms, res.errors, res.serverCPUus, res.pgCPUus)
 			}
 		}
 	}
 	fmt.Println()
-	fmt.Println("| request | server | req/s min / median / max | p99 ms median | errors | ratio to the floor (median req/s) |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| request | server | req/s min / median / max | p99 ms median | errors | ratio to the floor (median req/s) | server CPU µs/req median | PostgreSQL CPU µs/req median |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, req := range []string{"GET", "PUT"} {
 		if only != "" && req != only {
 			continue
@@ -180,9 +189,11 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 			for _, w := range rs {
 				errs += w.errors
 			}
-			fmt.Printf("| %s | %s | %.0f / %.0f / %.0f | %.2f | %d | %.2f× |\n", req, s.name,
+			fmt.Printf("| %s | %s | %.0f / %.0f / %.0f | %.2f | %d | %.2f× | %.0f | %.0f |\n", req, s.name,
 				minOf(rs, rps), median(rs, rps), maxOf(rs, rps),
-				median(rs, func(w wrkResult) float64 { return w.p99ms }), errs, median(rs, rps)/floorMed)
+				median(rs, func(w wrkResult) float64 { return w.p99ms }), errs, median(rs, rps)/floorMed,
+				median(rs, func(w wrkResult) float64 { return w.serverCPUus }),
+				median(rs, func(w wrkResult) float64 { return w.pgCPUus }))
 		}
 	}
 	return nil
@@ -213,6 +224,8 @@ end
 type wrkResult struct {
 	rps, p50ms, p99ms float64
 	errors            int
+	// CPU per request of the server's process and of PostgreSQL's.
+	serverCPUus, pgCPUus float64
 }
 
 var (
