@@ -9,15 +9,13 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
 )
 
 // BenchmarkPutProject writes a changed spec (a new comment each time, as
 // bench/apifloor's wrk script does) to many keys in turn, through the
-// whole handler chain (request log at info to a discarding core, rate
+// whole handler chain (request log as serve writes it, discarded, rate
 // limiter, token check, decoding, validation, the upload policy, the
 // store), from parallel clients, so that a CPU profile shows what a PUT
 // costs beyond its write:
@@ -36,7 +34,7 @@ func BenchmarkPutProject(b *testing.B) {
 	b.Cleanup(st.Close)
 	c := &clock{now: t0}
 	cfg := testConfig(c)
-	cfg.Logger = zap.New(zap.NewNop().Core()) // the log line is built, then dropped
+	cfg.Logger = benchLogger()
 	cfg.RateLimitPerSecond, cfg.RateLimitBurst = 1e9, 1e9
 	cfg.MaxProjectsPerUser = 1000
 	h := New(cfg, st)
@@ -81,6 +79,7 @@ func BenchmarkPutProject(b *testing.B) {
 	var next atomic.Int64
 	b.SetParallelism(8) // 16 clients on 2 cores, as wrk -c16
 	b.ResetTimer()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := put(next.Add(1), false); err != nil {
