@@ -173,6 +173,7 @@ type server struct {
 	st       Store
 	router   *mux.Router
 	limiters *limiters
+	tokens   verifiedTokens
 	hub      *watchHub
 	logs     *logHub
 }
