@@ -217,34 +217,97 @@ func (s *server) putProject(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	limit, err := s.costLimit(r.Context(), c.key.UserID)
+	files := &checkedFiles{files: req.Files, rules: s.cfg.Policy}
+
+	// Most users have no quota override, so their cost cap is
+	// MAX_COST_PER_PROJECT: a request valid under it is written in the
+	// round trip that reads the override, and written only if there is
+	// none (store.PutSpecUnlessCostOverride). Any other request reads the
+	// override first, as before, since its answer may depend on it.
+	var limit costCap
+	known := false
+	if g, ok := s.st.(costGuardedPutter); ok && !mustExist {
+		guess := costCap{s.cfg.MaxCostPerProjectUSD, "MAX_COST_PER_PROJECT"}
+		if spec, err := s.validSpec(req, guess, files); err == nil {
+			p, res, override, err := g.PutSpecUnlessCostOverride(r.Context(), c.key, spec, match, c.now, s.cfg.MaxProjectsPerUser)
+			switch {
+			case err != nil:
+				return fromStore(err, msgProjectNotFound)
+			case override == nil:
+				s.answerPut(w, r, p, res)
+				return nil
+			}
+			limit, known = costCap{*override.MaxMonthlyCostUSD, "this user's quota"}, true
+		}
+	}
+	if !known {
+		if limit, err = s.costLimit(r.Context(), c.key.UserID); err != nil {
+			return err
+		}
+	}
+	spec, err := s.validSpec(req, limit, files)
 	if err != nil {
 		return err
 	}
-	spec, problems := s.spec(req, limit)
-	if len(problems) > 0 {
-		return invalid(codeInvalidSpec, problems)
-	}
-	// One parse of the files serves the policy and the variables check.
-	violations, required := policy.CheckUpload(spec.Files, s.cfg.Policy)
-	if len(violations) > 0 {
-		return policyError(violations)
-	}
-	if problems := missingVariables(spec, required); len(problems) > 0 {
-		return invalid(codeInvalidSpec, problems)
-	}
-
 	p, res, err := s.put(r.Context(), c, spec, match, mustExist)
 	if err != nil {
 		return fromStore(err, msgProjectNotFound)
 	}
+	s.answerPut(w, r, p, res)
+	return nil
+}
+
+// costGuardedPutter is *store.Store's PUT that reads the user's quota
+// override in the same round trip (see putProject).
+type costGuardedPutter interface {
+	PutSpecUnlessCostOverride(ctx context.Context, key store.Key, spec store.Spec, ifMatch *int64, now time.Time, maxProjects int) (store.Project, store.PutResult, *store.QuotaOverride, error)
+}
+
+// validSpec is the spec of req under the cost cap limit, or the 422 that
+// refuses it: the spec's own problems first, then the policy's, then
+// variables the files require and the spec does not give.
+func (s *server) validSpec(req specRequest, limit costCap, files *checkedFiles) (store.Spec, error) {
+	spec, problems := s.spec(req, limit)
+	if len(problems) > 0 {
+		return store.Spec{}, invalid(codeInvalidSpec, problems)
+	}
+	violations, required := files.check()
+	if len(violations) > 0 {
+		return store.Spec{}, policyError(violations)
+	}
+	if problems := missingVariables(spec, required); len(problems) > 0 {
+		return store.Spec{}, invalid(codeInvalidSpec, problems)
+	}
+	return spec, nil
+}
+
+// checkedFiles checks an upload's files once, however many specs are
+// judged with them: one parse serves the policy and the variables check.
+type checkedFiles struct {
+	files      map[string]string
+	rules      policy.Rules
+	done       bool
+	violations []policy.Violation
+	required   []policy.RequiredVariable
+}
+
+func (f *checkedFiles) check() ([]policy.Violation, []policy.RequiredVariable) {
+	if !f.done {
+		f.violations, f.required = policy.CheckUpload(f.files, f.rules)
+		f.done = true
+	}
+	return f.violations, f.required
+}
+
+// answerPut is a PUT's answer: 201 with a Location for a new project, 200
+// otherwise, and the project.
+func (s *server) answerPut(w http.ResponseWriter, r *http.Request, p store.Project, res store.PutResult) {
 	status := http.StatusOK
 	if res == store.Created {
 		status = http.StatusCreated
 		w.Header().Set("Location", projectPath(p.Key))
 	}
 	s.writeProject(w, r, status, p)
-	return nil
 }
 
 // put stores spec under If-Match. With "*" the generation it replaces does

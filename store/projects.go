@@ -101,6 +101,13 @@ func (s *Store) PutSpecWithin(ctx context.Context, key Key, spec Spec, ifMatch *
 	if p, res, ok, err := s.putExisting(ctx, key, specJSON, spec.TTLMinutes, ifMatch, now); ok || err != nil {
 		return p, res, err
 	}
+	return s.putTx(ctx, key, spec, specJSON, ifMatch, now, maxProjects)
+}
+
+// putTx is the PUT that putExisting did not decide, in a transaction:
+// creations (under the user's project limit), If-Match failures, projects
+// being destroyed, and whatever changed since putExisting looked.
+func (s *Store) putTx(ctx context.Context, key Key, spec Spec, specJSON []byte, ifMatch *int64, now time.Time, maxProjects int) (Project, PutResult, error) {
 	ttl := time.Duration(spec.TTLMinutes) * time.Minute
 	for attempt := 0; ; attempt++ {
 		var p Project

@@ -68,3 +68,41 @@ func TestPutOfAnExistingProject(t *testing.T) {
 		t.Fatalf("same spec after a failed destroy: %v %v gen %d", res, err, p.Generation)
 	}
 }
+
+// PutSpecUnlessCostOverride writes (creations included) for a user
+// without a cost cap of their own, and writes nothing and returns the
+// override for one with it.
+func TestPutSpecUnlessCostOverride(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	key := store.Key{UserID: "fay", ProjectID: "guarded"}
+	p, res, o, err := s.PutSpecUnlessCostOverride(ctx, key, spec(1), nil, t0, 10)
+	if err != nil || o != nil || res != store.Created || p.Generation != 1 {
+		t.Fatalf("create without an override: %v %v %v gen %d", res, o, err, p.Generation)
+	}
+	resourcesOnly := 3
+	if err := s.SetQuotaOverride(ctx, key.UserID, store.QuotaOverride{MaxResources: &resourcesOnly}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if p, res, o, err = s.PutSpecUnlessCostOverride(ctx, key, spec(2), nil, t0, 10); err != nil || o != nil || res != store.Updated || p.Generation != 2 {
+		t.Fatalf("update under a resources-only override: %v %v %v gen %d", res, o, err, p.Generation)
+	}
+	cost := 10.0
+	if err := s.SetQuotaOverride(ctx, key.UserID, store.QuotaOverride{MaxMonthlyCostUSD: &cost}, t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []store.Key{key, {UserID: key.UserID, ProjectID: "new"}} {
+		for _, sp := range []store.Spec{spec(2), spec(3)} {
+			_, _, o, err = s.PutSpecUnlessCostOverride(ctx, k, sp, nil, t0, 10)
+			if err != nil || o == nil || o.MaxMonthlyCostUSD == nil || *o.MaxMonthlyCostUSD != 10 {
+				t.Fatalf("PUT of %s under a cost override: override %+v, %v; want it returned", k, o, err)
+			}
+		}
+	}
+	if p, err := s.GetProject(ctx, key); err != nil || p.Generation != 2 {
+		t.Fatalf("after the refused writes: gen %d %v, want 2", p.Generation, err)
+	}
+	if _, err := s.GetProject(ctx, store.Key{UserID: key.UserID, ProjectID: "new"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a project was created under a cost override: %v", err)
+	}
+}

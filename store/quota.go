@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // QuotaOverride replaces the global per-user limits for one user. A nil
@@ -15,9 +17,15 @@ type QuotaOverride struct {
 
 // GetQuotaOverride returns the user's override (zero value when none).
 func (s *Store) GetQuotaOverride(ctx context.Context, userID string) (QuotaOverride, error) {
+	return scanQuotaOverride(s.pool.QueryRow(ctx, quotaOverrideSQL, userID))
+}
+
+const quotaOverrideSQL = `SELECT max_resources, max_monthly_cost_usd::float8 FROM user_quotas WHERE user_id = $1`
+
+// scanQuotaOverride reads quotaOverrideSQL's row: none is no override.
+func scanQuotaOverride(row pgx.Row) (QuotaOverride, error) {
 	var q QuotaOverride
-	err := s.pool.QueryRow(ctx, `SELECT max_resources, max_monthly_cost_usd::float8 FROM user_quotas WHERE user_id = $1`, userID).
-		Scan(&q.MaxResources, &q.MaxMonthlyCostUSD)
+	err := row.Scan(&q.MaxResources, &q.MaxMonthlyCostUSD)
 	if errors.Is(translate(err), ErrNotFound) {
 		return QuotaOverride{}, nil
 	}
