@@ -20,14 +20,23 @@ import (
 //   - GET: an HS256 check, one SELECT by key of tenantform's own projects
 //     table, the row as JSON;
 //   - PUT: an HS256 check, the body read and checked to be JSON, one
-//     upsert of the spec into a table of the same shape with its NOTIFY
-//     in the same statement, the row as JSON.
+//     upsert of the spec into a table of the same key, spec and
+//     generation with its NOTIFY in the same statement, the row as JSON
+//     (or, with ownTable, one upsert into tenantform's projects table,
+//     whose triggers NOTIFY).
 //
 // No routing library, no logging, no validation of the spec: whatever
 // tenantform spends beyond this is its own overhead.
 type floorServer struct {
 	pool   *pgxpool.Pool
 	secret []byte
+	// ownTable makes the PUT write tenantform's projects table instead
+	// of floor_projects: the same one upsert, paying what that table
+	// costs every writer (its indexes, its generated column, and the
+	// triggers that NOTIFY). tenantform against this floor is what its
+	// own code adds; this floor against the other is what its schema
+	// adds.
+	ownTable bool
 }
 
 // floorSchema is the PUT floor's table: the key, the spec and the
@@ -68,6 +77,27 @@ func (f *floorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rerr != nil || !json.Valid(body) {
 			http.Error(w, `{"error":"bad body"}`, http.StatusBadRequest)
 			return
+		}
+		if f.ownTable {
+			// An UPDATE when the row exists (every PUT after the first):
+			// an upsert would fire the table's BEFORE INSERT trigger and
+			// make a speculative insertion each time.
+			err = f.pool.QueryRow(ctx, `
+				WITH upd AS (
+					UPDATE projects p SET spec = $3, generation = p.generation + 1, revision = p.revision + 1,
+						updated_at = now(), due_at = now()
+					WHERE user_id = $1 AND project_id = $2
+					RETURNING p.*
+				), ins AS (
+					INSERT INTO projects (user_id, project_id, spec, created_at, updated_at, expires_at, due_at)
+					SELECT $1, $2, $3, now(), now(), now() + interval '1 hour', now()
+					WHERE NOT EXISTS (SELECT FROM upd)
+					ON CONFLICT DO NOTHING
+					RETURNING *
+				)
+				SELECT row_to_json(x)::text FROM (SELECT * FROM upd UNION ALL SELECT * FROM ins) x`,
+				user, project, body).Scan(&row)
+			break
 		}
 		err = f.pool.QueryRow(ctx, `
 			WITH up AS (

@@ -117,6 +117,13 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 		return err
 	}
 	go http.Serve(floorLn, &floorServer{pool: pool, secret: []byte(secret)})
+	ownFloorPort := freePort()
+	ownFloorLn, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", ownFloorPort))
+	if err != nil {
+		return err
+	}
+	go http.Serve(ownFloorLn, &floorServer{pool: pool, secret: []byte(secret), ownTable: true})
+	ownFloorURL := fmt.Sprintf("http://127.0.0.1:%d", ownFloorPort)
 
 	tfURL := fmt.Sprintf("http://127.0.0.1:%d", tfPort)
 	floorURL := fmt.Sprintf("http://127.0.0.1:%d", floorPort)
@@ -146,7 +153,7 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 	servers := []struct {
 		name, url string
 		pid       int
-	}{{"tenantform", tfURL, serve.Process.Pid}, {"floor", floorURL, os.Getpid()}}
+	}{{"tenantform", tfURL, serve.Process.Pid}, {"floor", floorURL, os.Getpid()}, {"floor on projects", ownFloorURL, os.Getpid()}}
 	for r := 1; r <= rounds; r++ {
 		order := slices.Clone(servers)
 		if r%2 == 0 {
@@ -160,6 +167,10 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 				continue
 			}
 			for _, s := range order {
+				// GET reads the same table in both floors: one is enough.
+				if req.name == "GET" && s.name == "floor on projects" {
+					continue
+				}
 				serverCPU, pgCPU := processCPU(s.pid), postgresCPU(clusterDir)
 				res, err := runWrk(threads, conns, duration, req.script, s.url+req.path)
 				if err != nil {
@@ -184,6 +195,9 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 		floorMed := median(results[key{req, "floor"}], func(w wrkResult) float64 { return w.rps })
 		for _, s := range servers {
 			rs := results[key{req, s.name}]
+			if len(rs) == 0 {
+				continue
+			}
 			rps := func(w wrkResult) float64 { return w.rps }
 			errs := 0
 			for _, w := range rs {
@@ -195,6 +209,12 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 				median(rs, func(w wrkResult) float64 { return w.serverCPUus }),
 				median(rs, func(w wrkResult) float64 { return w.pgCPUus }))
 		}
+	}
+	if own := results[key{"PUT", "floor on projects"}]; len(own) > 0 {
+		rps := func(w wrkResult) float64 { return w.rps }
+		tfMed := median(results[key{"PUT", "tenantform"}], rps)
+		fmt.Printf("\nPUT: tenantform ÷ floor on projects %.2f× (what tenantform's code adds); floor on projects ÷ floor %.2f× (what its table adds)\n",
+			tfMed/median(own, rps), median(own, rps)/median(results[key{"PUT", "floor"}], rps))
 	}
 	return nil
 }
