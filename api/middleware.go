@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,7 +30,18 @@ type requestInfo struct {
 	id     string
 	route  string
 	userID string
-	log    *zap.Logger
+	// base is the server's logger; log, base with the request id, is
+	// made on first use: most requests log nothing but their request
+	// line, which names the id itself.
+	base    *zap.Logger
+	logOnce sync.Once
+	log     *zap.Logger
+}
+
+// logger is the request's logger (see server.logger).
+func (info *requestInfo) logger() *zap.Logger {
+	info.logOnce.Do(func() { info.log = info.base.With(zap.String("request_id", info.id)) })
+	return info.log
 }
 
 type infoKey struct{}
@@ -38,7 +50,7 @@ func infoFrom(ctx context.Context) *requestInfo {
 	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
 		return info
 	}
-	return &requestInfo{log: zap.NewNop()}
+	return &requestInfo{base: zap.NewNop()}
 }
 
 func requestID(ctx context.Context) string { return infoFrom(ctx).id }
@@ -46,7 +58,7 @@ func requestID(ctx context.Context) string { return infoFrom(ctx).id }
 // logger is the request's logger: it carries the request id, so a log line
 // of a handler can be matched to the request line and to what the client
 // saw in X-Request-Id.
-func (s *server) logger(r *http.Request) *zap.Logger { return infoFrom(r.Context()).log }
+func (s *server) logger(r *http.Request) *zap.Logger { return infoFrom(r.Context()).logger() }
 
 // maxRequestIDLen bounds a client-chosen request id before it is echoed
 // and logged.
@@ -111,16 +123,18 @@ func (s *server) observe(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		info := &requestInfo{id: id, log: s.cfg.Logger.With(zap.String("request_id", id))}
+		info := &requestInfo{id: id, base: s.cfg.Logger}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 
-		fields := []zap.Field{
+		// request_id first, where the request's logger puts it.
+		fields := make([]zap.Field, 0, 7)
+		fields = append(fields,
+			zap.String("request_id", id),
 			zap.String("method", r.Method),
 			zap.Int("status", rec.status),
 			zap.Duration("duration", time.Since(start)),
-			zap.Int64("bytes", rec.bytes),
-		}
+			zap.Int64("bytes", rec.bytes))
 		if info.route != "" {
 			fields = append(fields, zap.String("route", info.route))
 		} else {
@@ -130,7 +144,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 		if info.userID != "" {
 			fields = append(fields, zap.String("user_id", info.userID))
 		}
-		info.log.Info("request", fields...)
+		s.cfg.Logger.Info("request", fields...)
 	})
 }
 
