@@ -132,6 +132,17 @@ func TestStoreThroughTransactionPooler(t *testing.T) {
 	if err != nil || len(projects) != 6 {
 		t.Fatalf("ListProjects: %d, %v", len(projects), err)
 	}
+	// The API's PUT (a batch: the quota override and the guarded write)
+	// and GET (one statement), changed then unchanged.
+	pb := store.Key{UserID: "alice", ProjectID: "pb"}
+	for _, want := range []store.PutResult{store.Updated, store.Unchanged} {
+		if _, res, o, err := s.PutSpecUnlessCostOverride(ctx, pb, spec(10), nil, t0, 0); err != nil || o != nil || res != want {
+			t.Fatalf("PutSpecUnlessCostOverride: %v %+v %v, want %v", res, o, err, want)
+		}
+	}
+	if p, _, err := s.GetProjectWithActualCost(ctx, pb, "chart-app-alice-pb"); err != nil || p.Generation != 2 {
+		t.Fatalf("GetProjectWithActualCost: gen %d, %v", p.Generation, err)
+	}
 	n := 3
 	if err := s.SetQuotaOverride(ctx, "alice", store.QuotaOverride{MaxResources: &n}, t0); err != nil {
 		t.Fatal(err)
