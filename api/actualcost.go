@@ -20,7 +20,7 @@ type actualCosts interface {
 // projectAndActualCost reads a project and its month-to-date actual cost
 // (nil when unknown), in one round trip where the store can.
 func (s *server) projectAndActualCost(ctx context.Context, k store.Key) (store.Project, *store.ActualCost, error) {
-	if ac, ok := s.st.(actualCosts); ok {
+	if ac, ok := s.st.(actualCosts); ok && !s.cfg.NoActualCosts {
 		p, c, err := ac.GetProjectWithActualCost(ctx, k, tf.ProjectTag(k.UserID, k.ProjectID))
 		if err != nil {
 			return store.Project{}, nil, fromStore(err, msgProjectNotFound)
@@ -38,7 +38,7 @@ func (s *server) projectAndActualCost(ctx context.Context, k store.Key) (store.P
 // or nil when it is unknown (Cost Explorer off, or not asked this month).
 func (s *server) userActualUSD(ctx context.Context, userID string) (*float64, error) {
 	ac, ok := s.st.(actualCosts)
-	if !ok {
+	if !ok || s.cfg.NoActualCosts {
 		return nil, nil
 	}
 	return knownUSD(ac.UserActualMonthToDate(ctx, userID))

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,25 @@ func TestActualCostBesideTheEstimate(t *testing.T) {
 	} {
 		if v, ok := actual(tt.path, tt.token, tt.status); !ok || v != tt.want {
 			t.Errorf("GET %s: actualMonthToDateUSD %v (present %v), want %v", tt.path, v, ok, tt.want)
+		}
+	}
+}
+
+// With Cost Explorer off, no actual cost is shown, even one recorded
+// while it was on, and a GET does not look for one.
+func TestNoActualCostWhenCostExplorerIsOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.NoActualCosts = true })
+	alice := e.token("alice", false)
+	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
+	if err := e.st.ReplaceActualCosts(context.Background(), time.Now(), map[string]float64{tf.ProjectTag("alice", "demo"): 1.5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{projectPathAliceDemo, "/api/v1/users/alice/quota"} {
+		r := e.do("GET", path, alice, nil)
+		r.wantStatus(t, http.StatusOK)
+		if strings.Contains(string(r.body), "actualMonthToDateUSD") {
+			t.Errorf("GET %s shows an actual cost with Cost Explorer off: %s", path, r.body)
 		}
 	}
 }

@@ -77,6 +77,10 @@ type Config struct {
 	// HTTPMetrics counts and times every request by route template. Nil
 	// records nothing.
 	HTTPMetrics *metrics.HTTP
+	// NoActualCosts says Cost Explorer is off (COST_EXPLORER_INTERVAL=off):
+	// no month-to-date actual cost is shown, and a GET does not look for
+	// one.
+	NoActualCosts bool
 	// Orphans lists tagged AWS resources without a live project. Nil
 	// answers 501 InventoryUnavailable.
 	Orphans OrphanLister

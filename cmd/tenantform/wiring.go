@@ -121,6 +121,7 @@ func newAPIHandler(cfg Config, st *store.Store, reg *prometheus.Registry, httpMe
 		Metrics:              metrics.Handler(reg),
 		HTTPMetrics:          httpMetrics,
 		Orphans:              orphans,
+		NoActualCosts:        cfg.CostExplorerInterval < 0,
 		// Behind a transaction pooler LISTEN fails and the watch hub
 		// polls every DATABASE_POLL_INTERVAL instead.
 		Changes:           st,
