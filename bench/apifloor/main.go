@@ -10,6 +10,12 @@
 //
 //	go run ./bench/apifloor -rounds 5 -duration 10s
 //
+// With -baseline DIR it also builds and measures the tenantform of
+// another source tree (`git archive main | tar -x -C DIR`), interleaved
+// with the rest: a before/after that the machine's load weighs on alike.
+// Each round also reports the CPU a request cost the server's process and
+// PostgreSQL's (cpu.go).
+//
 // It needs wrk on PATH (Debian's wrk).
 package main
 
@@ -44,18 +50,19 @@ func main() {
 	threads := flag.Int("threads", 2, "wrk threads")
 	dbConns := flag.Int("db-conns", 10, "database connections of each server (tenantform's DB_MAX_CONNS default)")
 	only := flag.String("only", "", "measure only GET or only PUT")
+	baselineSrc := flag.String("baseline", "", "also measure the tenantform built from this source tree (e.g. `git archive main | tar -x -C DIR`), interleaved")
 	flag.Parse()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		log.Fatal("wrk is not on PATH (apt-get install wrk)")
 	}
-	if err := run(*rounds, *duration, *conns, *threads, *dbConns, *only); err != nil {
+	if err := run(*rounds, *duration, *conns, *threads, *dbConns, *only, *baselineSrc); err != nil {
 		log.Fatal(err)
 	}
 }
 
 const secret = "apifloor-benchmark-secret-0123456789"
 
-func run(rounds int, duration time.Duration, conns, threads, dbConns int, only string) error {
+func run(rounds int, duration time.Duration, conns, threads, dbConns int, only, baselineSrc string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "tenantform-apifloor-")
 	if err != nil {
@@ -76,28 +83,20 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 		return err
 	}
 
-	bin := filepath.Join(dir, "tenantform")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/tenantform").CombinedOutput(); err != nil {
-		return fmt.Errorf("building tenantform: %v\n%s", err, out)
-	}
-	tfPort, floorPort, metricsPort := freePort(), freePort(), freePort()
-	serve := exec.Command(bin, "serve")
-	serve.Env = append(os.Environ(),
-		"PORT="+strconv.Itoa(tfPort), "METRICS_PORT="+strconv.Itoa(metricsPort),
-		"DATABASE_URL="+pg.URL, "JWT_SECRET="+secret,
-		"DB_MAX_CONNS="+strconv.Itoa(dbConns),
-		// The per-user rate limit would measure itself, not the server.
-		"RATE_LIMIT_RPS=1000000", "RATE_LIMIT_BURST=100000",
-		"MAX_PROJECTS_PER_USER=1000")
-	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	tf, err := startServe(dir, "tenantform", ".", pg.URL, dbConns)
 	if err != nil {
 		return err
 	}
-	serve.Stdout, serve.Stderr = logFile, logFile
-	if err := serve.Start(); err != nil {
-		return err
+	defer tf.stop()
+	tfURL := tf.url
+	var baseline *serveProcess
+	if baselineSrc != "" {
+		if baseline, err = startServe(dir, "baseline", baselineSrc, pg.URL, dbConns); err != nil {
+			return err
+		}
+		defer baseline.stop()
 	}
-	defer func() { serve.Process.Signal(os.Interrupt); serve.Wait() }()
+	floorPort := freePort()
 
 	poolCfg, err := pgxpool.ParseConfig(pg.URL)
 	if err != nil {
@@ -125,10 +124,14 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 	go http.Serve(ownFloorLn, &floorServer{pool: pool, secret: []byte(secret), ownTable: true})
 	ownFloorURL := fmt.Sprintf("http://127.0.0.1:%d", ownFloorPort)
 
-	tfURL := fmt.Sprintf("http://127.0.0.1:%d", tfPort)
 	floorURL := fmt.Sprintf("http://127.0.0.1:%d", floorPort)
-	if err := waitHealthy(tfURL + "/healthz"); err != nil {
-		return fmt.Errorf("tenantform serve: %w (log: %s)", err, tail(logFile.Name()))
+	for _, p := range []*serveProcess{tf, baseline} {
+		if p == nil {
+			continue
+		}
+		if err := waitHealthy(p.url + "/healthz"); err != nil {
+			return fmt.Errorf("%s serve: %w (log: %s)", p.name, err, tail(p.log))
+		}
 	}
 	now := time.Now()
 	alice, _ := api.SignToken([]byte(secret), "alice", false, 24*time.Hour, now)
@@ -153,7 +156,13 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 	servers := []struct {
 		name, url string
 		pid       int
-	}{{"tenantform", tfURL, serve.Process.Pid}, {"floor", floorURL, os.Getpid()}, {"floor on projects", ownFloorURL, os.Getpid()}}
+	}{{"tenantform", tfURL, tf.cmd.Process.Pid}, {"floor", floorURL, os.Getpid()}, {"floor on projects", ownFloorURL, os.Getpid()}}
+	if baseline != nil {
+		servers = append(servers, struct {
+			name, url string
+			pid       int
+		}{"baseline", baseline.url, baseline.cmd.Process.Pid})
+	}
 	for r := 1; r <= rounds; r++ {
 		order := slices.Clone(servers)
 		if r%2 == 0 {
@@ -210,6 +219,15 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 				median(rs, func(w wrkResult) float64 { return w.pgCPUus }))
 		}
 	}
+	if base := results[key{"PUT", "baseline"}]; len(base) > 0 {
+		rps := func(w wrkResult) float64 { return w.rps }
+		for _, req := range []string{"GET", "PUT"} {
+			if b := results[key{req, "baseline"}]; len(b) > 0 {
+				fmt.Printf("\n%s: tenantform ÷ baseline %.2f×", req, median(results[key{req, "tenantform"}], rps)/median(b, rps))
+			}
+		}
+		fmt.Println()
+	}
 	if own := results[key{"PUT", "floor on projects"}]; len(own) > 0 {
 		rps := func(w wrkResult) float64 { return w.rps }
 		tfMed := median(results[key{"PUT", "tenantform"}], rps)
@@ -217,6 +235,47 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only s
 			tfMed/median(own, rps), median(own, rps)/median(results[key{"PUT", "floor"}], rps))
 	}
 	return nil
+}
+
+// serveProcess is one `tenantform serve` under measurement.
+type serveProcess struct {
+	name, url, log string
+	cmd            *exec.Cmd
+}
+
+// startServe builds tenantform from the source tree src and starts
+// `tenantform serve` with its default logging.
+func startServe(dir, name, src, dbURL string, dbConns int) (*serveProcess, error) {
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/tenantform")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building %s from %s: %v\n%s", name, src, err, out)
+	}
+	port, metricsPort := freePort(), freePort()
+	serve := exec.Command(bin, "serve")
+	serve.Env = append(os.Environ(),
+		"PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(metricsPort),
+		"DATABASE_URL="+dbURL, "JWT_SECRET="+secret,
+		"DB_MAX_CONNS="+strconv.Itoa(dbConns),
+		// The per-user rate limit would measure itself, not the server.
+		"RATE_LIMIT_RPS=1000000", "RATE_LIMIT_BURST=100000",
+		"MAX_PROJECTS_PER_USER=1000")
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	serve.Stdout, serve.Stderr = logFile, logFile
+	if err := serve.Start(); err != nil {
+		return nil, err
+	}
+	return &serveProcess{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, cmd: serve}, nil
+}
+
+func (p *serveProcess) stop() {
+	p.cmd.Process.Signal(os.Interrupt)
+	p.cmd.Wait()
 }
 
 // getLua reads one project; putLua writes a changed spec (a new comment
