@@ -79,24 +79,22 @@ func (f *floorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if f.ownTable {
-			// An UPDATE when the row exists (every PUT after the first):
-			// an upsert would fire the table's BEFORE INSERT trigger and
-			// make a speculative insertion each time.
+			// An UPDATE when the row exists (every PUT after the first),
+			// an INSERT when it does not.
 			err = f.pool.QueryRow(ctx, `
-				WITH upd AS (
-					UPDATE projects p SET spec = $3, generation = p.generation + 1, revision = p.revision + 1,
-						updated_at = now(), due_at = now()
-					WHERE user_id = $1 AND project_id = $2
-					RETURNING p.*
-				), ins AS (
-					INSERT INTO projects (user_id, project_id, spec, created_at, updated_at, expires_at, due_at)
-					SELECT $1, $2, $3, now(), now(), now() + interval '1 hour', now()
-					WHERE NOT EXISTS (SELECT FROM upd)
-					ON CONFLICT DO NOTHING
-					RETURNING *
-				)
-				SELECT row_to_json(x)::text FROM (SELECT * FROM upd UNION ALL SELECT * FROM ins) x`,
+				UPDATE projects p SET spec = $3, generation = p.generation + 1, revision = p.revision + 1,
+					updated_at = now(), due_at = now()
+				WHERE user_id = $1 AND project_id = $2
+				RETURNING row_to_json(p)::text`,
 				user, project, body).Scan(&row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = f.pool.QueryRow(ctx, `
+					INSERT INTO projects AS p (user_id, project_id, spec, created_at, updated_at, expires_at, due_at)
+					VALUES ($1, $2, $3, now(), now(), now() + interval '1 hour', now())
+					ON CONFLICT DO NOTHING
+					RETURNING row_to_json(p)::text`,
+					user, project, body).Scan(&row)
+			}
 			break
 		}
 		err = f.pool.QueryRow(ctx, `
