@@ -111,6 +111,13 @@ func run(rounds int, duration time.Duration, conns, threads, dbConns int, only, 
 	if _, err := pool.Exec(ctx, floorSchema); err != nil {
 		return err
 	}
+	// Every key the PUT script writes exists before the first round, in
+	// both tables: what is measured is the steady state, a changed spec
+	// of an existing project, not the first round's creations (which
+	// would fall on whichever server goes first).
+	if _, err := pool.Exec(ctx, seedSQL); err != nil {
+		return fmt.Errorf("seeding the PUT keys: %w", err)
+	}
 	floorLn, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", floorPort))
 	if err != nil {
 		return err
@@ -279,8 +286,8 @@ func (p *serveProcess) stop() {
 }
 
 // getLua reads one project; putLua writes a changed spec (a new comment
-// each time, so every PUT is a real change) to 8,000 keys in turn, each
-// wrk thread its own sequence.
+// each time, so every PUT is a real change) to 8,000 existing keys
+// (seedSQL) in turn, each wrk thread its own sequence.
 const getLua = `wrk.headers["Authorization"] = "Bearer %s"`
 
 const putLua = `
@@ -299,6 +306,19 @@ function request()
   return wrk.format("PUT", path, {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
 end
 `
+
+// seedSQL creates the putLua keys (users u0…u199, projects p0…p39) in
+// tenantform's table and in the floor's.
+const seedSQL = `
+INSERT INTO projects (user_id, project_id, spec, created_at, updated_at, expires_at, due_at)
+SELECT 'u' || u, 'p' || p,
+	'{"region": "us-east-1", "files": {"main.tf": "resource \"terraform_data\" \"x\" {}\n"}, "ttlMinutes": 60, "maxMonthlyCostUSD": 50}',
+	now(), now(), now() + interval '1 hour', now()
+FROM generate_series(0, 199) u, generate_series(0, 39) p
+ON CONFLICT DO NOTHING;
+INSERT INTO floor_projects (user_id, project_id, spec)
+SELECT 'u' || u, 'p' || p, '{}' FROM generate_series(0, 199) u, generate_series(0, 39) p
+ON CONFLICT DO NOTHING`
 
 type wrkResult struct {
 	rps, p50ms, p99ms float64
