@@ -225,6 +225,9 @@ type Metrics interface {
 	ObserveTerraform(op string, d time.Duration)
 	ObserveStartLatency(writtenAt, startedAt time.Time)
 	SetLeasesHeld(n int)
+	// ObserveInventoryComparison counts one Ready project's state compared
+	// with the tagged inventory (metrics.Comparison* results).
+	ObserveInventoryComparison(result string)
 }
 
 type noMetrics struct{}
@@ -233,6 +236,7 @@ func (noMetrics) ObserveReconcile(string, time.Duration)   {}
 func (noMetrics) ObserveTerraform(string, time.Duration)   {}
 func (noMetrics) ObserveStartLatency(time.Time, time.Time) {}
 func (noMetrics) SetLeasesHeld(int)                        {}
+func (noMetrics) ObserveInventoryComparison(string)        {}
 
 // Estimator prices the resources of a plan (package cost).
 type Estimator interface {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantform/tenantform/aws"
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
 )
@@ -39,15 +40,20 @@ func (ps *pass) compareInventory(ctx context.Context) bool {
 	defer cancel()
 	raw, exists, err := ps.c.store.TerraformState(dctx, ps.c.cfg.StateSchema, tf.WorkspaceName(p.UserID, p.ProjectID))
 	if err != nil || !exists {
+		if err != nil {
+			ps.c.cfg.Metrics.ObserveInventoryComparison(metrics.ComparisonError)
+		}
 		return false
 	}
 	resources, err := tf.ParseState(raw)
 	if err != nil {
+		ps.c.cfg.Metrics.ObserveInventoryComparison(metrics.ComparisonError)
 		ps.log.Warn("cannot read the project's state for the inventory check", zap.Error(err))
 		return false
 	}
 	inv, err := ps.c.cfg.Inventory.ProjectInventory(dctx, tf.ProjectTag(p.UserID, p.ProjectID))
 	if err != nil {
+		ps.c.cfg.Metrics.ObserveInventoryComparison(metrics.ComparisonError)
 		ps.log.Warn("cannot read the tagged inventory", zap.Error(err))
 		return false
 	}
@@ -60,6 +66,7 @@ func (ps *pass) compareInventory(ctx context.Context) bool {
 		facts.StateARNs = append(facts.StateARNs, r.ARN)
 	}
 	cmp := aws.CompareProject(facts, inv)
+	ps.c.cfg.Metrics.ObserveInventoryComparison(comparisonResult(cmp))
 	if cmp.Stale {
 		return false
 	}
@@ -78,6 +85,20 @@ func (ps *pass) compareInventory(ctx context.Context) bool {
 		ps.log.Warn("the tagged inventory shows drift", zap.Strings("missing", cmp.Missing), zap.Int("retagged", len(cmp.Retagged)))
 	}
 	return cmp.Drifted()
+}
+
+// comparisonResult names a comparison's outcome for
+// tenantform_inventory_comparisons_total.
+func comparisonResult(cmp aws.Comparison) string {
+	switch {
+	case cmp.Stale:
+		return metrics.ComparisonStale
+	case cmp.Drifted():
+		return metrics.ComparisonDrift
+	case len(cmp.Strays) > 0:
+		return metrics.ComparisonStrays
+	}
+	return metrics.ComparisonInSync
 }
 
 // strays returns the resources tagged with the project in the inventory

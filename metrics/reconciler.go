@@ -26,6 +26,24 @@ const (
 
 var reconcileResults = []string{ResultSuccess, ResultError, ResultTerminal, ResultLeaseLost, ResultOther}
 
+// Results of one project's comparison with the tagged AWS inventory, the
+// values of tenantform_inventory_comparisons_total's result label.
+const (
+	// ComparisonInSync: the inventory shows exactly the project's state.
+	ComparisonInSync = "in_sync"
+	// ComparisonDrift: a resource of the state is gone or re-tagged.
+	ComparisonDrift = "drift"
+	// ComparisonStrays: no drift, but resources tagged with the project
+	// are not in its state.
+	ComparisonStrays = "strays"
+	// ComparisonStale: no listing newer than the project's last run.
+	ComparisonStale = "stale"
+	// ComparisonError: the state or the inventory could not be read.
+	ComparisonError = "error"
+)
+
+var comparisonResults = []string{ComparisonInSync, ComparisonDrift, ComparisonStrays, ComparisonStale, ComparisonError}
+
 // Terraform operations timed by ObserveTerraform; others count as "other".
 var terraformOperations = []string{"init", "plan", "apply", "destroy", "show", "other"}
 
@@ -40,6 +58,7 @@ type Reconciler struct {
 	startLatency  prometheus.Histogram
 	leasesHeld    prometheus.Gauge
 	lastReconcile prometheus.Gauge
+	comparisons   *prometheus.CounterVec
 	now           func() time.Time
 }
 
@@ -79,6 +98,13 @@ func NewReconciler(now func() time.Time) *Reconciler {
 			Name: "tenantform_reconciler_last_reconcile_timestamp_seconds",
 			Help: "Unix time at which this reconciler last finished a pass (0: never).",
 		}),
+		comparisons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantform_inventory_comparisons_total",
+			Help: "Ready projects' states compared with the tagged AWS inventory (no terraform process), by result (in_sync, drift, strays, stale, error).",
+		}, []string{"result"}),
+	}
+	for _, res := range comparisonResults {
+		r.comparisons.WithLabelValues(res)
 	}
 	for _, res := range reconcileResults {
 		r.reconciles.WithLabelValues(res)
@@ -129,6 +155,19 @@ func (r *Reconciler) ObserveStartLatency(writtenAt, startedAt time.Time) {
 	r.startLatency.Observe(d.Seconds())
 }
 
+// ObserveInventoryComparison records one comparison of a project's state
+// with the tagged inventory: its result (one of the Comparison constants;
+// anything else counts as an error).
+func (r *Reconciler) ObserveInventoryComparison(result string) {
+	if r == nil {
+		return
+	}
+	if !slices.Contains(comparisonResults, result) {
+		result = ComparisonError
+	}
+	r.comparisons.WithLabelValues(result).Inc()
+}
+
 // SetLeasesHeld reports how many project leases this process holds.
 func (r *Reconciler) SetLeasesHeld(n int) {
 	if r != nil {
@@ -151,5 +190,5 @@ func (r *Reconciler) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (r *Reconciler) collectors() []prometheus.Collector {
-	return []prometheus.Collector{r.reconciles, r.duration, r.terraform, r.startLatency, r.leasesHeld, r.lastReconcile}
+	return []prometheus.Collector{r.reconciles, r.duration, r.terraform, r.startLatency, r.leasesHeld, r.lastReconcile, r.comparisons}
 }
