@@ -64,6 +64,7 @@ type Emulator struct {
 	externalID   *string
 	stsFailures  []injectedFailure
 	taggingCalls map[string]int
+	pages        listingPages
 	requests     []Request
 	holds        []*Hold
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -108,8 +109,9 @@ func (p taggingProtocol) fail(w http.ResponseWriter, code, message string, statu
 // serveTagging answers GetResources from what exists in kumo in the
 // request's region: S3 buckets, DynamoDB tables, Lambda functions, log
 // groups, HTTP APIs and their stages, with their tags (IAM roles are not
-// listed: AWS documents that GetResources does not support them). The pagination token is the offset into the
-// sorted list of matches.
+// listed: AWS documents that GetResources does not support them). The
+// first page lists kumo; the pagination token names that listing and the
+// offset of the next page into it (listingPages).
 func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request, op string, proto taggingProtocol) {
 	if op != "GetResources" {
 		proto.fail(w, "InvalidParameterException", "the emulator implements only GetResources, not "+op, http.StatusBadRequest)
@@ -128,29 +130,29 @@ func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request, op strin
 		}
 		perPage = *in.ResourcesPerPage
 	}
-	offset := 0
-	if in.PaginationToken != "" {
-		n, err := strconv.Atoi(in.PaginationToken)
-		if err != nil || n < 0 {
-			proto.fail(w, "PaginationTokenExpiredException", "unknown pagination token", http.StatusBadRequest)
-			return
-		}
-		offset = n
-	}
 	region := signingRegion(r)
 	e.mu.Lock()
 	e.taggingCalls[region]++
 	e.mu.Unlock()
 
-	all, err := e.taggedResources(r.Context(), region)
-	if err != nil {
-		proto.fail(w, "InternalServiceException", err.Error(), http.StatusInternalServerError)
+	// The first page lists kumo (a request per resource); the later pages
+	// of the same listing are read from what it found, so that a listing
+	// of n resources costs n requests to kumo, not n²/100.
+	matched, offset, ok := e.pages.next(in.PaginationToken)
+	if !ok {
+		proto.fail(w, "PaginationTokenExpiredException", "unknown pagination token", http.StatusBadRequest)
 		return
 	}
-	var matched []resourceMapping
-	for _, res := range all {
-		if matches(res, in) {
-			matched = append(matched, res)
+	if in.PaginationToken == "" {
+		all, err := e.taggedResources(r.Context(), region)
+		if err != nil {
+			proto.fail(w, "InternalServiceException", err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, res := range all {
+			if matches(res, in) {
+				matched = append(matched, res)
+			}
 		}
 	}
 	out := getResourcesOutput{ResourceTagMappingList: []resourceMapping{}}
@@ -158,10 +160,66 @@ func (e *Emulator) serveTagging(w http.ResponseWriter, r *http.Request, op strin
 		end := min(offset+perPage, len(matched))
 		out.ResourceTagMappingList = matched[offset:end]
 		if end < len(matched) {
-			out.PaginationToken = strconv.Itoa(end)
+			out.PaginationToken = e.pages.keep(in.PaginationToken, matched, end)
 		}
 	}
 	proto.write(w, http.StatusOK, out)
+}
+
+// listingPages keeps the listings whose later pages clients have yet to
+// ask for: a pagination token is "listing/offset".
+type listingPages struct {
+	mu       sync.Mutex
+	lastID   int
+	listings map[int][]resourceMapping
+	order    []int
+}
+
+// maxKeptListings bounds the listings kept for their later pages; the
+// oldest is forgotten first (its token then answers
+// PaginationTokenExpiredException, as AWS's expire).
+const maxKeptListings = 16
+
+// next returns the listing and offset a token names; for "" (a first
+// page) no listing and offset 0. ok is false for a token it does not know.
+func (l *listingPages) next(token string) (matched []resourceMapping, offset int, ok bool) {
+	if token == "" {
+		return nil, 0, true
+	}
+	idText, offText, found := strings.Cut(token, "/")
+	id, err1 := strconv.Atoi(idText)
+	offset, err2 := strconv.Atoi(offText)
+	if !found || err1 != nil || err2 != nil || offset < 0 {
+		return nil, 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	matched, ok = l.listings[id]
+	return matched, offset, ok
+}
+
+// keep returns the token of the page at offset end of matched, keeping
+// matched for it when the listing is new (token "").
+func (l *listingPages) keep(token string, matched []resourceMapping, end int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := 0
+	if token != "" {
+		id, _ = strconv.Atoi(strings.SplitN(token, "/", 2)[0])
+	} else {
+		if l.listings == nil {
+			l.listings = map[int][]resourceMapping{}
+		}
+		l.lastID++
+		id = l.lastID
+		l.listings[id] = matched
+		l.order = append(l.order, id)
+		if len(l.order) > maxKeptListings {
+			delete(l.listings, l.order[0])
+			l.order = l.order[1:]
+		}
+	}
+	return strconv.Itoa(id) + "/" + strconv.Itoa(end)
 }
 
 // matches applies GetResources' filters: every TagFilter must match (a key
