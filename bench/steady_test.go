@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/crash"
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
@@ -34,6 +36,7 @@ var (
 	steadyDuration = flag.Duration("duration", 3*time.Minute, "TestSteadyStateProcess: how long the reconciler runs at each size")
 	steadyResync   = flag.Duration("resync", time.Minute, "TestSteadyStateProcess: RESYNC_INTERVAL of the reconciler (default 10m in production)")
 	steadyListing  = flag.Duration("inventory-interval", 30*time.Second, "TestSteadyStateProcess: INVENTORY_INTERVAL of the reconciler (at least 30s; default 5m in production)")
+	steadyWorkers  = flag.String("concurrency", "", "TestSteadyStateProcess: TF_CONCURRENCY of the reconciler (default: its own, auto)")
 )
 
 // TestSteadyStateProcess runs the real `tenantform reconcile` binary at
@@ -100,13 +103,17 @@ type steadyResult struct {
 	comparisons            map[string]float64
 	notPassed, overdueEnd  int
 	maxLag                 time.Duration
-	listings               float64
+	listings, listed       float64
+	passMean               time.Duration
+	concurrency            string
+	snapshot, orphans      []time.Duration
 	getResources           int
 	otherCalls             map[string]int
 	hwmMB, rssEndMB        float64
 	cpu                    float64
 	txPerSec               float64
 	scrape, claim, nextDue []time.Duration
+	claimDue               []time.Duration
 	compare                []time.Duration
 	series                 int
 }
@@ -173,6 +180,9 @@ func runSteady(t *testing.T, n int, bin, emuBin, realTF string) steadyResult {
 		// not have: not part of the steady state measured here.
 		"COST_EXPLORER_INTERVAL=off",
 	)
+	if *steadyWorkers != "" {
+		cmd.Env = append(cmd.Env, "TF_CONCURRENCY="+*steadyWorkers)
+	}
 	logPath := filepath.Join(dir, "reconcile.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -247,6 +257,14 @@ loop:
 		res.comparisons[r] = m1[k] - m0[k]
 	}
 	res.listings = m1.sum("tenantform_aws_inventory_listings_total") - m0.sum("tenantform_aws_inventory_listings_total")
+	res.listed = m1.sum("tenantform_aws_inventory_listing_duration_seconds_count") - m0.sum("tenantform_aws_inventory_listing_duration_seconds_count")
+	if c := m1["tenantform_reconcile_duration_seconds_count"] - m0["tenantform_reconcile_duration_seconds_count"]; c > 0 {
+		res.passMean = time.Duration((m1["tenantform_reconcile_duration_seconds_sum"] - m0["tenantform_reconcile_duration_seconds_sum"]) / c * float64(time.Second))
+	}
+	if b, _ := os.ReadFile(logPath); concurrencyRe.Match(b) {
+		m := concurrencyRe.FindSubmatch(b)
+		res.concurrency = string(m[1])
+	}
 	res.otherCalls = map[string]int{}
 	for op, c := range calls1 {
 		if d := c - calls0[op]; d > 0 {
@@ -270,10 +288,12 @@ loop:
 	// Stop the reconciler, then time its queries against the same data.
 	cmd.Process.Signal(syscall.SIGTERM)
 	<-exited
-	res.claim, res.nextDue, res.compare = timeQueries(ctx, t, st, db, n, created)
+	res.claim, res.claimDue, res.nextDue, res.compare = timeQueries(ctx, t, st, db, n, created)
+	res.snapshot, res.orphans = timeScrapeParts(ctx, t, st)
 
 	t.Logf("%d projects: %.0f passes in %s, comparisons %v, %d projects never passed, %d overdue at the end, max lag %s",
 		n, res.passes, res.ran.Round(time.Second), res.comparisons, res.notPassed, res.overdueEnd, res.maxLag.Round(time.Millisecond))
+	t.Logf("concurrency %s, mean pass %s", res.concurrency, res.passMean.Round(time.Millisecond))
 	t.Logf("terraform processes: %d %q", len(res.terraform), res.terraform)
 	t.Logf("AWS calls: GetResources %d in %.0f listings; others %v", res.getResources, res.listings, res.otherCalls)
 	t.Logf("RSS peak %.0f MB (end %.0f MB), CPU %.1f s in %s, %.0f transactions/s", res.hwmMB, res.rssEndMB, res.cpu, res.ran.Round(time.Second), res.txPerSec)
@@ -281,10 +301,11 @@ loop:
 }
 
 // timeQueries times, 20 times each, what a reconciler runs at rest: the
-// claim when nothing is due, NextDueAt, and one project's comparison with
+// claim when nothing is due and when everything is (what bounds the passes
+// per second: one claim at a time), NextDueAt, and one project's comparison with
 // the inventory as a pass makes it (its state from the pg backend, its
 // part of the inventory, aws.CompareProject).
-func timeQueries(ctx context.Context, t *testing.T, st *store.Store, db *pgxpool.Pool, n int, created time.Time) (claim, nextDue, compare []time.Duration) {
+func timeQueries(ctx context.Context, t *testing.T, st *store.Store, db *pgxpool.Pool, n int, created time.Time) (claim, claimDue, nextDue, compare []time.Duration) {
 	var earliest time.Time
 	if err := db.QueryRow(ctx, `SELECT min(due_at) FROM projects`).Scan(&earliest); err != nil {
 		t.Fatal(err)
@@ -296,6 +317,14 @@ func timeQueries(ctx context.Context, t *testing.T, st *store.Store, db *pgxpool
 			t.Fatalf("claim with nothing due: claimed %v, %v", ok, err)
 		}
 		claim = append(claim, time.Since(t0))
+
+		// A claim when every project is due: it leases one (the
+		// reconciler is stopped), walking the users round-robin.
+		t0 = time.Now()
+		if _, ok, err := st.ClaimDue(ctx, store.Claim{Owner: "bench", LeaseFor: time.Hour, Now: time.Now().Add(24 * time.Hour), MaxPerUser: 1}); err != nil || !ok {
+			t.Fatalf("claim with everything due: claimed %v, %v", ok, err)
+		}
+		claimDue = append(claimDue, time.Since(t0))
 
 		t0 = time.Now()
 		if _, ok, err := st.NextDueAt(ctx, before); err != nil || !ok {
@@ -326,7 +355,38 @@ func timeQueries(ctx context.Context, t *testing.T, st *store.Store, db *pgxpool
 		}
 		compare = append(compare, time.Since(t0))
 	}
-	return claim, nextDue, compare
+	return claim, claimDue, nextDue, compare
+}
+
+// concurrencyRe finds the reconciler's worker count in its start-up log.
+var concurrencyRe = regexp.MustCompile(`"reconciler started".*"concurrency":(\d+)`)
+
+// timeScrapeParts times, 5 times each, the two reads of a /metrics scrape
+// of the reconciler: the state snapshot (store.MetricsSnapshot, as the
+// state collector calls it) and the orphan count (the whole inventory and
+// every project row, compared: aws.Orphans.List).
+func timeScrapeParts(ctx context.Context, t *testing.T, st *store.Store) (snapshot, orphans []time.Duration) {
+	for range 5 {
+		t0 := time.Now()
+		if _, err := st.MetricsSnapshot(ctx, metrics.DefaultMaxSeries, 10, time.Now().Add(-10*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		snapshot = append(snapshot, time.Since(t0))
+		t0 = time.Now()
+		inv, err := st.Inventory(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live, err := st.LiveProjects(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := aws.FindOrphans(inv.Items, live); len(o) != 0 {
+			t.Fatalf("%d orphans, want none", len(o))
+		}
+		orphans = append(orphans, time.Since(t0))
+	}
+	return snapshot, orphans
 }
 
 func steadyTable(rs []steadyResult) string {
@@ -354,17 +414,18 @@ func steadyTable(rs []steadyResult) string {
 		return fmt.Sprintf("%s / %s / %s", r.ran.Round(time.Second), r.resync, r.listingEvery)
 	})
 	row("terraform processes", "0", func(r steadyResult) string { return strconv.Itoa(len(r.terraform)) })
+	row("TF_CONCURRENCY (workers)", "", func(r steadyResult) string { return r.concurrency })
 	row("passes per resync interval", "= projects", func(r steadyResult) string { return fmt.Sprintf("%.0f", r.passes/intervals(r)) })
+	row("passes/s, mean pass", "", func(r steadyResult) string {
+		return fmt.Sprintf("%.1f/s, %s", r.passes/r.ran.Seconds(), r.passMean.Round(time.Millisecond))
+	})
 	row("comparisons in sync / drift, strays, stale, error", "every pass", func(r steadyResult) string {
 		return fmt.Sprintf("%.0f / %.0f", r.comparisons["in_sync"], r.comparisons["drift"]+r.comparisons["strays"]+r.comparisons["stale"]+r.comparisons["error"])
 	})
 	row("projects not compared in the run", "0", func(r steadyResult) string { return strconv.Itoa(r.notPassed) })
 	row("most overdue project (max lag)", "< resync", func(r steadyResult) string { return r.maxLag.Round(time.Millisecond).String() })
-	row("GetResources calls per listing (resources ÷ 100)", "≤ projects ÷ 100", func(r steadyResult) string {
-		if r.listings == 0 {
-			return "no listing"
-		}
-		return fmt.Sprintf("%.1f (%d)", float64(r.getResources)/r.listings, r.projects/100)
+	row("GetResources calls / listings started, finished", "≤ projects ÷ 100 per listing", func(r steadyResult) string {
+		return fmt.Sprintf("%d / %.0f, %.0f", r.getResources, r.listings, r.listed)
 	})
 	row("other AWS calls in the run", "", func(r steadyResult) string {
 		var ops []string
@@ -397,8 +458,11 @@ func steadyTable(rs []steadyResult) string {
 	}
 	row("/metrics scrape, min / median / max", "< 50 ms", func(r steadyResult) string { return ms3(r.scrape) + fmt.Sprintf(" (%d series)", r.series) })
 	row("claim, nothing due", "< 50 ms", func(r steadyResult) string { return ms3(r.claim) })
+	row("claim, everything due (leases one)", "< 50 ms", func(r steadyResult) string { return ms3(r.claimDue) })
 	row("NextDueAt", "< 50 ms", func(r steadyResult) string { return ms3(r.nextDue) })
 	row("one project's inventory comparison", "< 50 ms", func(r steadyResult) string { return ms3(r.compare) })
+	row("scrape part: state snapshot (MetricsSnapshot)", "", func(r steadyResult) string { return ms3(r.snapshot) })
+	row("scrape part: orphan count (inventory, projects, FindOrphans)", "", func(r steadyResult) string { return ms3(r.orphans) })
 	return b.String()
 }
 
