@@ -5,6 +5,8 @@
 #   bench/run.sh            # everything, one after the other
 #   bench/run.sh putready   # only the PUT → Ready comparison
 #   PAIRS=20 bench/run.sh putready
+#   bench/run.sh steady     # only the reconciler process at rest
+#   PROJECTS=10000 DURATION=3m bench/run.sh steady
 #
 # Nothing here runs in `go test ./...`: the Go benchmarks run only with
 # -bench, the PUT → Ready comparison only with the build tag "bench". It
@@ -17,6 +19,8 @@ cd "$(dirname "$0")/.."
 
 what=${1:-all}
 pairs=${PAIRS:-12}
+projects=${PROJECTS:-1000,10000,50000}
+duration=${DURATION:-3m}
 
 say() { printf '\n== %s (load average %s)\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
@@ -25,6 +29,10 @@ say "start: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(go version | cut 
 if [ "$what" = all ] || [ "$what" = putready ]; then
 	say "PUT → Ready through tenantform vs the reviewed workflow by hand, $pairs interleaved pairs"
 	go test -tags bench ./bench -run '^TestPutToReady$' -count 1 -v -timeout 30m -pairs "$pairs" | grep -v '^=== '
+fi
+if [ "$what" = all ] || [ "$what" = steady ]; then
+	say "the reconciler process at rest over $projects projects, $duration each (RESYNC_INTERVAL 1m, INVENTORY_INTERVAL 30s)"
+	go test -tags bench ./bench -run '^TestSteadyStateProcess$' -count 1 -v -timeout 90m -projects "$projects" -duration "$duration" | grep -v '^=== '
 fi
 if [ "$what" = all ]; then
 	say "tf: Plan + Apply vs the raw CLI"
