@@ -104,6 +104,7 @@ type steadyResult struct {
 	notPassed, overdueEnd  int
 	maxLag                 time.Duration
 	listings, listed       float64
+	listingFailures        float64
 	passMean               time.Duration
 	concurrency            string
 	snapshot, orphans      []time.Duration
@@ -264,6 +265,7 @@ loop:
 		res.comparisons[r] = m1[k] - m0[k]
 	}
 	res.listings = m1.sum("tenantform_aws_inventory_listings_total") - m0.sum("tenantform_aws_inventory_listings_total")
+	res.listingFailures = m1.sum("tenantform_aws_inventory_listing_failures_total") - m0.sum("tenantform_aws_inventory_listing_failures_total")
 	res.listed = m1.sum("tenantform_aws_inventory_listing_duration_seconds_count") - m0.sum("tenantform_aws_inventory_listing_duration_seconds_count")
 	if c := m1["tenantform_reconcile_duration_seconds_count"] - m0["tenantform_reconcile_duration_seconds_count"]; c > 0 {
 		res.passMean = time.Duration((m1["tenantform_reconcile_duration_seconds_sum"] - m0["tenantform_reconcile_duration_seconds_sum"]) / c * float64(time.Second))
@@ -431,8 +433,8 @@ func steadyTable(rs []steadyResult) string {
 	})
 	row("projects not compared in the run", "0", func(r steadyResult) string { return strconv.Itoa(r.notPassed) })
 	row("most overdue project (max lag)", "< resync", func(r steadyResult) string { return r.maxLag.Round(time.Millisecond).String() })
-	row("GetResources calls / listings started, finished", "≤ projects ÷ 100 per listing", func(r steadyResult) string {
-		return fmt.Sprintf("%d / %.0f, %.0f", r.getResources, r.listings, r.listed)
+	row("GetResources calls / listings started, finished, failed", "≤ projects ÷ 100 per listing", func(r steadyResult) string {
+		return fmt.Sprintf("%d / %.0f, %.0f, %.0f", r.getResources, r.listings, r.listed, r.listingFailures)
 	})
 	row("other AWS calls in the run", "", func(r steadyResult) string {
 		var ops []string
