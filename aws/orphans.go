@@ -101,6 +101,8 @@ type Orphans struct {
 
 	clientsMu sync.Mutex
 	clients   map[string]*serviceClients
+
+	count orphanCount // Count's cache
 }
 
 // NewOrphans validates cfg.

@@ -127,7 +127,7 @@ type orphanCounts struct {
 }
 
 func (o orphanCounts) ResourceCounts(ctx context.Context) (orphaned, stray int, err error) {
-	list, err := o.orphans.List(ctx)
+	orphaned, err = o.orphans.Count(ctx)
 	if errors.Is(err, aws.ErrNoInventory) {
 		return 0, 0, nil // nothing listed yet: nothing known to be orphaned
 	}
@@ -135,7 +135,7 @@ func (o orphanCounts) ResourceCounts(ctx context.Context) (orphaned, stray int, 
 		return 0, 0, err
 	}
 	stray, err = o.st.StrayProjects(ctx)
-	return len(list), stray, err
+	return orphaned, stray, err
 }
 
 // newStateCollector is the state metrics collector every process serves.
