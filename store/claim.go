@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Claiming a due project, in two steps so that its cost never grows with
@@ -18,6 +19,12 @@ import (
 //     leases in a correlated subquery for every due row: 10,000 due
 //     projects of one user made every claim scan 10,000 × 10,000 rows, and
 //     past 15,000 no claim finished inside the reconciler's deadline.)
+//     When few projects are claimable at all (a reconciler at rest, where
+//     resyncs fall due one by one), the walk is skipped: the users are
+//     those of a sample of at most claimDueSample claimable projects read
+//     from the due_at index, which is then the whole claimable set. So at
+//     rest a claim costs what is due, not one probe per user: a resync
+//     round of N projects of U users is no longer N × U probes.
 //  2. claimUser leases the earliest due project of the first user in
 //     round-robin order with FOR UPDATE SKIP LOCKED; when a concurrent
 //     replica took it, the next user in order is tried.
@@ -25,6 +32,10 @@ import (
 // claimUsersPerCall bounds how many users one claim tries after the first
 // is taken by a concurrent replica.
 const claimUsersPerCall = 8
+
+// claimDueSample bounds the claimable projects pickUsers reads in due
+// order before it walks every user instead (see above).
+const claimDueSample = 256
 
 // ClaimDue leases the due project of the user served longest ago, so that
 // claiming is round-robin across users with due work, and skips users that
@@ -127,17 +138,35 @@ func (n explainNode) rowsTouched() int64 {
 	return t
 }
 
-var pickUsersQuery = `WITH RECURSIVE users(user_id) AS (
-			-- Nothing claimable (the common case between wake-ups) costs
-			-- two index probes, not a walk over every user.
+var pickUsersQuery = `WITH RECURSIVE due_sample AS MATERIALIZED (
+			-- At most claimDueSample + 1 claimable projects in due order
+			-- (the due_at index). Fewer than that is the whole claimable
+			-- set, and its users are the only candidates.
+			-- Two branches, each on its partial index: unleased rows by
+			-- due time (projects_due_unleased), and the few leased ones
+			-- (live leases are bounded by the workers; projects_lease_expires).
 			(SELECT user_id FROM projects
-				WHERE EXISTS (SELECT 1 FROM projects WHERE lease_expires_at IS NULL AND due_at <= $3)
-				   OR EXISTS (SELECT 1 FROM projects WHERE lease_expires_at IS NOT NULL AND due_at <= $3
-						AND (lease_expires_at < now() OR lease_owner = $1))
+				WHERE lease_expires_at IS NULL AND due_at <= $3
+				ORDER BY due_at LIMIT ` + strconv.Itoa(claimDueSample+1) + `)
+			UNION ALL
+			(SELECT user_id FROM projects
+				WHERE lease_expires_at IS NOT NULL AND due_at <= $3
+				  AND (lease_expires_at < now() OR lease_owner = $1)
+				ORDER BY lease_expires_at LIMIT ` + strconv.Itoa(claimDueSample+1) + `)
+		), walk(user_id) AS (
+			-- Otherwise every user, by a loose index scan. Nothing
+			-- claimable costs the sample's one probe.
+			(SELECT user_id FROM projects
+				WHERE (SELECT count(*) FROM due_sample) > ` + strconv.Itoa(claimDueSample) + `
 				ORDER BY user_id LIMIT 1)
 			UNION ALL
 			SELECT (SELECT p.user_id FROM projects p WHERE p.user_id > u.user_id ORDER BY p.user_id LIMIT 1)
-			FROM users u WHERE u.user_id IS NOT NULL
+			FROM walk u WHERE u.user_id IS NOT NULL
+		), users(user_id) AS (
+			SELECT DISTINCT user_id FROM due_sample
+			WHERE (SELECT count(*) FROM due_sample) <= ` + strconv.Itoa(claimDueSample) + `
+			UNION ALL
+			SELECT user_id FROM walk
 		)
 		SELECT u.user_id FROM users u
 		LEFT JOIN user_claims uc ON uc.user_id = u.user_id

@@ -118,3 +118,42 @@ func TestClaimIgnoresOneUsersBacklog(t *testing.T) {
 		t.Fatalf("second claim = %v (ok %v, err %v), want bob's project", second.Key, ok, err)
 	}
 }
+
+// TestClaimAtRestCostsWhatIsDue: with 2,000 users whose projects are not
+// due and one due project, a claim reads the due project's user, not every
+// user. (Walking every user made a resync round of N projects of U users
+// cost N × U index probes: at 10,000 projects of 1,000 users a reconciler
+// could not check every project within its resync interval.)
+func TestClaimAtRestCostsWhatIsDue(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO projects (user_id, project_id, spec, created_at, updated_at, expires_at, due_at)
+		SELECT 'user-' || i, 'p', '{}'::jsonb, $1, $1, $1::timestamptz + interval '1 day', $1::timestamptz + interval '1 hour'
+		FROM generate_series(1, 2000) AS i`, t0); err != nil {
+		t.Fatal(err)
+	}
+	due := store.Key{UserID: "user-1234", ProjectID: "due"}
+	if _, _, err := s.PutSpec(ctx, due, spec(1), nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `ANALYZE projects`); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Claim{Owner: "r1", LeaseFor: time.Minute, Now: t0.Add(time.Minute), MaxPerUser: 1}
+	rows, err := s.PickUsersRowsTouched(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("claim work at rest over 2,000 users: %d rows", rows)
+	if rows > 100 {
+		t.Errorf("a claim at rest touched %d rows for one due project among 2,000 users: it walks the users", rows)
+	}
+	p, ok, err := s.ClaimDue(ctx, c)
+	if err != nil || !ok || p.Key != due {
+		t.Fatalf("claim = %v (ok %v, err %v), want %v", p.Key, ok, err, due)
+	}
+	c.InFlight = []store.Key{due}
+	if p, ok, err := s.ClaimDue(ctx, c); err != nil || ok {
+		t.Fatalf("second claim: %v (ok %v, err %v); nothing else is due", p.Key, ok, err)
+	}
+}
