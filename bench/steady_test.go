@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantform/tenantform/aws"
+	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/crash"
 	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
@@ -142,7 +142,7 @@ func runSteady(t *testing.T, n int, bin, emuBin, realTF string) steadyResult {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	emuURL := startEmulator(t, emuBin)
+	emuURL := awstest.StartProcess(t, emuBin)
 	proxy, err := crash.NewProxy(emuURL)
 	if err != nil {
 		t.Fatal(err)
@@ -584,36 +584,6 @@ func goBuild(t *testing.T, dir, pkg, name string) string {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
-}
-
-// startEmulator runs the AWS emulator as its own process, as the crash
-// suite does; it stops when its stdin closes at the end of the test.
-func startEmulator(t *testing.T, bin string) string {
-	t.Helper()
-	cmd := exec.Command(bin)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the emulator did not start: %v", err)
-	}
-	u, ok := strings.CutPrefix(strings.TrimSpace(line), "EMULATOR_URL=")
-	if !ok {
-		t.Fatalf("the emulator said %q", line)
-	}
-	go io.Copy(io.Discard, stdout)
-	return u
 }
 
 // baseEnv is this process's environment without tenantform's and AWS's

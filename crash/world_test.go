@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tenantform/tenantform/api"
+	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/store/storetest"
 )
 
@@ -80,36 +81,6 @@ func goBuild(t *testing.T, dir, pkg, name string, tags ...string) string {
 	return out
 }
 
-// startEmulator runs the emulator as its own process; it stops when its
-// stdin (held by this test) closes.
-func startEmulator(t *testing.T, bin string) string {
-	t.Helper()
-	cmd := exec.Command(bin)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the emulator did not start: %v", err)
-	}
-	u, ok := strings.CutPrefix(strings.TrimSpace(line), "EMULATOR_URL=")
-	if !ok {
-		t.Fatalf("the emulator said %q", line)
-	}
-	go io.Copy(io.Discard, stdout)
-	return u
-}
-
 func newWorld(t *testing.T, opt options) *world {
 	t.Helper()
 	// The servers are child processes killed at the end: drop the
@@ -134,7 +105,7 @@ func newWorld(t *testing.T, opt options) *world {
 	} else {
 		w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform")
 	}
-	w.emuURL = startEmulator(t, goBuild(t, w.dir, "../aws/awstest/cmd/emulator", "emulator"))
+	w.emuURL = awstest.StartProcess(t, goBuild(t, w.dir, "../aws/awstest/cmd/emulator", "emulator"))
 	p, err := NewProxy(w.emuURL)
 	if err != nil {
 		t.Fatal(err)
