@@ -32,11 +32,12 @@ import (
 )
 
 var (
-	steadyProjects = flag.String("projects", "10000", "TestSteadyStateProcess: comma-separated project counts (ten per user)")
-	steadyDuration = flag.Duration("duration", 3*time.Minute, "TestSteadyStateProcess: how long the reconciler runs at each size")
-	steadyResync   = flag.Duration("resync", time.Minute, "TestSteadyStateProcess: RESYNC_INTERVAL of the reconciler (default 10m in production)")
-	steadyListing  = flag.Duration("inventory-interval", 30*time.Second, "TestSteadyStateProcess: INVENTORY_INTERVAL of the reconciler (at least 30s; default 5m in production)")
-	steadyWorkers  = flag.String("concurrency", "", "TestSteadyStateProcess: TF_CONCURRENCY of the reconciler (default: its own, auto)")
+	steadyProjects   = flag.String("projects", "10000", "TestSteadyStateProcess: comma-separated project counts (ten per user)")
+	steadyDuration   = flag.Duration("duration", 3*time.Minute, "TestSteadyStateProcess: how long the reconciler runs at each size")
+	steadyResync     = flag.Duration("resync", time.Minute, "TestSteadyStateProcess: RESYNC_INTERVAL of the reconciler (default 10m in production)")
+	steadyListing    = flag.Duration("inventory-interval", 30*time.Second, "TestSteadyStateProcess: INVENTORY_INTERVAL of the reconciler (at least 30s; default 5m in production)")
+	steadyWorkers    = flag.String("concurrency", "", "TestSteadyStateProcess: TF_CONCURRENCY of the reconciler (default: its own, auto)")
+	steadyMetricsAge = flag.String("metrics-max-age", "", "TestSteadyStateProcess: METRICS_STATE_MAX_AGE of the reconciler (default: its own, 0s: a reading per scrape)")
 )
 
 // TestSteadyStateProcess runs the real `tenantform reconcile` binary at
@@ -183,6 +184,9 @@ func runSteady(t *testing.T, n int, bin, emuBin, realTF string) steadyResult {
 	)
 	if *steadyWorkers != "" {
 		cmd.Env = append(cmd.Env, "TF_CONCURRENCY="+*steadyWorkers)
+	}
+	if *steadyMetricsAge != "" {
+		cmd.Env = append(cmd.Env, "METRICS_STATE_MAX_AGE="+*steadyMetricsAge)
 	}
 	logPath := filepath.Join(dir, "reconcile.log")
 	logf, err := os.Create(logPath)

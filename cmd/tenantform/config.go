@@ -220,6 +220,10 @@ type Config struct {
 	// MetricsMaxSeries caps per-user and per-project series; the rest is
 	// summed under "_other" (METRICS_MAX_SERIES).
 	MetricsMaxSeries int
+	// MetricsStateMaxAge lets a scrape serve a reading of the state
+	// families at most this old, refreshed in the background; 0 reads the
+	// database at every scrape (METRICS_STATE_MAX_AGE).
+	MetricsStateMaxAge time.Duration
 	// AlertWebhookSecret signs webhook notifications, HMAC-SHA256
 	// (ALERT_WEBHOOK_SECRET). Never logged.
 	AlertWebhookSecret string
@@ -479,6 +483,7 @@ var settings = []setting{
 	{name: "DATABASE_POLL_INTERVAL", def: "2s", parse: durationVar(100*time.Millisecond, func(c *Config, d time.Duration) { c.DatabasePollInterval = d })},
 	{name: "METRICS_PORT", def: "9091", parse: intVar(0, 65535, func(c *Config, n int) { c.MetricsPort = n })},
 	{name: "METRICS_MAX_SERIES", def: "2000", parse: intVar(1, 1_000_000, func(c *Config, n int) { c.MetricsMaxSeries = n })},
+	{name: "METRICS_STATE_MAX_AGE", def: "0s", parse: durationVar(0, func(c *Config, d time.Duration) { c.MetricsStateMaxAge = d })},
 	{name: "ALERT_WEBHOOK_SECRET", secret: true, parse: func(c *Config, v string) error {
 		c.AlertWebhookSecret = v
 		return nil

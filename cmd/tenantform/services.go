@@ -141,7 +141,7 @@ func (o orphanCounts) ResourceCounts(ctx context.Context) (orphaned, stray int, 
 // newStateCollector is the state metrics collector every process serves.
 func newStateCollector(cfg Config, st *store.Store, a *awsServices, log *zap.Logger) *metrics.State {
 	sc := metrics.StateConfig{MaxSeries: cfg.MetricsMaxSeries, DefaultMaxResources: cfg.MaxResourcesPerUser,
-		BudgetUSD: cfg.AWSCostBudgetLimitUSD, Logger: log.Named("metrics")}
+		BudgetUSD: cfg.AWSCostBudgetLimitUSD, MaxAge: cfg.MetricsStateMaxAge, Logger: log.Named("metrics")}
 	if a != nil && a.orphans != nil {
 		sc.Inventory = orphanCounts{orphans: a.orphans, st: st}
 	}
