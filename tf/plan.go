@@ -79,12 +79,8 @@ func (e *Engine) Plan(ctx context.Context, p Project, creds *Credentials) (*Plan
 		"plan", "-json", "-input=false", "-lock-timeout="+r.lockTimeout(), "-out="+file); err != nil {
 		return nil, err
 	}
-	fi, err := os.Stat(file)
-	if err != nil {
-		return nil, r.commandError("plan", fmt.Errorf("terraform plan exited without writing the plan: %w", err), "", nil)
-	}
-	if fi.Size() > int64(e.cfg.MaxPlanBytes) {
-		return nil, &LimitError{Limit: LimitPlanSize, Value: fmt.Sprintf("%d bytes, the plan has %d", e.cfg.MaxPlanBytes, fi.Size()), Op: "plan"}
+	if err := r.checkSavedPlan(file); err != nil {
+		return nil, err
 	}
 	planBytes, err := os.ReadFile(file)
 	if err != nil {
@@ -285,4 +281,18 @@ func maskValue(v, mark any) any {
 	default:
 		return v
 	}
+}
+
+// checkSavedPlan checks the plan file terraform plan -out wrote: that it
+// exists, and that it is within Config.MaxPlanBytes before anything reads
+// it (show -json of a huge plan is as costly as the plan).
+func (r *run) checkSavedPlan(file string) error {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return r.commandError("plan", fmt.Errorf("terraform plan exited without writing the plan: %w", err), "", nil)
+	}
+	if fi.Size() > int64(r.e.cfg.MaxPlanBytes) {
+		return &LimitError{Limit: LimitPlanSize, Value: fmt.Sprintf("%d bytes, the plan has %d", r.e.cfg.MaxPlanBytes, fi.Size()), Op: "plan"}
+	}
+	return nil
 }

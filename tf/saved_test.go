@@ -175,6 +175,10 @@ func TestPlanSizeLimit(t *testing.T) {
 	if _, err := e.ApplySaved(testContext(t), counterProject("kim", "big", 1), make([]byte, 513), nil); !errors.As(err, &le) || le.Limit != LimitPlanSize {
 		t.Errorf("ApplySaved of an oversized plan: err = %v", err)
 	}
+	// A speculative plan (anyone may ask for one) is held to it too.
+	if _, err := e.PlanSpeculative(testContext(t), counterProject("kim", "big", 2), nil, nil); !errors.As(err, &le) || le.Limit != LimitPlanSize {
+		t.Errorf("PlanSpeculative over the limit: err = %s, want a plan size *LimitError", describe(err))
+	}
 }
 
 // TestPlanDiagnostics: a failed plan reports terraform's structured

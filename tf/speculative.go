@@ -113,8 +113,8 @@ func (e *Engine) PlanSpeculative(ctx context.Context, p Project, state []byte, c
 	if _, _, err := r.direct("plan", stdoutJSONUI, "plan", "-json", "-input=false", "-lock=false", "-out="+file); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(file); err != nil {
-		return nil, r.commandError("plan", fmt.Errorf("terraform plan exited without writing the plan: %w", err), "", nil)
+	if err := r.checkSavedPlan(file); err != nil {
+		return nil, err
 	}
 	tfplan, err := r.showPlan(file)
 	if err != nil {
