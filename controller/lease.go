@@ -52,17 +52,37 @@ func (c *Controller) renewRetry() time.Duration {
 	return max(min(c.cfg.LeaseDuration/15, 5*time.Second), 100*time.Millisecond)
 }
 
-// renewLease keeps the claim alive while the pass runs. validFrom is a time
-// (on the reconciler's clock) before the lease was last set: it lasts at
-// least LeaseDuration from then. Renewals happen every third of the lease;
-// a failed one is retried, but only until the renew deadline: then the
-// pass is cancelled with errLeaseNotRenewed, which interrupts its
-// terraform. If the lease was lost (another claim took it) the pass is
-// cancelled with store.ErrLeaseLost. Either reason is sent on lost first.
-// Each renewal also notices client writes that a lost notification did not
-// announce.
+// renewLease keeps the claim alive while the pass runs (keepLease, with
+// the project's lease). Each renewal also notices client writes that a lost
+// notification did not announce.
 func (c *Controller) renewLease(ctx context.Context, p store.Project, f *flight, validFrom time.Time,
 	cancel context.CancelCauseFunc, lost chan<- error, log *zap.Logger) {
+	c.keepLease(ctx, validFrom, func(rctx context.Context) error {
+		view, err := c.store.RenewLease(rctx, p.Key, p.LeaseToken, c.cfg.LeaseDuration)
+		if err == nil {
+			f.supersedeIfStale(view.Generation, view.DeletionRequested)
+		}
+		return err
+	}, cancel, lost, log)
+}
+
+// keepLease renews a lease (renew) while its work runs. validFrom is a
+// time (on the reconciler's clock) before the lease was last set: it lasts
+// at least LeaseDuration from then. Renewals happen every third of the
+// lease; a failed one is retried, but only until the renew deadline: then
+// the work is cancelled with errLeaseNotRenewed, which interrupts its
+// terraform. If the lease was lost (renew returns store.ErrLeaseLost:
+// another claim took it) the work is cancelled with that. Either reason is
+// sent on lost first, when lost is not nil. Projects and speculative plans
+// share it, so both stop their terraform before their lease can expire.
+func (c *Controller) keepLease(ctx context.Context, validFrom time.Time, renew func(context.Context) error,
+	cancel context.CancelCauseFunc, lost chan<- error, log *zap.Logger) {
+	stop := func(cause error) {
+		if lost != nil {
+			lost <- cause
+		}
+		cancel(cause)
+	}
 	giveUp := c.giveUpAfter()
 	next := validFrom.Add(c.cfg.LeaseDuration / 3)
 	for {
@@ -80,16 +100,14 @@ func (c *Controller) renewLease(ctx context.Context, p store.Project, f *flight,
 			log.Error("cannot renew the lease in time: interrupting terraform before the lease can expire",
 				zap.Time("last_renewed", validFrom), zap.Duration("renew_deadline", giveUp),
 				zap.Duration("lease", c.cfg.LeaseDuration))
-			lost <- errLeaseNotRenewed
-			cancel(errLeaseNotRenewed)
+			stop(errLeaseNotRenewed)
 			return
 		}
 		rctx, rcancel := context.WithTimeout(ctx, min(dbTimeout, deadline.Sub(attempt)))
-		view, err := c.store.RenewLease(rctx, p.Key, p.LeaseToken, c.cfg.LeaseDuration)
+		err := renew(rctx)
 		rcancel()
 		if errors.Is(err, store.ErrLeaseLost) {
-			lost <- store.ErrLeaseLost
-			cancel(store.ErrLeaseLost)
+			stop(store.ErrLeaseLost)
 			return
 		}
 		if err != nil {
@@ -101,7 +119,6 @@ func (c *Controller) renewLease(ctx context.Context, p store.Project, f *flight,
 		}
 		validFrom = attempt
 		next = validFrom.Add(c.cfg.LeaseDuration / 3)
-		f.supersedeIfStale(view.Generation, view.DeletionRequested)
 	}
 }
 

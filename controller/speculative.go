@@ -103,7 +103,11 @@ func (c *Controller) planSpeculative(workCtx, stopCtx context.Context, sp store.
 		zap.String("reconcile_id", sp.ReconcileID), zap.Int64("speculative_plan", sp.RowID))
 	ctx, cancel := context.WithCancelCause(workCtx)
 	defer cancel(nil)
-	go c.renewSpeculative(ctx, ss, sp, cancel, log)
+	// Another worker may have the plan once its lease is lost or not
+	// renewed in time: the plan is then cancelled.
+	go c.keepLease(ctx, c.cfg.Clock.Now(), func(rctx context.Context) error {
+		return ss.RenewSpeculativeLease(rctx, sp.RowID, sp.LeaseToken, c.cfg.LeaseDuration)
+	}, cancel, nil, log)
 
 	started := time.Now()
 	res, found := c.speculate(ctx, st, sp)
@@ -125,42 +129,6 @@ func (c *Controller) planSpeculative(workCtx, stopCtx context.Context, sp store.
 	}
 	log.Info("speculative plan", zap.String("outcome", res.Outcome), zap.String("admission", found.Admission.Verdict),
 		zap.String("policy", found.Policy.Verdict), zap.Duration("duration", time.Since(started)))
-}
-
-// renewSpeculative keeps the claim of a speculative plan alive. When it
-// cannot (lost, or not renewed before the renew deadline) the plan is
-// cancelled: another worker may have it already.
-func (c *Controller) renewSpeculative(ctx context.Context, ss SpeculativeStore, sp store.SpeculativePlan, cancel context.CancelCauseFunc, log *zap.Logger) {
-	renewed := c.cfg.Clock.Now()
-	next := renewed.Add(c.cfg.LeaseDuration / 3)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.cfg.Clock.After(next.Sub(c.cfg.Clock.Now())):
-		}
-		attempt := c.cfg.Clock.Now()
-		if attempt.Sub(renewed) >= c.giveUpAfter() {
-			cancel(errLeaseNotRenewed)
-			return
-		}
-		rctx, rcancel := context.WithTimeout(ctx, dbTimeout)
-		err := ss.RenewSpeculativeLease(rctx, sp.RowID, sp.LeaseToken, c.cfg.LeaseDuration)
-		rcancel()
-		switch {
-		case errors.Is(err, store.ErrLeaseLost):
-			cancel(store.ErrLeaseLost)
-			return
-		case err != nil:
-			if ctx.Err() == nil {
-				log.Warn("cannot renew the speculative plan's lease; retrying", zap.Error(err))
-			}
-			next = c.cfg.Clock.Now().Add(c.renewRetry())
-		default:
-			renewed = attempt
-			next = renewed.Add(c.cfg.LeaseDuration / 3)
-		}
-	}
 }
 
 // speculate plans sp and judges the plan as a reconcile would. The run
