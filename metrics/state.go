@@ -206,35 +206,49 @@ func (s *State) read() *stateReading {
 // when the last reading failed or is too old, the scrape reads itself.
 func (s *State) reading() *stateReading {
 	s.mu.Lock()
-	if s.cfg.MaxAge > 0 && s.last != nil && s.last.err == nil {
-		if age := s.now().Sub(s.last.at); age < s.cfg.MaxAge {
-			last := s.last
-			if age >= s.cfg.MaxAge/2 && !s.refreshing {
-				s.refreshing = true
-				go func() {
-					r := s.readSerialized()
-					s.mu.Lock()
-					s.last, s.refreshing = r, false
-					s.mu.Unlock()
-				}()
-			}
-			s.mu.Unlock()
-			return last
+	if last := s.last; s.young(last, s.cfg.MaxAge) {
+		if s.now().Sub(last.at) >= s.cfg.MaxAge/2 && !s.refreshing {
+			s.refreshing = true
+			go func() {
+				s.readSerialized(s.cfg.MaxAge / 2)
+				s.mu.Lock()
+				s.refreshing = false
+				s.mu.Unlock()
+			}()
 		}
+		s.mu.Unlock()
+		return last
 	}
 	s.mu.Unlock()
-	r := s.readSerialized()
+	return s.readSerialized(s.cfg.MaxAge)
+}
+
+// young reports whether r is a good reading younger than maxAge (never,
+// without MaxAge). The caller holds s.mu.
+func (s *State) young(r *stateReading, maxAge time.Duration) bool {
+	return s.cfg.MaxAge > 0 && r != nil && r.err == nil && s.now().Sub(r.at) < maxAge
+}
+
+// readSerialized reads the database, one reading at a time (readings
+// share the run counts), and stores the reading while still holding
+// readMu, so that an older reading never replaces a newer one (the run
+// counters would step back). A reading younger than fresh that another
+// caller made while this one waited is returned instead of reading again.
+func (s *State) readSerialized(fresh time.Duration) *stateReading {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	s.mu.Lock()
+	last := s.last
+	ok := s.young(last, fresh)
+	s.mu.Unlock()
+	if ok {
+		return last
+	}
+	r := s.read()
 	s.mu.Lock()
 	s.last = r
 	s.mu.Unlock()
 	return r
-}
-
-// readSerialized is read, one at a time: readings share the run counts.
-func (s *State) readSerialized() *stateReading {
-	s.readMu.Lock()
-	defer s.readMu.Unlock()
-	return s.read()
 }
 
 // Collect implements prometheus.Collector: one reading, then every family.

@@ -59,7 +59,7 @@ func TestStateServesAReadingUpToMaxAge(t *testing.T) {
 		select {
 		case got := <-src.read:
 			t.Fatalf("an unexpected reading %d", got)
-		default:
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 
@@ -91,6 +91,22 @@ func TestStateServesAReadingUpToMaxAge(t *testing.T) {
 		t.Fatalf("scrape at 80 s: %v, want a new reading", got)
 	}
 	wantRead(3)
+
+	// Two scrapes of a reading too old, at once: one reads, the other
+	// is served what it read.
+	advance(time.Minute)
+	var wg sync.WaitGroup
+	got := make([]float64, 2)
+	for i := range got {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = ready() }()
+	}
+	wg.Wait()
+	wantRead(4)
+	noRead()
+	if got[0] != 4 || got[1] != 4 {
+		t.Fatalf("two scrapes of a stale reading served %v, want the one new reading (4) twice", got)
+	}
 
 	fresh := &countingSource{read: make(chan int, 10)}
 	reg = prometheus.NewRegistry()
