@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -66,6 +67,10 @@ type Refresher struct {
 	// iam lists the roles, with the listing of iamRegion.
 	iam       *iam.Client
 	iamRegion string
+	// lastRoles is the last IAM listing that succeeded, kept for a listing
+	// whose IAM part fails (rolesMu guards it).
+	rolesMu   sync.Mutex
+	lastRoles []store.InventoryItem
 	log       *zap.Logger
 	metrics   *inventoryMetrics
 }
@@ -195,14 +200,27 @@ func (r *Refresher) List(ctx context.Context, region string) ([]store.InventoryI
 		}
 	}
 	if region == r.iamRegion {
-		// Without the roles the region's listing is still whole for
-		// everything else: drift detection never looks at roles, and the
-		// sweep only deletes what a listing shows.
-		roles, err := listRoles(ctx, r.iam, r.cfg.IAMPathPrefix, region)
-		if err != nil {
-			r.log.Warn("cannot list the IAM roles: the inventory holds none, so the orphan sweep cannot find any", zap.Error(err))
-		}
-		items = append(items, roles...)
+		// A listing replaces the region's rows, roles included: one
+		// whose roles are missing would drop them all, make every project
+		// holding a role due twice (gone, then back) and restart the
+		// orphans' grace period. So a failed IAM listing keeps the last
+		// good one (none before the first), and the rest of the region's
+		// listing still counts.
+		items = append(items, r.roles(ctx, region)...)
 	}
 	return items, nil
+}
+
+// roles lists the IAM roles for region's listing, or, when IAM cannot be
+// read, returns the last roles it listed.
+func (r *Refresher) roles(ctx context.Context, region string) []store.InventoryItem {
+	r.rolesMu.Lock()
+	defer r.rolesMu.Unlock()
+	roles, err := listRoles(ctx, r.iam, r.cfg.IAMPathPrefix, region)
+	if err != nil {
+		r.log.Warn("cannot list the IAM roles: keeping the last listing's", zap.Int("roles", len(r.lastRoles)), zap.Error(err))
+		return r.lastRoles
+	}
+	r.lastRoles = roles
+	return roles
 }

@@ -2,11 +2,16 @@ package aws_test
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 
 	tfaws "github.com/tenantform/tenantform/aws"
@@ -122,5 +127,44 @@ func TestTheInventoryListsOnlyRolesUnderItsIAMPath(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{under}, arns(east)); diff != "" || len(west) != 0 {
 		t.Fatalf("us-east-1 listing (-want +got):\n%s\nus-west-2 listing: %v", diff, arns(west))
+	}
+}
+
+// A listing whose IAM part fails keeps the roles of the last good one:
+// replacing the region's rows without them would drop every role from the
+// inventory (its projects due twice, gone then back; the orphans' grace
+// period restarted). IAM is made to fail in the SDK, before the request
+// leaves, for the IAM client only.
+func TestAFailedRoleListingKeepsTheLastRoles(t *testing.T) {
+	emu := awstest.New(t)
+	st := openStore(t)
+	role := createRole(t, emu, "/tenantform/carol/app/", "carol-app-fn", platformTags("carol", "app"))
+	var iamDown atomic.Bool
+	base := emu.Config()
+	base.APIOptions = append(base.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("failIAM",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if iamDown.Load() && awsmiddleware.GetServiceID(ctx) == "IAM" {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("IAM is throttling")
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+	r, err := tfaws.NewRefresher(tfaws.InventoryConfig{Base: base, Regions: []string{"us-east-1"},
+		Store: st, IAMPathPrefix: "/tenantform/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.List(t.Context(), "us-east-1")
+	if err != nil || !slices.Contains(arns(first), role) {
+		t.Fatalf("first listing: %v, %v; want the role", arns(first), err)
+	}
+	iamDown.Store(true)
+	second, err := r.List(t.Context(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(arns(second), role) {
+		t.Fatalf("listing while IAM fails: %v; want the last listing's role kept", arns(second))
 	}
 }
