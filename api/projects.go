@@ -690,7 +690,7 @@ func (s *server) writeView(w http.ResponseWriter, r *http.Request, status int, v
 }
 
 // missingVariables names each root-module variable without a default
-// (required, from policy.CheckUpload or policy.RequiredVariables) that
+// (required, from policy.CheckUpload) that
 // the spec gives no value: terraform would accept the PUT's files and then
 // fail every plan with advice about -var flags the API does not have.
 func missingVariables(spec store.Spec, required []policy.RequiredVariable) []fieldProblem {

@@ -125,10 +125,12 @@ func (s *server) planSpeculative(w http.ResponseWriter, r *http.Request, c *call
 	if len(problems) > 0 {
 		return invalid(codeInvalidSpec, problems)
 	}
-	if v := policy.Check(spec.Files, s.cfg.Policy); hasSyntaxError(v) {
+	// One parse for both checks, as a PUT's (checkedFiles).
+	v, required := policy.CheckUpload(spec.Files, s.cfg.Policy)
+	if hasSyntaxError(v) {
 		return policyError(v)
 	}
-	if problems := missingVariables(spec, policy.RequiredVariables(spec.Files)); len(problems) > 0 {
+	if problems := missingVariables(spec, required); len(problems) > 0 {
 		return invalid(codeInvalidSpec, problems)
 	}
 	run, err := s.st.QueueSpeculativePlan(r.Context(), c.key, spec, c.now)
