@@ -3,9 +3,9 @@ package store
 import "context"
 
 // OrphanInputsVersion changes whenever what decides which inventory
-// resources are orphans may have changed: a region's listing (its time),
-// the inventory's rows (their number: a sweep deletes rows between
-// listings), or the set of project rows with their incarnations (their
+// resources are orphans may have changed: a region's listing (its time;
+// the inventory's rows change only with it, in ReplaceInventory's
+// transaction), or the set of project rows with their incarnations (their
 // number and a sum of hashes of key and created_at). It reads no tags and
 // no specs, so a /metrics scrape can tell whether the orphan count it
 // computed last still holds in a few milliseconds, instead of reading the
@@ -15,7 +15,6 @@ func (s *Store) OrphanInputsVersion(ctx context.Context) (string, error) {
 	var v string
 	err := s.pool.QueryRow(ctx, `SELECT
 		(SELECT coalesce(string_agg(region || '=' || listed_at::text, ',' ORDER BY region), '') FROM aws_inventory_listings)
-		|| '|' || (SELECT count(*) FROM aws_inventory)::text
 		|| '|' || (SELECT count(*)::text || ':' || coalesce(sum(hashtext(user_id || '/' || project_id || '@' || created_at::text)::bigint), 0)::text
 			FROM projects)`).Scan(&v)
 	return v, translate(err)
