@@ -220,7 +220,13 @@ func (s *server) consolePage(tpl *template.Template, h consolePage) http.Handler
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DatabaseTimeout)
 		defer cancel()
-		ctx = s.withConsoleVersion(ctx)
+		if !isFragment(r) {
+			// Only a whole page opens the event stream, from the
+			// version it was rendered at; a fragment a change made the
+			// page re-fetch has no use for it (one query less per
+			// open page per change).
+			ctx = s.withConsoleVersion(ctx)
+		}
 		if err := h(w, r.WithContext(ctx), c); err != nil {
 			s.consoleError(w, r, tpl, c, err)
 		}
