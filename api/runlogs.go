@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -33,6 +34,9 @@ type RunLogFeed interface {
 }
 
 const (
+	// runLogSafetyPolls: with notifications arriving, followers are
+	// polled every this many poll intervals only (see logHub.run).
+	runLogSafetyPolls = 10
 	// runLogChunks is how many chunks one read returns.
 	runLogChunks = 64
 	// maxRunLogBytes bounds one answer of the non-streaming read; the
@@ -135,22 +139,34 @@ func (h *logHub) wakeRun(rowID int64) {
 
 func (h *logHub) run(ctx context.Context, done chan struct{}) {
 	defer close(done)
+	// Polling wakes every follower, a query each. It is what delivers
+	// while notifications are not known to arrive: until the first one
+	// since the listener (re)connected (behind a transaction pooler LISTEN
+	// succeeds and nothing ever comes), and after an error. Once one has
+	// arrived, only every runLogSafetyPolls-th tick polls, against one
+	// lost in the meantime.
+	var proven atomic.Bool
 	listening := make(chan struct{})
 	go func() {
 		defer close(listening)
-		h.feed.ListenRunLogs(ctx, func() { h.wakeRun(0) }, h.wakeRun, func(err error) {
-			h.log.Debug("run logs: notifications lost; polling until they are back", zap.Error(err))
-		})
+		h.feed.ListenRunLogs(ctx, func() { proven.Store(false); h.wakeRun(0) },
+			func(rowID int64) { proven.Store(true); h.wakeRun(rowID) },
+			func(err error) {
+				proven.Store(false)
+				h.log.Debug("run logs: notifications lost; polling until they are back", zap.Error(err))
+			})
 	}()
 	defer func() { <-listening }()
 	tick := time.NewTicker(h.poll)
 	defer tick.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			h.wakeRun(0)
+			if !proven.Load() || n%runLogSafetyPolls == 0 {
+				h.wakeRun(0)
+			}
 		}
 	}
 }

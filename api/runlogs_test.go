@@ -1,7 +1,11 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,4 +118,74 @@ func TestRunLogFollowsARunningRun(t *testing.T) {
 	e.do("GET", projectPathAliceDemo+"/runs/1/log?watch=maybe", alice, nil).wantError(t, http.StatusBadRequest, "BadRequest")
 	e.do("GET", projectPathAliceDemo+"/runs/99/log", alice, nil).wantError(t, http.StatusNotFound, "NotFound")
 	e.do("GET", projectPathAliceDemo+"/runs/1/log", e.token("bob", false), nil).wantError(t, http.StatusNotFound, "NotFound")
+}
+
+// countingRunLogs counts the live-log reads the API makes.
+type countingRunLogs struct {
+	*store.Store
+	reads atomic.Int64
+}
+
+func (c *countingRunLogs) RunLogSince(ctx context.Context, rowID, offset int64, limit int) (store.RunLog, error) {
+	c.reads.Add(1)
+	return c.Store.RunLogSince(ctx, rowID, offset, limit)
+}
+
+// TestFollowersAreNotPolledOnceNotificationsArrive: a follower is polled
+// at every poll interval only while no notification has arrived (behind a
+// transaction pooler none ever does); once one has, an idle follower is
+// read only at every tenth interval, against a lost one.
+func TestFollowersAreNotPolledOnceNotificationsArrive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	counting := &countingRunLogs{Store: e.st}
+	cfg := testConfig(e.clock)
+	const poll = 10 * time.Millisecond
+	cfg.WatchPollInterval = poll
+	srv := httptest.NewServer(New(cfg, counting))
+	t.Cleanup(srv.Close)
+
+	alice := e.token("alice", false)
+	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
+	demo := e.claimed(keyAliceDemo)
+	ref, err := e.st.StartRun(ctx, demo, demo.LeaseToken, store.OpPlan, "Spec", "rec-1", "replica-a", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(srv.URL, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := make(chan string, 16)
+	go c.FollowRunLog(ctx, "alice", "demo", ref.Number, 0, func(s string) error { texts <- s; return nil })
+	// A chunk is appended, followed, then the reads of the idle follower
+	// are counted over a hundred intervals (a loaded machine only drops
+	// ticks: fewer reads, never more). The first chunks may be appended
+	// before the hub's LISTEN is connected, so their notifications never
+	// come: up to five rounds, each with a new chunk.
+	offset := int64(0)
+	var n int64
+	for round := range 5 {
+		line := fmt.Sprintf("line %d\n", round)
+		if err := e.st.AppendRunLog(ctx, ref.RowID, offset, line); err != nil {
+			t.Fatal(err)
+		}
+		offset += int64(len(line))
+		select {
+		case got := <-texts:
+			if got != line {
+				t.Fatalf("followed %q, want %q", got, line)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%q was not followed within 30 s", line)
+		}
+		time.Sleep(10 * poll)
+		before := counting.reads.Load()
+		time.Sleep(100 * poll)
+		if n = counting.reads.Load() - before; n <= 100/runLogSafetyPolls+10 {
+			return
+		}
+	}
+	t.Fatalf("an idle follower was read %d times in 100 poll intervals after notifications arrived; want about %d", n, 100/runLogSafetyPolls)
 }
