@@ -4,10 +4,6 @@ package aws_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -70,27 +66,6 @@ func TestInterruptedPrefixCreateThenSpecChangeLeavesNoneOfTheOld(t *testing.T) {
 	r.checkAdoptedAndResolved(t, false)
 }
 
-// privateDoubleMirror builds the test double into a mirror of this test's
-// own. awstest.ProviderMirror's is shared by every test binary of the
-// machine and rebuilt by each, from whatever sources that binary has: a
-// rebuild from another checkout under a running terraform fails its
-// apply ("the cached package ... does not match"), or names buckets the
-// other checkout's way.
-func privateDoubleMirror(t *testing.T) string {
-	t.Helper()
-	mirror := t.TempDir()
-	dir := filepath.Join(mirror, "registry.terraform.io", "hashicorp", "aws", awstest.ProviderVersion, runtime.GOOS+"_"+runtime.GOARCH)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-aws_v"+awstest.ProviderVersion),
-		"github.com/tenantform/tenantform/aws/awstest/provider").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the test double of hashicorp/aws: %v\n%s", err, out)
-	}
-	return mirror
-}
-
 func isCreateBucket(r awstest.Request) bool {
 	return r.Service == "s3" && r.Method == "PUT" && strings.HasPrefix(r.Path, "/alice-logs-") &&
 		strings.Count(r.Path, "/") == 1 && r.Query == ""
@@ -124,7 +99,7 @@ func newPrefixRecovery(t *testing.T, provider string) *prefixRecovery {
 		mirror = realProviderMirror(t)
 		wait = 15 * time.Minute // the real provider is slow to start on a loaded machine
 	} else {
-		mirror = privateDoubleMirror(t)
+		mirror = awstest.PrivateProviderMirror(t)
 	}
 	w := newRecoveryWorld(t, mirror, awstest.MirrorLock(provider == "real"))
 	return &prefixRecovery{emu: w.emu, st: w.st, engine: w.engine, cfg: w.cfg, key: store.Key{UserID: "alice", ProjectID: "logs"}, wait: wait}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -633,12 +632,7 @@ func sum(m map[string]int) int {
 // other sources has other checksums than the ones the reconcilers' lock
 // files recorded, which fails every later init.
 func buildDouble(t *testing.T) string {
-	mirror := t.TempDir()
-	dir := filepath.Join(mirror, "registry.terraform.io", "hashicorp", "aws", awstest.ProviderVersion, runtime.GOOS+"_"+runtime.GOARCH)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	goBuild(t, dir, "../aws/awstest/provider", "terraform-provider-aws_v"+awstest.ProviderVersion)
+	mirror := awstest.PrivateProviderMirror(t)
 	// The reconcilers are built with the lock of the double's version
 	// (tf/providers, build tag tenantform_testdouble): the same version.
 	src, err := os.ReadFile("../tf/providers/lock_testdouble.go")

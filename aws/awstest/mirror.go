@@ -126,3 +126,22 @@ func realProviderIn(dir string) (string, bool) {
 	}
 	return "", false
 }
+
+// PrivateProviderMirror builds the test double into a mirror of the
+// test's own. ProviderMirror's is shared by every test binary of the
+// machine and rebuilt by each from whatever sources that binary has: a
+// rebuild from another checkout under a running terraform fails its apply
+// ("the cached package ... does not match"). Tests that run terraform for
+// minutes (the crash suite, the recovery tests) take a private one.
+func PrivateProviderMirror(t testing.TB) string {
+	t.Helper()
+	mirror := t.TempDir()
+	dir := filepath.Join(mirror, "registry.terraform.io", "hashicorp", "aws", ProviderVersion, runtime.GOOS+"_"+runtime.GOARCH)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-aws_v"+ProviderVersion), providerPackage).CombinedOutput(); err != nil {
+		t.Fatalf("building the test double of hashicorp/aws: %v\n%s", err, out)
+	}
+	return mirror
+}
