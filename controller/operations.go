@@ -416,24 +416,14 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 	case superseded:
 		opErr = errSuperseded
 	case errors.Is(opCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		var cmdErr *tf.CommandError
-		errors.As(opErr, &cmdErr)
-		opErr = &tf.LimitError{Limit: tf.LimitDeadline, Value: ps.c.cfg.OperationTimeout.String(), Op: op, Cmd: cmdErr}
+		opErr = ps.c.deadlineError(op, opErr)
 	}
 
 	res.PlanSummary = boundPlanSummary(res.PlanSummary)
 	res.Outcome = store.OutcomeSucceeded
 	if opErr != nil {
-		res.Outcome = store.OutcomeFailed
-		res.Error = describe(opErr)
+		setFailed(&res, opErr)
 		res.Planfile = nil
-		var cmdErr *tf.CommandError
-		if errors.As(opErr, &cmdErr) {
-			res.LogTail = cmdErr.LogTail
-			if len(cmdErr.Diagnostics) > 0 {
-				res.Diagnostics = cmdErr.Diagnostics
-			}
-		}
 		if why, ok := leaseInterruption(ctx); ok {
 			res.Outcome, res.Error = store.OutcomeInterrupted, why+"\n"+res.Error
 		}
@@ -461,18 +451,50 @@ func (ps *pass) recordRun(ctx context.Context, op string, do func(opCtx context.
 // by AWS is terminal (CredentialsDenied, with AWS's message); throttling
 // backs off.
 func (ps *pass) credentials(ctx context.Context) error {
-	if ps.c.cfg.Credentials == nil {
-		return nil
-	}
-	creds, err := ps.c.cfg.Credentials.ForOperation(ctx, ps.p.UserID, ps.p.ProjectID, ps.c.cfg.OperationTimeout+credentialsMargin)
-	if aws.IsDenied(err) {
-		return fmt.Errorf("%w: %w", ErrCredentialsDenied, err)
-	}
+	creds, err := ps.c.credentialsFor(ctx, ps.p.UserID, ps.p.ProjectID)
 	if err != nil {
-		return fmt.Errorf("cannot get the project's AWS credentials: %w", err)
+		return err
 	}
 	ps.creds = creds
 	return nil
+}
+
+// credentialsFor is a project's AWS credentials for one terraform
+// operation (see pass.credentials); nil without a credentials source.
+func (c *Controller) credentialsFor(ctx context.Context, userID, projectID string) (*tf.Credentials, error) {
+	if c.cfg.Credentials == nil {
+		return nil, nil
+	}
+	creds, err := c.cfg.Credentials.ForOperation(ctx, userID, projectID, c.cfg.OperationTimeout+credentialsMargin)
+	if aws.IsDenied(err) {
+		return nil, fmt.Errorf("%w: %w", ErrCredentialsDenied, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot get the project's AWS credentials: %w", err)
+	}
+	return creds, nil
+}
+
+// deadlineError is what an operation that ran out of TF_OPERATION_TIMEOUT
+// failed with: the deadline limit, with terraform's output when err has it.
+func (c *Controller) deadlineError(op string, err error) error {
+	var cmdErr *tf.CommandError
+	errors.As(err, &cmdErr)
+	return &tf.LimitError{Limit: tf.LimitDeadline, Value: c.cfg.OperationTimeout.String(), Op: op, Cmd: cmdErr}
+}
+
+// setFailed marks res failed with err, and keeps terraform's log tail and
+// diagnostics when err carries them.
+func setFailed(res *store.RunResult, err error) {
+	res.Outcome = store.OutcomeFailed
+	res.Error = describe(err)
+	var cmdErr *tf.CommandError
+	if errors.As(err, &cmdErr) {
+		res.LogTail = cmdErr.LogTail
+		if len(cmdErr.Diagnostics) > 0 {
+			res.Diagnostics = cmdErr.Diagnostics
+		}
+	}
 }
 
 // limits are the user's quota and the project's ceiling, from the

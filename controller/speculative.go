@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tenantform/tenantform/aws"
 	"github.com/tenantform/tenantform/cost"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
@@ -142,14 +141,8 @@ func (c *Controller) speculate(ctx context.Context, st SpeculativeTerraform, sp 
 		Policy:    store.Verdict{Verdict: store.VerdictNotEvaluated, Message: "not evaluated: no plan was made"},
 	}
 	failed := func(err error) (store.RunResult, *store.SpeculativeFindings) {
-		res := store.RunResult{Outcome: store.OutcomeFailed, Error: describe(err)}
-		var cmdErr *tf.CommandError
-		if errors.As(err, &cmdErr) {
-			res.LogTail = cmdErr.LogTail
-			if len(cmdErr.Diagnostics) > 0 {
-				res.Diagnostics = cmdErr.Diagnostics
-			}
-		}
+		var res store.RunResult
+		setFailed(&res, err)
 		return res, found
 	}
 	if sp.Attempts > maxSpeculativeAttempts {
@@ -165,15 +158,9 @@ func (c *Controller) speculate(ctx context.Context, st SpeculativeTerraform, sp 
 	if err != nil {
 		return failed(err)
 	}
-	var creds *tf.Credentials
-	if c.cfg.Credentials != nil {
-		creds, err = c.cfg.Credentials.ForOperation(ctx, sp.UserID, sp.ProjectID, c.cfg.OperationTimeout+credentialsMargin)
-		if aws.IsDenied(err) {
-			return failed(fmt.Errorf("%w: %w", ErrCredentialsDenied, err))
-		}
-		if err != nil {
-			return failed(fmt.Errorf("cannot get the project's AWS credentials: %w", err))
-		}
+	creds, err := c.credentialsFor(ctx, sp.UserID, sp.ProjectID)
+	if err != nil {
+		return failed(err)
 	}
 
 	opCtx, cancelOp := context.WithTimeout(ctx, c.cfg.OperationTimeout)
@@ -189,9 +176,7 @@ func (c *Controller) speculate(ctx context.Context, st SpeculativeTerraform, sp 
 		found.Admission.Message = "not evaluated: the policy refuses the configuration before any plan"
 		return store.RunResult{Outcome: store.OutcomeSucceeded}, found
 	case err != nil && errors.Is(opCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		var cmdErr *tf.CommandError
-		errors.As(err, &cmdErr)
-		return failed(&tf.LimitError{Limit: tf.LimitDeadline, Value: c.cfg.OperationTimeout.String(), Op: store.OpPlan, Cmd: cmdErr})
+		return failed(c.deadlineError(store.OpPlan, err))
 	case err != nil:
 		return failed(err)
 	}
