@@ -37,6 +37,9 @@ type RunLog struct {
 // is rowID. Only a running run takes chunks: whatever a reconciler sends
 // after the run was finished (or abandoned by another) is dropped.
 func (s *Store) AppendRunLog(ctx context.Context, rowID, offset int64, text string) error {
+	if text == "" {
+		return nil // nothing to show; RunLogSince relies on chunks never being empty
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO run_log_chunks (run_id, byte_offset, text)
 		SELECT id, $2, $3 FROM runs WHERE id = $1 AND finished_at IS NULL
 		ON CONFLICT DO NOTHING`, rowID, offset, text)
@@ -53,8 +56,11 @@ func (s *Store) AppendRunLog(ctx context.Context, rowID, offset int64, text stri
 func (s *Store) RunLogSince(ctx context.Context, rowID, offset int64, limit int) (RunLog, error) {
 	var l RunLog
 	var finished bool
-	err := s.pool.QueryRow(ctx, `SELECT finished_at IS NOT NULL, outcome, error FROM runs WHERE id = $1`, rowID).
-		Scan(&finished, &l.Outcome, &l.Error)
+	var tail string // only for a finished run read from the start
+	err := s.pool.QueryRow(ctx, `SELECT finished_at IS NOT NULL, outcome, error,
+			CASE WHEN finished_at IS NOT NULL AND $2 = 0 THEN log_tail ELSE '' END
+		FROM runs WHERE id = $1`, rowID, offset).
+		Scan(&finished, &l.Outcome, &l.Error, &tail)
 	if err != nil {
 		return RunLog{}, translate(err)
 	}
@@ -83,16 +89,10 @@ func (s *Store) RunLogSince(ctx context.Context, rowID, offset int64, limit int)
 		l.Chunks, l.More = l.Chunks[:limit], true
 	}
 	l.Finished = finished
-	if finished && len(l.Chunks) == 0 && offset == 0 {
-		var tail string
-		var any bool
-		if err := s.pool.QueryRow(ctx, `SELECT log_tail, EXISTS (SELECT 1 FROM run_log_chunks WHERE run_id = $1)
-			FROM runs WHERE id = $1`, rowID).Scan(&tail, &any); err != nil {
-			return RunLog{}, translate(err)
-		}
-		if !any && tail != "" {
-			l.Chunks = []LogChunk{{Offset: 0, Text: tail}}
-		}
+	// No chunk from offset 0 on is no chunk at all (chunks are never
+	// empty): a run without a live log, shown by its tail.
+	if finished && len(l.Chunks) == 0 && offset == 0 && tail != "" {
+		l.Chunks = []LogChunk{{Offset: 0, Text: tail}}
 	}
 	return l, nil
 }
