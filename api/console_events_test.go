@@ -47,8 +47,12 @@ func TestConsoleEventsFollowTheWatchHub(t *testing.T) {
 	e.do("PUT", "/api/v1/users/bob/projects/web", e.token("bob", false), spec(1)).wantStatus(t, http.StatusCreated)
 	overview.next(t, "change") // bob's project is on the overview...
 	e.do("PUT", projectPathAliceDemo, alice, spec(2)).wantStatus(t, http.StatusOK)
-	overview.next(t, "change")
-	demo.next(t, "change") // ...and only alice/demo's change on its page
+	aliceChange := overview.next(t, "change")
+	// ...and only alice/demo's change on its page: the first change its
+	// stream carries is alice's write (by its version), not bob's.
+	if got := demo.next(t, "change"); got != aliceChange {
+		t.Errorf("alice/demo's stream carried change %s first, want alice's write, %s", got, aliceChange)
+	}
 	// A page rendered before a change hears of it as soon as its stream
 	// opens.
 	stale := c.stream(t, demoEvents)
@@ -56,7 +60,7 @@ func TestConsoleEventsFollowTheWatchHub(t *testing.T) {
 	stale.next(t, "change")
 	select {
 	case ev := <-demo.events:
-		t.Errorf("alice/demo's stream got a second event %q", ev)
+		t.Errorf("alice/demo's stream got a second event %q", ev.name)
 	default:
 	}
 }
@@ -71,7 +75,10 @@ func dataEvents(t *testing.T, body string) string {
 	return html.UnescapeString(m[1])
 }
 
-type consoleStream struct{ events chan string }
+// consoleStream carries each event's name and id (the change's version).
+type consoleStream struct{ events chan consoleEvent }
+
+type consoleEvent struct{ name, id string }
 
 // stream opens a console event stream with the session and returns its
 // event names as they come.
@@ -88,27 +95,35 @@ func (c *consoleClient) stream(t *testing.T, path string) consoleStream {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	s := consoleStream{events: make(chan string, 16)}
+	s := consoleStream{events: make(chan consoleEvent, 16)}
 	go func() {
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
+		var id string
 		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+				id = v
+			}
 			if name, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
-				s.events <- name
+				s.events <- consoleEvent{name: name, id: id}
+				id = ""
 			}
 		}
 	}()
 	return s
 }
 
-func (s consoleStream) next(t *testing.T, want string) {
+// next waits for the next event, which must be want, and returns its id.
+func (s consoleStream) next(t *testing.T, want string) string {
 	t.Helper()
 	select {
 	case got := <-s.events:
-		if got != want {
-			t.Fatalf("event %q, want %q", got, want)
+		if got.name != want {
+			t.Fatalf("event %q, want %q", got.name, want)
 		}
+		return got.id
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no %q event within 30 s", want)
 	}
+	return ""
 }
