@@ -111,11 +111,11 @@ const RunSettleDelay = 10 * time.Minute
 // OtherSeries, so no family ever has more than cap per-tenant series.
 // Ranking by cost (projects) and resources (users) keeps the entries that
 // matter most to operators visible.
-const metricsSQL = `
+var metricsSQL = `
 WITH p AS (
     SELECT projects.user_id, projects.project_id, phase, resource_count,
            -- Cost Explorer's month-to-date figure, by the Project tag
-           -- (chart-app-{userId}-{projectId}, as tf.ProjectTag spells it).
+           -- (projectTagSQL).
            COALESCE(ac.usd, 0)::float8 AS actual,
            estimated_monthly_cost::float8 AS cost,
            COALESCE(max_monthly_cost_usd, 0) AS ceiling,
@@ -125,7 +125,7 @@ WITH p AS (
            -- A project whose holder died waits from its lease's expiry.
            EXTRACT(EPOCH FROM now() - greatest(due_at, COALESCE(lease_expires_at, due_at)))::float8 AS waited
     FROM projects LEFT JOIN project_actual_costs ac
-        ON ac.project_tag = 'chart-app-' || projects.user_id || '-' || projects.project_id
+        ON ac.project_tag = ` + projectTagSQL("projects") + `
         AND ac.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
 ), pr AS (
     SELECT p.*, row_number() OVER (ORDER BY cost DESC, user_id COLLATE "C", project_id COLLATE "C") AS rn, count(*) OVER () AS n FROM p

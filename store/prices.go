@@ -136,13 +136,11 @@ func (s *Store) ActualMonthToDate(ctx context.Context, projectTag string) (Actua
 // UserActualMonthToDate sums the month-to-date actual costs of the user's
 // current projects, as ActualMonthToDate does for one.
 //
-// The join spells the Project tag as tf.ProjectTag does,
-// chart-app-{userId}-{projectId} (the store does not import tf; the API's
-// quota test holds the two together).
+// The join spells the Project tag with projectTagSQL.
 func (s *Store) UserActualMonthToDate(ctx context.Context, userID string) (ActualCost, error) {
 	return s.actualCost(ctx, `SELECT coalesce(sum(c.usd), 0)
 		FROM projects p JOIN project_actual_costs c
-			ON c.project_tag = 'chart-app-' || p.user_id || '-' || p.project_id
+			ON c.project_tag = `+projectTagSQL("p")+`
 			AND c.month = (SELECT month FROM current_month)
 		WHERE p.user_id = $1`, userID)
 }
@@ -212,3 +210,12 @@ func monthStart(t time.Time) time.Time {
 	u := t.UTC()
 	return time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
+
+// projectTagSQL is the SQL of the Project tag of the projects row alias:
+// chart-app-{userId}-{projectId}, as tf.ProjectTag spells it (the store
+// does not import tf; the API's quota test holds the two together). Every
+// query joining Cost Explorer's figures to projects uses it.
+func projectTagSQL(alias string) string {
+	return `'chart-app-' || ` + alias + `.user_id || '-' || ` + alias + `.project_id`
+}
+
