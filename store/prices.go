@@ -218,4 +218,3 @@ func monthStart(t time.Time) time.Time {
 func projectTagSQL(alias string) string {
 	return `'chart-app-' || ` + alias + `.user_id || '-' || ` + alias + `.project_id`
 }
-
