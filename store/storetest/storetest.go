@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/tenantform/tenantform/store/localpg"
 )
@@ -72,8 +73,9 @@ func start() {
 		adminURL = u
 		return
 	}
-	removeStaleDirs()
-	dataDir, startErr = os.MkdirTemp("", "tenantform-test-pg-")
+	parent := dataParent()
+	removeStaleDirs(parent)
+	dataDir, startErr = os.MkdirTemp(parent, "tenantform-test-pg-")
 	if startErr != nil {
 		return
 	}
@@ -85,10 +87,28 @@ func start() {
 	}
 }
 
+// memoryFS is where a throwaway server's files go when the machine has it:
+// a memory file system.
+const memoryFS = "/dev/shm"
+
+// dataParent is the directory the throwaway server's data directory is made
+// in: a memory file system when there is one, else the temporary directory.
+// Every test creates and drops a database of about a thousand files, and on
+// ext4 allocating inodes next to so many just deleted ones costs the kernel
+// more than PostgreSQL's whole work (measured: the api package's tests took
+// 37 s, 35 of them system CPU, on disk and 13 s on /dev/shm). A throwaway
+// server keeps nothing, so memory loses nothing.
+func dataParent() string {
+	if fi, err := os.Stat(memoryFS); err == nil && fi.IsDir() && unix.Access(memoryFS, unix.W_OK) == nil {
+		return memoryFS
+	}
+	return os.TempDir()
+}
+
 // removeStaleDirs deletes the data directories of earlier test binaries that
 // were killed before they could clean up.
-func removeStaleDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "tenantform-test-pg-*"))
+func removeStaleDirs(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "tenantform-test-pg-*"))
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "pg", "postmaster.pid"))
 		if err == nil {
