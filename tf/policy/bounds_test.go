@@ -2,20 +2,39 @@ package policy_test
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"testing"
 
 	"github.com/tenantform/tenantform/tf/policy"
 )
 
-// fill repeats unit between prefix and suffix (suffix repeated as often as
+// fill repeats unit between prefix and suffix (closer repeated as often as
 // unit) to make a file just under the default size limit: the largest
 // input a tenant can submit.
 func fill(prefix, unit, closer, suffix string) string {
-	budget := policy.DefaultMaxTotalBytes - 100 - len(prefix) - len(suffix)
-	n := budget / (len(unit) + len(closer))
+	return fillTo(policy.DefaultMaxTotalBytes-100, prefix, unit, closer, suffix)
+}
+
+// fillTo is fill for a file of about size bytes.
+func fillTo(size int, prefix, unit, closer, suffix string) string {
+	n := (size - len(prefix) - len(suffix)) / (len(unit) + len(closer))
 	return prefix + strings.Repeat(unit, n) + strings.Repeat(closer, n) + suffix
 }
+
+// Lexing a megabyte of one-byte tokens costs about half a second of CPU,
+// so the nesting cases below are smaller than the largest upload and the
+// goroutine stack is made as much smaller as they are: a parser or walk
+// that recursed once per repetition overflows the smaller stack at the
+// smaller input just as it would the default stack (1 GB) at a megabyte,
+// and the crash fails the test binary. Checked: with the pre-scans
+// (tokenNesting, jsonNesting) switched off, thirteen of these cases crash it
+// with a stack overflow and four more are not refused as too deep (the
+// two left-nested ones are bounded by the walk, not the pre-scan).
+const (
+	pathologicalBytes = 128 << 10
+	pathologicalStack = 16 << 20
+)
 
 // Each of these inputs makes one of the HCL parsers (or a walk over the
 // parsed tree) recurse once per repetition. Unbounded, a megabyte of it
@@ -23,6 +42,11 @@ func fill(prefix, unit, closer, suffix string) string {
 // binary crashing is this test failing. Each must instead be refused as
 // too deeply nested.
 func TestPathologicalNestingIsRefused(t *testing.T) {
+	fill := func(prefix, unit, closer, suffix string) string {
+		return fillTo(pathologicalBytes, prefix, unit, closer, suffix)
+	}
+	old := debug.SetMaxStack(pathologicalStack)
+	t.Cleanup(func() { debug.SetMaxStack(old) })
 	cases := []struct {
 		name, file, src string
 	}{
