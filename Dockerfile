@@ -20,7 +20,8 @@ RUN go mod download
 COPY . .
 ARG VERSION=docker
 # Static (no cgo): the runtime image needs no C library beyond its own.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/tenantform ./cmd/tenantform
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/tenantform ./cmd/tenantform \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/tenantform-tf-supervisor ./cmd/tenantform-tf-supervisor
 
 FROM debian:trixie-slim AS terraform
 ARG TERRAFORM_VERSION
@@ -80,6 +81,9 @@ RUN apt-get update \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/tenantform --create-home --shell /usr/sbin/nologin tenantform
 COPY --from=terraform /out/terraform /usr/local/bin/terraform
 COPY --from=build /out/tenantform /usr/local/bin/tenantform
+# Beside tenantform, where the engine looks for it: every terraform command
+# starts through it (tenantform re-executing itself instead is slower).
+COPY --from=build /out/tenantform-tf-supervisor /usr/local/bin/tenantform-tf-supervisor
 COPY --from=providers /out/providers /usr/local/share/tenantform/providers
 USER tenantform
 # TF_PATH: use the shipped terraform, never download another.

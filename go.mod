@@ -1,9 +1,10 @@
 module github.com/tenantform/tenantform
 
-// Heroku's Go buildpack reads these: build the one binary (bin/tenantform,
-// which the Procfile runs) with this Go.
+// Heroku's Go buildpack reads these: build bin/tenantform, which the
+// Procfile runs, and bin/tenantform-tf-supervisor beside it, which the
+// engine starts every terraform command through, with this Go.
 // +heroku goVersion go1.26
-// +heroku install ./cmd/tenantform
+// +heroku install ./cmd/tenantform ./cmd/tenantform-tf-supervisor
 
 go 1.26.8
 

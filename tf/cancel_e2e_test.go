@@ -5,12 +5,13 @@ package tf
 import (
 	"context"
 	"errors"
-	"github.com/tenantform/tenantform/tf/policy"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantform/tenantform/tf/policy"
 
 	"github.com/jackc/pgx/v5"
 )

@@ -61,7 +61,7 @@ func (r *run) direct(op string, mode stdoutMode, args ...string) ([]byte, string
 		return nil, "", err
 	}
 	defer done()
-	cmd := exec.CommandContext(cmdCtx, selfExe, args...)
+	cmd := exec.CommandContext(cmdCtx, r.e.supervisor, args...)
 	cmd.Args[0] = "terraform"
 	cmd.Dir = r.dir
 	cmd.Env = dataCommandEnv(env)

@@ -30,6 +30,12 @@ const (
 type Config struct {
 	// BinaryPath is the terraform binary (see FindBinary).
 	BinaryPath string
+	// SupervisorPath is the tenantform-tf-supervisor binary every
+	// terraform command is started through (package tf/supervisor).
+	// Default: the one beside the running binary when it is there, else a
+	// re-exec of the running binary itself, which works the same and
+	// starts about 20 ms slower.
+	SupervisorPath string
 	// WorkRoot is the parent of the per-project working directories. The
 	// engine also keeps its CLI config and a small admin workdir there.
 	// Workdirs are a cache: everything durable lives in the pg backend.
@@ -158,6 +164,8 @@ type Engine struct {
 	owner string
 	// tmpRoot holds the commands' private temporary directories (tmpRootFor).
 	tmpRoot string
+	// supervisor is the binary every command starts through (findSupervisor).
+	supervisor string
 }
 
 // New validates cfg, creates WorkRoot and the plugin cache, and writes the
@@ -264,6 +272,7 @@ func New(cfg Config) (*Engine, error) {
 		sandboxPorts:  procs.sandboxPorts,
 		owner:         procs.owner,
 		tmpRoot:       procs.tmpRoot,
+		supervisor:    procs.supervisor,
 	}, nil
 }
 

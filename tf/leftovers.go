@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tenantform/tenantform/tf/supervisor"
 )
 
 // A reconciler killed with SIGKILL cannot stop its terraform processes,
@@ -39,17 +41,17 @@ func workRootDigest(workRoot string) string {
 
 // ownerMarker is the marker value of the engine in this process.
 func ownerMarker(workRoot string) (string, error) {
-	st, err := readProcStat("/proc/self/stat")
+	st, err := supervisor.ReadProcStat("/proc/self/stat")
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s.%d.%d", workRootDigest(workRoot), os.Getpid(), st.startTime), nil
+	return fmt.Sprintf("%s.%d.%d", workRootDigest(workRoot), os.Getpid(), st.StartTime), nil
 }
 
 // ownerAlive says whether the engine a marker names still runs.
 func ownerAlive(pid int, start uint64) bool {
-	st, err := readProcStat(fmt.Sprintf("/proc/%d/stat", pid))
-	return err == nil && st.startTime == start
+	st, err := supervisor.ReadProcStat(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && st.StartTime == start
 }
 
 // leftover is a process a dead engine left behind.

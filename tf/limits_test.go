@@ -14,19 +14,26 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tenantform/tenantform/tf/supervisor"
 )
 
 // runHelpers runs program through the supervisor and exec helper as the
 // engine does (procgroup.go), with spec's limits and sandbox.
-func runHelpers(t *testing.T, spec helperSpec, env []string, args ...string) *exec.Cmd {
+func runHelpers(t *testing.T, spec supervisor.Spec, env []string, args ...string) *exec.Cmd {
+	return runHelpersWith(t, selfExe, spec, env, args...)
+}
+
+// runHelpersWith is runHelpers through the given supervisor binary.
+func runHelpersWith(t *testing.T, supervisorBin string, spec supervisor.Spec, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	spec.Parent = os.Getpid()
 	b, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(selfExe, args...)
-	cmd.Env = append(env, superviseEnv+"="+string(b))
+	cmd := exec.Command(supervisorBin, args...)
+	cmd.Env = append(env, supervisor.Env+"="+string(b))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }
@@ -36,23 +43,28 @@ func runHelpers(t *testing.T, spec helperSpec, env []string, args ...string) *ex
 // alike (so terraform cannot raise them), arguments pass through
 // untouched, the supervisor's pid file names the group terraform is in,
 // and the helpers' own variables are gone.
+// Both supervisors: this binary re-executed, and the separate one.
 func TestHelperSetsLimits(t *testing.T) {
-	dir := t.TempDir()
-	probe := writeScript(t, dir, "probe", `echo "$(ulimit -S -v) $(ulimit -H -v) $(ulimit -S -t) $(ulimit -H -t) $#:$1:$2 $(cut -d' ' -f5 /proc/$$/stat) helpers=${TENANTFORM_TF_SUPERVISE:-}${TENANTFORM_TF_EXEC:-}"`+"\n")
-	pidFile := filepath.Join(dir, "pid")
-	cmd := runHelpers(t, helperSpec{Terraform: probe, MemoryMB: 1536, CPUSeconds: 7, Grace: time.Second, PidFile: pidFile},
-		[]string{"PATH=" + DefaultSearchPath}, "a b", `"$c"`)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	pid, _ := os.ReadFile(pidFile)
-	want := `1572864 1572864 7 7 2:a b:"$c" ` + strings.TrimSpace(string(pid)) + " helpers="
-	if got := strings.TrimSpace(string(out)); got != want || len(pid) == 0 {
-		t.Errorf("the child saw %q, want %q (pid file %q)", got, want, pid)
-	}
-	if strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
-		t.Errorf("pid file %q, want the supervisor's %d", pid, cmd.Process.Pid)
+	for name, bin := range map[string]string{"this binary": selfExe, SupervisorBinary: buildSupervisor(t)} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			probe := writeScript(t, dir, "probe", `echo "$(ulimit -S -v) $(ulimit -H -v) $(ulimit -S -t) $(ulimit -H -t) $#:$1:$2 $(cut -d' ' -f5 /proc/$$/stat) helpers=${TENANTFORM_TF_SUPERVISE:-}${TENANTFORM_TF_EXEC:-}"`+"\n")
+			pidFile := filepath.Join(dir, "pid")
+			cmd := runHelpersWith(t, bin, supervisor.Spec{Terraform: probe, MemoryMB: 1536, CPUSeconds: 7, Grace: time.Second, PidFile: pidFile},
+				[]string{"PATH=" + DefaultSearchPath}, "a b", `"$c"`)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			pid, _ := os.ReadFile(pidFile)
+			want := `1572864 1572864 7 7 2:a b:"$c" ` + strings.TrimSpace(string(pid)) + " helpers="
+			if got := strings.TrimSpace(string(out)); got != want || len(pid) == 0 {
+				t.Errorf("the child saw %q, want %q (pid file %q)", got, want, pid)
+			}
+			if strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
+				t.Errorf("pid file %q, want the supervisor's %d", pid, cmd.Process.Pid)
+			}
+		})
 	}
 }
 
@@ -70,7 +82,7 @@ func TestHelperPassesExitStatus(t *testing.T) {
 	} {
 		i++
 		probe := writeScript(t, dir, fmt.Sprintf("probe%d", i), script+"\n")
-		err := runHelpers(t, helperSpec{Terraform: probe, Grace: time.Second}, nil).Run()
+		err := runHelpers(t, supervisor.Spec{Terraform: probe, Grace: time.Second}, nil).Run()
 		got := ""
 		if err != nil {
 			got = err.Error()

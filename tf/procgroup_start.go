@@ -3,6 +3,7 @@ package tf
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"go.uber.org/zap"
 )
@@ -15,6 +16,8 @@ type processSetup struct {
 	owner         string
 	// tmpRoot holds the commands' private temporary directories.
 	tmpRoot string
+	// supervisor is the binary every command is started through.
+	supervisor string
 }
 
 // startProcesses decides on the sandbox (refusing TF_SANDBOX=require
@@ -34,6 +37,11 @@ func startProcesses(cfg *Config) (processSetup, error) {
 		cfg.Sandbox = SandboxAuto
 	}
 	ps.sandboxActive, ps.sandboxABI = active, abi
+	self, _ := os.Executable()
+	if ps.supervisor, err = findSupervisor(cfg.SupervisorPath, self); err != nil {
+		return ps, err
+	}
+	cfg.Logger.Info("terraform commands start through the supervisor", zap.String("supervisor", supervisorName(ps.supervisor)))
 	switch {
 	case active:
 		if ps.sandboxPorts, err = sandboxPorts(cfg.PGConnStr, cfg.AWSEndpointURL); err != nil {
@@ -67,4 +75,36 @@ func startProcesses(cfg *Config) (processSetup, error) {
 		return ps, fmt.Errorf("tf: %w", err)
 	}
 	return ps, nil
+}
+
+// findSupervisor returns the supervisor binary: configured, else the
+// separate one beside the running binary self, else the running binary
+// (selfExe). A configured one must be an executable file; one beside self
+// is used only if it is.
+func findSupervisor(configured, self string) (string, error) {
+	if configured != "" {
+		if !isExecutable(configured) {
+			return "", fmt.Errorf("tf: supervisor %s is not an executable file", configured)
+		}
+		return filepath.Abs(configured)
+	}
+	if self != "" {
+		if beside := filepath.Join(filepath.Dir(self), SupervisorBinary); isExecutable(beside) {
+			return beside, nil
+		}
+	}
+	return selfExe, nil
+}
+
+// supervisorName is how the log names the supervisor.
+func supervisorName(path string) string {
+	if path == selfExe {
+		return "this binary (re-executed; install " + SupervisorBinary + " beside it for faster starts)"
+	}
+	return path
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantform/tenantform/tf/supervisor"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -131,12 +132,12 @@ func markedProcesses(workRoot string) []markedProcess {
 		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
 			continue
 		}
-		st, err := readProcStat(filepath.Join(d, "stat"))
+		st, err := supervisor.ReadProcStat(filepath.Join(d, "stat"))
 		if err != nil {
 			continue
 		}
 		comm, _ := os.ReadFile(filepath.Join(d, "comm"))
-		out = append(out, markedProcess{pid: st.pid, ppid: st.ppid, comm: strings.TrimSpace(string(comm))})
+		out = append(out, markedProcess{pid: st.Pid, ppid: st.Ppid, comm: strings.TrimSpace(string(comm))})
 	}
 	return out
 }

@@ -103,7 +103,7 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	}
 	// Every process starts through the supervisor of its process group,
 	// which sets its limits and sandbox (procgroup.go).
-	tf, err := tfexec.NewTerraform(r.dir, selfExe)
+	tf, err := tfexec.NewTerraform(r.dir, r.e.supervisor)
 	if err != nil {
 		return "", err
 	}

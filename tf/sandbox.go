@@ -1,18 +1,15 @@
 package tf
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
-	"golang.org/x/sys/unix"
+	"github.com/tenantform/tenantform/tf/supervisor"
 )
 
 // The sandbox is the third line of tenant isolation, after the upload and
@@ -103,17 +100,6 @@ func sandboxDecision(mode SandboxMode, probe func() (int, error)) (active bool, 
 	return false, abi, nil
 }
 
-// sandboxRules is what one terraform command may touch. Paths are
-// absolute; missing ones are skipped (/lib64 exists on some systems
-// only).
-type sandboxRules struct {
-	RODirs  []string `json:"ro_dirs,omitempty"`
-	ROFiles []string `json:"ro_files,omitempty"`
-	RWDirs  []string `json:"rw_dirs,omitempty"`
-	RWFiles []string `json:"rw_files,omitempty"`
-	TCP     []uint16 `json:"tcp,omitempty"`
-}
-
 // systemRODirs and systemROFiles are what every Go program (terraform,
 // providers) and a /bin/sh need to run, resolve names and verify TLS:
 // the system directories and, under /etc, only certificates and resolver
@@ -172,11 +158,11 @@ func sandboxPorts(pgConnStr, awsEndpointURL string) ([]uint16, error) {
 // sandboxFor returns the rules of one command in workdir dir with private
 // temporary directory tmp; nil when runs are not sandboxed. writeCache is
 // set for init, which installs providers into the plugin cache.
-func (e *Engine) sandboxFor(dir, tmp string, writeCache bool) *sandboxRules {
+func (e *Engine) sandboxFor(dir, tmp string, writeCache bool) *supervisor.Rules {
 	if !e.sandboxActive {
 		return nil
 	}
-	r := &sandboxRules{
+	r := &supervisor.Rules{
 		RODirs:  slices.Clone(systemRODirs),
 		ROFiles: append(slices.Clone(systemROFiles), e.cfg.BinaryPath, e.cliConfigFile),
 		RWDirs:  []string{dir, tmp},
@@ -198,43 +184,6 @@ func (e *Engine) sandboxFor(dir, tmp string, writeCache bool) *sandboxRules {
 	}
 	r.RWDirs = append(r.RWDirs, e.cfg.sandboxExtraRW...)
 	return r
-}
-
-// restrictThread puts the calling thread, and so every process it starts
-// from now on, under the rules, for good: Landlock cannot be lifted, and
-// no_new_privs (which it needs) means no setuid binary can escape it. Only
-// this thread: the supervisor's other threads must stay free to signal
-// and reap. The caller has locked its goroutine to the thread.
-func (r *sandboxRules) restrictThread() error {
-	rules := []landlock.Rule{
-		landlock.RODirs(r.RODirs...).IgnoreIfMissing(),
-		landlock.ROFiles(r.ROFiles...).IgnoreIfMissing(),
-		// Refer: terraform and the provider installer rename files
-		// between directories of the workdir and of the plugin cache.
-		landlock.RWDirs(r.RWDirs...).WithRefer().IgnoreIfMissing(),
-		landlock.RWFiles(r.RWFiles...).IgnoreIfMissing(),
-	}
-	for _, p := range r.TCP {
-		rules = append(rules, landlock.ConnectTCP(p))
-	}
-	// V7 restricts files, TCP bind and connect, signals and abstract unix
-	// sockets. BestEffort drops only what an older kernel lacks; the
-	// engine refused to sandbox below MinSandboxABI.
-	fd, flags, err := landlock.V7.BestEffort().NewRulesetFD(rules...)
-	if err != nil {
-		return fmt.Errorf("landlock ruleset: %w", err)
-	}
-	if fd < 0 {
-		return errors.New("landlock: the kernel restricts nothing")
-	}
-	defer syscall.Close(fd)
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
-	}
-	if err := llsys.LandlockRestrictSelf(fd, flags); err != nil {
-		return fmt.Errorf("landlock_restrict_self: %w", err)
-	}
-	return nil
 }
 
 // SandboxActive says whether terraform processes run under Landlock.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tenantform/tenantform/tf/supervisor"
 )
 
 // sandboxProbeEnv makes the test binary a probe (run through the helpers,
@@ -111,8 +113,8 @@ func TestSandboxRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(rules *sandboxRules) map[string]string {
-		cmd := runHelpers(t, helperSpec{Terraform: self, Sandbox: rules}, []string{sandboxProbeEnv + "=" + string(probe)})
+	run := func(rules *supervisor.Rules) map[string]string {
+		cmd := runHelpers(t, supervisor.Spec{Terraform: self, Sandbox: rules}, []string{sandboxProbeEnv + "=" + string(probe)})
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("probe: %v\n%s", err, out)
@@ -125,7 +127,7 @@ func TestSandboxRules(t *testing.T) {
 		return res
 	}
 	open := run(nil)
-	boxed := run(&sandboxRules{
+	boxed := run(&supervisor.Rules{
 		RODirs:  systemRODirs,
 		ROFiles: append(slices.Clone(systemROFiles), self),
 		RWDirs:  []string{own},
