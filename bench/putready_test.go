@@ -29,6 +29,7 @@ import (
 )
 
 var pairs = flag.Int("pairs", 12, "interleaved pairs of TestPutToReady")
+var putReadySelfSupervisor = flag.Bool("self-supervisor", false, "TestPutToReady: start terraform through a re-exec of the test binary instead of tenantform-tf-supervisor")
 
 // The project both sides create: one terraform_data and an output.
 const mainTF = `variable "n" {
@@ -71,8 +72,14 @@ func TestPutToReady(t *testing.T) {
 
 	// tenantform as deployed: the API, and one reconciler with the default
 	// concurrency and the sandbox when the kernel has Landlock.
+	// The separate supervisor, as the Dockerfile and Heroku install it
+	// (-self-supervisor: the engine re-executes this test binary instead).
+	var supervisor string
+	if !*putReadySelfSupervisor {
+		supervisor = goBuild(t, t.TempDir(), "../cmd/tenantform-tf-supervisor", tf.SupervisorBinary)
+	}
 	engine, err := tf.New(tf.Config{BinaryPath: bin, WorkRoot: t.TempDir(), PGConnStr: dbURL,
-		Environment: "bench", Logger: zap.NewNop()})
+		Environment: "bench", Logger: zap.NewNop(), SupervisorPath: supervisor})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,7 @@ func TestSteadyStateProcess(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := goBuild(t, dir, "../cmd/tenantform", "tenantform")
+	goBuild(t, dir, "../cmd/tenantform-tf-supervisor", tf.SupervisorBinary) // beside it, as deployed
 	emuBin := goBuild(t, dir, "../aws/awstest/cmd/emulator", "emulator")
 	var results []steadyResult
 	for _, n := range sizes {
