@@ -52,6 +52,8 @@ const engineProcessEnv = "TENANTFORM_TEST_ENGINE_PROCESS"
 
 type engineProcessSpec struct {
 	WorkRoot, DB, Mirror string
+	// Supervisor is Config.SupervisorPath ("": this binary re-executed).
+	Supervisor string
 }
 
 // TestEngineProcess is not a test: run by the tests below as a separate
@@ -70,6 +72,7 @@ func TestEngineProcess(t *testing.T) {
 		c.FilesystemMirror = spec.Mirror
 		c.StopGrace = time.Second
 		c.skipPolicy = true
+		c.SupervisorPath = spec.Supervisor
 	})
 	_, err := e.Plan(testContext(t), hangProject(), nil)
 	t.Fatalf("the plan returned: %v", err)
@@ -78,8 +81,14 @@ func TestEngineProcess(t *testing.T) {
 // startEngineProcess starts TestEngineProcess and waits until its
 // provider runs; it returns the engine process.
 func startEngineProcess(t *testing.T, workRoot string) *exec.Cmd {
+	return startEngineProcessWith(t, workRoot, "")
+}
+
+// startEngineProcessWith is startEngineProcess with the given supervisor
+// binary ("": the engine re-executes itself).
+func startEngineProcessWith(t *testing.T, workRoot, supervisor string) *exec.Cmd {
 	t.Helper()
-	spec, _ := json.Marshal(engineProcessSpec{WorkRoot: workRoot, DB: newTestDatabase(t), Mirror: hangMirror(t)})
+	spec, _ := json.Marshal(engineProcessSpec{WorkRoot: workRoot, DB: newTestDatabase(t), Mirror: hangMirror(t), Supervisor: supervisor})
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEngineProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), engineProcessEnv+"="+string(spec))
 	var out bytes.Buffer
@@ -157,11 +166,21 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool,
 
 // TestKilledEngineLeavesNoProcess: a reconciler killed with SIGKILL while
 // terraform runs a provider leaves nothing behind: its supervisor stops
-// the whole group (terraform and the provider) within StopGrace.
+// the whole group (terraform and the provider) within StopGrace. With
+// either supervisor: the separate binary and this one re-executed.
 func TestKilledEngineLeavesNoProcess(t *testing.T) {
 	t.Parallel()
+	for name, supervisor := range map[string]string{"this binary": "", SupervisorBinary: buildSupervisor(t)} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			killedEngineLeavesNoProcess(t, supervisor)
+		})
+	}
+}
+
+func killedEngineLeavesNoProcess(t *testing.T, supervisor string) {
 	workRoot := t.TempDir()
-	engine := startEngineProcess(t, workRoot)
+	engine := startEngineProcessWith(t, workRoot, supervisor)
 	before := markedProcesses(workRoot)
 	killed := time.Now()
 	engine.Process.Signal(syscall.SIGKILL)
