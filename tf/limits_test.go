@@ -25,7 +25,7 @@ func runHelpers(t *testing.T, spec supervisor.Spec, env []string, args ...string
 }
 
 // runHelpersWith is runHelpers through the given supervisor binary.
-func runHelpersWith(t *testing.T, supervisorBin string, spec supervisor.Spec, env []string, args ...string) *exec.Cmd {
+func runHelpersWith(t testing.TB, supervisorBin string, spec supervisor.Spec, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	spec.Parent = os.Getpid()
 	b, err := json.Marshal(spec)
