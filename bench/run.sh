@@ -35,6 +35,8 @@ if [ "$what" = all ] || [ "$what" = steady ]; then
 	go test -tags bench ./bench -run '^TestSteadyStateProcess$' -count 1 -v -timeout 90m -projects "$projects" -duration "$duration" | grep -v '^=== '
 fi
 if [ "$what" = all ]; then
+	say "tf: what the supervisor adds to each terraform command"
+	go test ./tf -run '^$' -bench SupervisorStart -benchtime 200x -count 5
 	say "tf: Plan + Apply vs the raw CLI"
 	go test ./tf -run '^$' -bench PlanApply -benchtime 5x -count 3
 	say "controller: spec write → reconcile start"
