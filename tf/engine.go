@@ -166,6 +166,8 @@ type Engine struct {
 	tmpRoot string
 	// supervisor is the binary every command starts through (findSupervisor).
 	supervisor string
+	// stateConns are the backend connections of withStateConn.
+	stateConns *stateConns
 }
 
 // New validates cfg, creates WorkRoot and the plugin cache, and writes the
@@ -267,6 +269,7 @@ func New(cfg Config) (*Engine, error) {
 		cliConfigFile: cliFile,
 		baseDigest:    fmt.Sprintf("%x", h.Sum(nil)),
 		initSem:       make(chan struct{}, 1),
+		stateConns:    newStateConns(cfg.PGConnStr),
 		sandboxActive: procs.sandboxActive,
 		sandboxABI:    procs.sandboxABI,
 		sandboxPorts:  procs.sandboxPorts,

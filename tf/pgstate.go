@@ -131,20 +131,6 @@ func (r *run) stateOutputs() (map[string]tfexec.OutputMeta, error) {
 	return metas, nil
 }
 
-// withStateConn runs fn on a connection to the backend's database, with
-// the quoted name of its states table. One connection per call: the engine
-// keeps none open between operations (it has no Close), and a connection
-// costs milliseconds where the terraform process it replaces costs a
-// tenth of a second or more.
-func (e *Engine) withStateConn(ctx context.Context, fn func(conn *pgx.Conn, states string) error) error {
-	conn, err := pgx.Connect(ctx, e.cfg.PGConnStr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return fn(conn, pgx.Identifier{e.cfg.PGSchema, "states"}.Sanitize())
-}
-
 // stateError is the operation's error for a failed read or write of the
 // backend's table: the deadline or cancellation as for a command, else
 // the database's error, whose text pgx keeps free of the password.
