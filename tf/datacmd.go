@@ -48,8 +48,11 @@ func (r *run) direct(op string, mode stdoutMode, args ...string) ([]byte, string
 	if err := r.ctx.Err(); err != nil {
 		return nil, "", r.stopped(op, err)
 	}
-	pidFile := filepath.Join(r.dir, privateDir, fmt.Sprintf("pid-%d", r.e.commands.Add(1)))
-	os.MkdirAll(filepath.Dir(pidFile), 0o700)
+	r.e.commands.Add(1)
+	pidFile, err := r.e.newPidFile()
+	if err != nil {
+		return nil, "", err
+	}
 	defer os.Remove(pidFile)
 
 	cmdCtx, cancelCmd := context.WithCancelCause(r.ctx)

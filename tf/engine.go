@@ -164,8 +164,11 @@ type Engine struct {
 	owner string
 	// tmpRoot holds the commands' private temporary directories (tmpRootFor).
 	tmpRoot string
-	// supervisor is the binary every command starts through (findSupervisor).
-	supervisor string
+	// supervisor is the binary every command starts through (findSupervisor),
+	// and supervisorFile the open file it names when pinned (kept here so
+	// that the descriptor lives as long as the engine).
+	supervisor     string
+	supervisorFile *os.File
 	// stateConns are the backend connections of withStateConn.
 	stateConns *stateConns
 }
@@ -264,18 +267,19 @@ func New(cfg Config) (*Engine, error) {
 	fmt.Fprintf(h, "lock\n%s", cfg.ProviderLock.Render())
 
 	return &Engine{
-		cfg:           cfg,
-		log:           cfg.Logger,
-		cliConfigFile: cliFile,
-		baseDigest:    fmt.Sprintf("%x", h.Sum(nil)),
-		initSem:       make(chan struct{}, 1),
-		stateConns:    newStateConns(cfg.PGConnStr),
-		sandboxActive: procs.sandboxActive,
-		sandboxABI:    procs.sandboxABI,
-		sandboxPorts:  procs.sandboxPorts,
-		owner:         procs.owner,
-		tmpRoot:       procs.tmpRoot,
-		supervisor:    procs.supervisor,
+		cfg:            cfg,
+		log:            cfg.Logger,
+		cliConfigFile:  cliFile,
+		baseDigest:     fmt.Sprintf("%x", h.Sum(nil)),
+		initSem:        make(chan struct{}, 1),
+		stateConns:     newStateConns(cfg.PGConnStr),
+		sandboxActive:  procs.sandboxActive,
+		sandboxABI:     procs.sandboxABI,
+		sandboxPorts:   procs.sandboxPorts,
+		owner:          procs.owner,
+		tmpRoot:        procs.tmpRoot,
+		supervisor:     procs.supervisor,
+		supervisorFile: procs.supervisorFile,
 	}, nil
 }
 

@@ -28,6 +28,9 @@ func runHelpers(t *testing.T, spec supervisor.Spec, env []string, args ...string
 func runHelpersWith(t testing.TB, supervisorBin string, spec supervisor.Spec, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	spec.Parent = os.Getpid()
+	if spec.Protocol == 0 {
+		spec.Protocol = supervisor.Protocol
+	}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -42,55 +45,54 @@ func runHelpersWith(t testing.TB, supervisorBin string, spec supervisor.Spec, en
 // own limits: they are in place before the program starts, soft and hard
 // alike (so terraform cannot raise them), arguments pass through
 // untouched, the supervisor's pid file names the group terraform is in,
-// and the helpers' own variables are gone.
-// Both supervisors: this binary re-executed, and the separate one.
+// and the helpers' own variables are gone. With both supervisors.
 func TestHelperSetsLimits(t *testing.T) {
-	for name, bin := range map[string]string{"this binary": selfExe, SupervisorBinary: buildSupervisor(t)} {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			probe := writeScript(t, dir, "probe", `echo "$(ulimit -S -v) $(ulimit -H -v) $(ulimit -S -t) $(ulimit -H -t) $#:$1:$2 $(cut -d' ' -f5 /proc/$$/stat) helpers=${TENANTFORM_TF_SUPERVISE:-}${TENANTFORM_TF_EXEC:-}"`+"\n")
-			pidFile := filepath.Join(dir, "pid")
-			cmd := runHelpersWith(t, bin, supervisor.Spec{Terraform: probe, MemoryMB: 1536, CPUSeconds: 7, Grace: time.Second, PidFile: pidFile},
-				[]string{"PATH=" + DefaultSearchPath}, "a b", `"$c"`)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
-			pid, _ := os.ReadFile(pidFile)
-			want := `1572864 1572864 7 7 2:a b:"$c" ` + strings.TrimSpace(string(pid)) + " helpers="
-			if got := strings.TrimSpace(string(out)); got != want || len(pid) == 0 {
-				t.Errorf("the child saw %q, want %q (pid file %q)", got, want, pid)
-			}
-			if strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
-				t.Errorf("pid file %q, want the supervisor's %d", pid, cmd.Process.Pid)
-			}
-		})
-	}
+	eachSupervisor(t, func(t *testing.T, bin string) {
+		dir := t.TempDir()
+		probe := writeScript(t, dir, "probe", `echo "$(ulimit -S -v) $(ulimit -H -v) $(ulimit -S -t) $(ulimit -H -t) $#:$1:$2 $(cut -d' ' -f5 /proc/$$/stat) helpers=${TENANTFORM_TF_SUPERVISE:-}${TENANTFORM_TF_EXEC:-}"`+"\n")
+		pidFile := filepath.Join(dir, "pid")
+		cmd := runHelpersWith(t, bin, supervisor.Spec{Terraform: probe, MemoryMB: 1536, CPUSeconds: 7, Grace: time.Second, PidFile: pidFile},
+			[]string{"PATH=" + DefaultSearchPath}, "a b", `"$c"`)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		pid, _ := os.ReadFile(pidFile)
+		want := `1572864 1572864 7 7 2:a b:"$c" ` + strings.TrimSpace(string(pid)) + " helpers="
+		if got := strings.TrimSpace(string(out)); got != want || len(pid) == 0 {
+			t.Errorf("the child saw %q, want %q (pid file %q)", got, want, pid)
+		}
+		if strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
+			t.Errorf("pid file %q, want the supervisor's %d", pid, cmd.Process.Pid)
+		}
+	})
 }
 
 // TestHelperPassesExitStatus: the supervisor exits as terraform did, with
 // its status or killed by its signal.
 func TestHelperPassesExitStatus(t *testing.T) {
-	dir := t.TempDir()
-	i := 0
-	for script, want := range map[string]string{
-		"exit 3":        "exit status 3",
-		"kill -KILL $$": "signal: killed",
-		"kill -XCPU $$": "signal: CPU time limit exceeded",
-		"kill -SEGV $$": "signal: segmentation fault",
-		"echo fine >&2": "",
-	} {
-		i++
-		probe := writeScript(t, dir, fmt.Sprintf("probe%d", i), script+"\n")
-		err := runHelpers(t, supervisor.Spec{Terraform: probe, Grace: time.Second}, nil).Run()
-		got := ""
-		if err != nil {
-			got = err.Error()
+	eachSupervisor(t, func(t *testing.T, bin string) {
+		dir := t.TempDir()
+		i := 0
+		for script, want := range map[string]string{
+			"exit 3":        "exit status 3",
+			"kill -KILL $$": "signal: killed",
+			"kill -XCPU $$": "signal: CPU time limit exceeded",
+			"kill -SEGV $$": "signal: segmentation fault",
+			"echo fine >&2": "",
+		} {
+			i++
+			probe := writeScript(t, dir, fmt.Sprintf("probe%d", i), script+"\n")
+			err := runHelpersWith(t, bin, supervisor.Spec{Terraform: probe, Grace: time.Second}, nil).Run()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != want {
+				t.Errorf("%q: %q, want %q", script, got, want)
+			}
 		}
-		if got != want {
-			t.Errorf("%q: %q, want %q", script, got, want)
-		}
-	}
+	})
 }
 
 // Hostile configurations: a few hundred bytes that cost the host dearly.

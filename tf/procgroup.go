@@ -50,6 +50,7 @@ func (r *run) processEnv(op, pidFile string) (map[string]string, func(), error) 
 	}
 	done := func() { os.RemoveAll(tmp) }
 	spec := supervisor.Spec{
+		Protocol:   supervisor.Protocol,
 		Terraform:  e.cfg.BinaryPath,
 		MemoryMB:   e.cfg.MemoryLimitMB,
 		CPUSeconds: cpuSeconds(e.cfg.CPULimit),
@@ -73,4 +74,18 @@ func (r *run) processEnv(op, pidFile string) (map[string]string, func(), error) 
 	env[ownerEnv] = e.owner
 	env[supervisor.Env] = string(b)
 	return env, done, nil
+}
+
+// newPidFile names the file the supervisor of one command writes its
+// process id into, which the engine reads to kill the command's group
+// (groupReaper). It is in the engine's temporary root, outside every
+// workdir and every command's own TMPDIR: a tenant's terraform may write
+// those, and must not name another process group for the engine to kill.
+func (e *Engine) newPidFile() (string, error) {
+	f, err := os.CreateTemp(e.tmpRoot, "pid-")
+	if err != nil {
+		return "", fmt.Errorf("tf: pid file: %w", err)
+	}
+	f.Close()
+	return f.Name(), nil
 }

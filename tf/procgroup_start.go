@@ -1,10 +1,17 @@
 package tf
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"time"
 
+	"github.com/tenantform/tenantform/tf/supervisor"
 	"go.uber.org/zap"
 )
 
@@ -16,8 +23,10 @@ type processSetup struct {
 	owner         string
 	// tmpRoot holds the commands' private temporary directories.
 	tmpRoot string
-	// supervisor is the binary every command is started through.
-	supervisor string
+	// supervisor is the binary every command is started through, and
+	// supervisorFile the open file it names when it is pinned.
+	supervisor     string
+	supervisorFile *os.File
 }
 
 // startProcesses decides on the sandbox (refusing TF_SANDBOX=require
@@ -38,10 +47,29 @@ func startProcesses(cfg *Config) (processSetup, error) {
 	}
 	ps.sandboxActive, ps.sandboxABI = active, abi
 	self, _ := os.Executable()
-	if ps.supervisor, err = findSupervisor(cfg.SupervisorPath, self); err != nil {
+	found, err := findSupervisor(cfg.SupervisorPath, self)
+	if err != nil {
 		return ps, err
 	}
-	cfg.Logger.Info("terraform commands start through the supervisor", zap.String("supervisor", supervisorName(ps.supervisor)))
+	ps.supervisor = found
+	if found != selfExe {
+		ps.supervisor, ps.supervisorFile, err = pinSupervisor(found)
+		if err == nil {
+			err = probeSupervisor(ps.supervisor)
+		}
+		if err != nil {
+			if ps.supervisorFile != nil {
+				ps.supervisorFile.Close()
+			}
+			if cfg.SupervisorPath != "" {
+				return ps, fmt.Errorf("tf: supervisor %s: %w", found, err)
+			}
+			cfg.Logger.Warn("the supervisor beside this binary does not work; terraform commands start through this binary instead",
+				zap.String("supervisor", found), zap.Error(err))
+			ps.supervisor, ps.supervisorFile = selfExe, nil
+		}
+	}
+	cfg.Logger.Info("terraform commands start through the supervisor", zap.String("supervisor", supervisorName(found, ps.supervisor)))
 	switch {
 	case active:
 		if ps.sandboxPorts, err = sandboxPorts(cfg.PGConnStr, cfg.AWSEndpointURL); err != nil {
@@ -96,12 +124,54 @@ func findSupervisor(configured, self string) (string, error) {
 	return selfExe, nil
 }
 
-// supervisorName is how the log names the supervisor.
-func supervisorName(path string) string {
-	if path == selfExe {
-		return "this binary (re-executed; install " + SupervisorBinary + " beside it for faster starts)"
+// supervisorName is how the log names the supervisor found and the path
+// commands use.
+func supervisorName(found, used string) string {
+	switch {
+	case used == selfExe:
+		return "this binary (re-executed; install " + SupervisorBinary + " beside its real file for faster starts)"
+	case used != found:
+		return found + " (pinned: " + used + ")"
 	}
-	return path
+	return used
+}
+
+// pinSupervisor opens the supervisor binary once and returns a path naming
+// the open file, /proc/self/fd/N, which every command then executes: the
+// file the engine checked at start, whatever is later renamed over its
+// path (a deploy beside a running reconciler; without the sandbox, a
+// tenant's process). Only an ELF binary is pinned: the kernel runs a
+// script's interpreter with the path, which the close-on-exec descriptor
+// no longer names by then (a test's wrapper script is executed by path).
+func pinSupervisor(path string) (string, *os.File, error) {
+	f, err := os.Open(path) // close-on-exec, as Go opens every file
+	if err != nil {
+		return "", nil, err
+	}
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != "\x7fELF" {
+		f.Close()
+		return path, nil, nil
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), f, nil
+}
+
+// probeSupervisor runs the supervisor once, around `/bin/sh -c 'exit 0'`:
+// a supervisor that cannot run here or speaks another protocol is found at
+// start, not at every tenant's next command.
+func probeSupervisor(path string) error {
+	spec, err := json.Marshal(supervisor.Spec{Protocol: supervisor.Protocol, Terraform: "/bin/sh", Grace: time.Second, Parent: os.Getpid()})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-c", "exit 0")
+	cmd.Env = []string{supervisor.Env + "=" + string(spec), "PATH=" + DefaultSearchPath}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("a trial run failed: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 func isExecutable(path string) bool {

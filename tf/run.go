@@ -107,8 +107,11 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	if err != nil {
 		return "", err
 	}
-	pidFile := filepath.Join(r.dir, privateDir, fmt.Sprintf("pid-%d", r.e.commands.Add(1)))
-	os.MkdirAll(filepath.Dir(pidFile), 0o700)
+	r.e.commands.Add(1)
+	pidFile, err := r.e.newPidFile()
+	if err != nil {
+		return "", err
+	}
 	defer os.Remove(pidFile)
 	env, done, err := r.processEnv(op, pidFile)
 	if err != nil {

@@ -113,8 +113,8 @@ func TestSandboxRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(rules *supervisor.Rules) map[string]string {
-		cmd := runHelpers(t, supervisor.Spec{Terraform: self, Sandbox: rules}, []string{sandboxProbeEnv + "=" + string(probe)})
+	run := func(t *testing.T, bin string, rules *supervisor.Rules) map[string]string {
+		cmd := runHelpersWith(t, bin, supervisor.Spec{Terraform: self, Sandbox: rules}, []string{sandboxProbeEnv + "=" + string(probe)})
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("probe: %v\n%s", err, out)
@@ -126,30 +126,33 @@ func TestSandboxRules(t *testing.T) {
 		}
 		return res
 	}
-	open := run(nil)
-	boxed := run(&supervisor.Rules{
-		RODirs:  systemRODirs,
-		ROFiles: append(slices.Clone(systemROFiles), self),
-		RWDirs:  []string{own},
-		RWFiles: systemRWFiles,
-		TCP:     []uint16{443, uint16(ports[0])},
+	// Either supervisor: the separate binary and this one re-executed.
+	eachSupervisor(t, func(t *testing.T, bin string) {
+		open := run(t, bin, nil)
+		boxed := run(t, bin, &supervisor.Rules{
+			RODirs:  systemRODirs,
+			ROFiles: append(slices.Clone(systemROFiles), self),
+			RWDirs:  []string{own},
+			RWFiles: systemRWFiles,
+			TCP:     []uint16{443, uint16(ports[0])},
+		})
+		allowed := []string{"read-own", "write-own", "connect-allowed"}
+		denied := []string{"read-other", "write-other", "read-etc-passwd", "read-engine-environ", "connect-refused", "listen", "signal-engine"}
+		for _, name := range append(allowed, denied...) {
+			if open[name] != "ok" {
+				t.Errorf("%s fails without the sandbox (the probe proves nothing): %s", name, open[name])
+			}
+		}
+		for _, name := range allowed {
+			if boxed[name] != "ok" {
+				t.Errorf("sandboxed, %s: %s", name, boxed[name])
+			}
+		}
+		t.Logf("multipath TCP, which Landlock does not restrict: listen %s, connect %s", boxed["listen-mptcp"], boxed["connect-refused-mptcp"])
+		for _, name := range denied {
+			if !strings.HasPrefix(boxed[name], "denied: ") || !(strings.Contains(boxed[name], "permission denied") || strings.Contains(boxed[name], "operation not permitted")) {
+				t.Errorf("sandboxed, %s: %q, want permission denied", name, boxed[name])
+			}
+		}
 	})
-	allowed := []string{"read-own", "write-own", "connect-allowed"}
-	denied := []string{"read-other", "write-other", "read-etc-passwd", "read-engine-environ", "connect-refused", "listen", "signal-engine"}
-	for _, name := range append(allowed, denied...) {
-		if open[name] != "ok" {
-			t.Errorf("%s fails without the sandbox (the probe proves nothing): %s", name, open[name])
-		}
-	}
-	for _, name := range allowed {
-		if boxed[name] != "ok" {
-			t.Errorf("sandboxed, %s: %s", name, boxed[name])
-		}
-	}
-	t.Logf("multipath TCP, which Landlock does not restrict: listen %s, connect %s", boxed["listen-mptcp"], boxed["connect-refused-mptcp"])
-	for _, name := range denied {
-		if !strings.HasPrefix(boxed[name], "denied: ") || !(strings.Contains(boxed[name], "permission denied") || strings.Contains(boxed[name], "operation not permitted")) {
-			t.Errorf("sandboxed, %s: %q, want permission denied", name, boxed[name])
-		}
-	}
 }

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tenantform/tenantform/tf/supervisor"
 )
 
 // buildSupervisor builds cmd/tenantform-tf-supervisor into a temporary
@@ -19,6 +22,14 @@ func buildSupervisor(t testing.TB) string {
 		t.Fatalf("building %s: %v\n%s", SupervisorBinary, err, out)
 	}
 	return bin
+}
+
+// eachSupervisor runs f as a subtest with each supervisor binary: this one
+// re-executed (selfExe) and the separate one, built.
+func eachSupervisor(t *testing.T, f func(t *testing.T, bin string)) {
+	for name, bin := range map[string]string{"this binary": selfExe, SupervisorBinary: buildSupervisor(t)} {
+		t.Run(name, func(t *testing.T) { f(t, bin) })
+	}
 }
 
 // An engine configured with the separate supervisor starts every command
@@ -42,9 +53,75 @@ func TestEngineStartsCommandsThroughTheSeparateSupervisor(t *testing.T) {
 	}
 	b, _ := os.ReadFile(used)
 	starts := strings.Split(strings.TrimSpace(string(b)), "\n")
-	// init, plan and show at least: every command of the plan.
-	if len(starts) < 3 || !strings.HasPrefix(starts[0], "init") {
-		t.Errorf("commands started through the separate supervisor: %q, want init, plan and show", starts)
+	// The trial run at start, then every command the engine started.
+	if len(starts) < 4 || starts[0] != "-c exit 0" || !strings.HasPrefix(starts[1], "init") || int64(len(starts)-1) != e.commands.Load() {
+		t.Errorf("started through the separate supervisor: %q; want the trial run, then init and every one of the engine's %d commands", starts, e.commands.Load())
+	}
+}
+
+// The separate supervisor is pinned at start: a file renamed over its
+// path later (a deploy beside a running reconciler, a hostile process)
+// starts nothing.
+func TestTheSupervisorIsPinnedAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, SupervisorBinary)
+	if err := os.Rename(buildSupervisor(t), path); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEngine(t, "", func(c *Config) { c.SupervisorPath = path })
+	if !strings.HasPrefix(e.supervisor, "/proc/self/fd/") {
+		t.Fatalf("engine's supervisor %q, want the pinned file", e.supervisor)
+	}
+	marker := filepath.Join(dir, "impostor-ran")
+	impostor := writeScript(t, t.TempDir(), "impostor", "touch "+marker+"\nexit 1\n")
+	if err := os.Rename(impostor, path); err != nil {
+		t.Fatal(err)
+	}
+	plan := mustPlan(t, e, counterProject("alice", "pinned", 1), nil)
+	if got := counts(plan.Summary); got != [3]int{1, 0, 0} {
+		t.Fatalf("plan: add/change/destroy = %v, want 1 to add", got)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the file renamed over the supervisor's path was executed")
+	}
+}
+
+// A configured supervisor that does not work stops New, naming it.
+func TestABrokenSupervisorIsRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	broken := writeScript(t, t.TempDir(), SupervisorBinary, "echo 'not a supervisor' >&2\nexit 1\n")
+	_, err := New(Config{BinaryPath: terraformBinary(t), WorkRoot: t.TempDir(), PGConnStr: "postgres://127.0.0.1:1/x", SupervisorPath: broken})
+	if err == nil || !strings.Contains(err.Error(), broken) || !strings.Contains(err.Error(), "not a supervisor") {
+		t.Fatalf("New with a broken supervisor: %v, want an error naming it and its output", err)
+	}
+}
+
+// A supervisor runs nothing for an engine of another build (another
+// protocol) or for instructions with anything after the object.
+func TestTheSupervisorRefusesOtherBuildsAndTrailingData(t *testing.T) {
+	t.Parallel()
+	marker := filepath.Join(t.TempDir(), "ran")
+	program := writeScript(t, t.TempDir(), "program", "touch "+marker+"\n")
+	for name, bin := range map[string]string{"this binary": selfExe, SupervisorBinary: buildSupervisor(t)} {
+		cmd := runHelpersWith(t, bin, supervisor.Spec{Protocol: supervisor.Protocol + 1, Terraform: program, Grace: time.Second}, nil)
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != supervisor.ExitFailed || !strings.Contains(string(out), "different builds") {
+			t.Errorf("%s, another protocol: %v: %s; want exit %d naming the builds", name, err, out, supervisor.ExitFailed)
+		}
+		cmd = runHelpersWith(t, bin, supervisor.Spec{Terraform: program, Grace: time.Second}, nil)
+		for i, kv := range cmd.Env {
+			if strings.HasPrefix(kv, supervisor.Env+"=") {
+				cmd.Env[i] = kv + ` {"x":1}`
+			}
+		}
+		out, err = cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != supervisor.ExitFailed || !strings.Contains(string(out), "after the object") {
+			t.Errorf("%s, trailing data: %v: %s; want exit %d", name, err, out, supervisor.ExitFailed)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a refused supervisor ran the program")
 	}
 }
 

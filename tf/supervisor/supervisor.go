@@ -43,6 +43,7 @@ package supervisor
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -61,8 +62,17 @@ import (
 // before it starts anything, so terraform never sees it.
 const Env = "TENANTFORM_TF_SUPERVISE"
 
+// Protocol is the version of Spec and Rules. The engine sends it and the
+// supervisor runs nothing unless it is its own, so that an engine and a
+// supervisor of different builds (a binary replaced beside a running
+// reconciler) never read a field with a meaning the other does not share.
+// Change it with any change of meaning.
+const Protocol = 1
+
 // Spec is what the engine tells the supervisor about one command.
 type Spec struct {
+	// Protocol must be the supervisor's Protocol.
+	Protocol int `json:"protocol"`
 	// Terraform is the binary to run.
 	Terraform string `json:"terraform"`
 	// MemoryMB and CPUSeconds are RLIMIT_AS and RLIMIT_CPU; 0 sets none.
@@ -101,16 +111,23 @@ func helperError(format string, args ...any) int {
 // Spec) says; its result is the exit status.
 func Run(specJSON string) int {
 	os.Unsetenv(Env)
-	// Unknown fields are refused, not ignored: a supervisor older than
-	// its engine must not drop a limit or a sandbox rule it does not know.
+	// Unknown fields are refused, not ignored, and so is anything after
+	// the object; the protocol decides the meaning of the rest.
 	dec := json.NewDecoder(strings.NewReader(specJSON))
 	dec.DisallowUnknownFields()
 	var spec Spec
 	if err := dec.Decode(&spec); err != nil {
 		return helperError("bad %s: %v", Env, err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return helperError("bad %s: data after the object", Env)
+	}
+	if spec.Protocol != Protocol {
+		return helperError("%s speaks protocol %d, this supervisor %d: the engine and its supervisor come from different builds", Env, spec.Protocol, Protocol)
+	}
 	self := os.Getpid()
-	// Named for ps and top (the binary is "exe", /proc/self/exe).
+	// Named for ps and top, whichever binary this is ("exe" when started
+	// as /proc/self/exe).
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("tf-supervisor\x00")[0])), 0, 0, 0)
 	// SIGTERM (not tfexec's SIGKILL) on the engine's death, so that the
 	// group can be stopped. Set first, then check that the engine did not
