@@ -23,6 +23,7 @@ import (
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/store/storetest"
+	"github.com/tenantform/tenantform/tf"
 )
 
 // kumo's services start goroutines when its package initialises (the
@@ -104,6 +105,8 @@ func newWorld(t *testing.T, opt options) *world {
 		w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform", "tenantform_testdouble")
 	} else {
 		w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform")
+		// As deployed: the supervisor beside it.
+		goBuild(t, w.dir, "../cmd/tenantform-tf-supervisor", tf.SupervisorBinary)
 	}
 	w.emuURL = awstest.StartProcess(t, goBuild(t, w.dir, "../aws/awstest/cmd/emulator", "emulator"))
 	p, err := NewProxy(w.emuURL)

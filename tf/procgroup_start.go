@@ -13,6 +13,7 @@ import (
 
 	"github.com/tenantform/tenantform/tf/supervisor"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // processSetup is what New prepares for starting terraform processes.
@@ -136,13 +137,16 @@ func supervisorName(found, used string) string {
 	return used
 }
 
-// pinSupervisor opens the supervisor binary once and returns a path naming
-// the open file, /proc/self/fd/N, which every command then executes: the
-// file the engine checked at start, whatever is later renamed over its
-// path (a deploy beside a running reconciler; without the sandbox, a
-// tenant's process). Only an ELF binary is pinned: the kernel runs a
-// script's interpreter with the path, which the close-on-exec descriptor
-// no longer names by then (a test's wrapper script is executed by path).
+// pinSupervisor copies the supervisor binary once into a sealed memory
+// file and returns a path naming it, /proc/self/fd/N, which every command
+// then executes: the binary the engine checked at start, whatever is later
+// written or renamed over its path (a deploy beside a running reconciler;
+// without the sandbox, a tenant's process). Where the kernel refuses a
+// memory file, the binary's own file is held open instead (proof against
+// a rename, not a write in place). Only an ELF binary is pinned: the
+// kernel runs a script's interpreter with the path, which the
+// close-on-exec descriptor no longer names by then (a test's wrapper
+// script is executed by path).
 func pinSupervisor(path string) (string, *os.File, error) {
 	f, err := os.Open(path) // close-on-exec, as Go opens every file
 	if err != nil {
@@ -153,7 +157,40 @@ func pinSupervisor(path string) (string, *os.File, error) {
 		f.Close()
 		return path, nil, nil
 	}
+	if sealed, err := sealedCopy(f); err == nil {
+		f.Close()
+		f = sealed
+	}
 	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), f, nil
+}
+
+// sealedCopy copies the file into a memory file that no one can write,
+// grow, shrink or unseal any more.
+func sealedCopy(src *os.File) (*os.File, error) {
+	fd, err := unix.MemfdCreate(SupervisorBinary, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if err != nil {
+		// Kernels before 6.3 know no MFD_EXEC; their memory files are
+		// executable anyway.
+		fd, err = unix.MemfdCreate(SupervisorBinary, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return nil, err
+	}
+	mem := os.NewFile(uintptr(fd), SupervisorBinary)
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	if _, err := io.Copy(mem, src); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	seals := unix.F_SEAL_WRITE | unix.F_SEAL_GROW | unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL
+	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	return mem, nil
 }
 
 // probeSupervisor runs the supervisor once, around `/bin/sh -c 'exit 0'`:

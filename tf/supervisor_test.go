@@ -59,9 +59,10 @@ func TestEngineStartsCommandsThroughTheSeparateSupervisor(t *testing.T) {
 	}
 }
 
-// The separate supervisor is pinned at start: a file renamed over its
-// path later (a deploy beside a running reconciler, a hostile process)
-// starts nothing.
+// The separate supervisor is pinned at start, copied into a sealed memory
+// file: what is later written over its file in place, or renamed over its
+// path (a deploy beside a running reconciler, a hostile process), starts
+// nothing.
 func TestTheSupervisorIsPinnedAtStart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -73,17 +74,27 @@ func TestTheSupervisorIsPinnedAtStart(t *testing.T) {
 	if !strings.HasPrefix(e.supervisor, "/proc/self/fd/") {
 		t.Fatalf("engine's supervisor %q, want the pinned file", e.supervisor)
 	}
+	if target, _ := os.Readlink(e.supervisor); !strings.HasPrefix(target, "/memfd:") {
+		t.Errorf("the pinned supervisor is %s, want a memory file", target)
+	}
 	marker := filepath.Join(dir, "impostor-ran")
-	impostor := writeScript(t, t.TempDir(), "impostor", "touch "+marker+"\nexit 1\n")
-	if err := os.Rename(impostor, path); err != nil {
+	impostor := "#!/bin/sh\ntouch " + marker + "\nexit 1\n"
+	// In place: the same inode, new contents.
+	if err := os.WriteFile(path, []byte(impostor), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	plan := mustPlan(t, e, counterProject("alice", "pinned", 1), nil)
+	p := counterProject("alice", "pinned", 1)
+	plan := mustPlan(t, e, p, nil)
 	if got := counts(plan.Summary); got != [3]int{1, 0, 0} {
 		t.Fatalf("plan: add/change/destroy = %v, want 1 to add", got)
 	}
+	// Renamed over the path: another inode.
+	if err := os.Rename(writeScript(t, t.TempDir(), "impostor", impostor), path); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, e, p, plan, nil)
 	if _, err := os.Stat(marker); err == nil {
-		t.Error("the file renamed over the supervisor's path was executed")
+		t.Error("a file written or renamed over the supervisor's path was executed")
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantform/tenantform/tf"
 )
 
 // TestContainmentEndToEnd runs the real binary, real terraform and a real
@@ -33,8 +35,13 @@ func TestContainmentEndToEnd(t *testing.T) {
 	// The servers are child processes killed at the end: drop the
 	// client's idle connections to them, or they outlive the test.
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
-	bin := filepath.Join(t.TempDir(), "tenantform")
+	// As deployed: the supervisor binary beside tenantform.
+	binDir := t.TempDir()
+	bin := filepath.Join(binDir, "tenantform")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, tf.SupervisorBinary), "../tenantform-tf-supervisor").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dataDir, err := os.MkdirTemp("", "tenantform-containment-")
@@ -70,6 +77,10 @@ func TestContainmentEndToEnd(t *testing.T) {
 		t.Logf("tenantform dev stderr (tail):\n%s", b)
 	}
 	apiURL, _ := readBanner(t, stdout, done, dumpLogs)
+	if b, _ := os.ReadFile(stderrPath); !strings.Contains(string(b), filepath.Join(binDir, tf.SupervisorBinary)+" (pinned: /proc/self/fd/") {
+		dumpLogs()
+		t.Fatalf("the start-up log does not name the pinned %s beside the binary", tf.SupervisorBinary)
+	}
 	tokens := map[string]string{}
 	for _, user := range []string{"a", "b"} {
 		out, err := exec.Command(bin, "token", "--user", user, "--data-dir", dataDir).Output()
