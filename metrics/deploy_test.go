@@ -100,8 +100,8 @@ func exportedNames(t *testing.T) map[string]bool {
 	return names
 }
 
-// fullCollectors are every tenantform collector, each with something
-// observed so that its vectors have series.
+// fullCollectors are every tenantform collector, the state collector
+// first, each with something observed so that its vectors have series.
 func fullCollectors(t testing.TB, d db, maxSeries int) []prometheus.Collector {
 	rec := metrics.NewReconciler(nil)
 	rec.ObserveReconcile(metrics.ResultSuccess, 2*time.Second)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,8 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
-	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
 )
@@ -110,6 +112,23 @@ func gather(t testing.TB, reg prometheus.Gatherer) map[string]float64 {
 	return out
 }
 
+// parseExposition reads a text exposition the way gather reads a registry.
+func parseExposition(t testing.TB, text string) map[string]float64 {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parse the exposition: %v", err)
+	}
+	out := map[string]float64{}
+	for _, mf := range fams {
+		for _, m := range mf.Metric {
+			out[seriesName(mf.GetName(), m)] = value(mf.GetType(), m)
+		}
+	}
+	return out
+}
+
 func seriesName(name string, m *dto.Metric) string {
 	var ls []string
 	for _, l := range m.Label {
@@ -147,10 +166,10 @@ func countSeries(got map[string]float64, family string) int {
 	return n
 }
 
-// exposition is what /metrics serves for reg.
-func exposition(t testing.TB, reg *prometheus.Registry) string {
+// exposition is what h (a metrics.Handler) serves at /metrics.
+func exposition(t testing.TB, h http.Handler) string {
 	t.Helper()
-	srv := httptest.NewServer(metrics.Handler(reg))
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {

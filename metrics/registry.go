@@ -1,17 +1,15 @@
 package metrics
 
 import (
-	"net/http"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // NewRegistry returns a process's registry: the Go runtime and process
-// collectors, tenantform_build_info for version, and cs (the state
-// collector, the API's or the reconciler's metrics). A registry of our own
+// collectors, tenantform_build_info for version, and cs (the API's or the
+// reconciler's metrics; the state collector is given to Handler instead). A registry of our own
 // rather than the global default keeps what is exported explicit.
 func NewRegistry(version string, cs ...prometheus.Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
@@ -32,11 +30,4 @@ func NewBuildInfo(version string) prometheus.Collector {
 		Help:        "Always 1; the labels say which tenantform build runs.",
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	}, func() float64 { return 1 })
-}
-
-// Handler serves reg in the Prometheus exposition format. A collector's
-// failure is reported in the scrape's log, not as a failed scrape, so one
-// broken family does not hide the others.
-func Handler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError})
 }

@@ -72,6 +72,9 @@ type State struct {
 	refreshing bool
 	// now is the clock the age of a reading is measured with.
 	now func() time.Time
+	// built, when set (tests), is told each time a reading's families are
+	// gathered, encoded or compressed for scrapes (see exposition.go).
+	built func(stage string)
 
 	up, queryDuration                                     *prometheus.Desc
 	projects                                              *prometheus.Desc
@@ -162,6 +165,9 @@ type stateReading struct {
 	runCounts       map[[2]string]int64
 	inventoryErr    error
 	orphaned, stray int
+	// exposed is the reading's families as scrapes serve them, built
+	// once (exposition.go).
+	exposed exposedReading
 }
 
 // read queries the database once and moves the settled run counts on.
@@ -210,7 +216,7 @@ func (s *State) reading() *stateReading {
 		if s.now().Sub(last.at) >= s.cfg.MaxAge/2 && !s.refreshing {
 			s.refreshing = true
 			go func() {
-				s.readSerialized(s.cfg.MaxAge / 2)
+				s.readSerialized(s.cfg.MaxAge/2, true)
 				s.mu.Lock()
 				s.refreshing = false
 				s.mu.Unlock()
@@ -220,7 +226,7 @@ func (s *State) reading() *stateReading {
 		return last
 	}
 	s.mu.Unlock()
-	return s.readSerialized(s.cfg.MaxAge)
+	return s.readSerialized(s.cfg.MaxAge, false)
 }
 
 // young reports whether r is a good reading younger than maxAge (never,
@@ -234,7 +240,10 @@ func (s *State) young(r *stateReading, maxAge time.Duration) bool {
 // readMu, so that an older reading never replaces a newer one (the run
 // counters would step back). A reading younger than fresh that another
 // caller made while this one waited is returned instead of reading again.
-func (s *State) readSerialized(fresh time.Duration) *stateReading {
+// With warm (a reading in the background), the new reading's families are
+// encoded in the formats the last one served before it replaces it, so
+// that no scrape waits for them either.
+func (s *State) readSerialized(fresh time.Duration, warm bool) *stateReading {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	s.mu.Lock()
@@ -245,6 +254,9 @@ func (s *State) readSerialized(fresh time.Duration) *stateReading {
 		return last
 	}
 	r := s.read()
+	if warm && last != nil {
+		s.warm(r, last)
+	}
 	s.mu.Lock()
 	s.last = r
 	s.mu.Unlock()
@@ -252,14 +264,20 @@ func (s *State) readSerialized(fresh time.Duration) *stateReading {
 }
 
 // Collect implements prometheus.Collector: one reading, then every family.
+// (Handler does not collect a State at every scrape: it serves the
+// families it built from a reading until the next reading.)
 func (s *State) Collect(ch chan<- prometheus.Metric) {
+	s.collect(s.reading(), ch)
+}
+
+// collect sends the families of reading r.
+func (s *State) collect(r *stateReading, ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	gauge(s.budget, s.cfg.BudgetUSD)
 	gauge(s.seriesCap, float64(s.cfg.MaxSeries))
 
-	r := s.reading()
 	gauge(s.queryDuration, r.queryDuration.Seconds())
 	if r.err != nil {
 		gauge(s.up, 0)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -304,10 +305,11 @@ type inventory struct{ orphaned, stray int }
 
 func (i inventory) ResourceCounts(context.Context) (int, int, error) { return i.orphaned, i.stray, nil }
 
-// fullRegistry registers every tenantform collector (see fullCollectors),
-// as a process serving both roles would.
-func fullRegistry(t testing.TB, d db, maxSeries int) *prometheus.Registry {
-	return metrics.NewRegistry("1.2.3", fullCollectors(t, d, maxSeries)...)
+// fullHandler serves every tenantform collector (see fullCollectors), as
+// a process serving both roles would.
+func fullHandler(t testing.TB, d db, maxSeries int) http.Handler {
+	cs := fullCollectors(t, d, maxSeries)
+	return metrics.Handler(metrics.NewRegistry("1.2.3", cs[1:]...), cs[0].(*metrics.State))
 }
 
 func TestPromtoolCheckMetricsIsQuiet(t *testing.T) {
@@ -315,7 +317,7 @@ func TestPromtoolCheckMetricsIsQuiet(t *testing.T) {
 	bin := promtool(t)
 	d := openDB(t)
 	seedSeveralPhases(t, d)
-	text := exposition(t, fullRegistry(t, d, 100))
+	text := exposition(t, fullHandler(t, d, 100))
 	if !strings.Contains(text, `tenantform_projects{phase="Ready"} 2`) || !strings.Contains(text, "tenantform_orphaned_resources 1") ||
 		!strings.Contains(text, `tenantform_project_phase{phase="Failed",project="api",user="bob"} 1`) ||
 		!strings.Contains(text, `tenantform_project_actual_month_to_date_cost_dollars{project="web",user="alice"} 3.5`) {

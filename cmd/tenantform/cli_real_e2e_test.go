@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tenantform/tenantform/controller"
+	"github.com/tenantform/tenantform/metrics"
 	"github.com/tenantform/tenantform/store/storetest"
 	"github.com/tenantform/tenantform/tf"
 )
@@ -62,7 +63,7 @@ func newRealCLIEnv(t *testing.T, settings env, wrap func(*tf.Engine) controller.
 	if wrap != nil {
 		reconcilerTF = wrap(engine)
 	}
-	srv := httptest.NewServer(newAPIHandler(cfg, st, newMetrics(), nil, nil, log))
+	srv := httptest.NewServer(newAPIHandler(cfg, st, metrics.Handler(newMetrics(), nil), nil, nil, log))
 	t.Cleanup(srv.Close)
 	// A failing test may leave a stream (watch, logs -f) open: it must
 	// not keep Close waiting.

@@ -152,10 +152,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	}
 	// One process serves everything on the API's /metrics.
 	httpMetrics, recMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries), metrics.NewReconciler(nil)
-	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics, recMetrics, metrics.NewSandbox(engine.SandboxActive()))
+	reg.MustRegister(httpMetrics, recMetrics, metrics.NewSandbox(engine.SandboxActive()))
+	scrape := metrics.Handler(reg, newStateCollector(cfg, st, awsSvc, log))
 	// Loopback only: dev mode is for the machine it runs on.
 	srv, err := listenHTTP(net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)), "PORT",
-		newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
+		newAPIHandler(cfg, st, scrape, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,10 @@ func TestServeMetricsOnMetricsPort(t *testing.T) {
 	reg := newMetrics(metrics.NewReconciler(nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := serveMetrics(ctx, Config{MetricsPort: port}, reg, zap.NewNop()); err != nil {
+	if err := serveMetrics(ctx, Config{MetricsPort: port}, metrics.Handler(reg, nil), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	if err := serveMetrics(ctx, Config{MetricsPort: port}, reg, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "METRICS_PORT") {
+	if err := serveMetrics(ctx, Config{MetricsPort: port}, metrics.Handler(reg, nil), zap.NewNop()); err == nil || !strings.Contains(err.Error(), "METRICS_PORT") {
 		t.Errorf("a second server on the taken port: %v, want an error naming METRICS_PORT", err)
 	}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -52,8 +52,8 @@ func runReconcile(ctx context.Context, args []string, stderr io.Writer, getenv f
 		return err
 	}
 	recMetrics := metrics.NewReconciler(nil)
-	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), recMetrics, metrics.NewSandbox(engine.SandboxActive()))
-	if err := serveMetrics(ctx, cfg, reg, log); err != nil {
+	reg.MustRegister(recMetrics, metrics.NewSandbox(engine.SandboxActive()))
+	if err := serveMetrics(ctx, cfg, metrics.Handler(reg, newStateCollector(cfg, st, awsSvc, log)), log); err != nil {
 		return err
 	}
 	notifier, err := newNotifier(cfg, st, log)

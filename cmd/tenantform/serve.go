@@ -29,10 +29,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 		return err
 	}
 	httpMetrics := metrics.NewHTTP(cfg.MetricsMaxSeries)
-	reg.MustRegister(newStateCollector(cfg, st, awsSvc, log), httpMetrics)
+	reg.MustRegister(httpMetrics)
+	scrape := metrics.Handler(reg, newStateCollector(cfg, st, awsSvc, log))
 	// All interfaces: Heroku's router and container runtimes connect from
 	// outside the dyno.
-	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.Port)), "PORT", newAPIHandler(cfg, st, reg, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
+	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.Port)), "PORT", newAPIHandler(cfg, st, scrape, httpMetrics, awsSvc.orphanLister(), log), cfg.ShutdownGrace, log)
 	if err != nil {
 		return err
 	}

@@ -163,11 +163,11 @@ func newNotifier(cfg Config, st *store.Store, log *zap.Logger) (*notify.Service,
 	return notify.New(nc, st)
 }
 
-// serveMetrics serves reg at /metrics on METRICS_PORT (the reconciler has
-// no API) until ctx ends. A taken port fails start-up.
-func serveMetrics(ctx context.Context, cfg Config, reg *prometheus.Registry, log *zap.Logger) error {
+// serveMetrics serves scrape (metrics.Handler) at /metrics on METRICS_PORT
+// (the reconciler has no API) until ctx ends. A taken port fails start-up.
+func serveMetrics(ctx context.Context, cfg Config, scrape http.Handler, log *zap.Logger) error {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.Handle("GET /metrics", scrape)
 	srv, err := listenHTTP(net.JoinHostPort("", strconv.Itoa(cfg.MetricsPort)), "METRICS_PORT", mux, time.Second, log.Named("metrics"))
 	if err != nil {
 		return err

@@ -101,8 +101,9 @@ func newMetrics(cs ...prometheus.Collector) *prometheus.Registry {
 	return metrics.NewRegistry(buildVersion(), cs...)
 }
 
-// newAPIHandler is the HTTP API over st, configured from cfg.
-func newAPIHandler(cfg Config, st *store.Store, reg *prometheus.Registry, httpMetrics *metrics.HTTP, orphans api.OrphanLister, log *zap.Logger) http.Handler {
+// newAPIHandler is the HTTP API over st, configured from cfg; scrape
+// serves its /metrics (metrics.Handler).
+func newAPIHandler(cfg Config, st *store.Store, scrape http.Handler, httpMetrics *metrics.HTTP, orphans api.OrphanLister, log *zap.Logger) http.Handler {
 	return api.New(api.Config{
 		JWTSecret:            []byte(cfg.JWTSecret),
 		CORSOrigin:           cfg.CORSOrigin,
@@ -118,7 +119,7 @@ func newAPIHandler(cfg Config, st *store.Store, reg *prometheus.Registry, httpMe
 		RateLimitBurst:       cfg.RateLimitBurst,
 		Now:                  time.Now,
 		Logger:               log,
-		Metrics:              metrics.Handler(reg),
+		Metrics:              scrape,
 		HTTPMetrics:          httpMetrics,
 		Orphans:              orphans,
 		NoActualCosts:        cfg.CostExplorerInterval < 0,
