@@ -192,7 +192,7 @@ func (s *State) gather(r *stateReading) {
 		e.names[mf.GetName()] = true
 	}
 	e.gathered = true
-	s.report("gather")
+	s.event("gather")
 }
 
 // exposition is the current reading's families in format, compressed
@@ -221,11 +221,11 @@ func (s *State) encode(r *stateReading, format expfmt.Format, gz bool) (*encoded
 			e.encoded = map[expfmt.Format]*encodedFamilies{}
 		}
 		e.encoded[format] = ef
-		s.report("encode " + string(format))
+		s.event("encode " + string(format))
 	}
 	if gz && ef.deflated == nil {
 		ef.deflated = deflate(ef.plain)
-		s.report("gzip " + string(format))
+		s.event("gzip " + string(format))
 	}
 	return ef, e.gatherErr
 }
@@ -248,9 +248,9 @@ func (s *State) warm(r, last *stateReading) {
 	}
 }
 
-func (s *State) report(stage string) {
-	if s.built != nil {
-		s.built(stage)
+func (s *State) event(e string) {
+	if s.events != nil {
+		s.events(e)
 	}
 }
 

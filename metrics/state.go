@@ -72,9 +72,10 @@ type State struct {
 	refreshing bool
 	// now is the clock the age of a reading is measured with.
 	now func() time.Time
-	// built, when set (tests), is told each time a reading's families are
-	// gathered, encoded or compressed for scrapes (see exposition.go).
-	built func(stage string)
+	// events, when set (tests), is told each time a reading's families
+	// are gathered, encoded or compressed for scrapes (exposition.go),
+	// and when a reading in the background is stored ("refreshed").
+	events func(event string)
 
 	up, queryDuration                                     *prometheus.Desc
 	projects                                              *prometheus.Desc
@@ -220,6 +221,7 @@ func (s *State) reading() *stateReading {
 				s.mu.Lock()
 				s.refreshing = false
 				s.mu.Unlock()
+				s.event("refreshed")
 			}()
 		}
 		s.mu.Unlock()
