@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,4 +264,233 @@ func count(events []string, e string) int {
 		}
 	}
 	return n
+}
+
+// kinds are events without their format: "gather", "encode", "gzip",
+// "refreshed".
+func kinds(events []string) []string {
+	var ks []string
+	for _, e := range events {
+		ks = append(ks, strings.Fields(e)[0])
+	}
+	return ks
+}
+
+// A new reading is served once it arrives. One made in the background is
+// built in the formats the last one was served in before it is stored, so
+// the scrapes after it build nothing; one too old is read, then built, by
+// the scrape that finds it so.
+func TestScrapeServesEachNewReading(t *testing.T) {
+	t.Parallel()
+	src := &countingSource{read: make(chan int, 10)}
+	st := metrics.NewState(src, metrics.StateConfig{MaxAge: 30 * time.Second})
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	metrics.SetStateClock(st, func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now })
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	events := make(chan string, 100)
+	metrics.SetStateEvents(st, func(e string) { events <- e })
+	h := metrics.Handler(metrics.NewRegistry("test"), st)
+	ready := func() float64 {
+		t.Helper()
+		a := scrapeWith(t, h, "/metrics", "", "gzip")
+		return parseExposition(t, string(a.body))[`tenantform_projects{phase="Ready"}`]
+	}
+	// Builds on a scrape's path happen before it answers: what is in
+	// the channel once it did is all of them.
+	built := func() []string {
+		var es []string
+		for {
+			select {
+			case e := <-events:
+				es = append(es, e)
+			default:
+				return kinds(es)
+			}
+		}
+	}
+	want := func(what string, got, want []string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: built %q, want %q", what, got, want)
+		}
+	}
+
+	if got := ready(); got != 1 {
+		t.Fatalf("first scrape: %v, want 1", got)
+	}
+	want("first scrape", built(), []string{"gather", "encode", "gzip"})
+	advance(10 * time.Second)
+	if got := ready(); got != 1 {
+		t.Fatalf("scrape at 10 s: %v, want the reading of 0 s", got)
+	}
+	want("scrape of the same reading", built(), nil)
+
+	advance(10 * time.Second)
+	if got := ready(); got != 1 { // past half its age: served, and read again behind it
+		t.Fatalf("scrape at 20 s: %v, want the reading of 0 s", got)
+	}
+	var background []string
+	for len(background) == 0 || background[len(background)-1] != "refreshed" {
+		select {
+		case e := <-events:
+			background = append(background, e)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the background reading was never stored; events %q", background)
+		}
+	}
+	want("the background reading", kinds(background), []string{"gather", "encode", "gzip", "refreshed"})
+	for range 2 {
+		if got := ready(); got != 2 {
+			t.Fatalf("scrape after the background reading: %v, want it (2)", got)
+		}
+		want("scrape of the background reading", built(), nil)
+	}
+
+	advance(time.Minute)
+	if got := ready(); got != 3 { // too old: the scrape reads, and builds
+		t.Fatalf("scrape at 80 s: %v, want a new reading (3)", got)
+	}
+	want("scrape of a reading too old", built(), []string{"gather", "encode", "gzip"})
+}
+
+// Scrapes at once of a new reading build it once and serve the same; a
+// scrape serves the reading it started with whole, even when a newer one
+// replaces it meanwhile.
+func TestConcurrentScrapesShareAReading(t *testing.T) {
+	t.Parallel()
+	src := &countingSource{read: make(chan int, 10)}
+	st := metrics.NewState(src, metrics.StateConfig{MaxAge: 30 * time.Second})
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	metrics.SetStateClock(st, func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now })
+	var log buildLog
+	// The first encoding waits until the test lets it go.
+	encoding, release := make(chan struct{}), make(chan struct{})
+	var encodings atomic.Int32
+	metrics.SetStateEvents(st, func(e string) {
+		log.record(e)
+		if strings.HasPrefix(e, "encode") && encodings.Add(1) == 1 {
+			close(encoding)
+			<-release
+		}
+	})
+	h := metrics.Handler(metrics.NewRegistry("test"), st)
+	serve := func() []byte { // no t.Fatal off the test's goroutine
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return rec.Body.Bytes()
+	}
+	ready := func(body []byte) float64 {
+		t.Helper()
+		return parseExposition(t, string(body))[`tenantform_projects{phase="Ready"}`]
+	}
+
+	bodies := make([][]byte, 8)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Go(func() { bodies[i] = serve() })
+	}
+	<-encoding // one of them builds reading 1, the others wait for it
+	clockMu.Lock()
+	now = now.Add(time.Minute) // reading 1 is too old from now on
+	clockMu.Unlock()
+	if got := ready(serve()); got != 2 {
+		t.Fatalf("a scrape once the reading is too old: %v, want a new reading (2)", got)
+	}
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		if got := ready(b); got != 1 {
+			t.Errorf("scrape %d: %v, want the reading it started with (1)", i, got)
+		}
+	}
+	if got := kinds(log.take()); !slices.Equal(got, []string{"gather", "encode", "gather", "encode"}) {
+		t.Errorf("built %q, want reading 1 then reading 2, once each", got)
+	}
+}
+
+// gzip is chosen as promhttp chooses it.
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"":                          false,
+		"gzip":                      true,
+		"gzip, deflate, br, zstd":   true,
+		"GZip":                      true,
+		"br":                        false,
+		"gzip;q=0":                  false,
+		"identity, gzip;q=0.5":      false,
+		"identity;q=0.5, gzip;q=.8": true,
+		"*":                         false, // identity, offered first, is as good
+		"identity;q=0, *":           false, // for promhttp, * names identity too
+		"identity;q=0, gzip;q=0.1":  true,
+		"*;q=0":                     false,
+	} {
+		h := http.Header{}
+		if header != "" {
+			h.Set("Accept-Encoding", header)
+		}
+		if got := metrics.AcceptsGzip(h); got != want {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", header, got, want)
+		}
+	}
+}
+
+// uncheckedProjects is a collector that describes nothing and exports a
+// family of the state's name: a registry cannot refuse it.
+type uncheckedProjects struct{}
+
+func (uncheckedProjects) Describe(chan<- *prometheus.Desc) {}
+func (uncheckedProjects) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("tenantform_projects", "Projects by phase.", []string{"phase"}, nil),
+		prometheus.GaugeValue, 99, "Ready")
+}
+
+// A family of the state's names cannot come twice: a collector
+// describing one is refused by the registry, as is the state collector
+// itself; one that describes nothing is left out of the answer and
+// counted as an error.
+func TestStateFamiliesCannotBeServedTwice(t *testing.T) {
+	t.Parallel()
+	st := metrics.NewState(fixedSource{}, metrics.StateConfig{})
+	reg := metrics.NewRegistry("test")
+	h := metrics.Handler(reg, st)
+	if err := reg.Register(prometheus.NewGauge(prometheus.GaugeOpts{Name: "tenantform_state_up", Help: "Another."})); err == nil {
+		t.Error("a collector of a state family was registered next to the state's")
+	}
+	if err := reg.Register(uncheckedProjects{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, enc := range []string{"", "gzip"} {
+		got := parseExposition(t, string(scrapeWith(t, h, "/metrics", "", enc).body))
+		if got[`tenantform_projects{phase="Ready"}`] != 2 {
+			t.Errorf("tenantform_projects{phase=\"Ready\"} = %v, want the state's 2", got[`tenantform_projects{phase="Ready"}`])
+		}
+		// A scrape serves the errors counted before it.
+		if errs := got[`promhttp_metric_handler_errors_total{cause="gathering"}`]; errs != float64(i) {
+			t.Errorf("scrape %d: %v gathering errors counted, want %d", i+1, errs, i)
+		}
+	}
+
+	withState := metrics.NewRegistry("test", st)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Handler served a state collector also registered on its registry")
+			}
+		}()
+		metrics.Handler(withState, st)
+	}()
+}
+
+// A scrape naming the families it wants (?name[]=) gets those, the
+// state's from the reading's cache.
+func TestScrapeOfNamedFamilies(t *testing.T) {
+	t.Parallel()
+	st := metrics.NewState(fixedSource{}, metrics.StateConfig{})
+	h := metrics.Handler(metrics.NewRegistry("test"), st)
+	a := scrapeWith(t, h, "/metrics?name[]=tenantform_projects&name[]=tenantform_build_info", "", "gzip")
+	if got := familyNames(t, a); !slices.Equal(got, []string{"tenantform_build_info", "tenantform_projects"}) {
+		t.Errorf("served %v, want tenantform_build_info and tenantform_projects", got)
+	}
 }
