@@ -365,17 +365,18 @@ func TestConcurrentScrapesShareAReading(t *testing.T) {
 	var clockMu sync.Mutex
 	metrics.SetStateClock(st, func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now })
 	var log buildLog
-	// The first encoding waits until the test lets it go.
+	// Once armed, the next encoding waits until the test lets it go.
+	var armed atomic.Bool
 	encoding, release := make(chan struct{}), make(chan struct{})
-	var encodings atomic.Int32
 	metrics.SetStateEvents(st, func(e string) {
 		log.record(e)
-		if strings.HasPrefix(e, "encode") && encodings.Add(1) == 1 {
+		if strings.HasPrefix(e, "encode") && armed.CompareAndSwap(true, false) {
 			close(encoding)
 			<-release
 		}
 	})
-	h := metrics.Handler(metrics.NewRegistry("test"), st)
+	// No Go runtime collector: its figures would differ between scrapes.
+	h := metrics.Handler(prometheus.NewRegistry(), st)
 	serve := func() []byte { // no t.Fatal off the test's goroutine
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -391,22 +392,34 @@ func TestConcurrentScrapesShareAReading(t *testing.T) {
 	for i := range bodies {
 		wg.Go(func() { bodies[i] = serve() })
 	}
-	<-encoding // one of them builds reading 1, the others wait for it
-	clockMu.Lock()
-	now = now.Add(time.Minute) // reading 1 is too old from now on
-	clockMu.Unlock()
-	if got := ready(serve()); got != 2 {
-		t.Fatalf("a scrape once the reading is too old: %v, want a new reading (2)", got)
-	}
-	close(release)
 	wg.Wait()
 	for i, b := range bodies {
-		if got := ready(b); got != 1 {
-			t.Errorf("scrape %d: %v, want the reading it started with (1)", i, got)
+		if got := ready(b); got != 1 || !bytes.Equal(b, bodies[0]) {
+			t.Errorf("scrape %d at once: %v, want the one reading (1) as the others were served", i, got)
 		}
 	}
-	if got := kinds(log.take()); !slices.Equal(got, []string{"gather", "encode", "gather", "encode"}) {
-		t.Errorf("built %q, want reading 1 then reading 2, once each", got)
+	if got := kinds(log.take()); !slices.Equal(got, []string{"gather", "encode"}) {
+		t.Errorf("eight scrapes at once built %q, want one gathering and one encoding", got)
+	}
+
+	// A scrape of reading 2 holds while encoding it; meanwhile reading 3
+	// replaces it.
+	clockMu.Lock()
+	now = now.Add(time.Minute)
+	clockMu.Unlock()
+	armed.Store(true)
+	held := make(chan []byte)
+	go func() { held <- serve() }()
+	<-encoding
+	clockMu.Lock()
+	now = now.Add(time.Minute)
+	clockMu.Unlock()
+	if got := ready(serve()); got != 3 {
+		t.Fatalf("a scrape once reading 2 is too old: %v, want reading 3", got)
+	}
+	close(release)
+	if got := ready(<-held); got != 2 {
+		t.Errorf("the held scrape served %v, want the reading it started with (2)", got)
 	}
 }
 

@@ -46,9 +46,10 @@ type StateConfig struct {
 	Logger *zap.Logger
 	// MaxAge, when positive, lets a scrape serve a reading of the
 	// database at most this old (METRICS_STATE_MAX_AGE), refreshed in the
-	// background (see reading), so that a scrape costs the encoding of the
-	// series rather than the snapshot query (hundreds of milliseconds at
-	// 10,000 projects). Zero reads the database at every scrape.
+	// background (see reading), so that a scrape waits neither for the
+	// snapshot query (hundreds of milliseconds at 10,000 projects) nor,
+	// through Handler, for building and encoding the series of a reading
+	// already served. Zero reads the database at every scrape.
 	MaxAge time.Duration
 }
 
@@ -107,8 +108,8 @@ func NewState(src StateSource, cfg StateConfig) *State {
 	u := []string{"user"}
 	return &State{
 		src: src, cfg: cfg, settledRuns: map[[2]string]int64{}, now: time.Now,
-		up:             prometheus.NewDesc("tenantform_state_up", "1 if the last scrape read the database, 0 if the query failed (the other state families are then missing).", nil, nil),
-		queryDuration:  prometheus.NewDesc("tenantform_state_query_duration_seconds", "How long the state query of this scrape took.", nil, nil),
+		up:             prometheus.NewDesc("tenantform_state_up", "1 if the reading this scrape serves read the database, 0 if its query failed (the other state families are then missing).", nil, nil),
+		queryDuration:  prometheus.NewDesc("tenantform_state_query_duration_seconds", "How long the state query of the reading this scrape serves took.", nil, nil),
 		projects:       prometheus.NewDesc("tenantform_projects", "Projects by phase.", []string{"phase"}, nil),
 		projectCost:    prometheus.NewDesc("tenantform_project_estimated_monthly_cost_dollars", "Estimated monthly cost of a project (USD), past METRICS_MAX_SERIES summed into project=\"_other\".", up, nil),
 		projectCeiling: prometheus.NewDesc("tenantform_project_max_monthly_cost_dollars", "A project's monthly cost ceiling (maxMonthlyCostUSD, USD), past the cap summed into \"_other\".", up, nil),

@@ -222,7 +222,9 @@ type Config struct {
 	MetricsMaxSeries int
 	// MetricsStateMaxAge lets a scrape serve a reading of the state
 	// families at most this old, refreshed in the background; 0 reads the
-	// database at every scrape (METRICS_STATE_MAX_AGE).
+	// database at every scrape (METRICS_STATE_MAX_AGE). The default, a
+	// minute, is above the usual scrape intervals (15 and 30 s), so that
+	// a scrape does not wait for the query, which grows with the projects.
 	MetricsStateMaxAge time.Duration
 	// AlertWebhookSecret signs webhook notifications, HMAC-SHA256
 	// (ALERT_WEBHOOK_SECRET). Never logged.
@@ -483,7 +485,7 @@ var settings = []setting{
 	{name: "DATABASE_POLL_INTERVAL", def: "2s", parse: durationVar(100*time.Millisecond, func(c *Config, d time.Duration) { c.DatabasePollInterval = d })},
 	{name: "METRICS_PORT", def: "9091", parse: intVar(0, 65535, func(c *Config, n int) { c.MetricsPort = n })},
 	{name: "METRICS_MAX_SERIES", def: "2000", parse: intVar(1, 1_000_000, func(c *Config, n int) { c.MetricsMaxSeries = n })},
-	{name: "METRICS_STATE_MAX_AGE", def: "0s", parse: durationVar(0, func(c *Config, d time.Duration) { c.MetricsStateMaxAge = d })},
+	{name: "METRICS_STATE_MAX_AGE", def: "1m", parse: durationVar(0, func(c *Config, d time.Duration) { c.MetricsStateMaxAge = d })},
 	{name: "ALERT_WEBHOOK_SECRET", secret: true, parse: func(c *Config, v string) error {
 		c.AlertWebhookSecret = v
 		return nil

@@ -76,6 +76,7 @@ func TestDefaults(t *testing.T) {
 		DatabasePollInterval:   2 * time.Second,
 		MetricsPort:            9091,
 		MetricsMaxSeries:       2000,
+		MetricsStateMaxAge:     time.Minute,
 		AlertExpiryWarning:     15 * time.Minute,
 	}
 	got, err := parseConfig(modeServe, env{"HOME": "/home/ann"}.get)

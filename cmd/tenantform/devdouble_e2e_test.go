@@ -125,7 +125,8 @@ func TestOfflineAWSDemo(t *testing.T) {
 	defer stderrFile.Close()
 
 	cmd := exec.Command(bin, append(ex.devArgs, "--data-dir", dataDir)...)
-	cmd.Env = append(cleanEnv(), "PORT=0", "TF_PROVIDER_MIRROR="+emptyMirror)
+	// METRICS_STATE_MAX_AGE=0s: the scrape below reads the figures then.
+	cmd.Env = append(cleanEnv(), "PORT=0", "TF_PROVIDER_MIRROR="+emptyMirror, "METRICS_STATE_MAX_AGE=0s")
 	cmd.Stderr = stderrFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

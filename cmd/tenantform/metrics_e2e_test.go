@@ -49,6 +49,8 @@ func TestMetricsOfBothProcesses(t *testing.T) {
 	dbURL := storetest.NewDatabase(t)
 	secret := strings.Repeat("k", 40)
 	env := append(cleanEnv(), "DATABASE_URL="+dbURL, "JWT_SECRET="+secret, "PORT=0", "METRICS_PORT=0",
+		// Figures read at the scrape, not up to a minute before.
+		"METRICS_STATE_MAX_AGE=0s",
 		"LOG_FORMAT=json", "MAX_RESOURCES_PER_USER=2", "TF_WORK_DIR="+t.TempDir(), "TENANTFORM_DATA_DIR="+t.TempDir())
 	start := func(sub string) int {
 		cmd := exec.Command(bin, sub)
