@@ -37,7 +37,7 @@ var (
 	steadyResync     = flag.Duration("resync", time.Minute, "TestSteadyStateProcess: RESYNC_INTERVAL of the reconciler (default 10m in production)")
 	steadyListing    = flag.Duration("inventory-interval", 30*time.Second, "TestSteadyStateProcess: INVENTORY_INTERVAL of the reconciler (at least 30s; default 5m in production)")
 	steadyWorkers    = flag.String("concurrency", "", "TestSteadyStateProcess: TF_CONCURRENCY of the reconciler (default: its own, auto)")
-	steadyMetricsAge = flag.String("metrics-max-age", "", "TestSteadyStateProcess: METRICS_STATE_MAX_AGE of the reconciler (default: its own, 0s: a reading per scrape)")
+	steadyMetricsAge = flag.String("metrics-max-age", "", "TestSteadyStateProcess: METRICS_STATE_MAX_AGE of the reconciler (default: its own, 1m)")
 )
 
 // TestSteadyStateProcess runs the real `tenantform reconcile` binary at
