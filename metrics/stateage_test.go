@@ -40,6 +40,12 @@ func TestStateServesAReadingUpToMaxAge(t *testing.T) {
 	var clockMu sync.Mutex
 	metrics.SetStateClock(st, func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now })
 	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	refreshed := make(chan struct{}, 10)
+	metrics.SetStateEvents(st, func(e string) {
+		if e == "refreshed" {
+			refreshed <- struct{}{}
+		}
+	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(st)
 	ready := func() float64 { return gather(t, reg)[`tenantform_projects{phase="Ready"}`] }
@@ -78,12 +84,13 @@ func TestStateServesAReadingUpToMaxAge(t *testing.T) {
 	}
 	wantRead(2)
 	// The background reading is stored after it returns; wait for it.
-	deadline := time.Now().Add(10 * time.Second)
-	for ready() != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the background reading was never served")
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-refreshed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the background reading was never stored")
+	}
+	if got := ready(); got != 2 {
+		t.Fatalf("scrape after the background reading: %v, want it (2)", got)
 	}
 	noRead()
 	advance(time.Minute)
