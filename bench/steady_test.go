@@ -308,6 +308,7 @@ loop:
 	t.Logf("%d projects: %.0f passes in %s, comparisons %v, %d projects never passed, %d overdue at the end, max lag %s",
 		n, res.passes, res.ran.Round(time.Second), res.comparisons, res.notPassed, res.overdueEnd, res.maxLag.Round(time.Millisecond))
 	t.Logf("concurrency %s, mean pass %s", res.concurrency, res.passMean.Round(time.Millisecond))
+	t.Logf("/metrics scrapes in order: %v", roundAll(res.scrape, 100*time.Microsecond))
 	t.Logf("terraform processes: %d %q", len(res.terraform), res.terraform)
 	t.Logf("AWS calls: GetResources %d in %.0f listings; others %v", res.getResources, res.listings, res.otherCalls)
 	t.Logf("RSS peak %.0f MB (end %.0f MB), CPU %.1f s in %s, %.0f transactions/s", res.hwmMB, res.rssEndMB, res.cpu, res.ran.Round(time.Second), res.txPerSec)
@@ -621,4 +622,13 @@ func tailFile(path string) string {
 		b = b[len(b)-8<<10:]
 	}
 	return string(b)
+}
+
+// roundAll rounds every duration of ds to m, for a log line.
+func roundAll(ds []time.Duration, m time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(m)
+	}
+	return out
 }
