@@ -158,7 +158,9 @@ type exposedReading struct {
 	families  []*dto.MetricFamily
 	names     map[string]bool
 	gatherErr error
-	encoded   map[expfmt.Format]*encodedFamilies
+	// encoded has one entry per format negotiated, escaping included: a
+	// handful at most (expfmt ignores escapings it does not know).
+	encoded map[expfmt.Format]*encodedFamilies
 }
 
 // encodedFamilies are a reading's families in one format.
