@@ -218,7 +218,7 @@ curl -sS -X PUT %s \
 curl -sS %s -H "Authorization: Bearer $TOKEN"
 
 or use the command-line client (from this repository; "go install
-./cmd/tenantform" puts a tenantform binary in $(go env GOPATH)/bin):
+./cmd/..." puts tenantform and its terraform supervisor in $(go env GOPATH)/bin):
 
   export TENANTFORM_URL=%s TENANTFORM_TOKEN=$TOKEN
   go run ./cmd/tenantform projects list

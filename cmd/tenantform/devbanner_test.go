@@ -15,7 +15,7 @@ func TestDevBannerNamesWhatExists(t *testing.T) {
 	for _, want := range []string{
 		"TOKEN=user.token.x",
 		"go run ./cmd/tenantform projects list",
-		"go install\n./cmd/tenantform",
+		"go install\n./cmd/...",
 		"http://127.0.0.1:5001/console",
 		"admin token (user \"ops\")",
 		"  admin.token.y\n",
