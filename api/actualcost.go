@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
@@ -18,14 +19,26 @@ type actualCosts interface {
 }
 
 // projectAndActualCost reads a project and its month-to-date actual cost
-// (nil when unknown), in one round trip where the store can.
-func (s *server) projectAndActualCost(ctx context.Context, k store.Key) (store.Project, *store.ActualCost, error) {
-	if ac, ok := s.st.(actualCosts); ok && !s.cfg.NoActualCosts {
-		p, c, err := ac.GetProjectWithActualCost(ctx, k, tf.ProjectTag(k.UserID, k.ProjectID))
+// (nil when unknown), in one round trip where the store can, and without
+// the cost's lookup while the cost read by an earlier GET is young enough
+// (actualCostCache).
+func (s *server) projectAndActualCost(ctx context.Context, k store.Key, now time.Time) (store.Project, *store.ActualCost, error) {
+	ac, ok := s.st.(actualCosts)
+	if ok && !s.cfg.NoActualCosts {
+		cost, cached := s.actualCosts.get(k, now)
+		if !cached {
+			p, c, err := ac.GetProjectWithActualCost(ctx, k, tf.ProjectTag(k.UserID, k.ProjectID))
+			if err != nil {
+				return store.Project{}, nil, fromStore(err, msgProjectNotFound)
+			}
+			s.actualCosts.put(k, c, now)
+			return p, c, nil
+		}
+		p, err := s.st.GetProject(ctx, k)
 		if err != nil {
 			return store.Project{}, nil, fromStore(err, msgProjectNotFound)
 		}
-		return p, c, nil
+		return p, cost, nil
 	}
 	p, err := s.st.GetProject(ctx, k)
 	if err != nil {

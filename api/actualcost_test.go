@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -54,6 +55,13 @@ func TestActualCostBesideTheEstimate(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A GET may answer with the figure an earlier GET read for up to
+	// actualCostMaxAge (actualcostcache.go): alice/demo's "unknown" of a
+	// moment ago still stands, and a minute later the new figure shows.
+	if v, ok := actual(projectPathAliceDemo, alice, true); ok {
+		t.Errorf("within %s of the GET that found no figure, the project shows %v USD; want the remembered answer (none)", actualCostMaxAge, v)
+	}
+	e.clock.Add(actualCostMaxAge)
 	for _, tt := range []struct {
 		path, token string
 		status      bool
@@ -86,5 +94,35 @@ func TestNoActualCostWhenCostExplorerIsOff(t *testing.T) {
 		if strings.Contains(string(r.body), "actualMonthToDateUSD") {
 			t.Errorf("GET %s shows an actual cost with Cost Explorer off: %s", path, r.body)
 		}
+	}
+}
+
+// A remembered actual cost serves only while it is younger than
+// actualCostMaxAge and of the same UTC month: at a month's turn the
+// figure is unknown until the poll asks Cost Explorer again, so last
+// month's is never shown as this month's.
+func TestRememberedActualCostAgesAndEndsWithTheMonth(t *testing.T) {
+	t.Parallel()
+	var c actualCostCache
+	k := store.Key{UserID: "alice", ProjectID: "demo"}
+	read := time.Date(2026, 11, 30, 23, 59, 40, 0, time.UTC)
+	c.put(k, &store.ActualCost{USD: 1.5}, read)
+	for _, tt := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{read, true},
+		{read.Add(15 * time.Second), true},
+		{read.Add(-time.Second), false}, // a clock that went back: read again
+		{read.Add(actualCostMaxAge), false},
+		{time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), false}, // the month turned
+	} {
+		got, ok := c.get(k, tt.at)
+		if ok != tt.want || (ok && got.USD != 1.5) {
+			t.Errorf("at %s: remembered %v (served %v), want served %v", tt.at, got, ok, tt.want)
+		}
+	}
+	if _, ok := c.get(store.Key{UserID: "alice", ProjectID: "other"}, read); ok {
+		t.Error("another project's cost served from alice/demo's entry")
 	}
 }

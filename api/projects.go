@@ -347,7 +347,7 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) err
 		}
 		return s.serveWatch(w, r, c.key, since)
 	}
-	p, actual, err := s.projectAndActualCost(r.Context(), c.key)
+	p, actual, err := s.projectAndActualCost(r.Context(), c.key, c.now)
 	if err != nil {
 		return err
 	}

@@ -178,8 +178,10 @@ type server struct {
 	router   *mux.Router
 	limiters *limiters
 	tokens   verifiedTokens
-	hub      *watchHub
-	logs     *logHub
+	// actualCosts remembers GETs' month-to-date actual costs (actualcostcache.go).
+	actualCosts actualCostCache
+	hub         *watchHub
+	logs        *logHub
 }
 
 // New returns the API's handler, routes and middleware included.
