@@ -144,7 +144,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 		if info.userID != "" {
 			fields = append(fields, zap.String("user_id", info.userID))
 		}
-		s.cfg.Logger.Info("request", fields...)
+		s.requestLog.Info("request", fields...)
 	})
 }
 
