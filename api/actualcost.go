@@ -18,33 +18,54 @@ type actualCosts interface {
 	UserActualMonthToDate(ctx context.Context, userID string) (store.ActualCost, error)
 }
 
-// projectAndActualCost reads a project and its month-to-date actual cost
-// (nil when unknown), in one round trip where the store can, and without
-// the cost's lookup while the cost read by an earlier GET is young enough
-// (actualCostCache).
-func (s *server) projectAndActualCost(ctx context.Context, k store.Key, now time.Time) (store.Project, *store.ActualCost, error) {
-	ac, ok := s.st.(actualCosts)
-	if ok && !s.cfg.NoActualCosts {
-		cost, cached := s.actualCosts.get(k, now)
+// projectViewAndActualCost reads a project's view and its month-to-date
+// actual cost (nil when unknown): in one round trip where the store can,
+// and without the cost's lookup while the cost read by an earlier GET is
+// young enough (actualCostCache), and without decoding the row while the
+// view answered before is current (viewCache).
+func (s *server) projectViewAndActualCost(ctx context.Context, k store.Key, now time.Time) (projectView, *store.ActualCost, error) {
+	var cost *store.ActualCost
+	if ac, ok := s.st.(actualCosts); ok && !s.cfg.NoActualCosts {
+		c, cached := s.actualCosts.get(k, now)
 		if !cached {
 			p, c, err := ac.GetProjectWithActualCost(ctx, k, tf.ProjectTag(k.UserID, k.ProjectID))
 			if err != nil {
-				return store.Project{}, nil, fromStore(err, msgProjectNotFound)
+				return projectView{}, nil, fromStore(err, msgProjectNotFound)
 			}
 			s.actualCosts.put(k, c, now)
-			return p, c, nil
+			return view(p), c, nil
 		}
+		cost = c
+	}
+	v, err := s.projectView(ctx, k)
+	return v, cost, err
+}
+
+// projectView is the view of k's project: the one remembered when the
+// row's watch version is still the one it was made from.
+func (s *server) projectView(ctx context.Context, k store.Key) (projectView, error) {
+	vg, ok := s.st.(versionedGetter)
+	if !ok {
 		p, err := s.st.GetProject(ctx, k)
 		if err != nil {
-			return store.Project{}, nil, fromStore(err, msgProjectNotFound)
+			return projectView{}, fromStore(err, msgProjectNotFound)
 		}
-		return p, cost, nil
+		return view(p), nil
 	}
-	p, err := s.st.GetProject(ctx, k)
+	cached, known, have := s.views.get(k)
+	if !have {
+		known = 0 // watch versions start at 1
+	}
+	p, version, unchanged, err := vg.GetProjectUnlessVersion(ctx, k, known)
 	if err != nil {
-		return store.Project{}, nil, fromStore(err, msgProjectNotFound)
+		return projectView{}, fromStore(err, msgProjectNotFound)
 	}
-	return p, nil, nil
+	if unchanged {
+		return cached, nil
+	}
+	v := view(p)
+	s.views.put(k, version, v)
+	return v, nil
 }
 
 // userActualUSD is the month-to-date actual cost of a user's projects,

@@ -347,11 +347,10 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) err
 		}
 		return s.serveWatch(w, r, c.key, since)
 	}
-	p, actual, err := s.projectAndActualCost(r.Context(), c.key, c.now)
+	v, actual, err := s.projectViewAndActualCost(r.Context(), c.key, c.now)
 	if err != nil {
 		return err
 	}
-	v := view(p)
 	if actual != nil {
 		v.Status.ActualMonthToDateUSD = &actual.USD
 	}

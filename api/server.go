@@ -184,8 +184,10 @@ type server struct {
 	requestLog *zap.Logger
 	// actualCosts remembers GETs' month-to-date actual costs (actualcostcache.go).
 	actualCosts actualCostCache
-	hub         *watchHub
-	logs        *logHub
+	// views remembers GETs' answers by watch version (viewcache.go).
+	views viewCache
+	hub   *watchHub
+	logs  *logHub
 }
 
 // New returns the API's handler, routes and middleware included.

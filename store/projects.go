@@ -410,3 +410,37 @@ func checkProjectLimit(ctx context.Context, tx pgx.Tx, userID string, limit int)
 	}
 	return nil
 }
+
+// GetProjectUnlessVersion is GetProject for a reader that already holds
+// the project as it was at watch version known (a GET's remembered
+// answer): when the row's watch_version is still known, it returns
+// unchanged and no project, without decoding the row. Every change a
+// client can see takes a new watch version (migrations 000008 and
+// 000014), and a project created again gets a new one, so an unchanged
+// version is an unchanged answer. Otherwise it is GetProject, and
+// version is the project's watch version.
+func (s *Store) GetProjectUnlessVersion(ctx context.Context, key Key, known int64) (p Project, version int64, unchanged bool, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+projectColumns+`, watch_version FROM projects WHERE user_id = $1 AND project_id = $2`,
+		key.UserID, key.ProjectID)
+	if err != nil {
+		return Project{}, 0, false, translate(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Project{}, 0, false, translate(err)
+		}
+		return Project{}, 0, false, s.gone(ctx, key)
+	}
+	// A nil destination skips its column: the version alone first.
+	dest := make([]any, len(rows.FieldDescriptions()))
+	dest[len(dest)-1] = &version
+	if err := rows.Scan(dest...); err != nil {
+		return Project{}, 0, false, translate(err)
+	}
+	if version == known {
+		return Project{}, version, true, nil
+	}
+	p, err = scanProject(rows, nil)
+	return p, version, false, err
+}

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestGetAnswersFromTheRememberedViewOnlyWhileItsVersionHolds: a GET
+// answers with the view an earlier GET made while the row's watch
+// version is unchanged, and with the row as it is once anything a client
+// sees changed, including a status the reconciler writes without bumping
+// the revision, a lease, and a project deleted and created again.
+//
+// That the remembered view is used at all is shown by a write with the
+// table's update trigger disabled (so no new watch version): only a
+// remembered answer can still show the old message.
+func TestGetAnswersFromTheRememberedViewOnlyWhileItsVersionHolds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.NoActualCosts = true })
+	ctx := context.Background()
+	alice := e.token("alice", false)
+	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
+	message := func() string {
+		t.Helper()
+		r := e.do("GET", projectPathAliceDemo, alice, nil)
+		r.wantStatus(t, http.StatusOK)
+		var body struct {
+			Status struct {
+				Message string `json:"message"`
+			} `json:"status"`
+		}
+		r.decode(t, &body)
+		return body.Status.Message
+	}
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const where = ` WHERE user_id = 'alice' AND project_id = 'demo'`
+
+	if got := message(); got != "" {
+		t.Fatalf("a new project's message is %q", got)
+	}
+	exec(`UPDATE projects SET status_message = 'planning'` + where)
+	if got := message(); got != "planning" {
+		t.Fatalf("after the reconciler wrote a status: message %q, want planning", got)
+	}
+	// A lease changes no watch version, and nothing the view shows.
+	exec(`UPDATE projects SET lease_owner = 'r1', lease_expires_at = now() + interval '1 minute', lease_token = gen_random_uuid()` + where)
+	if got := message(); got != "planning" {
+		t.Fatalf("after a lease: message %q, want planning", got)
+	}
+
+	exec(`ALTER TABLE projects DISABLE TRIGGER projects_changed`)
+	exec(`UPDATE projects SET status_message = 'unannounced'` + where)
+	exec(`ALTER TABLE projects ENABLE TRIGGER projects_changed`)
+	if got := message(); got != "planning" {
+		t.Fatalf("a write that took no new watch version shows (%q): the GET decoded the row instead of answering with the view it made before", got)
+	}
+	exec(`UPDATE projects SET status_message = 'applying'` + where)
+	if got := message(); got != "applying" {
+		t.Fatalf("after the next status write: message %q, want applying", got)
+	}
+
+	// Deleted and created again: a new row, a new version.
+	exec(`DELETE FROM projects` + where)
+	e.do("PUT", projectPathAliceDemo, alice, spec(2)).wantStatus(t, http.StatusCreated)
+	if got := message(); got != "" {
+		t.Fatalf("the project created again shows the old one's message %q", got)
+	}
+}
