@@ -22,50 +22,53 @@ type actualCosts interface {
 // actual cost (nil when unknown): in one round trip where the store can,
 // and without the cost's lookup while the cost read by an earlier GET is
 // young enough (actualCostCache), and without decoding the row while the
-// view answered before is current (viewCache).
-func (s *server) projectViewAndActualCost(ctx context.Context, k store.Key, now time.Time) (projectView, *store.ActualCost, error) {
-	var cost *store.ActualCost
+// view answered before is current (viewCache). body, when not nil, is the
+// view's JSON without the actual cost.
+func (s *server) projectViewAndActualCost(ctx context.Context, k store.Key, now time.Time) (v projectView, body []byte, cost *store.ActualCost, err error) {
 	if ac, ok := s.st.(actualCosts); ok && !s.cfg.NoActualCosts {
 		c, cached := s.actualCosts.get(k, now)
 		if !cached {
 			p, c, err := ac.GetProjectWithActualCost(ctx, k, tf.ProjectTag(k.UserID, k.ProjectID))
 			if err != nil {
-				return projectView{}, nil, fromStore(err, msgProjectNotFound)
+				return projectView{}, nil, nil, fromStore(err, msgProjectNotFound)
 			}
 			s.actualCosts.put(k, c, now)
-			return view(p), c, nil
+			return view(p), nil, c, nil
 		}
 		cost = c
 	}
-	v, err := s.projectView(ctx, k)
-	return v, cost, err
+	v, body, err = s.projectView(ctx, k)
+	return v, body, cost, err
 }
 
-// projectView is the view of k's project: the one remembered when the
-// row's watch version is still the one it was made from.
-func (s *server) projectView(ctx context.Context, k store.Key) (projectView, error) {
+// projectView is the view of k's project and, when not nil, its JSON:
+// the ones remembered when the row's watch version is still the one they
+// were made from.
+func (s *server) projectView(ctx context.Context, k store.Key) (projectView, []byte, error) {
 	vg, ok := s.st.(versionedGetter)
 	if !ok {
 		p, err := s.st.GetProject(ctx, k)
 		if err != nil {
-			return projectView{}, fromStore(err, msgProjectNotFound)
+			return projectView{}, nil, fromStore(err, msgProjectNotFound)
 		}
-		return view(p), nil
+		return view(p), nil, nil
 	}
-	cached, known, have := s.views.get(k)
+	cached, have := s.views.get(k)
+	known := cached.version
 	if !have {
 		known = 0 // watch versions start at 1
 	}
 	p, version, unchanged, err := vg.GetProjectUnlessVersion(ctx, k, known)
 	if err != nil {
-		return projectView{}, fromStore(err, msgProjectNotFound)
+		return projectView{}, nil, fromStore(err, msgProjectNotFound)
 	}
 	if unchanged {
-		return cached, nil
+		return cached.view, cached.body, nil
 	}
 	v := view(p)
-	s.views.put(k, version, v)
-	return v, nil
+	body := encodeView(v)
+	s.views.put(k, version, v, body)
+	return v, body, nil
 }
 
 // userActualUSD is the month-to-date actual cost of a user's projects,

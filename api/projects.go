@@ -347,9 +347,18 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) err
 		}
 		return s.serveWatch(w, r, c.key, since)
 	}
-	v, actual, err := s.projectViewAndActualCost(r.Context(), c.key, c.now)
+	v, body, actual, err := s.projectViewAndActualCost(r.Context(), c.key, c.now)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		if actual != nil {
+			body, _ = withActualCost(body, actual.USD)
+		}
+		if body != nil {
+			writeViewBody(w, v.Generation, body)
+			return nil
+		}
 	}
 	if actual != nil {
 		v.Status.ActualMonthToDateUSD = &actual.USD

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/tenantform/tenantform/store"
@@ -24,12 +27,12 @@ const (
 	maxCachedViewEntry = 256 << 10
 )
 
-// viewCache remembers the answer of a GET of a project (its view, without
-// the actual cost) with the project's watch version: a GET whose row
-// still has that version answers with it instead of decoding the row's
-// 37 columns and three JSON documents again, which was a fifth of a GET's
-// CPU. The watch version changes with everything the view shows (see
-// store.GetProjectUnlessVersion).
+// viewCache remembers the answer of a GET of a project (its view and its
+// JSON, without the actual cost) with the project's watch version: a GET
+// whose row still has that version answers with it instead of decoding
+// the row's 37 columns and three JSON documents and encoding the view
+// again, which was a third of a GET's CPU. The watch version changes with
+// everything the view shows (see store.GetProjectUnlessVersion).
 type viewCache struct {
 	mu      sync.Mutex
 	entries map[store.Key]cachedView
@@ -39,22 +42,24 @@ type viewCache struct {
 type cachedView struct {
 	version int64
 	view    projectView
-	size    int
+	// body is view's JSON as writeJSON writes it (see encodeView).
+	body []byte
+	size int
 }
 
-// get returns the remembered view of k and its version.
-func (c *viewCache) get(k store.Key) (projectView, int64, bool) {
+// get returns the remembered view of k.
+func (c *viewCache) get(k store.Key) (cachedView, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
-	return e.view, e.version, ok
+	return e, ok
 }
 
-// put remembers v, of watch version version, for k. The view's maps and
-// slices are shared by every GET that answers with it: they are only
-// read (encoded), never changed.
-func (c *viewCache) put(k store.Key, version int64, v projectView) {
-	size := viewSize(v)
+// put remembers v and its JSON body, of watch version version, for k.
+// The view's maps and slices and the body are shared by every GET that
+// answers with them: they are only read, never changed.
+func (c *viewCache) put(k store.Key, version int64, v projectView, body []byte) {
+	size := viewSize(v) + len(body)
 	if size > maxCachedViewEntry {
 		return
 	}
@@ -66,7 +71,7 @@ func (c *viewCache) put(k store.Key, version int64, v projectView) {
 	if c.entries == nil || c.bytes+size > maxCachedViewBytes {
 		c.entries, c.bytes = make(map[store.Key]cachedView), 0
 	}
-	c.entries[k] = cachedView{version: version, view: v, size: size}
+	c.entries[k] = cachedView{version: version, view: v, body: body, size: size}
 	c.bytes += size
 }
 
@@ -89,4 +94,48 @@ func viewSize(v projectView) int {
 		n += len(c.Message) + len(c.Reason) + len(c.Type)
 	}
 	return n + len(v.Status.Message) + len(v.Status.LastError)
+}
+
+// encodeView is v's JSON exactly as writeJSON writes it, or nil.
+func encodeView(v projectView) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) != nil {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// viewEnd is how the JSON of a view without actualMonthToDateUSD ends:
+// the status object (whose last field that is) and the view's, and
+// Encode's newline.
+const viewEnd = "}}\n"
+
+// withActualCost is body, a view's JSON without the actual cost, with
+// status.actualMonthToDateUSD set to usd: the bytes encoding/json writes
+// for the view with it, since it is status's last field and status is the
+// view's. ok is false when body does not end as such a view does or usd
+// has no JSON (NaN, ±Inf); encode the view then.
+func withActualCost(body []byte, usd float64) ([]byte, bool) {
+	if !bytes.HasSuffix(body, []byte(viewEnd)) {
+		return nil, false
+	}
+	n, err := json.Marshal(usd)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]byte, 0, len(body)+len(n)+32)
+	out = append(out, body[:len(body)-len(viewEnd)]...)
+	out = append(out, `,"actualMonthToDateUSD":`...)
+	out = append(out, n...)
+	return append(out, viewEnd...), true
+}
+
+// writeViewBody answers 200 with a view's JSON body, as writeView would.
+func writeViewBody(w http.ResponseWriter, generation int64, body []byte) {
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(generation, 10)))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }

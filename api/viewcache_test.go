@@ -1,11 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"math"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantform/tenantform/store"
 )
 
 // TestGetAnswersFromTheRememberedViewOnlyWhileItsVersionHolds: a GET
@@ -77,5 +82,33 @@ func TestGetAnswersFromTheRememberedViewOnlyWhileItsVersionHolds(t *testing.T) {
 	e.do("PUT", projectPathAliceDemo, alice, spec(2)).wantStatus(t, http.StatusCreated)
 	if got := message(); got != "" {
 		t.Fatalf("the project created again shows the old one's message %q", got)
+	}
+}
+
+// withActualCost must write exactly what encoding the view with the
+// actual cost writes, for any figure and any view (one with omissions
+// too, whose field comes just before).
+func TestRememberedBodyTakesTheActualCostAsEncodingWould(t *testing.T) {
+	t.Parallel()
+	plain := view(store.Project{Key: store.Key{UserID: "alice", ProjectID: "demo"}, Generation: 3,
+		Spec: store.Spec{Region: "us-east-1", Files: map[string]string{"main.tf": "# <b>&\u2028"}}})
+	cut := view(store.Project{Key: store.Key{UserID: "alice", ProjectID: "big"},
+		Status: store.Status{Message: strings.Repeat("m", maxMessageBytes+1)}})
+	if len(cut.Status.Omitted) == 0 {
+		t.Fatal("the view with a long message omits nothing; the test needs one that does")
+	}
+	for _, v := range []projectView{plain, cut} {
+		for _, usd := range []float64{0, 1.5, 0.1 + 0.2, 1e21, 1e-7, 123456.789} {
+			with := v
+			with.Status.ActualMonthToDateUSD = &usd
+			want := encodeView(with)
+			got, ok := withActualCost(encodeView(v), usd)
+			if !ok || !bytes.Equal(got, want) {
+				t.Errorf("%s with %v USD: spliced (ok %v)\n%s\nwant\n%s", v.ProjectID, usd, ok, got, want)
+			}
+		}
+	}
+	if _, ok := withActualCost(encodeView(plain), math.NaN()); ok {
+		t.Error("NaN spliced into the JSON; want the view encoded instead")
 	}
 }
