@@ -351,14 +351,12 @@ func (s *server) getProject(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
+	if body != nil && actual != nil {
+		body, _ = withActualCost(body, actual.USD) // nil when it cannot: encode v
+	}
 	if body != nil {
-		if actual != nil {
-			body, _ = withActualCost(body, actual.USD)
-		}
-		if body != nil {
-			writeViewBody(w, v.Generation, body)
-			return nil
-		}
+		writeViewBody(w, v.Generation, body)
+		return nil
 	}
 	if actual != nil {
 		v.Status.ActualMonthToDateUSD = &actual.USD
