@@ -36,7 +36,9 @@ func Handler(reg *prometheus.Registry, state *State) http.Handler {
 		Help: "Total number of internal errors encountered by the promhttp metric handler.",
 	}, []string{"cause"})
 	// promhttp registers this very counter on reg; registered first, it
-	// is the one promhttp finds and counts in too.
+	// is the one promhttp finds and counts in too. Its two series exist
+	// from the start, at 0, as promhttp makes them (an alert on their
+	// increase needs the 0 before the first error).
 	if err := reg.Register(errs); err != nil {
 		are, ok := err.(prometheus.AlreadyRegisteredError)
 		if !ok {
@@ -44,6 +46,8 @@ func Handler(reg *prometheus.Registry, state *State) http.Handler {
 		}
 		errs = are.ExistingCollector.(*prometheus.CounterVec)
 	}
+	errs.WithLabelValues("gathering")
+	errs.WithLabelValues("encoding")
 	opts := promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError}
 	if state == nil {
 		return promhttp.HandlerFor(reg, opts)
@@ -169,6 +173,9 @@ type encodedFamilies struct {
 	plain []byte
 	// deflated is plain compressed once, for gzip; nil until asked for.
 	deflated *deflatedHead
+	// scraped and scrapedGzip say a scrape asked for this format, and
+	// compressed (warm builds only those for the next reading).
+	scraped, scrapedGzip bool
 }
 
 // families returns r's families and their names, gathering them once.
@@ -200,10 +207,14 @@ func (s *State) gather(r *stateReading) {
 // exposition is the current reading's families in format, compressed
 // for gzip when gz, built unless already built.
 func (s *State) exposition(format expfmt.Format, gz bool) (*encodedFamilies, error) {
-	return s.encode(s.reading(), format, gz)
+	return s.encode(s.reading(), format, gz, true)
 }
 
-func (s *State) encode(r *stateReading, format expfmt.Format, gz bool) (*encodedFamilies, error) {
+// encode builds r's families in format (and gzip when gz) unless built.
+// scrape says a scrape asked for them, which the next reading's warm-up
+// follows; what warm built itself it does not carry on, so a format one
+// client asked for once is not built for every reading after.
+func (s *State) encode(r *stateReading, format expfmt.Format, gz, scrape bool) (*encodedFamilies, error) {
 	e := &r.exposed
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -218,7 +229,7 @@ func (s *State) encode(r *stateReading, format expfmt.Format, gz bool) (*encoded
 			// would.
 			enc.Encode(mf)
 		}
-		ef = &encodedFamilies{names: e.names, plain: buf.Bytes()}
+		ef = &encodedFamilies{names: e.names, plain: bytes.Clone(buf.Bytes())}
 		if e.encoded == nil {
 			e.encoded = map[expfmt.Format]*encodedFamilies{}
 		}
@@ -228,6 +239,10 @@ func (s *State) encode(r *stateReading, format expfmt.Format, gz bool) (*encoded
 	if gz && ef.deflated == nil {
 		ef.deflated = deflate(ef.plain)
 		s.event("gzip " + string(format))
+	}
+	if scrape {
+		ef.scraped = true
+		ef.scrapedGzip = ef.scrapedGzip || gz
 	}
 	return ef, e.gatherErr
 }
@@ -242,11 +257,13 @@ func (s *State) warm(r, last *stateReading) {
 	var ss []served
 	last.exposed.mu.Lock()
 	for f, ef := range last.exposed.encoded {
-		ss = append(ss, served{f, ef.deflated != nil})
+		if ef.scraped {
+			ss = append(ss, served{f, ef.scrapedGzip})
+		}
 	}
 	last.exposed.mu.Unlock()
 	for _, x := range ss {
-		s.encode(r, x.format, x.gz)
+		s.encode(r, x.format, x.gz, false)
 	}
 }
 

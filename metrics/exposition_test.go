@@ -320,15 +320,15 @@ func TestScrapeServesEachNewReading(t *testing.T) {
 		t.Fatalf("first scrape: %v, want 1", got)
 	}
 	want("first scrape", built(), []string{"gather", "encode", "gzip"})
-	advance(10 * time.Second)
+	advance(5 * time.Second)
 	if got := ready(); got != 1 {
-		t.Fatalf("scrape at 10 s: %v, want the reading of 0 s", got)
+		t.Fatalf("scrape at 5 s: %v, want the reading of 0 s", got)
 	}
 	want("scrape of the same reading", built(), nil)
 
-	advance(10 * time.Second)
-	if got := ready(); got != 1 { // past half its age: served, and read again behind it
-		t.Fatalf("scrape at 20 s: %v, want the reading of 0 s", got)
+	advance(5 * time.Second)
+	if got := ready(); got != 1 { // a third of its age: served, and read again behind it
+		t.Fatalf("scrape at 10 s: %v, want the reading of 0 s", got)
 	}
 	var background []string
 	for len(background) == 0 || background[len(background)-1] != "refreshed" {
@@ -479,9 +479,12 @@ func TestStateFamiliesCannotBeServedTwice(t *testing.T) {
 		if got[`tenantform_projects{phase="Ready"}`] != 2 {
 			t.Errorf("tenantform_projects{phase=\"Ready\"} = %v, want the state's 2", got[`tenantform_projects{phase="Ready"}`])
 		}
-		// A scrape serves the errors counted before it.
-		if errs := got[`promhttp_metric_handler_errors_total{cause="gathering"}`]; errs != float64(i) {
-			t.Errorf("scrape %d: %v gathering errors counted, want %d", i+1, errs, i)
+		// A scrape serves the errors counted before it, 0 included.
+		if errs, ok := got[`promhttp_metric_handler_errors_total{cause="gathering"}`]; !ok || errs != float64(i) {
+			t.Errorf("scrape %d: %v gathering errors counted (served: %v), want %d", i+1, errs, ok, i)
+		}
+		if _, ok := got[`promhttp_metric_handler_errors_total{cause="encoding"}`]; !ok {
+			t.Errorf("scrape %d: no encoding errors series, want it at 0", i+1)
 		}
 	}
 

@@ -32,11 +32,11 @@ type deflatedHead struct {
 func deflate(plain []byte) *deflatedHead {
 	var buf bytes.Buffer
 	fw := flateWriters.Get().(*flate.Writer)
-	defer flateWriters.Put(fw)
+	defer func() { fw.Reset(io.Discard); flateWriters.Put(fw) }() // hold no destination in the pool
 	fw.Reset(&buf)
 	fw.Write(plain) // a bytes.Buffer does not fail
 	fw.Flush()      // byte-aligned, not final: more blocks may follow
-	return &deflatedHead{blocks: buf.Bytes(), crc: crc32.ChecksumIEEE(plain), size: uint32(len(plain))}
+	return &deflatedHead{blocks: bytes.Clone(buf.Bytes()), crc: crc32.ChecksumIEEE(plain), size: uint32(len(plain))}
 }
 
 var flateWriters = sync.Pool{New: func() any {
@@ -56,7 +56,7 @@ func writeGzip(w io.Writer, head *deflatedHead, tail []byte) error {
 		return err
 	}
 	fw := flateWriters.Get().(*flate.Writer)
-	defer flateWriters.Put(fw)
+	defer func() { fw.Reset(io.Discard); flateWriters.Put(fw) }() // hold no destination in the pool
 	fw.Reset(w)
 	if _, err := fw.Write(tail); err != nil {
 		return err

@@ -207,18 +207,22 @@ func (s *State) read() *stateReading {
 }
 
 // reading is the reading a scrape serves. With MaxAge, the last one is
-// served while it is younger than MaxAge, and once it is past half of it
-// the scrape that finds it starts a new reading in the background: scrapes
-// at any interval under MaxAge/2 never wait for the query after the
-// first, and a process nobody scrapes queries nothing. Without MaxAge, or
-// when the last reading failed or is too old, the scrape reads itself.
+// served while it is younger than MaxAge, and once it is past a third of
+// it the scrape that finds it starts a new reading in the background. A
+// reading is then served at most a third of MaxAge plus one scrape
+// interval after it was made, so scrapes at any interval under two thirds
+// of MaxAge never wait for the query after the first (at half, an
+// interval of exactly MaxAge/2 would sit on the edge and a little jitter
+// would make scrapes read themselves), and a process nobody scrapes
+// queries nothing. Without MaxAge, or when the last reading failed or is
+// too old, the scrape reads itself.
 func (s *State) reading() *stateReading {
 	s.mu.Lock()
 	if last := s.last; s.young(last, s.cfg.MaxAge) {
-		if s.now().Sub(last.at) >= s.cfg.MaxAge/2 && !s.refreshing {
+		if s.now().Sub(last.at) >= s.cfg.MaxAge/3 && !s.refreshing {
 			s.refreshing = true
 			go func() {
-				s.readSerialized(s.cfg.MaxAge/2, true)
+				s.readSerialized(s.cfg.MaxAge/3, true)
 				s.mu.Lock()
 				s.refreshing = false
 				s.mu.Unlock()

@@ -30,7 +30,7 @@ func (c *countingSource) MetricsSnapshot(context.Context, int, int, time.Time) (
 }
 
 // With METRICS_STATE_MAX_AGE a scrape serves the last reading while it is
-// young, starts a new one in the background once it is past half its age
+// young, starts a new one in the background once it is past a third of its age
 // (and still serves the old one), and reads itself only when the last is
 // too old. Without it, every scrape reads.
 func TestStateServesAReadingUpToMaxAge(t *testing.T) {
@@ -73,14 +73,14 @@ func TestStateServesAReadingUpToMaxAge(t *testing.T) {
 		t.Fatalf("first scrape: %v, want 1", got)
 	}
 	wantRead(1)
-	advance(10 * time.Second)
+	advance(5 * time.Second)
 	if got := ready(); got != 1 { // young: served as it is
-		t.Fatalf("scrape at 10 s: %v, want the reading of 0 s", got)
+		t.Fatalf("scrape at 5 s: %v, want the reading of 0 s", got)
 	}
 	noRead()
-	advance(10 * time.Second)
-	if got := ready(); got != 1 { // past half: served, and read again behind it
-		t.Fatalf("scrape at 20 s: %v, want the reading of 0 s", got)
+	advance(5 * time.Second)
+	if got := ready(); got != 1 { // a third of its age: served, and read again behind it
+		t.Fatalf("scrape at 10 s: %v, want the reading of 0 s", got)
 	}
 	wantRead(2)
 	// The background reading is stored after it returns; wait for it.
