@@ -567,7 +567,10 @@ func limitParam(raw string) (int, error) {
 	return n, nil
 }
 
-// projectView is the project representation of api/openapi.json.
+// projectView is the project representation of api/openapi.json. Status
+// stays its last field, and ActualMonthToDateUSD status's: a remembered
+// answer's JSON takes the actual cost by splicing it in at the end
+// (withActualCost; TestTheActualCostIsTheLastFieldOfTheView).
 type projectView struct {
 	UserID              string     `json:"userId"`
 	ProjectID           string     `json:"projectId"`

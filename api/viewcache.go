@@ -18,10 +18,11 @@ type versionedGetter interface {
 }
 
 // maxCachedViewBytes bounds what viewCache holds, counted as the spec's
-// files and variables and the status's outputs and messages (the parts
-// that grow); when an answer would pass it, the cache is emptied and
-// refills from the next GETs. maxCachedViewEntry keeps one project's
-// large upload from taking the room of many.
+// files and variables, the status's outputs and messages (the parts that
+// grow) and the JSON; when an answer would pass it, entries picked at
+// random make room for it (so one tenant's large projects cannot empty
+// everyone's). maxCachedViewEntry keeps one project's large upload from
+// taking the room of many.
 const (
 	maxCachedViewBytes = 16 << 20
 	maxCachedViewEntry = 256 << 10
@@ -60,16 +61,32 @@ func (c *viewCache) get(k store.Key) (cachedView, bool) {
 // answers with them: they are only read, never changed.
 func (c *viewCache) put(k store.Key, version int64, v projectView, body []byte) {
 	size := viewSize(v) + len(body)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[store.Key]cachedView)
+	}
+	if old, ok := c.entries[k]; ok {
+		if version < old.version {
+			// Watch versions only grow: a smaller one means the
+			// database was restored or replaced under this server,
+			// and no remembered answer can be trusted any more.
+			clear(c.entries)
+			c.bytes = 0
+		} else {
+			delete(c.entries, k)
+			c.bytes -= old.size
+		}
+	}
 	if size > maxCachedViewEntry {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.entries[k]; ok {
-		c.bytes -= old.size
-	}
-	if c.entries == nil || c.bytes+size > maxCachedViewBytes {
-		c.entries, c.bytes = make(map[store.Key]cachedView), 0
+	for other, e := range c.entries { // map order: a random pick
+		if c.bytes+size <= maxCachedViewBytes {
+			break
+		}
+		delete(c.entries, other)
+		c.bytes -= e.size
 	}
 	c.entries[k] = cachedView{version: version, view: v, body: body, size: size}
 	c.bytes += size
@@ -104,7 +121,7 @@ func encodeView(v projectView) []byte {
 	if enc.Encode(v) != nil {
 		return nil
 	}
-	return buf.Bytes()
+	return bytes.Clone(buf.Bytes()) // remembered: without the buffer's spare room
 }
 
 // viewEnd is how the JSON of a view without actualMonthToDateUSD ends:

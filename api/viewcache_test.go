@@ -5,6 +5,8 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -110,5 +112,61 @@ func TestRememberedBodyTakesTheActualCostAsEncodingWould(t *testing.T) {
 	}
 	if _, ok := withActualCost(encodeView(plain), math.NaN()); ok {
 		t.Error("NaN spliced into the JSON; want the view encoded instead")
+	}
+}
+
+// withActualCost splices the actual cost in at the end of the JSON: that
+// is where encoding/json writes it only while it is status's last field
+// and status the view's.
+func TestTheActualCostIsTheLastFieldOfTheView(t *testing.T) {
+	last := func(v any) string {
+		ty := reflect.TypeOf(v)
+		return ty.Field(ty.NumField() - 1).Name
+	}
+	if got := last(projectView{}); got != "Status" {
+		t.Errorf("projectView's last field is %s, want Status", got)
+	}
+	if got := last(statusView{}); got != "ActualMonthToDateUSD" {
+		t.Errorf("statusView's last field is %s, want ActualMonthToDateUSD", got)
+	}
+}
+
+// The cache keeps to its byte budget by evicting some entries, not all; a
+// project whose new answer is too large to keep loses its old one; and a
+// smaller watch version than the one remembered (a database restored
+// under the server) empties the cache.
+func TestViewCacheEvictsSomeAndForgetsOnARestore(t *testing.T) {
+	var c viewCache
+	body := make([]byte, maxCachedViewEntry/2)
+	n := 0
+	for i := range 3 * maxCachedViewBytes / len(body) {
+		c.put(store.Key{UserID: "u", ProjectID: strconv.Itoa(i)}, int64(i+1), projectView{}, body)
+		n++
+	}
+	if c.bytes > maxCachedViewBytes || len(c.entries) < maxCachedViewBytes/(len(body)+1024)-1 {
+		t.Errorf("after %d puts: %d entries, %d bytes; want as many as fit in %d", n, len(c.entries), c.bytes, maxCachedViewBytes)
+	}
+	total := 0
+	for _, e := range c.entries {
+		total += e.size
+	}
+	if total != c.bytes {
+		t.Errorf("entries hold %d bytes, the count says %d", total, c.bytes)
+	}
+
+	k := store.Key{UserID: "u", ProjectID: "big"}
+	c.put(k, 1000, projectView{}, []byte("{}"))
+	c.put(k, 1001, projectView{}, make([]byte, maxCachedViewEntry+1))
+	if _, ok := c.get(k); ok {
+		t.Error("a project whose new answer is too large kept its old one")
+	}
+
+	c.put(k, 1002, projectView{}, []byte("{}"))
+	c.put(k, 5, projectView{}, []byte("{}"))
+	if len(c.entries) != 1 {
+		t.Errorf("after a smaller version than remembered: %d entries, want only the new one", len(c.entries))
+	}
+	if e, ok := c.get(k); !ok || e.version != 5 {
+		t.Errorf("after a smaller version: %+v, %v; want version 5 remembered", e, ok)
 	}
 }
