@@ -106,7 +106,8 @@ func TestRememberedActualCostAgesAndEndsWithTheMonth(t *testing.T) {
 	var c actualCostCache
 	k := store.Key{UserID: "alice", ProjectID: "demo"}
 	read := time.Date(2026, 11, 30, 23, 59, 40, 0, time.UTC)
-	c.put(k, &store.ActualCost{USD: 1.5}, read)
+	november := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	c.put(k, &store.ActualCost{USD: 1.5, Month: november}, read)
 	for _, tt := range []struct {
 		at   time.Time
 		want bool
@@ -124,5 +125,13 @@ func TestRememberedActualCostAgesAndEndsWithTheMonth(t *testing.T) {
 	}
 	if _, ok := c.get(store.Key{UserID: "alice", ProjectID: "other"}, read); ok {
 		t.Error("another project's cost served from alice/demo's entry")
+	}
+	// Read just after this server's month turned, from a database whose
+	// clock was still in the last one: last month's figure is not served
+	// as this month's.
+	december := time.Date(2026, 12, 1, 0, 0, 1, 0, time.UTC)
+	c.put(k, &store.ActualCost{USD: 1.5, Month: november}, december)
+	if got, ok := c.get(k, december.Add(time.Second)); ok {
+		t.Errorf("November's figure served in December: %v", got)
 	}
 }

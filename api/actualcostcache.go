@@ -17,8 +17,7 @@ import (
 const actualCostMaxAge = time.Minute
 
 // maxCachedActualCosts bounds the projects whose actual cost is
-// remembered; when full, the set is emptied and refills from the next
-// GETs, as verifiedTokens does.
+// remembered.
 const maxCachedActualCosts = 4096
 
 // actualCostCache remembers, per project, the actual cost (or that it is
@@ -45,15 +44,28 @@ func (c *actualCostCache) get(k store.Key, now time.Time) (*store.ActualCost, bo
 	if !ok || now.Before(e.at) || now.Sub(e.at) >= actualCostMaxAge || !sameUTCMonth(e.at, now) {
 		return nil, false
 	}
+	// The figure's month is the database's; this server's clock may run
+	// ahead of it at a month's turn: never serve last month's as this.
+	if e.cost != nil && !sameUTCMonth(e.cost.Month, now) {
+		return nil, false
+	}
 	return e.cost, true
 }
 
-// put remembers cost, read at at, for k.
+// put remembers cost, read at at, for k. When full, an entry picked at
+// random makes room (map order), so one client's many projects cannot
+// empty everyone's.
 func (c *actualCostCache) put(k store.Key, cost *store.ActualCost, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil || len(c.entries) >= maxCachedActualCosts {
+	if c.entries == nil {
 		c.entries = make(map[store.Key]cachedActualCost)
+	}
+	if _, ok := c.entries[k]; !ok && len(c.entries) >= maxCachedActualCosts {
+		for other := range c.entries {
+			delete(c.entries, other)
+			break
+		}
 	}
 	c.entries[k] = cachedActualCost{cost: cost, at: at}
 }

@@ -122,13 +122,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	header.Add("Vary", "Accept")
 	header.Add("Vary", "Accept-Encoding")
 	header.Set("Content-Type", string(format))
+	// A failed write (the scraper went away) counts as promhttp counts it.
 	if gz {
 		header.Set("Content-Encoding", "gzip")
-		writeGzip(w, part.deflated, buf.Bytes())
+		if writeGzip(w, part.deflated, buf.Bytes()) != nil {
+			h.errs.WithLabelValues("encoding").Inc()
+		}
 		return
 	}
-	w.Write(part.plain)
-	w.Write(buf.Bytes())
+	if _, err := w.Write(part.plain); err != nil {
+		h.errs.WithLabelValues("encoding").Inc()
+		return
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		h.errs.WithLabelValues("encoding").Inc()
+	}
 }
 
 // gatherAll is every family, the state's from the current reading's cache
