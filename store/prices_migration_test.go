@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -50,6 +51,25 @@ func TestPricesMigrationGoesDownAndUp(t *testing.T) {
 			got[name] = exists
 		}
 		return got
+	}
+	// 000014 down brings back the triggers it replaced, and only them.
+	triggers := func() []string {
+		t.Helper()
+		var names []string
+		if err := s.pool.QueryRow(ctx, `SELECT coalesce(array_agg(tgname::text ORDER BY tgname), '{}') FROM pg_trigger
+			WHERE tgrelid = 'projects'::regclass AND NOT tgisinternal`).Scan(&names); err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got, want := triggers(), []string{"projects_changed", "projects_inserted", "projects_lock_key"}; !slices.Equal(got, want) {
+		t.Errorf("at the newest version, the triggers of projects are %q, want %q", got, want)
+	}
+	if err := m.Migrate(13); err != nil {
+		t.Fatalf("down to 13: %v", err)
+	}
+	if got, want := triggers(), []string{"projects_lock_key", "projects_notify", "projects_watch_insert", "projects_watch_version"}; !slices.Equal(got, want) {
+		t.Errorf("after 000014 down, the triggers of projects are %q, want %q", got, want)
 	}
 	if err := m.Migrate(5); err != nil {
 		t.Fatalf("down to 5: %v", err)
