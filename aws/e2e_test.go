@@ -262,10 +262,14 @@ func TestACrashedApplyLeavesAStrayTheComparisonFinds(t *testing.T) {
 			StateARNs:    arns, SettledAt: settled}, inv)
 	}
 	// The table is a stray for certain. The bucket, created alongside,
-	// is one too when terraform had not yet written it to the state
-	// (it persists the state every 20 s during an apply, and the kill
-	// allowed no final write): which one happens depends on timing, and
-	// both must be found and adopted alike.
+	// is one too when terraform had tagged it but not yet written it to
+	// the state (it persists the state every 20 s during an apply, and
+	// the kill allowed no final write); when the kill fell between its
+	// CreateBucket and its tagging, it is untagged and so invisible to
+	// this comparison (the reconciler's creation records find it by
+	// name: TestRecoveryFindsUntaggedBucketsOfAnInterruptedApply), and it
+	// is deleted here as that recovery would. Which one happens depends
+	// on timing; each must end with one bucket and one table.
 	table := "arn:aws:dynamodb:us-east-1:000000000000:table/carol-demo-items"
 	bucket := "arn:aws:s3:::carol-demo-data"
 	cmp1 := compare()
@@ -276,7 +280,28 @@ func TestACrashedApplyLeavesAStrayTheComparisonFinds(t *testing.T) {
 	if !strays[table] || len(strays) != len(cmp1.Strays) || len(strays) > 2 || (len(strays) == 2 && !strays[bucket]) {
 		t.Fatalf("after the crash: %+v, want the table (and perhaps the bucket) as the strays", cmp1)
 	}
-	t.Logf("strays after the crash: %d (the bucket's state was written: %v)", len(strays), !strays[bucket])
+	inState := false
+	stateResources, err := engine.StateResources(ctx, p, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range stateResources {
+		inState = inState || r.ARN == bucket
+	}
+	untagged := !inState && !strays[bucket] && len(buckets(t, emu, "carol-demo-data")) == 1
+	switch {
+	case untagged:
+		if tags := liveBucketTags(t, emu, "carol-demo-data"); len(tags) != 0 {
+			t.Fatalf("the bucket is neither in the state nor a stray, yet tagged %v", tags)
+		}
+		s3c := s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+		if _, err := s3c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: awssdk.String("carol-demo-data")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Otherwise the kill came before the bucket's creation: the next
+	// apply creates it, as it should.
+	t.Logf("strays after the crash: %d; the bucket in the state: %v, a tagged stray: %v, created but untagged: %v", len(strays), inState, strays[bucket], untagged)
 	imports, unadopted := tfaws.Adopt(cmp1.Strays, []tfaws.PlannedCreate{
 		{Address: "aws_dynamodb_table.items", Type: "aws_dynamodb_table", ID: "carol-demo-items"},
 		{Address: "aws_s3_bucket.data", Type: "aws_s3_bucket", ID: "carol-demo-data"},
