@@ -21,6 +21,7 @@ import (
 
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/api/client"
+	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/controller"
 	"github.com/tenantform/tenantform/store"
 	"github.com/tenantform/tenantform/store/storetest"
@@ -76,7 +77,7 @@ func TestPutToReady(t *testing.T) {
 	// (-self-supervisor: the engine re-executes this test binary instead).
 	var supervisor string
 	if !*putReadySelfSupervisor {
-		supervisor = goBuild(t, t.TempDir(), "../cmd/tenantform-tf-supervisor", tf.SupervisorBinary)
+		supervisor = awstest.GoBuild(t, t.TempDir(), "../cmd/tenantform-tf-supervisor", tf.SupervisorBinary)
 	}
 	engine, err := tf.New(tf.Config{BinaryPath: bin, WorkRoot: t.TempDir(), PGConnStr: dbURL,
 		Environment: "bench", Logger: zap.NewNop(), SupervisorPath: supervisor})

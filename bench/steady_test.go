@@ -81,9 +81,8 @@ func TestSteadyStateProcess(t *testing.T) {
 		t.Skip("no terraform: ", err)
 	}
 	dir := t.TempDir()
-	bin := goBuild(t, dir, "../cmd/tenantform", "tenantform")
-	goBuild(t, dir, "../cmd/tenantform-tf-supervisor", tf.SupervisorBinary) // beside it, as deployed
-	emuBin := goBuild(t, dir, "../aws/awstest/cmd/emulator", "emulator")
+	bin := awstest.BuildTenantform(t, dir)
+	emuBin := awstest.GoBuild(t, dir, "../aws/awstest/cmd/emulator", "emulator")
 	var results []steadyResult
 	for _, n := range sizes {
 		t.Run(fmt.Sprintf("projects=%d", n), func(t *testing.T) {
@@ -171,7 +170,7 @@ func runSteady(t *testing.T, n int, bin, emuBin, realTF string) steadyResult {
 
 	metricsPort := freePort(t)
 	cmd := exec.Command(bin, "reconcile")
-	cmd.Env = append(baseEnv(),
+	cmd.Env = append(awstest.CleanEnv(),
 		"DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret, "METRICS_PORT="+strconv.Itoa(metricsPort),
 		"LOG_FORMAT=json", "LOG_LEVEL=info", "ENVIRONMENT="+seedEnvironment,
 		"AWS_ENDPOINT_URL="+proxy.URL, "AWS_REGION=us-east-1", "AWS_ALLOWED_REGIONS=us-east-1",
@@ -580,31 +579,6 @@ func commits(ctx context.Context, t *testing.T, db *pgxpool.Pool) int64 {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// goBuild builds a main package of the repository into dir.
-func goBuild(t *testing.T, dir, pkg, name string) string {
-	t.Helper()
-	out := filepath.Join(dir, name)
-	if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
-
-// baseEnv is this process's environment without tenantform's and AWS's
-// variables (the test sets those) and TF_CLI_CONFIG_FILE.
-func baseEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "TF_") || strings.HasPrefix(name, "TENANTFORM_") ||
-			name == "DATABASE_URL" || name == "JWT_SECRET" || name == "PORT" || name == "METRICS_PORT" {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 func freePort(t *testing.T) int {

@@ -23,7 +23,6 @@ import (
 	"github.com/tenantform/tenantform/api"
 	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/store/storetest"
-	"github.com/tenantform/tenantform/tf"
 )
 
 // kumo's services start goroutines when its package initialises (the
@@ -67,21 +66,6 @@ type options struct {
 	orphanCleanup    string
 }
 
-// goBuild builds a main package of the repository into dir.
-func goBuild(t *testing.T, dir, pkg, name string, tags ...string) string {
-	t.Helper()
-	out := filepath.Join(dir, name)
-	args := []string{"build", "-o", out}
-	if len(tags) > 0 {
-		args = append(args, "-tags", strings.Join(tags, ","))
-	}
-	cmd := exec.Command("go", append(args, pkg)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
-
 func newWorld(t *testing.T, opt options) *world {
 	t.Helper()
 	// The servers are child processes killed at the end: drop the
@@ -102,13 +86,11 @@ func newWorld(t *testing.T, opt options) *world {
 	if opt.provider == providerDouble {
 		// The platform's lock admits the real hashicorp/aws only (its
 		// hashes): with the double, a binary locking the double's version.
-		w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform", "tenantform_testdouble")
+		w.bin = awstest.BuildTenantform(t, w.dir, "tenantform_testdouble")
 	} else {
-		w.bin = goBuild(t, w.dir, "../cmd/tenantform", "tenantform")
-		// As deployed: the supervisor beside it.
-		goBuild(t, w.dir, "../cmd/tenantform-tf-supervisor", tf.SupervisorBinary)
+		w.bin = awstest.BuildTenantform(t, w.dir)
 	}
-	w.emuURL = awstest.StartProcess(t, goBuild(t, w.dir, "../aws/awstest/cmd/emulator", "emulator"))
+	w.emuURL = awstest.StartProcess(t, awstest.GoBuild(t, w.dir, "../aws/awstest/cmd/emulator", "emulator"))
 	p, err := NewProxy(w.emuURL)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +108,7 @@ func newWorld(t *testing.T, opt options) *world {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w.env = append(baseEnv(),
+	w.env = append(awstest.CleanEnv("TF_PATH"),
 		"DATABASE_URL="+w.dbURL, "JWT_SECRET="+w.secret, "PORT=0", "METRICS_PORT=0", "LOG_FORMAT=json", "LOG_LEVEL=info",
 		"ENVIRONMENT=test",
 		"AWS_ENDPOINT_URL="+p.URL, "AWS_REGION=us-east-1", "AWS_ALLOWED_REGIONS=us-east-1",
@@ -162,23 +144,6 @@ func newWorld(t *testing.T, opt options) *world {
 	t.Cleanup(w.survivors.stop)
 	t.Cleanup(w.stopAll)
 	return w
-}
-
-// baseEnv is this process's environment without tenantform's own
-// variables and AWS's (the suite sets those), and without
-// TF_CLI_CONFIG_FILE (tenantform writes its own).
-func baseEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "TF_") && name != "TF_PATH" ||
-			strings.HasPrefix(name, "TENANTFORM_") || name == "DATABASE_URL" || name == "JWT_SECRET" ||
-			name == "PORT" || name == "METRICS_PORT" || name == "ORPHAN_CLEANUP" {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 func (w *world) startServe() int {

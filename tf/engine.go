@@ -183,7 +183,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tf: terraform binary: %w", err)
 	}
-	if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+	if !executableFile(fi) {
 		return nil, fmt.Errorf("tf: %s is not an executable file", cfg.BinaryPath)
 	}
 	if cfg.WorkRoot == "" {

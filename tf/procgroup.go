@@ -32,7 +32,7 @@ const selfExe = "/proc/self/exe"
 
 // SupervisorBinary is the name of the separate supervisor binary, which
 // the engine looks for beside the binary it runs in.
-const SupervisorBinary = "tenantform-tf-supervisor"
+const SupervisorBinary = supervisor.Binary
 
 // supervisorSlack is how much longer than StopGrace the engine waits
 // before it kills the supervisor itself (exec.Cmd.WaitDelay): the

@@ -213,5 +213,10 @@ func probeSupervisor(path string) error {
 
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+	return err == nil && executableFile(fi)
+}
+
+// executableFile says whether fi is a regular file someone may execute.
+func executableFile(fi os.FileInfo) bool {
+	return fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }

@@ -2,10 +2,10 @@ package tf
 
 import (
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/tf/supervisor"
 )
 
@@ -17,10 +17,7 @@ import (
 //
 //	go test ./tf -run '^$' -bench SupervisorStart -benchtime 200x -count 5
 func BenchmarkSupervisorStart(b *testing.B) {
-	server := filepath.Join(b.TempDir(), "tenantform")
-	if out, err := exec.Command("go", "build", "-o", server, "github.com/tenantform/tenantform/cmd/tenantform").CombinedOutput(); err != nil {
-		b.Fatalf("building tenantform: %v\n%s", err, out)
-	}
+	server := awstest.GoBuild(b, b.TempDir(), "github.com/tenantform/tenantform/cmd/tenantform", "tenantform")
 	separate := buildSupervisor(b)
 	b.Run("sh", func(b *testing.B) {
 		for b.Loop() {

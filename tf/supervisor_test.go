@@ -2,12 +2,12 @@ package tf
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/tf/supervisor"
 )
 
@@ -16,12 +16,7 @@ import (
 // link of a small binary).
 func buildSupervisor(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), SupervisorBinary)
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/tenantform/tenantform/cmd/tenantform-tf-supervisor")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", SupervisorBinary, err, out)
-	}
-	return bin
+	return awstest.GoBuild(t, t.TempDir(), "github.com/tenantform/tenantform/cmd/tenantform-tf-supervisor", SupervisorBinary)
 }
 
 // eachSupervisor runs f as a subtest with each supervisor binary: this one

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/tf"
 )
 
@@ -37,13 +38,7 @@ func TestContainmentEndToEnd(t *testing.T) {
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	// As deployed: the supervisor binary beside tenantform.
 	binDir := t.TempDir()
-	bin := filepath.Join(binDir, "tenantform")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, tf.SupervisorBinary), "../tenantform-tf-supervisor").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := awstest.BuildTenantform(t, binDir)
 	dataDir, err := os.MkdirTemp("", "tenantform-containment-")
 	if err != nil {
 		t.Fatal(err)

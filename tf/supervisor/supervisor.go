@@ -58,6 +58,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Binary is the name of the supervisor's own binary
+// (cmd/tenantform-tf-supervisor), which deployments install beside
+// tenantform and the engine looks for there.
+const Binary = "tenantform-tf-supervisor"
+
 // Env holds the supervisor's instructions (a Spec in JSON); it removes it
 // before it starts anything, so terraform never sees it.
 const Env = "TENANTFORM_TF_SUPERVISE"
