@@ -24,17 +24,7 @@ import (
 //
 //	go test ./api -run '^$' -bench GetProject -cpuprofile /tmp/get.cpu
 func BenchmarkGetProject(b *testing.B) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, storetest.NewMigratedDatabase(b, store.MigrateURL), 10)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(st.Close)
-	c := &clock{now: t0}
-	cfg := testConfig(c)
-	cfg.Logger = benchLogger()
-	cfg.RateLimitPerSecond, cfg.RateLimitBurst = 1e9, 1e9
-	h := New(cfg, st)
+	h, c := benchServer(b, nil)
 	tok, _ := SignToken([]byte(testSecret), "alice", false, 1<<40, c.Now())
 	put, _ := http.NewRequest("PUT", projectPathAliceDemo, jsonBody(b, spec(1)))
 	put.Header.Set("Authorization", "Bearer "+tok)
@@ -113,4 +103,23 @@ func (d *discardRecorder) WriteHeader(code int) {
 	if d.status == 0 {
 		d.status = code
 	}
+}
+
+// benchServer is the API of the benchmarks: a migrated database, logging
+// as serve does (to a discarding writer), a rate limit that does not
+// measure itself, and configure's changes.
+func benchServer(b *testing.B, configure func(*Config)) (http.Handler, *clock) {
+	st, err := store.Open(context.Background(), storetest.NewMigratedDatabase(b, store.MigrateURL), 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.Close)
+	c := &clock{now: t0}
+	cfg := testConfig(c)
+	cfg.Logger = benchLogger()
+	cfg.RateLimitPerSecond, cfg.RateLimitBurst = 1e9, 1e9
+	if configure != nil {
+		configure(&cfg)
+	}
+	return New(cfg, st), c
 }

@@ -1,16 +1,12 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/tenantform/tenantform/store"
-	"github.com/tenantform/tenantform/store/storetest"
 )
 
 // BenchmarkPutProject writes a changed spec (a new comment each time, as
@@ -26,18 +22,7 @@ import (
 // common PUT, an update of an existing project.
 func BenchmarkPutProject(b *testing.B) {
 	const users, perUser = 50, 20
-	ctx := context.Background()
-	st, err := store.Open(ctx, storetest.NewMigratedDatabase(b, store.MigrateURL), 10)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(st.Close)
-	c := &clock{now: t0}
-	cfg := testConfig(c)
-	cfg.Logger = benchLogger()
-	cfg.RateLimitPerSecond, cfg.RateLimitBurst = 1e9, 1e9
-	cfg.MaxProjectsPerUser = 1000
-	h := New(cfg, st)
+	h, c := benchServer(b, func(cfg *Config) { cfg.MaxProjectsPerUser = 1000 })
 	tok, _ := SignToken([]byte(testSecret), "bench", true, 1<<40, c.Now())
 
 	var n atomic.Int64
