@@ -61,15 +61,12 @@ func TestPutToReady(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dbURL := storetest.NewDatabase(t)
+	dbURL := storetest.NewMigratedDatabase(t, store.MigrateURL)
 	st, err := store.Open(ctx, dbURL, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 
 	// tenantform as deployed: the API, and one reconciler with the default
 	// concurrency and the sandbox when the kernel has Landlock.

@@ -126,15 +126,12 @@ func runSteady(t *testing.T, n int, bin, emuBin, realTF string) steadyResult {
 	dir := t.TempDir()
 	start := time.Now()
 
-	dbURL := storetest.NewDatabase(t)
+	dbURL := storetest.NewMigratedDatabase(t, store.MigrateURL)
 	st, err := store.Open(ctx, dbURL, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := st.CheckStateDatabase(ctx, dbURL, tf.DefaultPGSchema); err != nil {
 		t.Fatal(err)
 	}
