@@ -68,6 +68,14 @@ func TestStateConnectionsAreKeptAndReplaced(t *testing.T) {
 	if _, err := admin.Exec(context.Background(), "SELECT pg_terminate_backend($1)", kept); err != nil {
 		t.Fatal(err)
 	}
+	// pg_terminate_backend only signals: wait until the backend is gone,
+	// so that the next use meets a dead connection whatever the load.
+	ctx := testContext(t)
+	for gone := false; !gone; time.Sleep(5 * time.Millisecond) {
+		if err := admin.QueryRow(ctx, "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)", kept).Scan(&gone); err != nil {
+			t.Fatalf("waiting for backend %d to end: %v", kept, err)
+		}
+	}
 	if replaced := backendPID(t, e); replaced == kept {
 		t.Errorf("backend %d was terminated but served again", kept)
 	}
