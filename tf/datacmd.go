@@ -48,7 +48,6 @@ func (r *run) direct(op string, mode stdoutMode, args ...string) ([]byte, string
 	if err := r.ctx.Err(); err != nil {
 		return nil, "", r.stopped(op, err)
 	}
-	r.e.commands.Add(1)
 	pidFile, err := r.e.newPidFile()
 	if err != nil {
 		return nil, "", err

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -152,8 +151,6 @@ type Engine struct {
 	initSem chan struct{}
 	// adminMu guards rendering and initialising the admin workdir.
 	adminMu sync.Mutex
-	// commands numbers terraform processes, for their pid files.
-	commands atomic.Int64
 
 	// sandboxActive: every terraform process runs under Landlock, with
 	// TCP connections to sandboxPorts only (sandbox.go).

@@ -107,7 +107,6 @@ func (r *run) command(op string, mode stdoutMode, fn func(context.Context, *tfex
 	if err != nil {
 		return "", err
 	}
-	r.e.commands.Add(1)
 	pidFile, err := r.e.newPidFile()
 	if err != nil {
 		return "", err

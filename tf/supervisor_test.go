@@ -9,6 +9,8 @@ import (
 
 	"github.com/tenantform/tenantform/aws/awstest"
 	"github.com/tenantform/tenantform/tf/supervisor"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // buildSupervisor builds cmd/tenantform-tf-supervisor into a temporary
@@ -38,7 +40,8 @@ func TestEngineStartsCommandsThroughTheSeparateSupervisor(t *testing.T) {
 	// keeps the process: the supervisor's parent is still the engine).
 	used := filepath.Join(dir, "used")
 	wrapper := writeScript(t, dir, "supervisor", "echo \"$*\" >> "+used+"\nexec "+built+" \"$@\"\n")
-	e := newTestEngine(t, "", func(c *Config) { c.SupervisorPath = wrapper })
+	core, logs := observer.New(zap.DebugLevel)
+	e := newTestEngine(t, "", func(c *Config) { c.SupervisorPath = wrapper; c.Logger = zap.New(core) })
 	if e.supervisor != wrapper {
 		t.Fatalf("engine's supervisor %q, want %q", e.supervisor, wrapper)
 	}
@@ -49,8 +52,9 @@ func TestEngineStartsCommandsThroughTheSeparateSupervisor(t *testing.T) {
 	b, _ := os.ReadFile(used)
 	starts := strings.Split(strings.TrimSpace(string(b)), "\n")
 	// The trial run at start, then every command the engine started.
-	if len(starts) < 4 || starts[0] != "-c exit 0" || !strings.HasPrefix(starts[1], "init") || int64(len(starts)-1) != e.commands.Load() {
-		t.Errorf("started through the separate supervisor: %q; want the trial run, then init and every one of the engine's %d commands", starts, e.commands.Load())
+	commands := logs.FilterMessage("terraform command").Len()
+	if len(starts) < 4 || starts[0] != "-c exit 0" || !strings.HasPrefix(starts[1], "init") || len(starts)-1 != commands {
+		t.Errorf("started through the separate supervisor: %q; want the trial run, then init and every one of the engine's %d commands", starts, commands)
 	}
 }
 
