@@ -84,6 +84,8 @@ type logHub struct {
 	n         int
 	stop      context.CancelFunc
 	done      chan struct{}
+	// ticks replaces the poll ticker (tests drive the polls).
+	ticks <-chan time.Time
 }
 
 func (h *logHub) subscribe(f *logFollower) {
@@ -157,13 +159,17 @@ func (h *logHub) run(ctx context.Context, done chan struct{}) {
 			})
 	}()
 	defer func() { <-listening }()
-	tick := time.NewTicker(h.poll)
-	defer tick.Stop()
+	ticks := h.ticks
+	if ticks == nil {
+		tick := time.NewTicker(h.poll)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-ticks:
 			if !proven.Load() || n%runLogSafetyPolls == 0 {
 				h.wakeRun(0)
 			}

@@ -1,16 +1,13 @@
 package api
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tenantform/tenantform/api/client"
 	"github.com/tenantform/tenantform/store"
+	"go.uber.org/zap/zaptest"
 )
 
 // TestRunLogFollowsARunningRun: a running run's log is readable while it
@@ -120,32 +117,17 @@ func TestRunLogFollowsARunningRun(t *testing.T) {
 	e.do("GET", projectPathAliceDemo+"/runs/1/log", e.token("bob", false), nil).wantError(t, http.StatusNotFound, "NotFound")
 }
 
-// countingRunLogs counts the live-log reads the API makes.
-type countingRunLogs struct {
-	*store.Store
-	reads atomic.Int64
-}
-
-func (c *countingRunLogs) RunLogSince(ctx context.Context, rowID, offset int64, limit int) (store.RunLog, error) {
-	c.reads.Add(1)
-	return c.Store.RunLogSince(ctx, rowID, offset, limit)
-}
-
-// TestFollowersAreNotPolledOnceNotificationsArrive: a follower is polled
-// at every poll interval only while no notification has arrived (behind a
-// transaction pooler none ever does); once one has, an idle follower is
-// read only at every tenth interval, against a lost one.
+// TestFollowersAreNotPolledOnceNotificationsArrive: the hub wakes its
+// followers at every poll only while no notification has arrived (behind
+// a transaction pooler none ever does); once one has, only at every
+// runLogSafetyPolls-th poll, against a lost one. The test drives the polls
+// itself and the notifications are PostgreSQL's: a hundred polls after a
+// notification wake an idle follower ten times, and the count cannot
+// depend on the machine's load.
 func TestFollowersAreNotPolledOnceNotificationsArrive(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := t.Context()
-	counting := &countingRunLogs{Store: e.st}
-	cfg := testConfig(e.clock)
-	const poll = 10 * time.Millisecond
-	cfg.WatchPollInterval = poll
-	srv := httptest.NewServer(New(cfg, counting))
-	t.Cleanup(srv.Close)
-
 	alice := e.token("alice", false)
 	e.do("PUT", projectPathAliceDemo, alice, spec(1)).wantStatus(t, http.StatusCreated)
 	demo := e.claimed(keyAliceDemo)
@@ -153,39 +135,48 @@ func TestFollowersAreNotPolledOnceNotificationsArrive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(srv.URL, alice)
-	if err != nil {
+
+	ticks := make(chan time.Time) // unbuffered: a send returns once the hub took the poll
+	hub := &logHub{feed: e.st, log: zaptest.NewLogger(t), ticks: ticks}
+	f := &logFollower{rowID: ref.RowID, wake: make(chan struct{}, 1)}
+	hub.subscribe(f)
+	defer hub.unsubscribe(f)
+	woken := func(what string) {
+		t.Helper()
+		select {
+		case <-f.wake:
+		case <-time.After(30 * time.Second): // a guard, not a wait
+			t.Fatalf("the follower was not woken by %s", what)
+		}
+	}
+	// The listener wakes everyone when it connects; only then can a
+	// notification arrive. No poll is sent meanwhile, so the next wake
+	// is the chunk's notification.
+	woken("the listener's connection")
+	if err := e.st.AppendRunLog(ctx, ref.RowID, 0, "line\n"); err != nil {
 		t.Fatal(err)
 	}
-	texts := make(chan string, 16)
-	go c.FollowRunLog(ctx, "alice", "demo", ref.Number, 0, func(s string) error { texts <- s; return nil })
-	// A chunk is appended, followed, then the reads of the idle follower
-	// are counted over a hundred intervals (a loaded machine only drops
-	// ticks: fewer reads, never more). The first chunks may be appended
-	// before the hub's LISTEN is connected, so their notifications never
-	// come: up to five rounds, each with a new chunk.
-	offset := int64(0)
-	var n int64
-	for round := range 5 {
-		line := fmt.Sprintf("line %d\n", round)
-		if err := e.st.AppendRunLog(ctx, ref.RowID, offset, line); err != nil {
-			t.Fatal(err)
-		}
-		offset += int64(len(line))
+	woken("the chunk's notification")
+
+	// The hub handles a poll before it takes the next, so a poll's wake
+	// is seen once the next is sent; one more (the 101st, which wakes
+	// nobody) makes sure of the 100th.
+	wakes := 0
+	for range 100 {
+		ticks <- t0
 		select {
-		case got := <-texts:
-			if got != line {
-				t.Fatalf("followed %q, want %q", got, line)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%q was not followed within 30 s", line)
-		}
-		time.Sleep(10 * poll)
-		before := counting.reads.Load()
-		time.Sleep(100 * poll)
-		if n = counting.reads.Load() - before; n <= 100/runLogSafetyPolls+10 {
-			return
+		case <-f.wake:
+			wakes++
+		default:
 		}
 	}
-	t.Fatalf("an idle follower was read %d times in 100 poll intervals after notifications arrived; want about %d", n, 100/runLogSafetyPolls)
+	ticks <- t0
+	select {
+	case <-f.wake:
+		wakes++
+	default:
+	}
+	if want := 100 / runLogSafetyPolls; wakes != want {
+		t.Fatalf("an idle follower was woken %d times in 100 polls after a notification arrived; want %d", wakes, want)
+	}
 }
