@@ -24,12 +24,14 @@ import (
 // connections of HTTP clients: the in-process serve and reconcile of the
 // e2e tests build AWS SDK clients (whose default transport keeps idle
 // connections to the instance metadata endpoint it probed) that the test
-// cannot reach to close.
+// cannot reach to close; and the goroutine the emulator library starts at
+// init (the e2e tests build binaries through aws/awstest, which links it).
 func TestMain(m *testing.M) {
 	storetest.Main(m,
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("github.com/sivchari/kumo/internal/service/dynamodb.(*MemoryStorage).ttlReaper"))
 }
 
 const cliTestSecret = "cli-test-secret-0123456789abcdef0123"
